@@ -1,0 +1,310 @@
+//! Counting during a run: per-request outcomes, the latency histogram, per-backend counters
+//! and time-series buckets. Memory is fixed by the number of backends and buckets, never by the
+//! number of requests (latencies go into an HDR histogram with 3 significant digits).
+
+use super::{BackendRow, RunResult, SummaryRow, TimeseriesRow, round6, stats};
+use crate::backend::Backend;
+use crate::engine::SimTime;
+use crate::store::LostCause;
+use hdrhistogram::Histogram;
+
+#[derive(Clone, Default)]
+struct PerBackend {
+    requests: u64,
+    completed: u64,
+    errors: u64,
+    lost: u64,
+}
+
+#[derive(Clone, Copy, Default)]
+struct Bucket {
+    requests: u64,
+    lost: u64,
+    errors: u64,
+    busy_area: u128,
+    queue_area: u128,
+}
+
+/// A finished bucket of one backend, with its time averages already computed.
+struct ClosedBucket {
+    start: SimTime,
+    backend: usize,
+    requests: u64,
+    lost: u64,
+    errors: u64,
+    busy_workers: f64,
+    queue_length: f64,
+}
+
+pub struct Collector {
+    warmup: SimTime,
+    pub requests: u64,
+    pub completed: u64,
+    pub rejected: u64,
+    pub no_server: u64,
+    pub users: u64,
+    pub relogins: u64,
+    pub session_requests: u64,
+    lost: [u64; LostCause::COUNT],
+    latency_sum_ns: u128,
+    hist: Histogram<u64>,
+    backends: Vec<PerBackend>,
+    bucket_width: SimTime,
+    bucket_start: SimTime,
+    bucket: Vec<Bucket>,
+    rows: Vec<ClosedBucket>,
+    busy_at_warmup: Vec<u128>,
+    busy_at_end: Vec<u128>,
+}
+
+impl Collector {
+    pub fn new(backends: usize, warmup: SimTime, bucket_width: SimTime) -> Self {
+        Collector {
+            warmup,
+            requests: 0,
+            completed: 0,
+            rejected: 0,
+            no_server: 0,
+            users: 0,
+            relogins: 0,
+            session_requests: 0,
+            lost: [0; LostCause::COUNT],
+            latency_sum_ns: 0,
+            // 1 us to 1 day, 3 significant digits: percentiles within 0.1%.
+            hist: Histogram::new_with_bounds(1, 86_400_000_000, 3)
+                .unwrap_or_else(|_| Histogram::new(3).expect("3 digits is valid")),
+            backends: vec![PerBackend::default(); backends],
+            bucket_width,
+            bucket_start: SimTime::ZERO,
+            bucket: vec![Bucket::default(); backends],
+            rows: Vec::new(),
+            busy_at_warmup: vec![0; backends],
+            busy_at_end: vec![0; backends],
+        }
+    }
+
+    /// Whether a request that arrived at `arrival` counts in the statistics.
+    #[inline]
+    pub fn measured(&self, arrival: SimTime) -> bool {
+        arrival >= self.warmup
+    }
+
+    #[inline]
+    pub fn user_arrived(&mut self, now: SimTime) {
+        if self.measured(now) {
+            self.users += 1;
+        }
+    }
+
+    /// A request arrived at the balancer; `relogin` if it is a login after a lost session.
+    #[inline]
+    pub fn request_arrived(&mut self, now: SimTime, relogin: bool) {
+        if self.measured(now) {
+            self.requests += 1;
+            self.relogins += relogin as u64;
+        }
+    }
+
+    #[inline]
+    pub fn routed(&mut self, b: usize, arrival: SimTime) {
+        self.bucket[b].requests += 1;
+        if self.measured(arrival) {
+            self.backends[b].requests += 1;
+        }
+    }
+
+    #[inline]
+    pub fn no_server(&mut self, arrival: SimTime) {
+        if self.measured(arrival) {
+            self.no_server += 1;
+        }
+    }
+
+    #[inline]
+    pub fn rejected(&mut self, b: usize, arrival: SimTime) {
+        self.bucket[b].errors += 1;
+        if self.measured(arrival) {
+            self.rejected += 1;
+            self.backends[b].errors += 1;
+        }
+    }
+
+    /// A request that needed its session looked it up on backend `b`.
+    #[inline]
+    pub fn session_lookup(&mut self, b: usize, arrival: SimTime, lost: Option<LostCause>) {
+        if lost.is_some() {
+            self.bucket[b].lost += 1;
+        }
+        if self.measured(arrival) {
+            self.session_requests += 1;
+            if let Some(cause) = lost {
+                self.lost[cause as usize] += 1;
+                self.backends[b].lost += 1;
+            }
+        }
+    }
+
+    #[inline]
+    pub fn completed(&mut self, b: usize, arrival: SimTime, now: SimTime) {
+        if self.measured(arrival) {
+            self.completed += 1;
+            self.backends[b].completed += 1;
+            let ns = (now - arrival).as_nanos();
+            self.latency_sum_ns += ns as u128;
+            self.hist.saturating_record((ns / 1_000).max(1));
+        }
+    }
+
+    /// Snapshot of busy-worker integrals at the end of the warm-up.
+    pub fn warmup_ended(&mut self, backends: &[Backend], now: SimTime) {
+        for (i, b) in backends.iter().enumerate() {
+            self.busy_at_warmup[i] = b.areas_at(now).0;
+        }
+    }
+
+    /// Closes the current time bucket at `now` and opens the next.
+    pub fn close_bucket(&mut self, backends: &[Backend], now: SimTime) {
+        let width = (now - self.bucket_start).as_nanos().max(1) as f64;
+        for (i, b) in backends.iter().enumerate() {
+            let (busy, queue) = b.areas_at(now);
+            let acc = self.bucket[i];
+            self.rows.push(ClosedBucket {
+                start: self.bucket_start,
+                backend: i,
+                requests: acc.requests,
+                lost: acc.lost,
+                errors: acc.errors,
+                busy_workers: (busy - acc.busy_area) as f64 / width,
+                queue_length: (queue - acc.queue_area) as f64 / width,
+            });
+            self.bucket[i] = Bucket {
+                busy_area: busy,
+                queue_area: queue,
+                ..Bucket::default()
+            };
+        }
+        self.bucket_start = now;
+    }
+
+    /// Snapshot at the end of the measured window (the scenario's duration).
+    pub fn run_ended(&mut self, backends: &[Backend], now: SimTime) {
+        for (i, b) in backends.iter().enumerate() {
+            self.busy_at_end[i] = b.areas_at(now).0;
+        }
+    }
+
+    pub fn bucket_width(&self) -> SimTime {
+        self.bucket_width
+    }
+
+    /// Turns the counts into result rows.
+    #[allow(clippy::too_many_arguments)]
+    pub fn finish(
+        self,
+        ids: (&str, &str, u32, u64),
+        strategy_index: usize,
+        backends: &[crate::scenario::BackendConfig],
+        sessions_held: &[u64],
+        measured: SimTime,
+        events: u64,
+    ) -> RunResult {
+        let (scenario, strategy, replication, seed) = ids;
+        let secs = measured.as_secs_f64().max(1e-12);
+        let serving: Vec<f64> = backends
+            .iter()
+            .zip(&self.backends)
+            .filter(|(c, _)| !c.down && !c.backup)
+            .map(|(_, b)| b.completed as f64)
+            .collect();
+        let (cov, mom) = stats::imbalance(&serving);
+        let lost_total: u64 = self.lost.iter().sum();
+        let pct = |q: f64| {
+            if self.hist.is_empty() {
+                0.0
+            } else {
+                self.hist.value_at_quantile(q) as f64 / 1000.0
+            }
+        };
+        let mut util_sum = 0.0;
+        let backend_rows: Vec<BackendRow> = backends
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let b = &self.backends[i];
+                let busy = (self.busy_at_end[i] - self.busy_at_warmup[i]) as f64 / 1e9;
+                let util = busy / (c.workers as f64 * secs);
+                util_sum += util;
+                BackendRow {
+                    scenario: scenario.to_string(),
+                    strategy: strategy.to_string(),
+                    replication,
+                    backend_index: i as u32,
+                    backend: c.name.clone(),
+                    requests: b.requests,
+                    completed: b.completed,
+                    errors: b.errors,
+                    utilization: round6(util),
+                    sessions_held: sessions_held[i],
+                    sessions_lost: b.lost,
+                }
+            })
+            .collect();
+        let summary = SummaryRow {
+            scenario: scenario.to_string(),
+            strategy: strategy.to_string(),
+            replication,
+            seed,
+            requests: self.requests,
+            completed: self.completed,
+            errors: self.rejected + self.no_server,
+            users: self.users,
+            sessions_lost: lost_total,
+            lost_session_pct: round6(if self.session_requests > 0 {
+                100.0 * lost_total as f64 / self.session_requests as f64
+            } else {
+                0.0
+            }),
+            relogins: self.relogins,
+            imbalance_cov: round6(cov),
+            imbalance_max_over_mean: round6(mom),
+            latency_mean_ms: round6(if self.completed > 0 {
+                self.latency_sum_ns as f64 / self.completed as f64 / 1e6
+            } else {
+                0.0
+            }),
+            latency_p50_ms: round6(pct(0.50)),
+            latency_p95_ms: round6(pct(0.95)),
+            latency_p99_ms: round6(pct(0.99)),
+            throughput_rps: round6(self.completed as f64 / secs),
+            session_requests: self.session_requests,
+            rejected: self.rejected,
+            no_server: self.no_server,
+            backend_utilization: round6(util_sum / backends.len() as f64),
+            lost_routed_elsewhere: self.lost[LostCause::RoutedElsewhere as usize],
+            lost_node_failure: self.lost[LostCause::NodeFailure as usize],
+        };
+        let timeseries = self
+            .rows
+            .iter()
+            .map(|r| TimeseriesRow {
+                scenario: scenario.to_string(),
+                strategy: strategy.to_string(),
+                replication,
+                time_s: round6(r.start.as_secs_f64()),
+                backend: backends[r.backend].name.clone(),
+                requests: r.requests,
+                busy_workers: round6(r.busy_workers),
+                queue_length: round6(r.queue_length),
+                sessions_lost: r.lost,
+                errors: r.errors,
+            })
+            .collect();
+        RunResult {
+            strategy_index,
+            summary,
+            backends: backend_rows,
+            timeseries,
+            events,
+        }
+    }
+}

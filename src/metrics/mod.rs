@@ -1,0 +1,145 @@
+//! What a run returns: the rows of `summary.csv`, `backends.csv` and `timeseries.csv` as typed
+//! structs ([`RunResult`]), and the statistics that turn replications into confidence
+//! intervals ([`stats`]).
+//!
+//! These types are the contract between the simulator and everything that consumes its output
+//! (the CSV writers, sweeps, charts, the HTML report, log replay). Columns are only ever added,
+//! never renamed. Every statistic counts only requests that arrived after the warm-up.
+
+pub mod collector;
+pub mod stats;
+
+use serde::{Deserialize, Serialize};
+
+/// Declares the summary row once: its identifying columns, then its numeric metrics, so that
+/// the CSV header, the list of metric names and the vector of values can never disagree.
+macro_rules! summary_row {
+    ( $( $(#[$meta:meta])* $field:ident : $ty:ty ),* $(,)? ) => {
+        /// One row of `summary.csv`: one strategy and replication.
+        #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+        pub struct SummaryRow {
+            pub scenario: String,
+            pub strategy: String,
+            pub replication: u32,
+            pub seed: u64,
+            $( $(#[$meta])* pub $field: $ty, )*
+        }
+
+        impl SummaryRow {
+            /// Names of the numeric metric columns, in column order.
+            pub const METRICS: &'static [&'static str] = &[ $( stringify!($field) ),* ];
+
+            /// The metric values in the order of [`Self::METRICS`].
+            pub fn values(&self) -> Vec<f64> {
+                vec![ $( self.$field as f64 ),* ]
+            }
+
+            /// One metric by its column name.
+            pub fn metric(&self, name: &str) -> Option<f64> {
+                match name {
+                    $( stringify!($field) => Some(self.$field as f64), )*
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+summary_row! {
+    /// Requests that arrived at the balancer after the warm-up (logins and re-logins included).
+    requests: u64,
+    /// Requests answered by a backend.
+    completed: u64,
+    /// Requests that got an error (no server available, queue full).
+    errors: u64,
+    /// Users who arrived after the warm-up.
+    users: u64,
+    /// Requests of a logged-in user that did not find the session.
+    sessions_lost: u64,
+    /// `sessions_lost` as a percentage of the requests that needed a session.
+    lost_session_pct: f64,
+    /// Login requests made again after a lost session.
+    relogins: u64,
+    /// Coefficient of variation (population sd / mean) of completed requests per backend,
+    /// over the backends that are neither `down` nor `backup`.
+    imbalance_cov: f64,
+    /// Busiest backend's completed requests over the mean.
+    imbalance_max_over_mean: f64,
+    /// Response time from arrival at the balancer to completion [ms].
+    latency_mean_ms: f64,
+    latency_p50_ms: f64,
+    latency_p95_ms: f64,
+    latency_p99_ms: f64,
+    /// Completed requests per second of measured time [requests/s].
+    throughput_rps: f64,
+    /// Requests that needed a session (the denominator of `lost_session_pct`).
+    session_requests: u64,
+    /// Requests rejected because the backend's queue was full.
+    rejected: u64,
+    /// Requests for which the balancer had no usable server.
+    no_server: u64,
+    /// Mean utilisation of the backends' workers (0..1).
+    backend_utilization: f64,
+    /// Lost sessions by cause.
+    lost_routed_elsewhere: u64,
+    lost_node_failure: u64,
+}
+
+/// One row of `backends.csv`: one backend in one strategy and replication.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct BackendRow {
+    pub scenario: String,
+    pub strategy: String,
+    pub replication: u32,
+    /// 0-based position in the balancer's server list.
+    pub backend_index: u32,
+    pub backend: String,
+    /// Requests routed to this backend after the warm-up.
+    pub requests: u64,
+    pub completed: u64,
+    pub errors: u64,
+    /// Busy worker-time over available worker-time after the warm-up (0..1).
+    pub utilization: f64,
+    /// Sessions this backend holds at the end of the run.
+    pub sessions_held: u64,
+    /// Requests on this backend that did not find their session.
+    pub sessions_lost: u64,
+}
+
+/// One row of `timeseries.csv`: one backend during one time bucket. Buckets cover the whole
+/// run, warm-up included, so the start-up transient is visible.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TimeseriesRow {
+    pub scenario: String,
+    pub strategy: String,
+    pub replication: u32,
+    /// Start of the bucket [s].
+    pub time_s: f64,
+    pub backend: String,
+    /// Requests routed to the backend in the bucket.
+    pub requests: u64,
+    /// Time-averaged busy workers over the bucket.
+    pub busy_workers: f64,
+    /// Time-averaged requests waiting in the backend's queue.
+    pub queue_length: f64,
+    pub sessions_lost: u64,
+    pub errors: u64,
+}
+
+/// Everything one simulation (one strategy, one replication) produced.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunResult {
+    /// Index of the strategy in the scenario.
+    pub strategy_index: usize,
+    pub summary: SummaryRow,
+    pub backends: Vec<BackendRow>,
+    pub timeseries: Vec<TimeseriesRow>,
+    /// Events the engine processed (for benchmarks).
+    pub events: u64,
+}
+
+/// Rounds to 6 decimals so that CSV files stay readable and identical across platforms' float
+/// formatting of the last bits.
+pub fn round6(x: f64) -> f64 {
+    if x.is_finite() { (x * 1e6).round() / 1e6 } else { x }
+}

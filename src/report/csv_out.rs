@@ -1,0 +1,83 @@
+//! CSV files, written so that a failed run leaves nothing that looks complete: every file is
+//! written to a temporary file in the output folder and renamed into place only when all of
+//! them were written (see [`OutputDir`]).
+
+use crate::error::{Error, Result};
+use crate::metrics::RunResult;
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use tempfile::NamedTempFile;
+
+/// A set of files to publish together in one folder.
+pub struct OutputDir {
+    dir: PathBuf,
+    pending: Vec<(NamedTempFile, PathBuf)>,
+}
+
+impl OutputDir {
+    /// Creates the folder (and its parents) if needed.
+    pub fn create(dir: &Path) -> Result<Self> {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        Ok(OutputDir {
+            dir: dir.to_path_buf(),
+            pending: Vec::new(),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Writes rows of a serialisable type as `name` (header from the type's field names).
+    pub fn csv<T: Serialize>(&mut self, name: &str, rows: impl IntoIterator<Item = T>) -> Result<()> {
+        let target = self.dir.join(name);
+        let tmp = NamedTempFile::with_prefix_in(format!(".{name}."), &self.dir).map_err(|e| Error::io(&target, e))?;
+        let mut w = csv::Writer::from_writer(std::io::BufWriter::new(tmp.as_file()));
+        for row in rows {
+            w.serialize(row).map_err(|e| Error::Csv {
+                path: target.clone(),
+                source: e,
+            })?;
+        }
+        w.flush().map_err(|e| Error::io(&target, e))?;
+        drop(w);
+        self.pending.push((tmp, target));
+        Ok(())
+    }
+
+    /// Writes raw bytes as `name`.
+    pub fn bytes(&mut self, name: &str, data: &[u8]) -> Result<()> {
+        use std::io::Write;
+        let target = self.dir.join(name);
+        let mut tmp =
+            NamedTempFile::with_prefix_in(format!(".{name}."), &self.dir).map_err(|e| Error::io(&target, e))?;
+        tmp.write_all(data).map_err(|e| Error::io(&target, e))?;
+        self.pending.push((tmp, target));
+        Ok(())
+    }
+
+    /// Renames every written file into place. Until this runs, nothing is visible under its
+    /// final name; if the process dies before, only hidden temporary files can remain.
+    pub fn commit(self) -> Result<Vec<PathBuf>> {
+        let mut done = Vec::new();
+        for (tmp, target) in self.pending {
+            // Temporary files are created private (0600); results are ordinary files.
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                let _ = tmp.as_file().set_permissions(std::fs::Permissions::from_mode(0o644));
+            }
+            tmp.persist(&target).map_err(|e| Error::io(&target, e.error))?;
+            done.push(target);
+        }
+        Ok(done)
+    }
+}
+
+/// Writes `summary.csv`, `backends.csv` and `timeseries.csv` for a set of runs.
+pub fn write_runs(out: &mut OutputDir, runs: &[RunResult]) -> Result<()> {
+    out.csv("summary.csv", runs.iter().map(|r| &r.summary))?;
+    out.csv("backends.csv", runs.iter().flat_map(|r| &r.backends))?;
+    out.csv("timeseries.csv", runs.iter().flat_map(|r| &r.timeseries))?;
+    Ok(())
+}

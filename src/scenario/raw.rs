@@ -1,0 +1,109 @@
+//! The scenario file as serde reads it: every key optional where it has a default, unknown
+//! keys rejected. Nothing here is trusted: [`super::load`] converts it into a validated
+//! [`super::Scenario`]. Distributions and durations stay as raw TOML values so that their
+//! messages can name the key path (see [`crate::dist::parse`]).
+
+use serde::Deserialize;
+use toml::Value;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawScenario {
+    pub name: String,
+    pub description: Option<String>,
+    pub seed: Option<u64>,
+    pub duration: Value,
+    pub warmup: Option<Value>,
+    pub replications: Option<u32>,
+    pub output: Option<RawOutput>,
+    pub workload: RawWorkload,
+    #[serde(default)]
+    pub balancer: RawBalancer,
+    #[serde(default)]
+    pub backends: RawBackends,
+    #[serde(default)]
+    pub sessions: RawSessions,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawOutput {
+    pub bucket: Option<Value>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWorkload {
+    pub users_per_second: f64,
+    pub profile: Option<Vec<RawProfileStep>>,
+    pub profile_repeat: Option<Value>,
+    pub pages: Option<u32>,
+    pub login: Option<bool>,
+    pub requests: Option<Value>,
+    pub think_time: Option<Value>,
+    pub refuse_cookies: Option<f64>,
+    pub classes: Option<Vec<RawNamedClass>>,
+    pub addresses: Option<RawAddresses>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawProfileStep {
+    pub at: Value,
+    pub factor: f64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawNamedClass {
+    pub name: String,
+    pub share: f64,
+    pub login: Option<bool>,
+    pub requests: Option<Value>,
+    pub think_time: Option<Value>,
+    pub refuse_cookies: Option<f64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAddresses {
+    pub networks: Option<u32>,
+    pub nat_share: Option<f64>,
+    pub nat_addresses: Option<u32>,
+    pub network_skew: Option<f64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBalancer {
+    pub policy: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBackends {
+    pub count: Option<u32>,
+    pub workers: Option<u32>,
+    pub queue: Option<u32>,
+    pub weight: Option<u32>,
+    pub service_time: Option<Value>,
+    pub servers: Option<Vec<RawServer>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawServer {
+    pub name: Option<String>,
+    pub weight: Option<u32>,
+    pub workers: Option<u32>,
+    pub queue: Option<u32>,
+    pub service_time: Option<Value>,
+    pub backup: Option<bool>,
+    pub down: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSessions {
+    pub storage: Option<String>,
+}
