@@ -6,7 +6,6 @@
 //! lives here too, because a distribution is where users type the most and deserve the most
 //! precise messages.
 
-use crate::engine::SimRng;
 use rand::RngExt;
 use rand::distr::Distribution;
 use rand::distr::weighted::WeightedIndex;
@@ -83,7 +82,7 @@ pub const NAMES: &[&str] = &[
 impl Dist {
     /// Draws one value (never negative).
     #[inline]
-    pub fn sample(&self, rng: &mut SimRng) -> f64 {
+    pub fn sample<R: rand::Rng + ?Sized>(&self, rng: &mut R) -> f64 {
         match self {
             Dist::Constant(v) => *v,
             Dist::Exponential { exp, .. } => exp.sample(rng),

@@ -9,7 +9,7 @@
 //! `effective_weight` only differs from `weight` after passive failures, which the balancer
 //! issue adds; here it equals `weight`.
 
-use super::{ClientInfo, PeerState, Policy, untried, use_backups};
+use super::{ClientInfo, PeerState, Policy, untried};
 use crate::engine::{SimRng, SimTime};
 
 pub struct SmoothRoundRobin {
@@ -22,25 +22,39 @@ impl SmoothRoundRobin {
     }
 }
 
-impl Policy for SmoothRoundRobin {
-    fn pick(&mut self, _: &ClientInfo, peers: &[PeerState], tried: u64, _: SimTime, _: &mut SimRng) -> Option<usize> {
-        let backups = use_backups(peers, tried);
-        let mut best: Option<usize> = None;
+impl SmoothRoundRobin {
+    /// One round of the algorithm over the primaries (`backup == false`) or the backups.
+    #[inline]
+    fn round(&mut self, peers: &[PeerState], tried: u64, backup: bool) -> Option<usize> {
+        let mut best = usize::MAX;
+        let mut best_cw = i64::MIN;
         let mut total: i64 = 0;
         for (i, p) in peers.iter().enumerate() {
-            if p.backup != backups || !p.usable() || !untried(i, tried) {
+            if p.backup != backup || !p.usable() || !untried(i, tried) {
                 continue;
             }
             let w = p.weight as i64;
-            self.current[i] += w;
+            let cw = self.current[i] + w;
+            self.current[i] = cw;
             total += w;
-            if best.is_none_or(|b| self.current[i] > self.current[b]) {
-                best = Some(i);
+            if cw > best_cw {
+                best = i;
+                best_cw = cw;
             }
         }
-        let b = best?;
-        self.current[b] -= total;
-        Some(b)
+        if best == usize::MAX {
+            return None;
+        }
+        self.current[best] -= total;
+        Some(best)
+    }
+}
+
+impl Policy for SmoothRoundRobin {
+    fn pick(&mut self, _: &ClientInfo, peers: &[PeerState], tried: u64, _: SimTime, _: &mut SimRng) -> Option<usize> {
+        // nginx keeps backups in a second peer list, tried only when no primary is usable.
+        self.round(peers, tried, false)
+            .or_else(|| self.round(peers, tried, true))
     }
 }
 

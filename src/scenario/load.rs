@@ -130,11 +130,12 @@ pub fn from_table(mut table: Table, origin: &str) -> Result<Scenario> {
     Ok(scenario)
 }
 
-/// Deep merge: tables merge key by key, anything else replaces.
+/// Deep merge: tables merge key by key, anything else replaces. A distribution (a table with a
+/// `dist` key) replaces the base's as a whole: its parameters belong together.
 pub fn merge(base: &mut Table, over: Table) {
     for (k, v) in over {
         match (base.get_mut(&k), v) {
-            (Some(Value::Table(b)), Value::Table(o)) => merge(b, o),
+            (Some(Value::Table(b)), Value::Table(o)) if !o.contains_key("dist") => merge(b, o),
             (_, v) => {
                 base.insert(k, v);
             }
@@ -644,6 +645,16 @@ users_per_second = 5
         assert_eq!(s.strategies[1].system.backends.len(), 3, "count kept from the base");
         assert_eq!(s.strategies[1].system.backends[0].workers, 5);
         assert_eq!(s.strategies[0].system.backends[0].workers, 2);
+    }
+
+    #[test]
+    fn a_strategy_distribution_replaces_the_base_one() {
+        let text = format!(
+            "{MINIMAL}[backends]\nservice_time = {{ dist = \"uniform\", min = \"1ms\", max = \"3ms\" }}\n\
+             [[strategy]]\nlabel = \"a\"\nbackends.service_time = {{ dist = \"exponential\", mean = \"9ms\" }}\n"
+        );
+        let s = load_str(&text, "x.toml", &[]).unwrap();
+        assert!((s.strategies[0].system.backends[0].service_time.mean() - 0.009).abs() < 1e-12);
     }
 
     #[test]

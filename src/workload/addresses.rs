@@ -6,7 +6,7 @@
 //! bijection of k over 24 bits, so distinct networks never collide; NAT addresses live in
 //! networks of their own.
 
-use crate::engine::rng::{self, SimRng, Stream};
+use crate::engine::rng::{self, Stream};
 use crate::scenario::AddressModel;
 use rand::RngExt;
 use rand_distr::{Distribution, Zipf};
@@ -48,7 +48,7 @@ impl AddressPool {
     }
 
     /// One user's address.
-    pub fn draw(&self, r: &mut SimRng) -> Ipv4Addr {
+    pub fn draw<R: rand::Rng + ?Sized>(&self, r: &mut R) -> Ipv4Addr {
         if self.nat_share > 0.0 && r.random_bool(self.nat_share) {
             // NAT address j is host .1 of network `networks + j`: never shared with ordinary users.
             let j = r.random_range(0..self.nat_addresses);

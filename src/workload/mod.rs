@@ -9,7 +9,7 @@ pub mod addresses;
 pub mod arrivals;
 
 use crate::engine::SimTime;
-use crate::engine::rng::{self, SimRng, Stream};
+use crate::engine::rng::{self, ItemRng, Stream};
 use crate::scenario::Workload;
 use rand::RngExt;
 use rand::distr::Distribution;
@@ -77,7 +77,7 @@ impl Population {
         let requests = c.requests.sample(&mut r).round().min(u32::MAX as f64) as u32;
         UserProfile {
             id,
-            key: r.next_u64_compat(),
+            key: rand::Rng::next_u64(&mut r),
             class: class as u16,
             addr,
             accepts_cookies,
@@ -96,26 +96,14 @@ impl Population {
     /// The generator for the service time of request `index` of a user: the same request gets
     /// the same draw in every strategy, whichever backend serves it.
     #[inline]
-    pub fn service_rng(&self, user_key: u64, index: u64) -> SimRng {
+    pub fn service_rng(&self, user_key: u64, index: u64) -> ItemRng {
         rng::item_rng(self.service_key ^ user_key, index)
     }
 
     /// The page (URL number) of request `index` of a user, uniform over `pages`.
     #[inline]
     pub fn page(&self, w: &Workload, user_key: u64, index: u64) -> u32 {
-        let mut r = rng::item_rng(self.page_key ^ user_key, index);
-        r.random_range(0..w.pages)
-    }
-}
-
-/// `next_u64` through the `Rng` trait without importing it at every call site.
-trait NextU64 {
-    fn next_u64_compat(&mut self) -> u64;
-}
-
-impl NextU64 for SimRng {
-    fn next_u64_compat(&mut self) -> u64 {
-        rand::Rng::next_u64(self)
+        rng::item_below(self.page_key ^ user_key, index, w.pages)
     }
 }
 

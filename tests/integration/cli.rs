@@ -1,0 +1,146 @@
+//! The command line: exit codes and exact error text for bad input, and the files a run writes.
+
+use crate::common::{repo, sessim};
+use std::fs;
+
+fn write(dir: &std::path::Path, name: &str, text: &str) {
+    fs::write(dir.join(name), text).expect("write test scenario");
+}
+
+const OK: &str = r#"
+name = "tiny"
+duration = "30s"
+warmup = "5s"
+[workload]
+users_per_second = 5
+requests = 3
+think_time = "1s"
+[backends]
+count = 2
+"#;
+
+fn stderr(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn bad_scenarios_exit_2_with_the_place_and_the_fix() {
+    let d = tempfile::tempdir().unwrap();
+    let cases: &[(&str, String, &str)] = &[
+        (
+            "typo.toml",
+            OK.replace("count = 2", "count = 2\nwokers = 3"),
+            "error: typo.toml: backends.wokers: unknown key `wokers`; did you mean `workers`?; valid keys here: \
+             count, workers, queue, weight, service_time, servers\n",
+        ),
+        (
+            "zero.toml",
+            OK.replace(
+                "count = 2",
+                "servers = [{ name = \"a\" }, { name = \"b\" }, { name = \"c\", workers = 0 }]",
+            ),
+            "error: zero.toml: backends.servers[2].workers: must be at least 1, got 0\n",
+        ),
+        (
+            "unit.toml",
+            OK.replace("\"1s\"", "1"),
+            "error: unit.toml: workload.think_time: a duration needs a unit: write \"1s\" or \"1ms\", not 1\n",
+        ),
+        (
+            "policy.toml",
+            format!("{OK}[balancer]\npolicy = \"roundrobin\"\n"),
+            "error: policy.toml: balancer.policy: unknown value `roundrobin`; did you mean `round_robin`?; \
+             choose one of: round_robin, random\n",
+        ),
+    ];
+    for (name, text, want) in cases {
+        write(d.path(), name, text);
+        for cmd in ["check", "run"] {
+            let o = sessim(d.path(), &[cmd, name]);
+            assert_eq!(o.status.code(), Some(2), "{cmd} {name}: {}", stderr(&o));
+            assert_eq!(stderr(&o), *want, "{cmd} {name}");
+        }
+    }
+    // A failed run writes nothing.
+    assert!(!d.path().join("output").exists());
+}
+
+#[test]
+fn missing_file_and_bad_arguments_exit_2() {
+    let d = tempfile::tempdir().unwrap();
+    let o = sessim(d.path(), &["run", "nope.toml"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).starts_with("error: nope.toml: cannot read the scenario file:"),
+        "{}",
+        stderr(&o)
+    );
+    write(d.path(), "ok.toml", OK);
+    let o = sessim(d.path(), &["run", "ok.toml", "--set", "backends.count"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(
+        stderr(&o),
+        "error: --set backends.count: expected KEY=VALUE, e.g. --set backends.count=8\n"
+    );
+    let o = sessim(d.path(), &["run", "ok.toml", "--jobs", "0"]);
+    assert_eq!(o.status.code(), Some(2), "clap rejects --jobs 0");
+    let o = sessim(d.path(), &["frobnicate"]);
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn run_writes_every_file_with_the_documented_columns() {
+    let d = tempfile::tempdir().unwrap();
+    write(d.path(), "ok.toml", OK);
+    let o = sessim(d.path(), &["run", "ok.toml", "--replications", "2", "--quiet"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(o.stdout.is_empty(), "--quiet prints nothing");
+    let out = d.path().join("output/tiny");
+    let summary = fs::read_to_string(out.join("summary.csv")).unwrap();
+    let header = summary.lines().next().unwrap();
+    // The columns the foundation promises, in this order, at the start of the header.
+    assert!(header.starts_with(
+        "scenario,strategy,replication,seed,requests,completed,errors,users,sessions_lost,lost_session_pct,\
+         relogins,imbalance_cov,imbalance_max_over_mean,latency_mean_ms,latency_p50_ms,latency_p95_ms,\
+         latency_p99_ms,throughput_rps"
+    ));
+    assert_eq!(summary.lines().count(), 3, "header + 1 strategy x 2 replications");
+    let backends = fs::read_to_string(out.join("backends.csv")).unwrap();
+    assert_eq!(backends.lines().count(), 1 + 2 * 2);
+    let ts = fs::read_to_string(out.join("timeseries.csv")).unwrap();
+    // 30 s at the default bucket (0.2 s for 30 s: about 100 buckets... 150) x 2 backends x 2 reps.
+    assert!(ts.lines().count() > 100);
+    let recorded = fs::read_to_string(out.join("scenario.toml")).unwrap();
+    assert!(recorded.contains("replications = 2"), "the override is recorded");
+    // No temporary files left behind.
+    let names: Vec<String> = fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert!(names.iter().all(|n| !n.starts_with('.')), "{names:?}");
+}
+
+#[test]
+fn check_prints_the_resolved_scenario() {
+    let o = sessim(&repo(), &["check", "scenarios/quick-start.toml"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("strategy[0]  round-robin + local files"), "{out}");
+    assert!(out.contains("backend    web4"), "defaults are filled in: {out}");
+    assert!(
+        out.ends_with("ok: scenarios/quick-start.toml is valid (2 strategies)\n"),
+        "{out}"
+    );
+}
+
+#[test]
+fn every_bundled_scenario_is_valid() {
+    for entry in fs::read_dir(repo().join("scenarios")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            let rel = path.strip_prefix(repo()).unwrap().to_str().unwrap().to_string();
+            let o = sessim(&repo(), &["check", &rel]);
+            assert_eq!(o.status.code(), Some(0), "{rel}: {}", stderr(&o));
+        }
+    }
+}
