@@ -7,6 +7,7 @@
 
 pub mod addresses;
 pub mod arrivals;
+pub mod replay;
 
 use crate::engine::SimTime;
 use crate::engine::rng::{self, ItemRng, Stream};
