@@ -11,6 +11,7 @@ pub mod csv_log;
 pub mod haproxy;
 pub mod nginx;
 pub mod spread;
+pub mod users;
 
 use std::io::BufRead;
 use std::net::IpAddr;
