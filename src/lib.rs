@@ -35,6 +35,7 @@ pub mod cli;
 pub mod dist;
 pub mod engine;
 pub mod error;
+pub mod faults;
 pub mod metrics;
 pub mod report;
 pub mod runner;
