@@ -1,70 +1,218 @@
-//! Weighted random choice per request, as nginx's `random` directive without `two`
-//! (`src/http/modules/ngx_http_upstream_random_module.c`: a uniform draw over the total weight,
-//! walked through the peers in order). Backups are used only when no primary is usable.
+//! nginx `random` and `random two least_conn` (power of two choices).
+//!
+//! Source: nginx/nginx `src/http/modules/ngx_http_upstream_random_module.c` (1.22):
+//! `ngx_http_upstream_update_random` (ranges: each peer's cumulative weight start),
+//! `ngx_http_upstream_peek_random_peer` (`x = random() % total_weight`, binary
+//! search of the ranges), `ngx_http_upstream_get_random_peer` (redraw while the peer
+//! is tried, down, failed or full; after 20 draws, round-robin) and
+//! `ngx_http_upstream_get_random2_peer` (two distinct usable draws; the second wins
+//! unless it has strictly more `conns / weight` than the first).
+//!
+//! The draws come from the simulator's [`SimRng`](super::SimRng), not libc `random()`: the
+//! structure of each decision is nginx's, the particular random numbers cannot be.
+//! `two` without `least_conn` is the same method (least_conn is its only criterion).
 
-use super::{ClientInfo, PeerState, Policy, untried, use_backups};
-use crate::engine::{SimRng, SimTime};
+use super::round_robin::NginxPeers;
+use super::{Attempt, ClientInfo, PeerState, Policy, ServerConf, SimRng, SimTime, nginx_secs};
 use rand::RngExt;
 
-pub struct WeightedRandom;
+/// nginx `random [two [least_conn]]`.
+pub struct Random {
+    peers: NginxPeers,
+    /// `ranges[k]`: total weight of the primary peers before peer k.
+    ranges: Vec<u32>,
+    two: bool,
+}
 
-impl Policy for WeightedRandom {
-    fn pick(&mut self, _: &ClientInfo, peers: &[PeerState], tried: u64, _: SimTime, rng: &mut SimRng) -> Option<usize> {
-        let backups = use_backups(peers, tried);
-        let ok = |i: usize, p: &PeerState| p.backup == backups && p.usable() && untried(i, tried);
-        let total: u64 = peers
+impl Random {
+    /// A random upstream over `servers` (config order; no backups).
+    pub fn new(servers: &[ServerConf], two: bool) -> Self {
+        let peers = NginxPeers::new(servers);
+        let mut acc = 0;
+        let ranges = peers
+            .primary
             .iter()
-            .enumerate()
-            .filter(|(i, p)| ok(*i, p))
-            .map(|(_, p)| p.weight as u64)
-            .sum();
-        if total == 0 {
+            .map(|&i| {
+                let start = acc;
+                acc += servers[i].weight;
+                start
+            })
+            .collect();
+        Random { peers, ranges, two }
+    }
+
+    /// `ngx_http_upstream_peek_random_peer`: a weighted draw of a primary peer.
+    fn peek(&self, rng: &mut SimRng) -> Option<usize> {
+        let total = self.peers.total_weight;
+        if total == 0 || self.ranges.is_empty() {
             return None;
         }
-        let mut x = rng.random_range(0..total);
-        for (i, p) in peers.iter().enumerate() {
-            if !ok(i, p) {
-                continue;
+        let x = rng.random_range(0..total);
+        let (mut i, mut j) = (0usize, self.ranges.len());
+        while j - i > 1 {
+            let k = (i + j) / 2;
+            if x < self.ranges[k] {
+                j = k;
+            } else {
+                i = k;
             }
-            if x < p.weight as u64 {
-                return Some(i);
-            }
-            x -= p.weight as u64;
         }
-        None
+        self.peers.primary.get(i).copied()
+    }
+
+    fn usable(&self, i: usize, peers: &[PeerState], attempt: &Attempt, now_s: i64) -> bool {
+        !attempt.was_tried(i) && peers.get(i).is_some_and(|p| self.peers.available(i, p, now_s))
+    }
+}
+
+impl Policy for Random {
+    fn name(&self) -> &'static str {
+        if self.two {
+            "nginx random two least_conn"
+        } else {
+            "nginx random"
+        }
+    }
+
+    fn pick(
+        &mut self,
+        _client: &ClientInfo<'_>,
+        peers: &mut [PeerState],
+        attempt: &mut Attempt,
+        now: SimTime,
+        rng: &mut SimRng,
+    ) -> Option<usize> {
+        if attempt.count == 0 {
+            attempt.tries = 0;
+        }
+        attempt.count += 1;
+        let now_s = nginx_secs(now);
+        if attempt.tries > 20 || self.peers.single {
+            return self.peers.get_round_robin_peer(peers, attempt, now_s);
+        }
+        let mut prev: Option<usize> = None;
+        loop {
+            let Some(i) = self.peek(rng) else {
+                return self.peers.get_round_robin_peer(peers, attempt, now_s);
+            };
+            let fresh = prev != Some(i) && self.usable(i, peers, attempt, now_s);
+            if fresh {
+                if !self.two {
+                    self.peers.take(i, peers, attempt, now_s);
+                    return Some(i);
+                }
+                if let Some(p) = prev {
+                    let c = |k: usize| i64::from(peers.get(k).map_or(0, |s| s.conns));
+                    let w = |k: usize| self.peers.weight(k);
+                    let chosen = if c(i) * w(p) > c(p) * w(i) { p } else { i };
+                    self.peers.take(chosen, peers, attempt, now_s);
+                    return Some(chosen);
+                }
+                prev = Some(i);
+            }
+            attempt.tries += 1;
+            if attempt.tries > 20 {
+                return self.peers.get_round_robin_peer(peers, attempt, now_s);
+            }
+        }
+    }
+
+    fn report(&mut self, peer: usize, ok: bool, peers: &mut [PeerState], now: SimTime) {
+        self.peers.free(peer, ok, peers, nginx_secs(now));
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::testutil::{client, rng, servers};
+    use super::super::{Attempt, PeerState, Policy};
     use super::*;
-    use crate::engine::rng::{Stream, stream};
 
     #[test]
-    fn frequencies_follow_weights() {
-        let peers: Vec<PeerState> = [3u32, 1]
-            .iter()
-            .enumerate()
-            .map(|(i, &w)| PeerState {
-                name: format!("b{i}"),
-                weight: w,
-                backup: false,
-                down: false,
-                conns: 0,
-            })
-            .collect();
-        let mut rng = stream(5, 0, Stream::Balancer);
-        let c = ClientInfo {
-            addr: [10, 0, 0, 1].into(),
-            session: None,
-            page: 0,
-        };
+    fn weighted_draws_follow_weights() {
+        let conf = servers(&[3, 1]);
+        let mut peers = PeerState::for_servers(&conf);
+        let mut p = Random::new(&conf, false);
+        let c = client("10.0.0.1");
+        let mut g = rng();
+        let mut count = [0u32; 2];
+        for _ in 0..4000 {
+            let mut a = Attempt::default();
+            let i = p.pick(&c, &mut peers, &mut a, SimTime::ZERO, &mut g).unwrap_or(9);
+            count[i] += 1;
+            p.report(i, true, &mut peers, SimTime::ZERO);
+        }
+        // Expected 3000 / 1000; binomial sd = sqrt(4000 * .75 * .25) = 27.4.
+        assert!((2890..=3110).contains(&count[0]), "{count:?}");
+    }
+
+    #[test]
+    fn two_choices_prefers_less_loaded() {
+        let conf = servers(&[1, 1]);
+        let mut peers = PeerState::for_servers(&conf);
+        peers[0].conns = 5;
+        let mut p = Random::new(&conf, true);
+        let c = client("10.0.0.1");
+        let mut g = rng();
+        // The two draws must be distinct, so b2 (0 conns) always wins.
+        for _ in 0..20 {
+            let mut a = Attempt::default();
+            assert_eq!(p.pick(&c, &mut peers, &mut a, SimTime::ZERO, &mut g), Some(1));
+            p.report(1, true, &mut peers, SimTime::ZERO);
+        }
+    }
+
+    #[test]
+    fn frequencies_follow_weights_and_tried_servers_are_not_drawn() {
+        // From the foundation's weighted random: weights 3,1 over 40000 draws.
+        let conf = servers(&[3, 1]);
+        let mut peers = PeerState::for_servers(&conf);
+        let mut p = Random::new(&conf, false);
+        let c = client("10.0.0.1");
+        let mut g = rng();
         let n = 40_000;
         let zeros = (0..n)
-            .filter(|_| WeightedRandom.pick(&c, &peers, 0, SimTime::ZERO, &mut rng) == Some(0))
+            .filter(|_| {
+                let mut a = Attempt::default();
+                let i = p.pick(&c, &mut peers, &mut a, SimTime::ZERO, &mut g);
+                if let Some(i) = i {
+                    p.report(i, true, &mut peers, SimTime::ZERO);
+                }
+                i == Some(0)
+            })
             .count();
         // Binomial(40000, 0.75): sd 86.6; 4 sd = 346.
         assert!((zeros as f64 - 30_000.0).abs() < 346.0, "{zeros}");
-        assert_eq!(WeightedRandom.pick(&c, &peers, 0b11, SimTime::ZERO, &mut rng), None);
+        // Both servers tried (refused) in this request: nothing is left.
+        let mut a = Attempt::default();
+        let first = p.pick(&c, &mut peers, &mut a, SimTime::ZERO, &mut g);
+        assert!(first.is_some());
+        p.report(first.unwrap_or(0), false, &mut peers, SimTime::ZERO);
+        let second = p.pick(&c, &mut peers, &mut a, SimTime::ZERO, &mut g);
+        assert!(second.is_some() && second != first);
+        p.report(second.unwrap_or(0), false, &mut peers, SimTime::ZERO);
+        assert_eq!(p.pick(&c, &mut peers, &mut a, SimTime::ZERO, &mut g), None);
+    }
+
+    #[test]
+    fn same_seed_same_choices() {
+        let conf = servers(&[1, 2, 3]);
+        let run = || {
+            let mut peers = PeerState::for_servers(&conf);
+            let mut p = Random::new(&conf, false);
+            let c = client("10.0.0.1");
+            let mut g = rng();
+            (0..50)
+                .map(|_| {
+                    let mut a = Attempt::default();
+                    let i = p.pick(&c, &mut peers, &mut a, SimTime::ZERO, &mut g);
+                    if let Some(i) = i {
+                        p.report(i, true, &mut peers, SimTime::ZERO);
+                    }
+                    i
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(run(), run());
     }
 }

@@ -14,6 +14,7 @@ struct PerBackend {
     completed: u64,
     errors: u64,
     lost: u64,
+    failed_attempts: u64,
 }
 
 #[derive(Clone, Copy, Default)]
@@ -45,6 +46,10 @@ pub struct Collector {
     pub users: u64,
     pub relogins: u64,
     pub session_requests: u64,
+    pub failed_attempts: u64,
+    pub retries: u64,
+    pub errors_502: u64,
+    pub errors_503: u64,
     lost: [u64; LostCause::COUNT],
     latency_sum_ns: u128,
     hist: Histogram<u64>,
@@ -68,6 +73,10 @@ impl Collector {
             users: 0,
             relogins: 0,
             session_requests: 0,
+            failed_attempts: 0,
+            retries: 0,
+            errors_502: 0,
+            errors_503: 0,
             lost: [0; LostCause::COUNT],
             latency_sum_ns: 0,
             // 1 us to 1 day, 3 significant digits: percentiles within 0.1%.
@@ -117,6 +126,39 @@ impl Collector {
     pub fn no_server(&mut self, arrival: SimTime) {
         if self.measured(arrival) {
             self.no_server += 1;
+        }
+    }
+
+    /// An attempt on backend `b` failed: connection refused, or a 502 from its web server.
+    #[inline]
+    pub fn failed_attempt(&mut self, b: usize, arrival: SimTime) {
+        if self.measured(arrival) {
+            self.failed_attempts += 1;
+            self.backends[b].failed_attempts += 1;
+        }
+    }
+
+    /// The balancer tries a request again (nginx next upstream, HAProxy retry or redispatch).
+    #[inline]
+    pub fn retried(&mut self, arrival: SimTime) {
+        if self.measured(arrival) {
+            self.retries += 1;
+        }
+    }
+
+    /// The client got a 502 (nginx ran out of tries, or a backend's 502 was passed on).
+    #[inline]
+    pub fn error_502(&mut self, arrival: SimTime) {
+        if self.measured(arrival) {
+            self.errors_502 += 1;
+        }
+    }
+
+    /// The client got a 503 from HAProxy after its retries.
+    #[inline]
+    pub fn error_503(&mut self, arrival: SimTime) {
+        if self.measured(arrival) {
+            self.errors_503 += 1;
         }
     }
 
@@ -246,6 +288,7 @@ impl Collector {
                     utilization: round6(util),
                     sessions_held: sessions_held[i],
                     sessions_lost: b.lost,
+                    failed_attempts: b.failed_attempts,
                 }
             })
             .collect();
@@ -256,7 +299,7 @@ impl Collector {
             seed,
             requests: self.requests,
             completed: self.completed,
-            errors: self.rejected + self.no_server,
+            errors: self.rejected + self.no_server + self.errors_502 + self.errors_503,
             users: self.users,
             sessions_lost: lost_total,
             lost_session_pct: round6(if self.session_requests > 0 {
@@ -282,6 +325,10 @@ impl Collector {
             backend_utilization: round6(util_sum / backends.len() as f64),
             lost_routed_elsewhere: self.lost[LostCause::RoutedElsewhere as usize],
             lost_node_failure: self.lost[LostCause::NodeFailure as usize],
+            failed_attempts: self.failed_attempts,
+            retries: self.retries,
+            errors_502: self.errors_502,
+            errors_503: self.errors_503,
         };
         let timeseries = self
             .rows

@@ -50,7 +50,7 @@ summary_row! {
     requests: u64,
     /// Requests answered by a backend.
     completed: u64,
-    /// Requests that got an error (no server available, queue full).
+    /// Requests that got an error: `rejected + no_server + errors_502 + errors_503`.
     errors: u64,
     /// Users who arrived after the warm-up.
     users: u64,
@@ -83,6 +83,15 @@ summary_row! {
     /// Lost sessions by cause.
     lost_routed_elsewhere: u64,
     lost_node_failure: u64,
+    /// Attempts that failed: a connection refused by a dead backend, or a 502 from a backend
+    /// whose application is down.
+    failed_attempts: u64,
+    /// Attempts after the first of a request (nginx next upstream, HAProxy retry/redispatch).
+    retries: u64,
+    /// Requests answered 502: nginx ran out of tries, or a backend's own 502 was passed on.
+    errors_502: u64,
+    /// Requests answered 503 by HAProxy after its retries.
+    errors_503: u64,
 }
 
 /// One row of `backends.csv`: one backend in one strategy and replication.
@@ -104,6 +113,8 @@ pub struct BackendRow {
     pub sessions_held: u64,
     /// Requests on this backend that did not find their session.
     pub sessions_lost: u64,
+    /// Attempts on this backend that failed (connection refused, or its web server's 502).
+    pub failed_attempts: u64,
 }
 
 /// One row of `timeseries.csv`: one backend during one time bucket. Buckets cover the whole

@@ -4,8 +4,11 @@
 //! Every message starts with the file name and the key path (`backends.servers[2].workers`)
 //! and says what to change. Unknown keys are rejected with the nearest valid key suggested.
 
+mod balancer;
+
 use super::raw::*;
 use super::*;
+use crate::balancer::MAX_SERVERS;
 use crate::dist::{self, suggest, type_name};
 use crate::error::{Error, Result};
 use std::path::Path;
@@ -80,11 +83,13 @@ pub fn from_table(mut table: Table, origin: &str) -> Result<Scenario> {
         }
     };
 
+    // Files a scenario names (a balancer config) are relative to the scenario's folder.
+    let base_dir = Path::new(origin).parent().unwrap_or(Path::new("")).to_path_buf();
     let base_raw = deserialize(&table).map_err(|(p, m)| bad(&p, m))?;
     let mut scenario = validate_top(&base_raw).map_err(|(p, m)| bad(&p, m))?;
 
     if strategies.is_empty() {
-        let system = validate_system(&base_raw).map_err(|(p, m)| bad(&p, m))?;
+        let system = validate_system(&base_raw, &base_dir).map_err(|(p, m)| bad(&p, m))?;
         let label = format!("{} + {}", system.balancer.policy.name(), system.sessions.storage.name());
         scenario.strategies.push(Strategy { label, system });
     }
@@ -123,7 +128,7 @@ pub fn from_table(mut table: Table, origin: &str) -> Result<Scenario> {
         let mut merged = table.clone();
         merge(&mut merged, st);
         let raw = deserialize(&merged).map_err(|(p, m)| bad(&format!("{at}: {p}"), m))?;
-        let system = validate_system(&raw).map_err(|(p, m)| bad(&format!("{at}: {p}"), m))?;
+        let system = validate_system(&raw, &base_dir).map_err(|(p, m)| bad(&format!("{at}: {p}"), m))?;
         scenario.strategies.push(Strategy { label, system });
     }
     scenario.source = source;
@@ -353,17 +358,13 @@ pub fn default_bucket(duration: SimTime) -> SimTime {
     SimTime::from_secs_f64(best)
 }
 
-fn validate_system(raw: &RawScenario) -> PathResult<System> {
+fn validate_system(raw: &RawScenario, base_dir: &Path) -> PathResult<System> {
+    let workload = validate_workload(&raw.workload)?;
+    let (balancer, backends) = balancer::validate(&raw.balancer, &raw.backends, base_dir)?;
     Ok(System {
-        workload: validate_workload(&raw.workload)?,
-        balancer: BalancerConfig {
-            policy: choice(
-                raw.balancer.policy.as_deref().unwrap_or("round_robin"),
-                PolicyKind::ALL,
-                "balancer.policy",
-            )?,
-        },
-        backends: validate_backends(&raw.backends)?,
+        workload,
+        balancer,
+        backends,
         sessions: SessionsConfig {
             storage: choice(
                 raw.sessions.storage.as_deref().unwrap_or("local"),
@@ -540,11 +541,20 @@ fn validate_backends(b: &RawBackends) -> PathResult<Vec<BackendConfig>> {
             );
         }
         (Some(list), _) if list.is_empty() => return err("backends.servers", "must list at least one server"),
+        (Some(list), _) if list.len() > MAX_SERVERS => {
+            return err(
+                "backends.servers",
+                format!("at most {MAX_SERVERS} backends behind one balancer, got {}", list.len()),
+            );
+        }
         (Some(_), _) => Vec::new(),
         (None, n) => {
             let n = at_least(n.unwrap_or(4), 1, "backends.count")?;
-            if n > 4096 {
-                return err("backends.count", format!("at most 4096 backends, got {n}"));
+            if n as usize > MAX_SERVERS {
+                return err(
+                    "backends.count",
+                    format!("at most {MAX_SERVERS} backends behind one balancer, got {n}"),
+                );
             }
             (0..n).map(|_| RawServer::default()).collect()
         }

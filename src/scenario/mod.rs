@@ -8,6 +8,7 @@
 pub mod load;
 pub mod raw;
 
+use crate::balancer::{BalancerConf, CheckedConf, FailurePolicy, HashKey, Method};
 use crate::dist::{Dist, Kind};
 use crate::engine::SimTime;
 use std::fmt;
@@ -102,9 +103,29 @@ pub struct AddressModel {
     pub network_skew: f64,
 }
 
+/// The balancer of a system: a policy with its failure detection and retry rules, over the
+/// backends in order (server i of the balancer is backend i).
 #[derive(Clone, Debug, PartialEq)]
 pub struct BalancerConfig {
+    /// The policy's scenario name (for an imported config, the name of its method).
     pub policy: PolicyKind,
+    /// The full description the simulator builds its policy from, already checked.
+    pub conf: CheckedConf,
+    /// Set when the balancer was imported from an nginx or HAProxy config file.
+    pub import: Option<ImportInfo>,
+}
+
+/// Where an imported balancer came from, and what the import left out.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ImportInfo {
+    /// The config file as written in the scenario.
+    pub path: String,
+    /// `nginx` or `haproxy`.
+    pub format: &'static str,
+    /// The `upstream` block or `backend`/`listen` section used.
+    pub block: String,
+    /// Directives read but ignored because they do not change routing, as `file:line: text`.
+    pub notes: Vec<String>,
 }
 
 /// The balancer policies. Adding one means adding a file under `src/balancer/` and an arm here.
@@ -112,13 +133,42 @@ pub struct BalancerConfig {
 pub enum PolicyKind {
     /// nginx's smooth weighted round-robin (the default of an `upstream` block).
     RoundRobin,
-    /// Weighted random choice per request (nginx `random` without `two`).
+    /// nginx `ip_hash`.
+    IpHash,
+    /// nginx `hash $key`.
+    Hash,
+    /// nginx `hash $key consistent`.
+    HashConsistent,
+    /// nginx `least_conn`.
+    LeastConn,
+    /// nginx `random`: weighted random choice per request.
     Random,
+    /// nginx `random two least_conn` (power of two choices).
+    RandomTwoLeastConn,
+    /// HAProxy `balance roundrobin`.
+    HaproxyRoundRobin,
+    /// HAProxy `balance leastconn`.
+    HaproxyLeastConn,
+    /// HAProxy `balance source`.
+    Source,
+    /// HAProxy `cookie SERVERID insert indirect nocache` over a `balance` algorithm.
+    Cookie,
 }
 
 impl PolicyKind {
-    pub const ALL: &'static [(&'static str, PolicyKind)] =
-        &[("round_robin", PolicyKind::RoundRobin), ("random", PolicyKind::Random)];
+    pub const ALL: &'static [(&'static str, PolicyKind)] = &[
+        ("round_robin", PolicyKind::RoundRobin),
+        ("ip_hash", PolicyKind::IpHash),
+        ("hash", PolicyKind::Hash),
+        ("hash_consistent", PolicyKind::HashConsistent),
+        ("least_conn", PolicyKind::LeastConn),
+        ("random", PolicyKind::Random),
+        ("random_two_least_conn", PolicyKind::RandomTwoLeastConn),
+        ("haproxy_roundrobin", PolicyKind::HaproxyRoundRobin),
+        ("leastconn", PolicyKind::HaproxyLeastConn),
+        ("source", PolicyKind::Source),
+        ("cookie", PolicyKind::Cookie),
+    ];
 
     pub fn name(self) -> &'static str {
         Self::ALL
@@ -126,6 +176,34 @@ impl PolicyKind {
             .find(|(_, k)| *k == self)
             .map(|(n, _)| *n)
             .unwrap_or("?")
+    }
+
+    /// Whether the policy imitates HAProxy (health checks, `retries`, `option redispatch`)
+    /// rather than nginx (passive `max_fails`, `proxy_next_upstream`).
+    pub fn is_haproxy(self) -> bool {
+        matches!(
+            self,
+            PolicyKind::HaproxyRoundRobin | PolicyKind::HaproxyLeastConn | PolicyKind::Source | PolicyKind::Cookie
+        )
+    }
+
+    /// The policy an imported balancer amounts to.
+    pub fn of(conf: &BalancerConf) -> PolicyKind {
+        if conf.cookie.is_some() {
+            return PolicyKind::Cookie;
+        }
+        match conf.method {
+            Method::RoundRobin => PolicyKind::RoundRobin,
+            Method::IpHash => PolicyKind::IpHash,
+            Method::Hash { consistent: false, .. } => PolicyKind::Hash,
+            Method::Hash { consistent: true, .. } => PolicyKind::HashConsistent,
+            Method::LeastConn => PolicyKind::LeastConn,
+            Method::Random { two: false } => PolicyKind::Random,
+            Method::Random { two: true } => PolicyKind::RandomTwoLeastConn,
+            Method::HaproxyRoundRobin => PolicyKind::HaproxyRoundRobin,
+            Method::HaproxyLeastConn => PolicyKind::HaproxyLeastConn,
+            Method::Source { .. } => PolicyKind::Source,
+        }
     }
 }
 
@@ -188,6 +266,69 @@ impl fmt::Display for Scenario {
     }
 }
 
+impl fmt::Display for BalancerConfig {
+    /// The balancer lines of `sessim check`: policy, its parameters, retry rules, import notes.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let c = self.conf.conf();
+        write!(f, "  balancer   {}", self.policy.name())?;
+        match &c.method {
+            Method::Hash { key, .. } => write!(f, " (key {key})")?,
+            Method::Source { consistent, .. } => write!(
+                f,
+                " (hash-type {})",
+                if *consistent { "consistent" } else { "map-based" }
+            )?,
+            _ => {}
+        }
+        if let Some(k) = &c.cookie {
+            write!(f, " (cookie {} insert indirect nocache)", k.name)?;
+        }
+        writeln!(f)?;
+        match c.failure {
+            FailurePolicy::Nginx(n) => {
+                let mut words: Vec<String> = Vec::new();
+                if n.error {
+                    words.push("error".into());
+                }
+                if n.timeout {
+                    words.push("timeout".into());
+                }
+                for (bit, status) in crate::balancer::NEXT_UPSTREAM_STATUSES.iter().enumerate() {
+                    if n.http & (1 << bit) != 0 {
+                        words.push(format!("http_{status}"));
+                    }
+                }
+                if words.is_empty() {
+                    words.push("off".into());
+                }
+                write!(f, "             proxy_next_upstream {}", words.join(" "))?;
+                if n.tries > 0 {
+                    write!(f, ", tries {}", n.tries)?;
+                }
+                writeln!(f)?;
+            }
+            FailurePolicy::Haproxy(h) => writeln!(
+                f,
+                "             retries {}, redispatch {}, connect timeout {}",
+                h.retries,
+                if h.redispatch.is_some() { "on" } else { "off" },
+                if h.connect_timeout > SimTime::ZERO {
+                    h.connect_timeout.to_string()
+                } else {
+                    "none".to_string()
+                }
+            )?,
+        }
+        if let Some(i) = &self.import {
+            writeln!(f, "             imported from {} ({} `{}`)", i.path, i.format, i.block)?;
+            for n in &i.notes {
+                writeln!(f, "             note: {n}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
 impl fmt::Display for System {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let w = &self.workload;
@@ -216,9 +357,10 @@ impl fmt::Display for System {
             "  addresses  {} /24 networks (skew {}), {} of users behind {} NAT addresses",
             a.networks, a.network_skew, a.nat_share, a.nat_addresses
         )?;
-        writeln!(f, "  balancer   {}", self.balancer.policy.name())?;
-        for b in &self.backends {
-            writeln!(
+        write!(f, "{}", self.balancer)?;
+        let servers = &self.balancer.conf.conf().servers;
+        for (b, s) in self.backends.iter().zip(servers) {
+            write!(
                 f,
                 "  backend    {:<8} weight {}, {} workers, queue {}, service {}{}{}",
                 b.name,
@@ -229,6 +371,21 @@ impl fmt::Display for System {
                 if b.backup { ", backup" } else { "" },
                 if b.down { ", down" } else { "" }
             )?;
+            if s.max_conns > 0 {
+                write!(f, ", max_conns {}", s.max_conns)?;
+            }
+            if !self.balancer.policy.is_haproxy() {
+                write!(f, ", max_fails {}, fail_timeout {}", s.max_fails, s.fail_timeout)?;
+            }
+            if let Some(c) = &s.check {
+                write!(f, ", check inter {} fall {} rise {}", c.inter, c.fall, c.rise)?;
+            }
+            if self.balancer.conf.conf().cookie.is_some()
+                && let Some(c) = &s.cookie
+            {
+                write!(f, ", cookie {c}")?;
+            }
+            writeln!(f)?;
         }
         writeln!(f, "  sessions   {}", self.sessions.storage.name())
     }

@@ -77,6 +77,24 @@ pub struct RawAddresses {
 #[serde(deny_unknown_fields)]
 pub struct RawBalancer {
     pub policy: Option<String>,
+    pub key: Option<String>,
+    pub cookie_name: Option<String>,
+    pub cookie_balance: Option<String>,
+    pub hash_type: Option<String>,
+    pub max_fails: Option<u32>,
+    pub fail_timeout: Option<Value>,
+    pub next_upstream: Option<Vec<String>>,
+    pub next_upstream_tries: Option<u32>,
+    pub check: Option<bool>,
+    pub inter: Option<Value>,
+    pub fall: Option<u32>,
+    pub rise: Option<u32>,
+    pub retries: Option<u32>,
+    pub redispatch: Option<bool>,
+    pub connect_timeout: Option<Value>,
+    pub config: Option<String>,
+    pub upstream: Option<String>,
+    pub backend: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -100,6 +118,10 @@ pub struct RawServer {
     pub service_time: Option<Value>,
     pub backup: Option<bool>,
     pub down: Option<bool>,
+    pub max_conns: Option<u32>,
+    pub max_fails: Option<u32>,
+    pub fail_timeout: Option<Value>,
+    pub cookie: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -10,9 +10,24 @@
 //! Arrivals stop at the scenario's duration; requests already in the system then finish, so
 //! every measured request has an outcome. Memory holds the users and requests in flight, plus
 //! fixed-size statistics: it does not grow with the number of requests simulated.
+//!
+//! Routing ([`Sim::route`]) follows the balancer's own retry rules. A backend is *alive* (its
+//! web server accepts connections) or dead (connection refused), and its application is up or
+//! down (a live web server answering 502 itself, as nginx in front of a dead PHP-FPM does).
+//! nginx: a refused connection counts against the peer (`max_fails`/`fail_timeout`) and the
+//! next peer is tried at once, up to one try per server; a 502 is retried only with `http_502`
+//! in `proxy_next_upstream`; when tries run out the client gets 502. HAProxy: a refused
+//! connection is retried on the same server after `min(timeout connect, 1s)`, redispatched to
+//! another as `option redispatch` says, and answered 503 after `retries`; health checks
+//! ([`Ev::Check`]) see each backend's real liveness and mark it down after `fall` failures.
+//! Simplifications: a refused connection takes no time; health checks are TCP checks (a live
+//! web server passes them even when its application is down) and stop when arrivals stop.
 
 use crate::backend::{Admit, Backend};
-use crate::balancer::{self, ClientInfo, PeerState, Policy};
+use crate::balancer::health::HealthCheck;
+use crate::balancer::{
+    Attempt, AttemptOutcome, ClientInfo, FailurePolicy, Needs, PeerState, Policy, RetryAction, SetCookie,
+};
 use crate::engine::rng::{self, SimRng, Stream};
 use crate::engine::{EventQueue, SimTime};
 use crate::metrics::RunResult;
@@ -38,6 +53,33 @@ enum Ev {
     Tick,
     /// The scenario's duration is reached: arrivals stop.
     Close,
+    /// HAProxy's turn-around timer ran out: connect to the same server again.
+    Retry { req: u32 },
+    /// An HAProxy health check of a backend completes.
+    Check { backend: u32 },
+    /// A backend changes state (see [`Liveness`]).
+    Liveness { backend: u32, state: Liveness },
+}
+
+/// The state of a backend as the outside world sees it. The failures of the fault schedule map
+/// onto these: a crash is [`Liveness::Dead`] until its restart, an application failure
+/// [`Liveness::AppDown`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Liveness {
+    /// Serving.
+    Up,
+    /// The host refuses connections (process or host down).
+    Dead,
+    /// The web server is up but its application is not: every request is answered 502.
+    AppDown,
+}
+
+/// A backend's change of state at a time, for [`run_with`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StateChange {
+    pub at: SimTime,
+    pub backend: usize,
+    pub state: Liveness,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -61,6 +103,9 @@ struct User {
     needs_login: bool,
     logins: u32,
     session: Option<SessionId>,
+    /// The balancer's persistence cookie the client holds (HAProxy `SERVERID`), as the index of
+    /// the server whose cookie value it is. Never set for users who refuse cookies.
+    server_cookie: Option<u8>,
 }
 
 struct Req {
@@ -69,6 +114,10 @@ struct Req {
     backend: u32,
     kind: Kind,
     index: u64,
+    /// The balancer's state for this request across its attempts.
+    attempt: Attempt,
+    /// Failed connection attempts so far (HAProxy `retries` counts these).
+    failures: u32,
 }
 
 struct Sim<'a> {
@@ -83,6 +132,16 @@ struct Sim<'a> {
     backends: Vec<Backend>,
     peers: Vec<PeerState>,
     policy: Box<dyn Policy>,
+    /// What the policy reads from a request besides the address.
+    needs: Needs,
+    /// nginx: tries per request (`ngx_http_upstream_tries`, capped by
+    /// `proxy_next_upstream_tries`).
+    max_attempts: u32,
+    /// Per backend: whether its web server accepts connections and its application answers.
+    state: Vec<Liveness>,
+    /// Per backend: HAProxy's health checks of it, when configured.
+    health: Vec<Option<HealthCheck>>,
+    changes: &'a [StateChange],
     store: Box<dyn SessionStore>,
     bal_rng: SimRng,
     sid_key: u64,
@@ -93,8 +152,18 @@ struct Sim<'a> {
 
 /// Runs strategy `strategy` of `sc`, replication `rep`.
 pub fn run(sc: &Scenario, strategy: usize, rep: u32) -> RunResult {
+    run_with(sc, strategy, rep, &[])
+}
+
+/// Runs strategy `strategy` of `sc`, replication `rep`, with backends changing state at the
+/// given times (changes at the same time apply in the order given, before anything else
+/// happening then). Backend indices past the last backend are ignored.
+pub fn run_with(sc: &Scenario, strategy: usize, rep: u32, changes: &[StateChange]) -> RunResult {
     let sys = &sc.strategies[strategy].system;
     let seed = sc.seed;
+    let bal = sys.balancer.conf.conf();
+    let policy = sys.balancer.conf.policy();
+    let n = sys.backends.len();
     let mut sim = Sim {
         sc,
         sys,
@@ -105,8 +174,16 @@ pub fn run(sc: &Scenario, strategy: usize, rep: u32) -> RunResult {
         users: Slab::with_capacity(1024),
         reqs: Slab::with_capacity(1024),
         backends: sys.backends.iter().map(|b| Backend::new(b.workers, b.queue)).collect(),
-        peers: sys.backends.iter().map(PeerState::from_config).collect(),
-        policy: balancer::build(&sys.balancer, &sys.backends),
+        peers: PeerState::for_servers(&bal.servers),
+        needs: policy.needs(),
+        policy,
+        max_attempts: match bal.failure {
+            FailurePolicy::Nginx(nu) => nu.max_attempts(&bal.servers),
+            FailurePolicy::Haproxy(_) => 1,
+        },
+        state: vec![Liveness::Up; n],
+        health: vec![None; n],
+        changes,
         store: store::build(&sys.sessions, sys.backends.len()),
         bal_rng: rng::stream(seed, rep, Stream::Balancer),
         sid_key: rng::stream_key(seed, rep, Stream::SessionIds),
@@ -119,6 +196,8 @@ pub fn run(sc: &Scenario, strategy: usize, rep: u32) -> RunResult {
         sim.events += 1;
         sim.handle(now, ev);
     }
+    // Every pick was reported exactly once: the balancer's connection counts are back to 0.
+    debug_assert!(sim.peers.iter().all(|p| p.conns == 0), "connection counts leaked");
     let held: Vec<u64> = (0..sys.backends.len()).map(|b| sim.store.held_by(b)).collect();
     let label = &sc.strategies[strategy].label;
     sim.m.finish(
@@ -133,6 +212,30 @@ pub fn run(sc: &Scenario, strategy: usize, rep: u32) -> RunResult {
 
 impl Sim<'_> {
     fn start(&mut self) {
+        for c in self.changes {
+            if c.backend < self.backends.len() {
+                self.q.push(
+                    c.at,
+                    Ev::Liveness {
+                        backend: c.backend as u32,
+                        state: c.state,
+                    },
+                );
+            }
+        }
+        // HAProxy `start_checks`: the first checks of a backend's servers are spread over one
+        // interval by position.
+        let servers = &self.sys.balancer.conf.conf().servers;
+        let checked = servers.iter().filter(|s| s.check.is_some()).count();
+        let mut pos = 0;
+        for (b, s) in servers.iter().enumerate() {
+            if let Some(c) = s.check {
+                let first = HealthCheck::first_check_offset(c.inter, pos, checked);
+                pos += 1;
+                self.health[b] = Some(HealthCheck::new(c, first));
+                self.q.push(first, Ev::Check { backend: b as u32 });
+            }
+        }
         if let Some(t) = self.arrivals.next_arrival() {
             self.q.push(t, Ev::NextUser);
         }
@@ -166,6 +269,49 @@ impl Sim<'_> {
                 self.m.run_ended(&self.backends, now);
                 self.open = false;
             }
+            Ev::Retry { req } => self.retry_same_server(req, now),
+            Ev::Check { backend } => self.health_check(backend as usize, now),
+            Ev::Liveness { backend, state } => {
+                let b = backend as usize;
+                self.set_backend_alive(b, state != Liveness::Dead, now);
+                self.set_app_down(b, state == Liveness::AppDown, now);
+            }
+        }
+    }
+
+    /// The backend's web server starts (`alive`) or stops accepting connections; a backend that
+    /// comes back has its application up. Requests already on it are not touched: what a crash
+    /// does to them is the fault model's business.
+    pub fn set_backend_alive(&mut self, b: usize, alive: bool, _now: SimTime) {
+        if let Some(s) = self.state.get_mut(b) {
+            *s = if alive { Liveness::Up } else { Liveness::Dead };
+        }
+    }
+
+    /// The application of a live backend stops (`down`: its web server answers every request
+    /// with 502) or comes back. No effect on a dead backend.
+    pub fn set_app_down(&mut self, b: usize, down: bool, _now: SimTime) {
+        if let Some(s) = self.state.get_mut(b)
+            && *s != Liveness::Dead
+        {
+            *s = if down { Liveness::AppDown } else { Liveness::Up };
+        }
+    }
+
+    /// An HAProxy health check (a TCP connect) of backend `b` completes: it passes when the
+    /// backend accepts connections. Checks stop once arrivals stop.
+    fn health_check(&mut self, b: usize, now: SimTime) {
+        let ok = self.state[b] != Liveness::Dead;
+        let Some(h) = self.health[b].as_mut() else {
+            return;
+        };
+        let change = h.record(ok, now);
+        let next = h.next_check();
+        if let Some(up) = change {
+            self.policy.set_server_up(b, up, &mut self.peers);
+        }
+        if self.open {
+            self.q.push(next, Ev::Check { backend: b as u32 });
         }
     }
 
@@ -186,6 +332,7 @@ impl Sim<'_> {
             needs_login: profile.login,
             logins: 0,
             session: None,
+            server_cookie: None,
         };
         if !profile.login {
             if user.remaining == 0 {
@@ -221,37 +368,198 @@ impl Sim<'_> {
         if matches!(kind, Kind::Session | Kind::Anonymous) {
             self.users[slot as usize].next_index += 1;
         }
-        let u = &self.users[slot as usize];
         self.m.request_arrived(now, kind == Kind::Relogin);
-        let client = ClientInfo {
-            addr: IpAddr::V4(u.profile.addr),
-            session: if u.profile.accepts_cookies { u.session } else { None },
-            page: self.pop.page(&self.sys.workload, u.profile.key, index),
-        };
-        let Some(b) = self.policy.pick(&client, &self.peers, 0, now, &mut self.bal_rng) else {
-            self.m.no_server(now);
-            self.next_step(slot, now);
-            return;
-        };
-        self.m.routed(b, now);
         let req = self.reqs.insert(Req {
             user: slot,
             arrival: now,
-            backend: b as u32,
+            backend: u32::MAX,
             kind,
             index,
+            attempt: Attempt::default(),
+            failures: 0,
         }) as u32;
+        self.route(req, now);
+    }
+
+    /// Asks the balancer for a server and tries it, again and again as the balancer's retry
+    /// rules say, until the request is served, queued, answered with an error or waiting for
+    /// HAProxy's turn-around timer.
+    fn route(&mut self, req: u32, now: SimTime) {
+        loop {
+            let (user, index) = {
+                let r = &self.reqs[req as usize];
+                (r.user, r.index)
+            };
+            let u = &self.users[user as usize];
+            // The request as the balancer sees it, rendered only if the policy reads it, into
+            // stack buffers: PHPSESSID as 16 hex digits, the URI as /page/<n>.
+            let mut sid_buf = [0u8; 16];
+            let mut uri_buf = [0u8; 16];
+            let session_cookie = match u.session {
+                Some(sid) if self.needs.session_cookie && u.profile.accepts_cookies => Some(hex16(sid, &mut sid_buf)),
+                _ => None,
+            };
+            let uri = if self.needs.uri {
+                page_uri(self.pop.page(&self.sys.workload, u.profile.key, index), &mut uri_buf)
+            } else {
+                "/"
+            };
+            let server_cookie = match u.server_cookie {
+                Some(i) if self.needs.server_cookie => {
+                    self.sys.balancer.conf.conf().servers[i as usize].cookie.as_deref()
+                }
+                _ => None,
+            };
+            let client = ClientInfo {
+                addr: IpAddr::V4(u.profile.addr),
+                session_cookie,
+                uri,
+                server_cookie,
+            };
+            let attempt = &mut self.reqs[req as usize].attempt;
+            let picked = self
+                .policy
+                .pick(&client, &mut self.peers, attempt, now, &mut self.bal_rng);
+            let Some(b) = picked else {
+                // nginx: 502 "no live upstreams"; HAProxy: 503 "no server available".
+                let r = self.reqs.remove(req as usize);
+                self.m.no_server(r.arrival);
+                self.next_step(r.user, now);
+                return;
+            };
+            if self.connect(req, b, now) {
+                return;
+            }
+        }
+    }
+
+    /// HAProxy's turn-around timer ran out: the connection is retried on the same server.
+    fn retry_same_server(&mut self, req: u32, now: SimTime) {
+        let b = self.reqs[req as usize].backend as usize;
+        self.peers[b].conns += 1;
+        self.policy.server_took_conn(b, &mut self.peers);
+        if !self.connect(req, b, now) {
+            self.route(req, now);
+        }
+    }
+
+    /// One attempt of request `req` on backend `b`, which the balancer has counted as a
+    /// connection. Returns `false` when the balancer must pick again now.
+    fn connect(&mut self, req: u32, b: usize, now: SimTime) -> bool {
+        let r = &mut self.reqs[req as usize];
+        r.backend = b as u32;
+        let arrival = r.arrival;
+        match self.state[b] {
+            Liveness::Up => {}
+            Liveness::Dead => {
+                // Connection refused.
+                self.m.failed_attempt(b, arrival);
+                return self.after_failure(req, b, AttemptOutcome::ConnectError, now);
+            }
+            Liveness::AppDown => {
+                // The web server answers 502 itself.
+                self.set_cookie(req, b);
+                self.m.failed_attempt(b, arrival);
+                return self.after_failure(req, b, AttemptOutcome::Response(502), now);
+            }
+        }
+        self.set_cookie(req, b);
+        self.m.routed(b, arrival);
         match self.backends[b].admit(req, now) {
             Admit::Start => self.start_service(req, now),
             Admit::Queued => {}
             Admit::Rejected => {
-                self.reqs.remove(req as usize);
-                self.m.rejected(b, now);
-                self.next_step(slot, now);
-                return;
+                // The backend answers 503 itself: a response, not a failure of the peer.
+                self.policy.report(b, true, &mut self.peers, now);
+                let r = self.reqs.remove(req as usize);
+                self.m.rejected(b, r.arrival);
+                self.next_step(r.user, now);
             }
         }
-        self.peers[b].conns += 1;
+        true
+    }
+
+    /// The client keeps the `Set-Cookie` of a response (HAProxy cookie insert), unless it
+    /// refuses cookies.
+    fn set_cookie(&mut self, req: u32, b: usize) {
+        if !self.needs.server_cookie {
+            return;
+        }
+        let r = &self.reqs[req as usize];
+        let u = &mut self.users[r.user as usize];
+        if !u.profile.accepts_cookies {
+            return;
+        }
+        match self.policy.response_cookie(b, &r.attempt) {
+            SetCookie::Keep => {}
+            SetCookie::Set { .. } => u.server_cookie = u8::try_from(b).ok(),
+            SetCookie::Clear { .. } => u.server_cookie = None,
+        }
+    }
+
+    /// A failed attempt on `b`: tell the balancer, then retry, redispatch or give up as it
+    /// would. Returns `false` when the balancer must pick again now.
+    fn after_failure(&mut self, req: u32, b: usize, outcome: AttemptOutcome, now: SimTime) -> bool {
+        let bal = self.sys.balancer.conf.conf();
+        let r = &mut self.reqs[req as usize];
+        r.failures += 1;
+        let (failures, direct, count, arrival) = (r.failures, r.attempt.direct, r.attempt.count, r.arrival);
+        match bal.failure {
+            FailurePolicy::Nginx(nu) => {
+                let v = nu.verdict(outcome);
+                self.policy.report(b, !v.peer_failed, &mut self.peers, now);
+                if v.next && count < self.max_attempts {
+                    self.m.retried(arrival);
+                    return false;
+                }
+                // The last error, or the backend's own 502, reaches the client.
+                let r = self.reqs.remove(req as usize);
+                self.m.error_502(arrival);
+                self.next_step(r.user, now);
+                true
+            }
+            FailurePolicy::Haproxy(h) => {
+                self.policy
+                    .report(b, outcome != AttemptOutcome::ConnectError, &mut self.peers, now);
+                if outcome != AttemptOutcome::ConnectError {
+                    // A 502 from the server is a response: HAProxy passes it on.
+                    let r = self.reqs.remove(req as usize);
+                    self.m.error_502(arrival);
+                    self.next_step(r.user, now);
+                    return true;
+                }
+                let active = bal
+                    .servers
+                    .iter()
+                    .zip(&self.peers)
+                    .filter(|(s, p)| !s.backup && !s.down && p.up)
+                    .count() as u32;
+                let known_down = !self.peers[b].up;
+                match h.after_failure(
+                    failures,
+                    direct,
+                    known_down,
+                    active,
+                    bal.haproxy_redispatch_every_retry(),
+                ) {
+                    RetryAction::Same { delay } => {
+                        self.m.retried(arrival);
+                        self.q.push(now + delay, Ev::Retry { req });
+                        true
+                    }
+                    RetryAction::Redispatch => {
+                        self.m.retried(arrival);
+                        false
+                    }
+                    RetryAction::GiveUp => {
+                        let r = self.reqs.remove(req as usize);
+                        self.m.error_503(arrival);
+                        self.next_step(r.user, now);
+                        true
+                    }
+                }
+            }
+        }
     }
 
     /// A worker takes the request: look up its session, then serve it.
@@ -282,7 +590,7 @@ impl Sim<'_> {
     fn done(&mut self, req: u32, now: SimTime) {
         let r = self.reqs.remove(req as usize);
         let b = r.backend as usize;
-        self.peers[b].conns -= 1;
+        self.policy.report(b, true, &mut self.peers, now);
         if let Some(next) = self.backends[b].finish(now) {
             self.start_service(next, now);
         }
@@ -324,5 +632,50 @@ impl Sim<'_> {
         if let Some(sid) = u.session {
             self.store.remove(sid);
         }
+    }
+}
+
+/// `sid` as 16 lowercase hex digits: the PHPSESSID value nginx's `hash $cookie_PHPSESSID` reads.
+#[inline]
+fn hex16(sid: u64, buf: &mut [u8; 16]) -> &str {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for (i, c) in buf.iter_mut().enumerate() {
+        *c = HEX[((sid >> (60 - 4 * i)) & 0xF) as usize];
+    }
+    std::str::from_utf8(buf).unwrap_or("")
+}
+
+/// `/page/<n>`: the URI nginx's `hash $request_uri` reads.
+#[inline]
+fn page_uri(n: u32, buf: &mut [u8; 16]) -> &str {
+    const PREFIX: &[u8] = b"/page/";
+    buf[..PREFIX.len()].copy_from_slice(PREFIX);
+    let mut digits = [0u8; 10];
+    let mut k = digits.len();
+    let mut v = n;
+    loop {
+        k -= 1;
+        digits[k] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    let len = PREFIX.len() + digits.len() - k;
+    buf[PREFIX.len()..len].copy_from_slice(&digits[k..]);
+    std::str::from_utf8(&buf[..len]).unwrap_or("/")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_attributes_render_without_allocating() {
+        let mut b = [0u8; 16];
+        assert_eq!(hex16(0x0123_4567_89ab_cdef, &mut b), "0123456789abcdef");
+        let mut u = [0u8; 16];
+        assert_eq!(page_uri(0, &mut u), "/page/0");
+        assert_eq!(page_uri(u32::MAX, &mut u), "/page/4294967295");
     }
 }

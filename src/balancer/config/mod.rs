@@ -1,0 +1,88 @@
+//! Import of real balancer configs: a whole `nginx.conf` / `haproxy.cfg` as deployed,
+//! or a file holding just one `upstream` block / `backend` (or `listen`) section.
+//!
+//! Owns: tokenising the two config languages, finding the balancer in them, and
+//! turning its directives into a [`BalancerConf`]. Directives that change decisions
+//! but are not modelled give a [`ConfigError`] naming the line; directives that do not
+//! change decisions are collected as [`Note`]s. Nothing here panics on any input.
+
+use super::BalancerConf;
+use std::fmt;
+
+pub mod haproxy;
+pub mod nginx;
+
+/// A config that cannot be imported, with the 1-based line it concerns (0 = the file).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}: {message}")]
+pub struct ConfigError {
+    /// 1-based line number (0 when the error concerns the whole file).
+    pub line: usize,
+    /// What is wrong and how to fix it.
+    pub message: String,
+}
+
+impl ConfigError {
+    pub(crate) fn new(line: usize, message: impl Into<String>) -> Self {
+        ConfigError {
+            line,
+            message: message.into(),
+        }
+    }
+}
+
+/// A directive that was read but does not change balancing decisions.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Note {
+    /// 1-based line number.
+    pub line: usize,
+    /// What was ignored and why.
+    pub message: String,
+}
+
+impl fmt::Display for Note {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "line {}: {}", self.line, self.message)
+    }
+}
+
+/// The result of an import.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Imported {
+    /// Name of the upstream / backend that was imported.
+    pub name: String,
+    /// The balancer.
+    pub conf: BalancerConf,
+    /// Ignored directives, for `sessim check`.
+    pub notes: Vec<Note>,
+}
+
+/// Pick one block among several by `wanted` name; the error lists the choices.
+pub(crate) fn choose<'a, T>(
+    kind: &str,
+    found: &'a [(String, T)],
+    wanted: Option<&str>,
+) -> Result<&'a (String, T), ConfigError> {
+    let names = || found.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", ");
+    match wanted {
+        Some(w) => found.iter().find(|(n, _)| n == w).ok_or_else(|| {
+            if found.is_empty() {
+                ConfigError::new(0, format!("no {kind} named `{w}`: the file has none"))
+            } else {
+                ConfigError::new(0, format!("no {kind} named `{w}`; the file has: {}", names()))
+            }
+        }),
+        None => match found {
+            [] => Err(ConfigError::new(0, format!("the file has no {kind}"))),
+            [one] => Ok(one),
+            _ => Err(ConfigError::new(
+                0,
+                format!(
+                    "the file has {} {kind}s ({}); name the one to use",
+                    found.len(),
+                    names()
+                ),
+            )),
+        },
+    }
+}

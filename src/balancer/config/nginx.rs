@@ -1,0 +1,761 @@
+//! Import of an nginx `upstream` from a whole `nginx.conf` or a lone `upstream` block.
+//!
+//! Reads: the `server` lines in order (`weight`, `max_fails`, `fail_timeout`,
+//! `max_conns`, `down`, `backup`), the method (none = round-robin, `ip_hash`,
+//! `hash KEY [consistent]`, `least_conn`, `random [two [least_conn]]`), and the
+//! `proxy_next_upstream` / `_tries` / `_timeout` in force where a `proxy_pass` names the
+//! upstream (inherited http -> server -> location, as nginx merges them). Commercial or
+//! unmodelled directives that change decisions are errors naming their line; the rest
+//! become notes. Syntax follows nginx's `ngx_conf_parse` (src/core/ngx_conf_file.c):
+//! `;`-terminated directives, `{}` blocks, `#` comments, quotes with `\` escapes.
+
+use super::{ConfigError, Imported, Note, choose};
+use crate::balancer::{
+    BalancerConf, FailurePolicy, HashKey, Method, NEXT_UPSTREAM_STATUSES, NextUpstream, ServerConf, SimTime,
+};
+
+/// One directive: its words, its line, and its block if it has one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Directive {
+    line: usize,
+    args: Vec<String>,
+    block: Option<Vec<Directive>>,
+}
+
+impl Directive {
+    fn name(&self) -> &str {
+        self.args.first().map_or("", String::as_str)
+    }
+}
+
+/// Tokenise and nest; errors name the line.
+fn parse(text: &str) -> Result<Vec<Directive>, ConfigError> {
+    #[derive(Debug)]
+    enum Tok {
+        Word(String, usize),
+        Semi(usize),
+        Open(usize),
+        Close(usize),
+    }
+    let mut toks = Vec::new();
+    let mut line = 1usize;
+    let mut chars = text.chars().peekable();
+    while let Some(&c) = chars.peek() {
+        match c {
+            '\n' => {
+                line += 1;
+                chars.next();
+            }
+            c if c.is_whitespace() => {
+                chars.next();
+            }
+            '#' => {
+                while let Some(&c) = chars.peek() {
+                    if c == '\n' {
+                        break;
+                    }
+                    chars.next();
+                }
+            }
+            ';' => {
+                toks.push(Tok::Semi(line));
+                chars.next();
+            }
+            '{' => {
+                toks.push(Tok::Open(line));
+                chars.next();
+            }
+            '}' => {
+                toks.push(Tok::Close(line));
+                chars.next();
+            }
+            '"' | '\'' => {
+                let start = line;
+                chars.next();
+                let mut w = String::new();
+                let mut closed = false;
+                while let Some(ch) = chars.next() {
+                    match ch {
+                        '\\' => {
+                            if let Some(n) = chars.next() {
+                                if n == '\n' {
+                                    line += 1;
+                                }
+                                w.push(n);
+                            }
+                        }
+                        ch if ch == c => {
+                            closed = true;
+                            break;
+                        }
+                        '\n' => {
+                            line += 1;
+                            w.push('\n');
+                        }
+                        ch => w.push(ch),
+                    }
+                }
+                if !closed {
+                    return Err(ConfigError::new(start, "unterminated quoted string"));
+                }
+                toks.push(Tok::Word(w, start));
+            }
+            _ => {
+                let start = line;
+                let mut w = String::new();
+                while let Some(&ch) = chars.peek() {
+                    if ch.is_whitespace() || matches!(ch, ';' | '{' | '}') {
+                        break;
+                    }
+                    if ch == '\\' {
+                        chars.next();
+                        if let Some(n) = chars.next() {
+                            w.push(n);
+                        }
+                        continue;
+                    }
+                    w.push(ch);
+                    chars.next();
+                }
+                toks.push(Tok::Word(w, start));
+            }
+        }
+    }
+    // Nest with an explicit stack (no recursion depth limit on hostile input).
+    // Each open block: its directives so far, and (line, words) of its header.
+    type Open = (Vec<Directive>, Option<(usize, Vec<String>)>);
+    let mut stack: Vec<Open> = vec![(Vec::new(), None)];
+    let mut words: Vec<String> = Vec::new();
+    let mut first_line = 0usize;
+    for t in toks {
+        match t {
+            Tok::Word(w, l) => {
+                if words.is_empty() {
+                    first_line = l;
+                }
+                words.push(w);
+            }
+            Tok::Semi(l) => {
+                if words.is_empty() {
+                    return Err(ConfigError::new(l, "unexpected \";\""));
+                }
+                let d = Directive {
+                    line: first_line,
+                    args: std::mem::take(&mut words),
+                    block: None,
+                };
+                if let Some(top) = stack.last_mut() {
+                    top.0.push(d);
+                }
+            }
+            Tok::Open(l) => {
+                if words.is_empty() {
+                    return Err(ConfigError::new(l, "unexpected \"{\""));
+                }
+                stack.push((Vec::new(), Some((first_line, std::mem::take(&mut words)))));
+            }
+            Tok::Close(l) => {
+                if !words.is_empty() {
+                    return Err(ConfigError::new(
+                        l,
+                        format!("unexpected \"}}\": directive `{}` has no \";\"", words[0]),
+                    ));
+                }
+                let Some((body, Some((dl, args)))) = stack.pop() else {
+                    return Err(ConfigError::new(l, "unexpected \"}\""));
+                };
+                if let Some(top) = stack.last_mut() {
+                    top.0.push(Directive {
+                        line: dl,
+                        args,
+                        block: Some(body),
+                    });
+                }
+            }
+        }
+    }
+    if !words.is_empty() {
+        return Err(ConfigError::new(
+            first_line,
+            format!("unexpected end of file: directive `{}` has no \";\"", words[0]),
+        ));
+    }
+    match stack.pop() {
+        Some((top, None)) if stack.is_empty() => Ok(top),
+        Some((_, Some((l, args)))) => Err(ConfigError::new(
+            l,
+            format!(
+                "unexpected end of file: block `{}` is not closed with \"}}\"",
+                args.join(" ")
+            ),
+        )),
+        _ => Err(ConfigError::new(0, "unbalanced braces")),
+    }
+}
+
+/// Parse an nginx time. `sec_default`: no unit means seconds (`ngx_parse_time(.., 1)`,
+/// where `ms` is not allowed); otherwise milliseconds (`ngx_conf_set_msec_slot`).
+fn parse_time(s: &str, sec_default: bool) -> Option<SimTime> {
+    const MS: u64 = 1_000_000;
+    const S: u64 = 1_000 * MS;
+    let mut total: u64 = 0;
+    let b = s.as_bytes();
+    let mut i = 0;
+    if b.is_empty() {
+        return None;
+    }
+    while i < b.len() {
+        let start = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        if start == i {
+            return None;
+        }
+        let n: u64 = s[start..i].parse().ok()?;
+        let unit = if i < b.len() && b[i] == b'm' && i + 1 < b.len() && b[i + 1] == b's' {
+            i += 2;
+            if sec_default {
+                return None;
+            }
+            MS
+        } else if i < b.len() {
+            let u = match b[i] {
+                b's' => S,
+                b'm' => 60 * S,
+                b'h' => 3600 * S,
+                b'd' => 86_400 * S,
+                b'w' => 7 * 86_400 * S,
+                b'M' => 30 * 86_400 * S,
+                b'y' => 365 * 86_400 * S,
+                _ => return None,
+            };
+            i += 1;
+            u
+        } else if sec_default {
+            S
+        } else {
+            MS
+        };
+        total = total.checked_add(n.checked_mul(unit)?)?;
+    }
+    Some(SimTime(total))
+}
+
+fn parse_u32(v: &str, line: usize, what: &str) -> Result<u32, ConfigError> {
+    v.parse::<u32>()
+        .map_err(|_| ConfigError::new(line, format!("invalid {what} \"{v}\": expected a number")))
+}
+
+/// Collect `upstream` blocks anywhere in the tree.
+fn upstreams<'a>(ds: &'a [Directive], out: &mut Vec<(String, &'a Directive)>) {
+    for d in ds {
+        if d.name() == "upstream" && d.block.is_some() {
+            out.push((d.args.get(1).cloned().unwrap_or_default(), d));
+        } else if let Some(b) = &d.block {
+            upstreams(b, out);
+        }
+    }
+}
+
+/// The `proxy_next_upstream*` settings a level sets, if any.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct NextSettings {
+    next: Option<(NextUpstream, usize)>,
+    tries: Option<u32>,
+    timeout: Option<SimTime>,
+}
+
+fn level_settings(ds: &[Directive], base: NextSettings) -> Result<NextSettings, ConfigError> {
+    let mut s = base;
+    for d in ds {
+        match d.name() {
+            "proxy_next_upstream" => {
+                let mut n = NextUpstream {
+                    error: false,
+                    timeout: false,
+                    http: 0,
+                    non_idempotent: false,
+                    tries: 0,
+                    timeout_limit: SimTime::ZERO,
+                };
+                for a in &d.args[1..] {
+                    match a.as_str() {
+                        "error" => n.error = true,
+                        "timeout" => n.timeout = true,
+                        "off" => {}
+                        "non_idempotent" => n.non_idempotent = true,
+                        "invalid_header" | "updating" => {}
+                        other => {
+                            let code = other.strip_prefix("http_").and_then(|c| c.parse().ok());
+                            match code.and_then(|c: u16| NEXT_UPSTREAM_STATUSES.iter().position(|&s| s == c)) {
+                                Some(bit) => n.http |= 1 << bit,
+                                None => {
+                                    return Err(ConfigError::new(
+                                        d.line,
+                                        format!("invalid value \"{other}\" in proxy_next_upstream"),
+                                    ));
+                                }
+                            }
+                        }
+                    }
+                }
+                s.next = Some((n, d.line));
+            }
+            "proxy_next_upstream_tries" => {
+                let v = d.args.get(1).map_or("", String::as_str);
+                s.tries = Some(parse_u32(v, d.line, "proxy_next_upstream_tries")?);
+            }
+            "proxy_next_upstream_timeout" => {
+                let v = d.args.get(1).map_or("", String::as_str);
+                s.timeout = Some(
+                    parse_time(v, false).ok_or_else(|| ConfigError::new(d.line, format!("invalid time \"{v}\"")))?,
+                );
+            }
+            _ => {}
+        }
+    }
+    Ok(s)
+}
+
+/// Whether `proxy_pass` target `url` names upstream `name`.
+fn names_upstream(url: &str, name: &str) -> bool {
+    let rest = url.strip_prefix("http://").or_else(|| url.strip_prefix("https://"));
+    let Some(rest) = rest else { return false };
+    let host = rest.split(['/', '$', '?']).next().unwrap_or("");
+    host == name
+}
+
+/// Walk http/server/location levels; record the settings where `proxy_pass` names
+/// the upstream.
+fn find_next_upstream(
+    ds: &[Directive],
+    inherited: NextSettings,
+    name: &str,
+    found: &mut Vec<(usize, NextSettings)>,
+) -> Result<(), ConfigError> {
+    let here = level_settings(ds, inherited)?;
+    for d in ds {
+        if d.name() == "proxy_pass" && d.args.get(1).is_some_and(|u| names_upstream(u, name)) {
+            found.push((d.line, here));
+        }
+        if let Some(b) = &d.block
+            && d.name() != "upstream"
+        {
+            find_next_upstream(b, here, name, found)?;
+        }
+    }
+    Ok(())
+}
+
+fn hash_key(v: &str, line: usize) -> Result<HashKey, ConfigError> {
+    match v {
+        "$remote_addr" => Ok(HashKey::RemoteAddr),
+        "$request_uri" => Ok(HashKey::RequestUri),
+        _ => match v.strip_prefix("$cookie_") {
+            Some(name)
+                if !name.is_empty()
+                    && name
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') =>
+            {
+                Ok(HashKey::Cookie(name.to_string()))
+            }
+            _ => Err(ConfigError::new(
+                line,
+                format!("unsupported hash key \"{v}\": sessim models $remote_addr, $request_uri and $cookie_NAME"),
+            )),
+        },
+    }
+}
+
+/// Import an upstream. `wanted` names it when the file has several.
+pub fn import(text: &str, wanted: Option<&str>) -> Result<Imported, ConfigError> {
+    let tree = parse(text)?;
+    let mut found = Vec::new();
+    upstreams(&tree, &mut found);
+    let (name, up) = choose("upstream", &found, wanted)?;
+    let up: &Directive = up;
+    let mut notes = Vec::new();
+    let mut method = Method::RoundRobin;
+    let mut method_line: Option<usize> = None;
+    let mut servers: Vec<(ServerConf, usize)> = Vec::new();
+    let body = up.block.as_deref().unwrap_or(&[]);
+    for d in body {
+        let args = &d.args[1..];
+        let set_method = |m: Method, notes: &mut Vec<Note>, prev: &mut Option<usize>| {
+            if let Some(p) = prev {
+                notes.push(Note {
+                    line: d.line,
+                    message: format!("load balancing method redefined (line {p}); nginx uses the last one"),
+                });
+            }
+            *prev = Some(d.line);
+            m
+        };
+        match d.name() {
+            "server" => servers.push((server(d)?, d.line)),
+            "ip_hash" => method = set_method(Method::IpHash, &mut notes, &mut method_line),
+            "least_conn" => method = set_method(Method::LeastConn, &mut notes, &mut method_line),
+            "hash" => {
+                let key = hash_key(args.first().map_or("", String::as_str), d.line)?;
+                let consistent = match args.get(1).map(String::as_str) {
+                    None => false,
+                    Some("consistent") => true,
+                    Some(other) => {
+                        return Err(ConfigError::new(
+                            d.line,
+                            format!("invalid parameter \"{other}\" of hash"),
+                        ));
+                    }
+                };
+                method = set_method(Method::Hash { key, consistent }, &mut notes, &mut method_line);
+            }
+            "random" => {
+                let two = match (args.first().map(String::as_str), args.get(1).map(String::as_str)) {
+                    (None, None) => false,
+                    (Some("two"), None | Some("least_conn")) => true,
+                    (Some("two"), Some(other)) | (Some(other), _) => {
+                        return Err(ConfigError::new(
+                            d.line,
+                            format!(
+                                "invalid parameter \"{other}\" of random (nginx open source knows `random [two [least_conn]]`)"
+                            ),
+                        ));
+                    }
+                    (None, Some(_)) => false,
+                };
+                method = set_method(Method::Random { two }, &mut notes, &mut method_line);
+            }
+            "keepalive" | "keepalive_requests" | "keepalive_time" | "keepalive_timeout"
+            | "zone" | "resolver" | "resolver_timeout" => notes.push(Note {
+                line: d.line,
+                message: format!(
+                    "`{}` does not change which server is chosen; ignored{}",
+                    d.name(),
+                    if d.name() == "zone" {
+                        " (with a zone the workers share one state; sessim models one state, as with worker_processes 1)"
+                    } else {
+                        ""
+                    }
+                ),
+            }),
+            "sticky" | "least_time" | "queue" | "ntlm" | "state" => {
+                return Err(ConfigError::new(
+                    d.line,
+                    format!(
+                        "`{}` (NGINX Plus) changes balancing and is not modelled; remove it or use ip_hash/hash",
+                        d.name()
+                    ),
+                ));
+            }
+            other => {
+                return Err(ConfigError::new(
+                    d.line,
+                    format!("unknown directive \"{other}\" in upstream `{name}`"),
+                ));
+            }
+        }
+    }
+    if servers.is_empty() {
+        return Err(ConfigError::new(up.line, format!("no servers in upstream `{name}`")));
+    }
+    let allows_backup = matches!(method, Method::RoundRobin | Method::LeastConn);
+    for (s, line) in &servers {
+        if s.backup && !allows_backup {
+            return Err(ConfigError::new(
+                *line,
+                "invalid parameter \"backup\": this load balancing method does not support backup servers",
+            ));
+        }
+    }
+    if servers.iter().all(|(s, _)| s.backup) {
+        return Err(ConfigError::new(
+            up.line,
+            format!("no servers in upstream `{name}` (only backup servers)"),
+        ));
+    }
+    if servers.len() > crate::balancer::MAX_SERVERS {
+        return Err(ConfigError::new(
+            up.line,
+            format!(
+                "upstream `{name}` has {} servers; sessim supports at most {}",
+                servers.len(),
+                crate::balancer::MAX_SERVERS
+            ),
+        ));
+    }
+    // proxy_next_upstream where this upstream is used.
+    let mut uses = Vec::new();
+    find_next_upstream(&tree, NextSettings::default(), name, &mut uses)?;
+    let mut next = NextUpstream::default();
+    match uses.first() {
+        None => notes.push(Note {
+            line: up.line,
+            message: format!(
+                "no proxy_pass to `{name}` found: using nginx's default proxy_next_upstream error timeout"
+            ),
+        }),
+        Some((_, s)) => {
+            if let Some((n, _)) = s.next {
+                next = n;
+            }
+            next.tries = s.tries.unwrap_or(0);
+            next.timeout_limit = s.timeout.unwrap_or(SimTime::ZERO);
+            if uses.iter().any(|(_, o)| o != s) {
+                notes.push(Note {
+                    line: uses.get(1).map_or(0, |u| u.0),
+                    message: "locations proxying to this upstream differ in proxy_next_upstream; using the first one's"
+                        .into(),
+                });
+            }
+        }
+    }
+    for d in &tree {
+        worker_note(d, &mut notes);
+    }
+    Ok(Imported {
+        name: name.clone(),
+        conf: BalancerConf {
+            method,
+            servers: servers.into_iter().map(|(s, _)| s).collect(),
+            cookie: None,
+            failure: FailurePolicy::Nginx(next),
+        },
+        notes,
+    })
+}
+
+fn worker_note(d: &Directive, notes: &mut Vec<Note>) {
+    match d.name() {
+        "worker_processes" if d.args.get(1).is_some_and(|v| v != "1") => notes.push(Note {
+            line: d.line,
+            message: format!(
+                "worker_processes {}: without a zone each worker keeps its own round-robin and failure state; sessim models one worker",
+                d.args.get(1).map_or("", String::as_str)
+            ),
+        }),
+        "include" => notes.push(Note {
+            line: d.line,
+            message: format!(
+                "include {} is not followed: upstreams or proxy_next_upstream in it are not seen",
+                d.args.get(1).map_or("", String::as_str)
+            ),
+        }),
+        _ => {}
+    }
+    if let Some(b) = &d.block {
+        for x in b {
+            worker_note(x, notes);
+        }
+    }
+}
+
+fn server(d: &Directive) -> Result<ServerConf, ConfigError> {
+    let Some(addr) = d.args.get(1) else {
+        return Err(ConfigError::new(d.line, "`server` needs an address"));
+    };
+    let mut s = ServerConf::new(addr.clone(), addr.clone());
+    for a in &d.args[2..] {
+        let (k, v) = match a.split_once('=') {
+            Some((k, v)) => (k, Some(v)),
+            None => (a.as_str(), None),
+        };
+        match (k, v) {
+            ("weight", Some(v)) => {
+                s.weight = parse_u32(v, d.line, "weight")?;
+                if s.weight == 0 {
+                    return Err(ConfigError::new(d.line, "invalid parameter \"weight=0\""));
+                }
+                if s.weight > crate::balancer::MAX_NGINX_WEIGHT {
+                    return Err(ConfigError::new(
+                        d.line,
+                        format!(
+                            "weight={} is above sessim's limit of {}",
+                            s.weight,
+                            crate::balancer::MAX_NGINX_WEIGHT
+                        ),
+                    ));
+                }
+            }
+            ("max_fails", Some(v)) => s.max_fails = parse_u32(v, d.line, "max_fails")?,
+            ("max_conns", Some(v)) => s.max_conns = parse_u32(v, d.line, "max_conns")?,
+            ("fail_timeout", Some(v)) => {
+                s.fail_timeout = parse_time(v, true).ok_or_else(|| {
+                    ConfigError::new(
+                        d.line,
+                        format!("invalid fail_timeout \"{v}\" (nginx takes whole seconds: 10s, 1m)"),
+                    )
+                })?;
+            }
+            ("down", None) => s.down = true,
+            ("backup", None) => s.backup = true,
+            ("slow_start" | "route" | "service" | "drain" | "resolve", _) => {
+                return Err(ConfigError::new(
+                    d.line,
+                    format!("server parameter \"{k}\" (NGINX Plus) is not modelled"),
+                ));
+            }
+            _ => {
+                return Err(ConfigError::new(
+                    d.line,
+                    format!("invalid parameter \"{a}\" of server {addr}"),
+                ));
+            }
+        }
+    }
+    Ok(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FULL: &str = r#"
+user www-data;
+worker_processes 1;
+events { worker_connections 64; }
+http {
+    proxy_next_upstream error timeout http_502;
+    upstream app {
+        ip_hash;
+        server 127.0.0.1:18081 weight=3;
+        server 127.0.0.1:18082 max_fails=2 fail_timeout=30s;
+        server 127.0.0.1:18083 down;
+        server 127.0.0.1:18084 max_conns=10; # comment
+        keepalive 8;
+    }
+    upstream other { server 10.0.0.1:80; }
+    server {
+        listen 127.0.0.1:18080;
+        location / { proxy_pass http://app; proxy_next_upstream_tries 2; }
+    }
+}
+"#;
+
+    #[test]
+    fn whole_file_with_name() {
+        let imp = import(FULL, Some("app")).expect("imports");
+        assert_eq!(imp.conf.method, Method::IpHash);
+        let s = &imp.conf.servers;
+        assert_eq!(s.len(), 4);
+        assert_eq!(s[0].weight, 3);
+        assert_eq!((s[1].max_fails, s[1].fail_timeout), (2, SimTime::from_secs(30)));
+        assert!(s[2].down);
+        assert_eq!(s[3].max_conns, 10);
+        let FailurePolicy::Nginx(n) = imp.conf.failure else {
+            panic!("nginx failure policy expected")
+        };
+        assert_eq!((n.error, n.timeout, n.http, n.tries), (true, true, 0b10, 2));
+        assert!(imp.notes.iter().any(|n| n.message.contains("keepalive")));
+    }
+
+    #[test]
+    fn several_upstreams_need_a_name() {
+        let e = import(FULL, None).err().map(|e| e.to_string());
+        assert_eq!(
+            e.as_deref(),
+            Some("line 0: the file has 2 upstreams (app, other); name the one to use")
+        );
+        let e = import(FULL, Some("nope")).err().map(|e| e.to_string());
+        assert_eq!(
+            e.as_deref(),
+            Some("line 0: no upstream named `nope`; the file has: app, other")
+        );
+    }
+
+    #[test]
+    fn lone_block_and_methods() {
+        let imp = import(
+            "upstream u {\n hash $remote_addr consistent;\n server 127.0.0.1:1;\n server 127.0.0.1:2;\n}\n",
+            None,
+        )
+        .expect("imports");
+        assert_eq!(
+            imp.conf.method,
+            Method::Hash {
+                key: HashKey::RemoteAddr,
+                consistent: true
+            }
+        );
+        let imp = import("upstream u { random two least_conn; server a:1; server b:1; }", None).expect("imports");
+        assert_eq!(imp.conf.method, Method::Random { two: true });
+        let imp = import("upstream u { hash $cookie_PHPSESSID; server a:1; server b:1; }", None).expect("imports");
+        assert!(
+            matches!(imp.conf.method, Method::Hash { key: HashKey::Cookie(ref c), consistent: false } if c == "PHPSESSID")
+        );
+    }
+
+    #[test]
+    fn errors_name_the_line() {
+        let e = import("upstream u {\n server a:1;\n sticky cookie srv;\n}", None).err();
+        assert_eq!(e.map(|e| e.line), Some(3));
+        let e = import("upstream u {\n ip_hash;\n server a:1 backup;\n server b:1;\n}", None).err();
+        assert_eq!(e.map(|e| e.line), Some(3));
+        let e = import("upstream u {\n server a:1 weight=x;\n}", None).err();
+        assert_eq!(e.map(|e| e.line), Some(2));
+        let e = import("upstream u {\n server a:1\n}", None).err();
+        assert_eq!(e.map(|e| e.line), Some(3));
+        let e = import("upstream u {\n server a:1;\n", None).err();
+        assert_eq!(e.map(|e| e.line), Some(1));
+        let e = import("upstream u {\n hash $host;\n server a:1;\n}", None).err();
+        assert_eq!(e.map(|e| e.line), Some(2));
+        assert!(import("", None).is_err());
+        assert!(import("}}}{{;;\"", None).is_err());
+    }
+
+    #[test]
+    fn times() {
+        assert_eq!(parse_time("10s", true), Some(SimTime::from_secs(10)));
+        assert_eq!(parse_time("10", true), Some(SimTime::from_secs(10)));
+        assert_eq!(parse_time("1m30s", true), Some(SimTime::from_secs(90)));
+        assert_eq!(parse_time("500ms", true), None);
+        assert_eq!(parse_time("500ms", false), Some(SimTime::from_millis(500)));
+        assert_eq!(parse_time("500", false), Some(SimTime::from_millis(500)));
+        assert_eq!(parse_time("99999999999999999999d", true), None);
+    }
+
+    #[test]
+    fn never_panics_on_garbage() {
+        let samples = [
+            "upstream",
+            "upstream {",
+            "upstream x { server; }",
+            "upstream x { server a weight= ; }",
+            "upstream x { random two foo; server a; }",
+            "\"",
+            "upstream x { server a fail_timeout=; }",
+            "http { upstream a { server b; } upstream a { server c; } }",
+        ];
+        for s in samples {
+            let _ = import(s, None);
+            let _ = import(s, Some("x"));
+        }
+    }
+
+    #[test]
+    fn no_panic_on_truncated_or_mangled_files() {
+        // Every prefix, and the file with each character removed or doubled, must give
+        // a result or an error, never a panic; the resulting policies must build or
+        // refuse cleanly.
+        let text = FULL;
+        let cuts: Vec<usize> = (0..=text.len()).filter(|&i| text.is_char_boundary(i)).collect();
+        for &i in &cuts {
+            for candidate in [
+                text[..i].to_string(),
+                format!("{}{}", &text[..i], text[i..].chars().skip(1).collect::<String>()),
+                format!(
+                    "{}{}",
+                    &text[..i],
+                    text[i..].chars().take(1).chain(text[i..].chars()).collect::<String>()
+                ),
+            ] {
+                for name in [None, Some("app")] {
+                    if let Ok(imp) = import(&candidate, name) {
+                        let _ = crate::balancer::build(&imp.conf);
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,177 @@
+//! HAProxy cookie persistence: `cookie SERVERID insert indirect nocache`.
+//!
+//! Sources: haproxy/haproxy `src/http_ana.c`: `http_manage_client_side_cookies`
+//! (a request whose cookie value equals a server's `cookie` goes straight to the first
+//! such server that is not stopped, `SF_DIRECT`; one naming a stopped server is
+//! load-balanced) and `http_manage_server_side_cookies` / the insert step of
+//! `http_process_res_common` (a response to a request that was not direct gets
+//! `Set-Cookie: SERVERID=<value>; path=/`, or an expired cookie when the server has no
+//! value). A redispatch clears `SF_DIRECT` (`stream_choose_redispatch`), so the
+//! redispatched response sets a new cookie.
+//!
+//! The balancing itself is the backend's `balance` algorithm (roundrobin in the seeds),
+//! wrapped here. The cookie is a session cookie; clients that refuse cookies send none
+//! and are balanced afresh on every request.
+
+use super::{Attempt, ClientInfo, CookieConf, Needs, PeerState, Policy, ServerConf, SetCookie, SimRng, SimTime};
+
+/// Cookie insert persistence over an HAProxy balancing policy.
+pub struct CookieInsert {
+    conf: CookieConf,
+    cookies: Vec<Option<String>>,
+    disabled: Vec<bool>,
+    inner: Box<dyn Policy>,
+}
+
+impl CookieInsert {
+    /// Wrap `inner` (built over the same `servers`).
+    pub fn new(servers: &[ServerConf], conf: CookieConf, inner: Box<dyn Policy>) -> Self {
+        CookieInsert {
+            conf,
+            cookies: servers.iter().map(|s| s.cookie.clone()).collect(),
+            disabled: servers.iter().map(|s| s.down).collect(),
+            inner,
+        }
+    }
+
+    /// The first server whose cookie is `value` and that is not stopped.
+    fn direct_target(&self, value: &str, peers: &[PeerState]) -> Option<usize> {
+        self.cookies.iter().enumerate().find_map(|(i, c)| {
+            let named = c.as_deref() == Some(value);
+            let running = !self.disabled.get(i).copied().unwrap_or(true) && peers.get(i).is_some_and(|p| p.up);
+            (named && running).then_some(i)
+        })
+    }
+}
+
+impl Policy for CookieInsert {
+    fn name(&self) -> &'static str {
+        "haproxy cookie insert"
+    }
+
+    fn needs(&self) -> Needs {
+        Needs {
+            server_cookie: true,
+            ..self.inner.needs()
+        }
+    }
+
+    fn pick(
+        &mut self,
+        client: &ClientInfo<'_>,
+        peers: &mut [PeerState],
+        attempt: &mut Attempt,
+        now: SimTime,
+        rng: &mut SimRng,
+    ) -> Option<usize> {
+        // Persistence applies to the first attempt; a redispatch balances.
+        if attempt.count == 0
+            && let Some(value) = client.server_cookie
+            && let Some(i) = self.direct_target(value, peers)
+        {
+            super::haproxy_rr::take(i, peers, attempt);
+            self.inner.server_took_conn(i, peers);
+            attempt.direct = true;
+            return Some(i);
+        }
+        let chosen = self.inner.pick(client, peers, attempt, now, rng);
+        attempt.direct = false;
+        chosen
+    }
+
+    fn report(&mut self, peer: usize, ok: bool, peers: &mut [PeerState], now: SimTime) {
+        self.inner.report(peer, ok, peers, now);
+    }
+
+    fn set_server_up(&mut self, peer: usize, up: bool, peers: &mut [PeerState]) {
+        self.inner.set_server_up(peer, up, peers);
+    }
+
+    fn response_cookie(&self, peer: usize, attempt: &Attempt) -> SetCookie<'_> {
+        if attempt.direct {
+            return SetCookie::Keep;
+        }
+        match self.cookies.get(peer) {
+            Some(Some(value)) => SetCookie::Set {
+                name: &self.conf.name,
+                value,
+            },
+            _ => SetCookie::Clear { name: &self.conf.name },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::haproxy_rr::HaproxyRoundRobin;
+    use super::super::testutil::{client, rng, servers};
+    use super::super::{Attempt, ClientInfo, PeerState, Policy, SetCookie};
+    use super::*;
+
+    fn setup() -> (CookieInsert, Vec<PeerState>) {
+        let mut conf = servers(&[1, 1, 1]);
+        for (i, s) in conf.iter_mut().enumerate() {
+            s.cookie = Some(format!("s{}", i + 1));
+        }
+        let inner = Box::new(HaproxyRoundRobin::new(&conf));
+        let c = CookieConf {
+            name: "SERVERID".into(),
+            indirect: true,
+            nocache: true,
+        };
+        (CookieInsert::new(&conf, c, inner), PeerState::for_servers(&conf))
+    }
+
+    #[test]
+    fn first_request_balanced_then_pinned() {
+        let (mut p, mut peers) = setup();
+        let mut g = rng();
+        let anon = client("10.0.0.1");
+        let mut a = Attempt::default();
+        assert_eq!(p.pick(&anon, &mut peers, &mut a, SimTime::ZERO, &mut g), Some(0));
+        assert_eq!(
+            p.response_cookie(0, &a),
+            SetCookie::Set {
+                name: "SERVERID",
+                value: "s1"
+            }
+        );
+        // A client pinned to s3 goes there whatever the rotation says.
+        let pinned = ClientInfo {
+            server_cookie: Some("s3"),
+            ..anon
+        };
+        for _ in 0..3 {
+            let mut a = Attempt::default();
+            assert_eq!(p.pick(&pinned, &mut peers, &mut a, SimTime::ZERO, &mut g), Some(2));
+            assert_eq!(p.response_cookie(2, &a), SetCookie::Keep);
+            p.report(2, true, &mut peers, SimTime::ZERO);
+        }
+        // The rotation continued independently: next anonymous request gets s2.
+        let mut a = Attempt::default();
+        assert_eq!(p.pick(&anon, &mut peers, &mut a, SimTime::ZERO, &mut g), Some(1));
+    }
+
+    #[test]
+    fn down_server_cookie_is_rebalanced_and_reset() {
+        let (mut p, mut peers) = setup();
+        let mut g = rng();
+        p.set_server_up(2, false, &mut peers);
+        let pinned = ClientInfo {
+            server_cookie: Some("s3"),
+            ..client("10.0.0.1")
+        };
+        let mut a = Attempt::default();
+        let got = p.pick(&pinned, &mut peers, &mut a, SimTime::ZERO, &mut g);
+        assert!(matches!(got, Some(0) | Some(1)));
+        assert!(matches!(p.response_cookie(got.unwrap_or(0), &a), SetCookie::Set { .. }));
+        // Unknown cookie value: balanced too.
+        let stale = ClientInfo {
+            server_cookie: Some("nope"),
+            ..client("10.0.0.1")
+        };
+        let mut a = Attempt::default();
+        assert!(p.pick(&stale, &mut peers, &mut a, SimTime::ZERO, &mut g).is_some());
+        assert!(!a.direct);
+    }
+}

@@ -1,0 +1,553 @@
+//! The `[balancer]` table and the balancer keys of `[backends]`: turns them, or an imported
+//! nginx/HAProxy config file, into a checked [`BalancerConf`] whose server i is backend i.
+//!
+//! Two ways to describe a balancer:
+//! - scenario keys: `[backends]` defines the servers (names, weights, order, `backup`, `down`,
+//!   `max_conns`, nginx `max_fails`/`fail_timeout`, HAProxy `cookie`), `[balancer]` the policy
+//!   and its failure detection;
+//! - `config = "file"`: the config file defines the server list (names, weights, order and every
+//!   balancer setting), `[backends]` only the defaults for workers, queue and service time, and
+//!   optional per-server entries matched by name.
+
+use super::*;
+use crate::balancer::config::{ConfigError, Imported, haproxy, nginx};
+use crate::balancer::{
+    BalancerError, CheckConf, CookieConf, HaproxyRetries, NEXT_UPSTREAM_STATUSES, NextUpstream, ServerConf,
+};
+use std::path::Path;
+
+/// The balancer of a system and the backends it balances over.
+pub(super) fn validate(
+    b: &RawBalancer,
+    bk: &RawBackends,
+    base_dir: &Path,
+) -> PathResult<(BalancerConfig, Vec<BackendConfig>)> {
+    match &b.config {
+        Some(file) => from_config(b, bk, file, base_dir),
+        None => {
+            let backends = validate_backends(bk)?;
+            let balancer = from_keys(b, bk, &backends)?;
+            Ok((balancer, backends))
+        }
+    }
+}
+
+/// Keys of `[balancer]` besides `policy` and `config`, with whether they are set; for the
+/// checks that a key applies to the policy in use.
+fn set_keys(b: &RawBalancer) -> [(&'static str, bool); 17] {
+    [
+        ("key", b.key.is_some()),
+        ("cookie_name", b.cookie_name.is_some()),
+        ("cookie_balance", b.cookie_balance.is_some()),
+        ("hash_type", b.hash_type.is_some()),
+        ("max_fails", b.max_fails.is_some()),
+        ("fail_timeout", b.fail_timeout.is_some()),
+        ("next_upstream", b.next_upstream.is_some()),
+        ("next_upstream_tries", b.next_upstream_tries.is_some()),
+        ("check", b.check.is_some()),
+        ("inter", b.inter.is_some()),
+        ("fall", b.fall.is_some()),
+        ("rise", b.rise.is_some()),
+        ("retries", b.retries.is_some()),
+        ("redispatch", b.redispatch.is_some()),
+        ("connect_timeout", b.connect_timeout.is_some()),
+        ("upstream", b.upstream.is_some()),
+        ("backend", b.backend.is_some()),
+    ]
+}
+
+const NGINX_KEYS: &[&str] = &["max_fails", "fail_timeout", "next_upstream", "next_upstream_tries"];
+const HAPROXY_KEYS: &[&str] = &[
+    "check",
+    "inter",
+    "fall",
+    "rise",
+    "retries",
+    "redispatch",
+    "connect_timeout",
+];
+
+fn from_keys(b: &RawBalancer, bk: &RawBackends, backends: &[BackendConfig]) -> PathResult<BalancerConfig> {
+    let policy = choice(
+        b.policy.as_deref().unwrap_or("round_robin"),
+        PolicyKind::ALL,
+        "balancer.policy",
+    )?;
+    let name = policy.name();
+    let haproxy = policy.is_haproxy();
+    for (k, set) in set_keys(b) {
+        if !set {
+            continue;
+        }
+        let path = format!("balancer.{k}");
+        let why = match k {
+            "key" if !matches!(policy, PolicyKind::Hash | PolicyKind::HashConsistent) => {
+                Some("applies only to the policies hash and hash_consistent".to_string())
+            }
+            "cookie_name" | "cookie_balance" if policy != PolicyKind::Cookie => {
+                Some("applies only to the policy cookie".to_string())
+            }
+            "hash_type" if policy != PolicyKind::Source => Some("applies only to the policy source".to_string()),
+            "upstream" | "backend" => Some("names a block of `balancer.config`; set `config` too".to_string()),
+            k if haproxy && NGINX_KEYS.contains(&k) => Some(format!(
+                "is an nginx setting, and policy `{name}` follows HAProxy; use {}",
+                HAPROXY_KEYS.join(", ")
+            )),
+            k if !haproxy && HAPROXY_KEYS.contains(&k) => Some(format!(
+                "is an HAProxy setting, and policy `{name}` follows nginx; use {}",
+                NGINX_KEYS.join(", ")
+            )),
+            _ => None,
+        };
+        if let Some(why) = why {
+            return err(path, why);
+        }
+    }
+
+    let key = match b.key.as_deref().unwrap_or("remote_addr") {
+        "remote_addr" => HashKey::RemoteAddr,
+        "cookie" => HashKey::Cookie("PHPSESSID".into()),
+        "request_uri" => HashKey::RequestUri,
+        other => {
+            return err(
+                "balancer.key",
+                format!(
+                    "unknown value `{other}`{}; choose one of: remote_addr, cookie, request_uri",
+                    suggest(other, &["remote_addr", "cookie", "request_uri"])
+                ),
+            );
+        }
+    };
+    let consistent_source = match b.hash_type.as_deref().unwrap_or("map-based") {
+        "map-based" => false,
+        "consistent" => true,
+        other => {
+            return err(
+                "balancer.hash_type",
+                format!("unknown value `{other}`; choose one of: map-based, consistent"),
+            );
+        }
+    };
+    let haproxy_method = |algo: &str, path: &str| -> PathResult<Method> {
+        match algo {
+            "roundrobin" => Ok(Method::HaproxyRoundRobin),
+            "leastconn" => Ok(Method::HaproxyLeastConn),
+            "source" => Ok(Method::Source {
+                consistent: false,
+                avalanche: false,
+            }),
+            other => err(
+                path,
+                format!(
+                    "unknown value `{other}`{}; choose one of: roundrobin, leastconn, source",
+                    suggest(other, &["roundrobin", "leastconn", "source"])
+                ),
+            ),
+        }
+    };
+    let method = match policy {
+        PolicyKind::RoundRobin => Method::RoundRobin,
+        PolicyKind::IpHash => Method::IpHash,
+        PolicyKind::Hash => Method::Hash { key, consistent: false },
+        PolicyKind::HashConsistent => Method::Hash { key, consistent: true },
+        PolicyKind::LeastConn => Method::LeastConn,
+        PolicyKind::Random => Method::Random { two: false },
+        PolicyKind::RandomTwoLeastConn => Method::Random { two: true },
+        PolicyKind::HaproxyRoundRobin => Method::HaproxyRoundRobin,
+        PolicyKind::HaproxyLeastConn => Method::HaproxyLeastConn,
+        PolicyKind::Source => Method::Source {
+            consistent: consistent_source,
+            avalanche: false,
+        },
+        PolicyKind::Cookie => haproxy_method(
+            b.cookie_balance.as_deref().unwrap_or("roundrobin"),
+            "balancer.cookie_balance",
+        )?,
+    };
+    let cookie = match policy {
+        PolicyKind::Cookie => {
+            let name = b.cookie_name.clone().unwrap_or_else(|| "SERVERID".into());
+            if name.is_empty()
+                || !name
+                    .bytes()
+                    .all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-')
+            {
+                return err(
+                    "balancer.cookie_name",
+                    format!("`{name}` is not a cookie name: use letters, digits, _ and -"),
+                );
+            }
+            Some(CookieConf {
+                name,
+                indirect: true,
+                nocache: true,
+            })
+        }
+        _ => None,
+    };
+
+    // nginx passive failure detection: defaults max_fails=1 fail_timeout=10s.
+    let max_fails = b.max_fails.unwrap_or(1);
+    let fail_timeout = match &b.fail_timeout {
+        Some(v) => whole_seconds(v, "balancer.fail_timeout")?,
+        None => SimTime::from_secs(10),
+    };
+    let failure = if haproxy {
+        let connect_timeout = match &b.connect_timeout {
+            Some(v) => duration(v, "balancer.connect_timeout")?,
+            None => SimTime::ZERO,
+        };
+        FailurePolicy::Haproxy(HaproxyRetries {
+            retries: b.retries.unwrap_or(3),
+            // `option redispatch` without an interval: the last retry (-1).
+            redispatch: b.redispatch.unwrap_or(false).then_some(-1),
+            connect_timeout,
+        })
+    } else {
+        let mut n = NextUpstream {
+            error: false,
+            timeout: false,
+            http: 0,
+            non_idempotent: false,
+            tries: b.next_upstream_tries.unwrap_or(0),
+            timeout_limit: SimTime::ZERO,
+        };
+        let words: Vec<String> = b
+            .next_upstream
+            .clone()
+            .unwrap_or_else(|| vec!["error".into(), "timeout".into()]);
+        for (i, w) in words.iter().enumerate() {
+            match w.as_str() {
+                "error" => n.error = true,
+                "timeout" => n.timeout = true,
+                "off" | "invalid_header" | "non_idempotent" => {}
+                other => {
+                    let bit = other
+                        .strip_prefix("http_")
+                        .and_then(|c| c.parse::<u16>().ok())
+                        .and_then(|c| NEXT_UPSTREAM_STATUSES.iter().position(|&s| s == c));
+                    match bit {
+                        Some(bit) => n.http |= 1 << bit,
+                        None => {
+                            return err(
+                                format!("balancer.next_upstream[{i}]"),
+                                format!(
+                                    "unknown value `{other}`; choose from: error, timeout, invalid_header, \
+                                     non_idempotent, off, {}",
+                                    NEXT_UPSTREAM_STATUSES.map(|s| format!("http_{s}")).join(", ")
+                                ),
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        FailurePolicy::Nginx(n)
+    };
+    // HAProxy active checks: defaults inter 2s fall 3 rise 2, on unless `check = false`.
+    let check = if haproxy && b.check.unwrap_or(true) {
+        let inter = match &b.inter {
+            Some(v) => duration(v, "balancer.inter")?,
+            None => SimTime::from_secs(2),
+        };
+        if inter < SimTime::from_millis(1) {
+            return err("balancer.inter", format!("must be at least 1ms, got {inter}"));
+        }
+        Some(CheckConf {
+            inter,
+            fastinter: inter,
+            downinter: inter,
+            rise: at_least(b.rise.unwrap_or(2), 1, "balancer.rise")?,
+            fall: at_least(b.fall.unwrap_or(3), 1, "balancer.fall")?,
+        })
+    } else {
+        None
+    };
+
+    let raw_servers = bk.servers.as_deref().unwrap_or(&[]);
+    let mut servers = Vec::with_capacity(backends.len());
+    for (i, be) in backends.iter().enumerate() {
+        let raw = raw_servers.get(i);
+        let path = format!("backends.servers[{i}]");
+        let mut s = ServerConf::new(be.name.clone(), be.name.clone());
+        s.weight = be.weight;
+        s.backup = be.backup;
+        s.down = be.down;
+        s.max_conns = raw.and_then(|r| r.max_conns).unwrap_or(0);
+        s.max_fails = max_fails;
+        s.fail_timeout = fail_timeout;
+        s.check = check;
+        if let Some(r) = raw {
+            if haproxy && (r.max_fails.is_some() || r.fail_timeout.is_some()) {
+                let k = if r.max_fails.is_some() {
+                    "max_fails"
+                } else {
+                    "fail_timeout"
+                };
+                return err(
+                    format!("{path}.{k}"),
+                    format!("is an nginx setting, and policy `{name}` follows HAProxy (health checks)"),
+                );
+            }
+            if r.cookie.is_some() && policy != PolicyKind::Cookie {
+                return err(format!("{path}.cookie"), "applies only to the policy cookie");
+            }
+            if let Some(m) = r.max_fails {
+                s.max_fails = m;
+            }
+            if let Some(v) = &r.fail_timeout {
+                s.fail_timeout = whole_seconds(v, &format!("{path}.fail_timeout"))?;
+            }
+        }
+        // HAProxy: the server's `cookie` value; sessim's default is the backend's name.
+        let value = raw.and_then(|r| r.cookie.clone()).unwrap_or_else(|| be.name.clone());
+        if value.is_empty() || value.contains([';', ',', ' ', '"']) {
+            return err(
+                format!("{path}.cookie"),
+                format!("`{value}` cannot be a cookie value (no spaces, commas, semicolons or quotes)"),
+            );
+        }
+        s.cookie = Some(value);
+        servers.push(s);
+    }
+    let conf = BalancerConf {
+        method,
+        servers,
+        cookie,
+        failure,
+    };
+    let conf = CheckedConf::new(conf).map_err(|e| {
+        let path = match e {
+            BalancerError::NotConformant(..) => "balancer.hash_type",
+            BalancerError::BadWeight { .. } | BalancerError::BackupNotAllowed { .. } | BalancerError::NoPrimary => {
+                "backends"
+            }
+            _ => "balancer.policy",
+        };
+        (path.to_string(), e.to_string())
+    })?;
+    Ok(BalancerConfig {
+        policy,
+        conf,
+        import: None,
+    })
+}
+
+/// nginx keeps `fail_timeout` in whole seconds (`ngx_parse_time(value, 1)`).
+fn whole_seconds(v: &Value, path: &str) -> PathResult<SimTime> {
+    let t = duration(v, path)?;
+    if t.as_nanos() % 1_000_000_000 != 0 {
+        return err(path, format!("nginx counts fail_timeout in whole seconds, got {t}"));
+    }
+    Ok(t)
+}
+
+/// Which language a config file is written in: HAProxy files start with a section keyword
+/// (`global`, `defaults`, `backend`, ...); anything else is read as nginx.
+fn looks_like_haproxy(text: &str) -> bool {
+    const SECTIONS: &[&str] = &[
+        "global",
+        "defaults",
+        "frontend",
+        "backend",
+        "listen",
+        "resolvers",
+        "peers",
+    ];
+    text.lines()
+        .map(|l| l.split('#').next().unwrap_or("").trim())
+        .find(|l| !l.is_empty())
+        .and_then(|l| l.split_whitespace().next())
+        .is_some_and(|w| SECTIONS.contains(&w))
+}
+
+fn from_config(
+    b: &RawBalancer,
+    bk: &RawBackends,
+    file: &str,
+    base_dir: &Path,
+) -> PathResult<(BalancerConfig, Vec<BackendConfig>)> {
+    if b.policy.is_some() {
+        return err(
+            "balancer.policy",
+            "cannot be combined with `balancer.config`: the config file sets the method (remove one of them)",
+        );
+    }
+    for (k, set) in set_keys(b) {
+        if set && k != "upstream" && k != "backend" {
+            return err(
+                format!("balancer.{k}"),
+                "cannot be combined with `balancer.config`: the config file sets it (remove one of them)",
+            );
+        }
+    }
+    if b.upstream.is_some() && b.backend.is_some() {
+        return err(
+            "balancer.backend",
+            "`upstream` names an nginx block and `backend` an HAProxy section: set only one",
+        );
+    }
+    let full = base_dir.join(file);
+    let shown = full.display().to_string();
+    let text = std::fs::read_to_string(&full)
+        .map_err(|e| ("balancer.config".to_string(), format!("cannot read {shown}: {e}")))?;
+    let is_haproxy = match (&b.upstream, &b.backend) {
+        (Some(_), _) => false,
+        (_, Some(_)) => true,
+        _ => looks_like_haproxy(&text),
+    };
+    let at_line = |e: ConfigError| {
+        let msg = if e.line > 0 {
+            format!("{shown}:{}: {}", e.line, e.message)
+        } else {
+            format!("{shown}: {}", e.message)
+        };
+        ("balancer.config".to_string(), msg)
+    };
+    let imported: Imported = if is_haproxy {
+        haproxy::import(&text, b.backend.as_deref()).map_err(at_line)?
+    } else {
+        nginx::import(&text, b.upstream.as_deref()).map_err(at_line)?
+    };
+    let notes = imported
+        .notes
+        .iter()
+        .map(|n| {
+            if n.line > 0 {
+                format!("{shown}:{}: {}", n.line, n.message)
+            } else {
+                format!("{shown}: {}", n.message)
+            }
+        })
+        .collect();
+    let servers = &imported.conf.servers;
+
+    // The config defines the server list; [backends] gives workers, queue and service times.
+    if let Some(n) = bk.count
+        && n as usize != servers.len()
+    {
+        return err(
+            "backends.count",
+            format!(
+                "is {n} but {shown} lists {} servers; drop `count` (the config file defines the servers) \
+                 or make them agree",
+                servers.len()
+            ),
+        );
+    }
+    if bk.weight.is_some() {
+        return err(
+            "backends.weight",
+            format!("cannot be combined with `balancer.config`: the weights come from {shown}"),
+        );
+    }
+    let default_service = match &bk.service_time {
+        Some(v) => parse_dist(v, Kind::Duration, "backends.service_time")?,
+        None => Dist::exponential(0.05).map_err(|m| ("backends.service_time".to_string(), m))?,
+    };
+    let names: Vec<&str> = servers.iter().map(|s| s.name.as_str()).collect();
+    let raw_servers = bk.servers.as_deref().unwrap_or(&[]);
+    for (i, r) in raw_servers.iter().enumerate() {
+        let path = format!("backends.servers[{i}]");
+        let Some(name) = &r.name else {
+            return err(
+                format!("{path}.name"),
+                format!(
+                    "with `balancer.config`, an entry names the server it describes: one of {}",
+                    names.join(", ")
+                ),
+            );
+        };
+        if !names.contains(&name.as_str()) {
+            return err(
+                format!("{path}.name"),
+                format!(
+                    "`{name}` is not a server of {shown}{}; its servers are: {}",
+                    suggest(name, &names),
+                    names.join(", ")
+                ),
+            );
+        }
+        let balancer_key = [
+            ("weight", r.weight.is_some()),
+            ("backup", r.backup.is_some()),
+            ("down", r.down.is_some()),
+            ("max_conns", r.max_conns.is_some()),
+            ("max_fails", r.max_fails.is_some()),
+            ("fail_timeout", r.fail_timeout.is_some()),
+            ("cookie", r.cookie.is_some()),
+        ]
+        .into_iter()
+        .find(|(_, set)| *set);
+        if let Some((k, _)) = balancer_key {
+            return err(
+                format!("{path}.{k}"),
+                format!("cannot be combined with `balancer.config`: set it in {shown}"),
+            );
+        }
+    }
+    let mut backends: Vec<BackendConfig> = Vec::with_capacity(servers.len());
+    for s in servers {
+        if backends.iter().any(|o| o.name == s.name) {
+            return err(
+                "balancer.config",
+                format!(
+                    "{shown}: server `{}` appears twice; sessim needs distinct servers",
+                    s.name
+                ),
+            );
+        }
+        if s.name.contains([',', '"', '\n']) {
+            return err(
+                "balancer.config",
+                format!("{shown}: server name `{}` cannot contain commas or quotes", s.name),
+            );
+        }
+        let entry = raw_servers
+            .iter()
+            .position(|r| r.name.as_deref() == Some(s.name.as_str()));
+        let raw = entry.and_then(|i| raw_servers.get(i));
+        let path = match entry {
+            Some(i) => format!("backends.servers[{i}]"),
+            None => "backends".to_string(),
+        };
+        let service_time = match raw.and_then(|r| r.service_time.as_ref()) {
+            Some(v) => parse_dist(v, Kind::Duration, &format!("{path}.service_time"))?,
+            None => default_service.clone(),
+        };
+        backends.push(BackendConfig {
+            name: s.name.clone(),
+            weight: s.weight,
+            workers: at_least(
+                raw.and_then(|r| r.workers).or(bk.workers).unwrap_or(8),
+                1,
+                &format!("{path}.workers"),
+            )?,
+            queue: raw.and_then(|r| r.queue).or(bk.queue).unwrap_or(100),
+            service_time,
+            backup: s.backup,
+            down: s.down,
+        });
+    }
+    if backends.iter().all(|s| s.down) {
+        return err(
+            "balancer.config",
+            format!("{shown}: every server is marked `down`: nothing could serve a request"),
+        );
+    }
+    let policy = PolicyKind::of(&imported.conf);
+    let conf = CheckedConf::new(imported.conf).map_err(|e| ("balancer.config".to_string(), format!("{shown}: {e}")))?;
+    Ok((
+        BalancerConfig {
+            policy,
+            conf,
+            import: Some(ImportInfo {
+                path: shown,
+                format: if is_haproxy { "haproxy" } else { "nginx" },
+                block: imported.name,
+                notes,
+            }),
+        },
+        backends,
+    ))
+}
