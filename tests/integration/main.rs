@@ -1,7 +1,12 @@
-//! Integration tests, one binary: the command line ([`cli`]), determinism ([`determinism`]) and
-//! agreement with queueing theory ([`theory`]).
+//! Integration tests, one binary: the command line ([`cli`]), determinism ([`determinism`]),
+//! agreement with queueing theory ([`theory`]), the balancer's failure detection and retries
+//! ([`balancer`]), config import ([`config_import`]) and, ignored unless asked for, conformance
+//! with real nginx and HAProxy ([`conformance`]).
 
+mod balancer;
 mod cli;
 mod common;
+mod config_import;
+mod conformance;
 mod determinism;
 mod theory;

@@ -396,11 +396,20 @@ fn from_config(
         (_, Some(_)) => true,
         _ => looks_like_haproxy(&text),
     };
+    let which = if is_haproxy {
+        "balancer.backend"
+    } else {
+        "balancer.upstream"
+    };
     let at_line = |e: ConfigError| {
+        let message = match e.message.strip_suffix("name the one to use") {
+            Some(head) => format!("{head}name the one to use with {which}"),
+            None => e.message,
+        };
         let msg = if e.line > 0 {
-            format!("{shown}:{}: {}", e.line, e.message)
+            format!("{shown}:{}: {message}", e.line)
         } else {
-            format!("{shown}: {}", e.message)
+            format!("{shown}: {message}")
         };
         ("balancer.config".to_string(), msg)
     };
