@@ -240,3 +240,21 @@ fn haproxy_cookie_users_of_a_dead_server_retry_then_are_repinned() {
     let r = run_with(&refusing, 0, 0, &[]);
     assert!(r.summary.lost_session_pct > 50.0, "{:?}", r.summary);
 }
+
+#[test]
+fn ip_hash_nat_scenario_shows_ip_hash_imbalanced_and_cookies_balanced() {
+    // scenarios/ip-hash-nat.toml: 60% of the users behind 6 NAT addresses. ip_hash pins each
+    // NAT address (its /24) to one server, so 6 heavy keys fall on 4 servers; cookie stickiness
+    // pins users, balanced by round-robin on their first request.
+    let path = crate::common::repo().join("scenarios/ip-hash-nat.toml");
+    let o = [sessim::scenario::Override::parse("replications=2").expect("override")];
+    let sc = sessim::scenario::load(&path, &o).expect("bundled scenario loads");
+    let runs = sessim::runner::run_all(&sc, 2).expect("runs");
+    let ip_hash = crate::common::metric(&runs, 0, "imbalance_cov");
+    let cookie = crate::common::metric(&runs, 1, "imbalance_cov");
+    assert!(ip_hash.mean > 0.3, "ip_hash CoV {}", ip_hash.mean);
+    assert!(cookie.mean < 0.05, "cookie CoV {}", cookie.mean);
+    // Both are sticky: ip_hash loses nothing, cookies lose only refusing users' sessions (2%).
+    assert_eq!(crate::common::metric(&runs, 0, "lost_session_pct").mean, 0.0);
+    assert!(crate::common::metric(&runs, 1, "lost_session_pct").mean < 3.0);
+}

@@ -129,7 +129,7 @@ fn check_prints_the_resolved_scenario() {
     assert!(out.contains("strategy[0]  round-robin + local files"), "{out}");
     assert!(out.contains("backend    web4"), "defaults are filled in: {out}");
     assert!(
-        out.ends_with("ok: scenarios/quick-start.toml is valid (2 strategies)\n"),
+        out.ends_with("ok: scenarios/quick-start.toml is valid (3 strategies)\n"),
         "{out}"
     );
 }
