@@ -329,8 +329,9 @@ mod tests {
         let e = Target::parse("latency_p99<300").unwrap_err();
         assert!(
             e.to_string().starts_with(
-                "--target 'latency_p99<300': unknown metric `latency_p99`; did you mean `latency_p50_ms`?"
-            ) || e.to_string().contains("did you mean `latency_p99_ms`?"),
+                "--target 'latency_p99<300': unknown metric `latency_p99`; did you mean `latency_p99_ms`?; \
+                 metrics: requests, completed,"
+            ),
             "{e}"
         );
         assert_eq!(e.exit_code(), 2);

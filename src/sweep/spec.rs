@@ -58,6 +58,9 @@ fn scalar(raw: &str) -> Value {
 
 /// A number of a range, and whether it was written as an integer.
 fn number(raw: &str, what: &str, spec: &str) -> Result<(f64, bool), String> {
+    if raw.is_empty() {
+        return Err(format!("`{spec}`: the {what} is missing; {FORMS}"));
+    }
     if let Ok(i) = raw.parse::<i64>() {
         return Ok((i as f64, true));
     }
@@ -233,6 +236,7 @@ mod tests {
                 .unwrap_err()
                 .starts_with("`a..10`: the start `a` is not a number")
         );
+        assert!(parse("1..x").unwrap_err().starts_with("`1..x`: the end is missing"));
         assert!(parse("1..1e9").unwrap_err().contains("more than 100000 values"));
         assert!(parse("1,,2").unwrap_err().contains("empty value"));
         assert!(parse("[1, 2").unwrap_err().contains("is not a TOML array"));

@@ -1,7 +1,8 @@
-//! Integration tests, one binary: the command line ([`cli`]), determinism ([`determinism`]) and
-//! agreement with queueing theory ([`theory`]).
+//! Integration tests, one binary: the command line ([`cli`]), determinism ([`determinism`]),
+//! sweeps, shards, resume and plan ([`sweep`]) and agreement with queueing theory ([`theory`]).
 
 mod cli;
 mod common;
 mod determinism;
+mod sweep;
 mod theory;
