@@ -113,6 +113,16 @@ impl Manifest {
         })?;
         let m: Manifest = toml::from_str(&text)
             .map_err(|e| Error::bad_input(format!("{}: not a sweep manifest: {e}", path.display())))?;
+        let consistent = m.columns.first().is_some_and(|c| c == "point")
+            && m.columns.len() >= m.axes.len() + 3
+            && m.strategies.contains(&m.baseline)
+            && m.replications >= 1;
+        if !consistent {
+            return Err(Error::bad_input(format!(
+                "{}: the manifest is inconsistent (was it edited?); rerun the sweep",
+                path.display()
+            )));
+        }
         if m.format != FORMAT {
             return Err(Error::bad_input(format!(
                 "{}: written by another version of sessim ({}, folder format {}); rerun the sweep",

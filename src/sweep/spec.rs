@@ -100,6 +100,10 @@ fn range(start: &str, rest: &str, spec: &str) -> Result<Vec<Value>, String> {
                     "`{spec}`: a geometric range needs a positive start, got {start}"
                 ));
             }
+            // Bounds the loop below (rounding may drop repeats, so counting values is not enough).
+            if (end / start).ln() / factor.ln() > MAX_VALUES as f64 {
+                return Err(too_many(spec));
+            }
             for k in 0.. {
                 let x = start * factor.powi(k);
                 if x > limit {
@@ -238,6 +242,11 @@ mod tests {
         );
         assert!(parse("1..x").unwrap_err().starts_with("`1..x`: the end is missing"));
         assert!(parse("1..1e9").unwrap_err().contains("more than 100000 values"));
+        assert!(
+            parse("1..10x1.000000000001")
+                .unwrap_err()
+                .contains("more than 100000 values")
+        );
         assert!(parse("1,,2").unwrap_err().contains("empty value"));
         assert!(parse("[1, 2").unwrap_err().contains("is not a TOML array"));
         assert!(parse("[]").unwrap_err().contains("the list is empty"));
