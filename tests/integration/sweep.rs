@@ -470,3 +470,40 @@ fn plan_command_writes_plan_csv_and_rejects_bad_targets() {
     );
     assert!(e.contains("needs at least 2 replications"), "{e}");
 }
+
+#[test]
+fn a_real_kill_keeps_the_rows_written_and_resume_finishes_them() {
+    // Kill -9 the sweep as soon as it has written a row or two, then resume: the rows on disk
+    // at the kill are a prefix of the final file, which equals an uninterrupted run's.
+    let d = setup();
+    let args = [
+        "sweep",
+        "grid.toml",
+        "--quiet",
+        "--jobs",
+        "2",
+        "--set",
+        "duration=\"120s\"",
+    ];
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_sessim"))
+        .args(args)
+        .args(["--out", "killed"])
+        .current_dir(d.path())
+        .spawn()
+        .unwrap();
+    let csv = d.path().join("killed/sweep.csv");
+    let started = std::time::Instant::now();
+    while fs::read_to_string(&csv).map_or(0, |t| t.lines().count()) < 3
+        && started.elapsed() < std::time::Duration::from_secs(60)
+    {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let at_kill = fs::read(&csv).unwrap();
+    ok(d.path(), &[&args[..], &["--out", "killed", "--resume"]].concat());
+    ok(d.path(), &[&args[..], &["--out", "whole"]].concat());
+    let whole = files(&d.path().join("whole"));
+    assert!(files(&d.path().join("killed")) == whole);
+    assert!(whole[1].starts_with(&at_kill[..at_kill.iter().rposition(|b| *b == b'\n').unwrap_or(0)]));
+}
