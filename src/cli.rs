@@ -7,6 +7,9 @@ use crate::report::csv_out::{self, OutputDir};
 use crate::report::table;
 use crate::runner;
 use crate::scenario::{self, Override, Scenario};
+use crate::sweep::plan::{self as planner, Target};
+use crate::sweep::run::{self as sweeper, Options};
+use crate::sweep::{AxesFrom, Shard, Sweep, shard};
 use clap::{Args, Parser, Subcommand};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -28,6 +31,13 @@ pub enum Command {
     Run(RunArgs),
     /// Validate a scenario and print it with every default filled in.
     Check(CheckArgs),
+    /// Run a grid of scenarios (axes from [sweep] and --vary) x strategies x replications and
+    /// write sweep.csv and sweep_summary.csv.
+    Sweep(SweepArgs),
+    /// Join the folders of the shards of one sweep into the folder an unsharded run writes.
+    Merge(MergeArgs),
+    /// Find per strategy the smallest configuration meeting every --target.
+    Plan(PlanArgs),
 }
 
 #[derive(Args, Debug)]
@@ -66,6 +76,64 @@ pub struct CheckArgs {
     pub scenario: ScenarioArgs,
 }
 
+#[derive(Args, Debug)]
+pub struct SweepArgs {
+    #[command(flatten)]
+    pub scenario: ScenarioArgs,
+    /// Sweep a key over values: KEY=1,2,4 or KEY=2..64 or KEY=10..100+10 or KEY=10..1000x1.5
+    /// (repeatable; replaces the [sweep] axis of the same key).
+    #[arg(long = "vary", value_name = "KEY=SPEC")]
+    pub vary: Vec<String>,
+    /// Output folder [default: output/<scenario name>/sweep].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Worker threads [default: one per core]. The output is the same for any value.
+    #[arg(long, short, value_parser = clap::value_parser!(u32).range(1..))]
+    pub jobs: Option<u32>,
+    /// Run only slice I of N of the grid (I counts from 0: points p with p % N == I).
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<String>,
+    /// Continue the sweep in the output folder: keep its complete rows, run the rest.
+    #[arg(long)]
+    pub resume: bool,
+    /// No progress bar and no table.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct MergeArgs {
+    /// The output folders of every shard (`sessim sweep --shard I/N --out DIR`).
+    #[arg(required = true, value_name = "DIR")]
+    pub dirs: Vec<PathBuf>,
+    /// Where to write the merged sweep.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub scenario: ScenarioArgs,
+    /// A target every answer must meet, judged by its 95% confidence interval:
+    /// METRIC<VALUE, METRIC<=VALUE, METRIC>VALUE or METRIC>=VALUE (repeatable).
+    #[arg(long = "target", value_name = "METRIC<VALUE", required = true)]
+    pub targets: Vec<String>,
+    /// An axis to search, cheapest value first: KEY=SPEC as for `sweep` (one or two; default:
+    /// the [sweep] axes).
+    #[arg(long = "vary", value_name = "KEY=SPEC")]
+    pub vary: Vec<String>,
+    /// Output folder for plan.csv [default: output/<scenario name>/plan].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Worker threads [default: one per core].
+    #[arg(long, short, value_parser = clap::value_parser!(u32).range(1..))]
+    pub jobs: Option<u32>,
+    /// Print nothing but errors.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
 impl ScenarioArgs {
     /// Loads the scenario with `--set`, `--seed` and `--replications` applied.
     pub fn load(&self) -> Result<Scenario> {
@@ -96,9 +164,17 @@ impl ScenarioArgs {
 pub fn main_with(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Run(args) => run(&args),
+        Command::Sweep(args) => sweep_cmd(&args),
+        Command::Merge(args) => merge_cmd(&args),
+        Command::Plan(args) => plan_cmd(&args),
         Command::Check(args) => {
             let sc = args.scenario.load()?;
             print!("{sc}");
+            if sc.source.contains_key("sweep") {
+                let origin = args.scenario.scenario.display().to_string();
+                let sw = Sweep::build(&sc, &origin, &[], AxesFrom::FileAndVary)?;
+                print!("\n{}", sw.describe());
+            }
             println!(
                 "\nok: {} is valid ({} strategies)",
                 args.scenario.scenario.display(),
@@ -155,5 +231,108 @@ pub fn write_run_outputs(dir: &Path, sc: &Scenario, runs: &[RunResult]) -> Resul
     );
     out.bytes("scenario.toml", format!("{header}{source}").as_bytes())?;
     out.commit()?;
+    Ok(())
+}
+
+fn sweep_cmd(args: &SweepArgs) -> Result<()> {
+    let sc = args.scenario.load()?;
+    let origin = args.scenario.scenario.display().to_string();
+    let shard = match &args.shard {
+        None => Shard::WHOLE,
+        Some(s) => Shard::parse(s).map_err(|m| Error::bad_input(format!("--shard {m}")))?,
+    };
+    let sw = Sweep::build(&sc, &origin, &args.vary, AxesFrom::FileAndVary)?;
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| Path::new("output").join(&sc.name).join("sweep"));
+    let outcome = sweeper::run(
+        &sw,
+        &Options {
+            out: out.clone(),
+            jobs: jobs(args.jobs),
+            shard,
+            resume: args.resume,
+            progress: !args.quiet,
+        },
+    )?;
+    if !args.quiet {
+        println!(
+            "{}: {} points x {} strategies x {} replications{}",
+            sw.name,
+            sw.points.len(),
+            sw.strategies.len(),
+            sw.replications,
+            if shard == Shard::WHOLE {
+                String::new()
+            } else {
+                format!(", shard {shard} ({} runs)", outcome.runs)
+            }
+        );
+        println!("{}", table::sweep_table(&outcome.summary, sw.axes.len(), 60));
+        println!(
+            "{} runs ({} already done), {} requests simulated in {:.2} s; results in {}",
+            outcome.runs,
+            outcome.resumed,
+            outcome.requests,
+            outcome.elapsed.as_secs_f64(),
+            out.display()
+        );
+    }
+    Ok(())
+}
+
+fn merge_cmd(args: &MergeArgs) -> Result<()> {
+    let r = shard::merge(&args.dirs, &args.out)?;
+    println!(
+        "merged {} shards: {} points, {} rows into {}",
+        r.shards,
+        r.points,
+        r.rows,
+        args.out.display()
+    );
+    Ok(())
+}
+
+fn plan_cmd(args: &PlanArgs) -> Result<()> {
+    let targets = args
+        .targets
+        .iter()
+        .map(|t| Target::parse(t))
+        .collect::<Result<Vec<_>>>()?;
+    let sc = args.scenario.load()?;
+    let origin = args.scenario.scenario.display().to_string();
+    let from = if args.vary.is_empty() {
+        AxesFrom::FileAndVary
+    } else {
+        AxesFrom::VaryOnly
+    };
+    let sw = Sweep::build(&sc, &origin, &args.vary, from)?;
+    let started = Instant::now();
+    let plan = planner::plan(&sw, &targets, jobs(args.jobs))?;
+    let out_dir = args
+        .out
+        .clone()
+        .unwrap_or_else(|| Path::new("output").join(&sc.name).join("plan"));
+    let mut out = OutputDir::create(&out_dir)?;
+    out.bytes("plan.csv", &planner::plan_csv(&sw, &targets, &plan)?)?;
+    out.commit()?;
+    if !args.quiet {
+        let names: Vec<String> = targets.iter().map(|t| t.to_string()).collect();
+        println!(
+            "{}: smallest configurations meeting {} (each judged by its 95% CI over {} replications)",
+            sw.name,
+            names.join(" and "),
+            sw.replications
+        );
+        println!("{}", table::plan_table(&sw, &targets, &plan));
+        println!(
+            "{} simulations in {:.2} s instead of {} for the full grid; every configuration run is in {}",
+            plan.runs,
+            started.elapsed().as_secs_f64(),
+            plan.grid_runs,
+            out_dir.join("plan.csv").display()
+        );
+    }
     Ok(())
 }

@@ -6,8 +6,8 @@
 //!
 //! ## Architecture
 //!
-//! Dependencies point one way: `cli -> {runner, report} -> sim -> {engine, workload, balancer,
-//! backend, store, metrics}`.
+//! Dependencies point one way: `cli -> {runner, sweep, report} -> sim -> {engine, workload,
+//! balancer, backend, store, metrics}`.
 //!
 //! - [`engine`]: simulated time, the event queue, random streams. Knows nothing of the model.
 //! - [`scenario`]: the scenario file, validated into a [`scenario::Scenario`].
@@ -18,6 +18,7 @@
 //! - [`sim`]: one run: the life of a request from arrival to completion.
 //! - [`metrics`]: the result rows every consumer reads ([`metrics::RunResult`]) and statistics.
 //! - [`runner`]: strategies x replications in parallel.
+//! - [`sweep`]: grids of scenarios with replications, sharding and merging, capacity plans.
 //! - [`report`]: CSV files and the comparison table.
 //!
 //! ## The determinism contract
@@ -42,6 +43,7 @@ pub mod runner;
 pub mod scenario;
 pub mod sim;
 pub mod store;
+pub mod sweep;
 pub mod workload;
 
 pub use error::{Error, Result};

@@ -1,8 +1,13 @@
-//! The comparison table printed after `sessim run`: one line per strategy, each figure the
-//! mean over replications with its 95% confidence half-width when there are several.
+//! The tables printed on the terminal: after `sessim run` one line per strategy, each figure
+//! the mean over replications with its 95% confidence half-width when there are several;
+//! after `sessim sweep` the same per point; after `sessim plan` the answers and the
+//! configurations the search ran.
 
 use crate::metrics::RunResult;
 use crate::metrics::stats::estimate;
+use crate::sweep::Sweep;
+use crate::sweep::plan::{Plan, Target, describe};
+use crate::sweep::spec;
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{CellAlignment, Table};
 
@@ -43,6 +48,115 @@ pub fn render(labels: &[String], runs: &[RunResult]) -> String {
     for c in 1..=COLUMNS.len() {
         if let Some(col) = t.column_mut(c) {
             col.set_cell_alignment(CellAlignment::Right);
+        }
+    }
+    t.to_string()
+}
+
+/// The summary columns shown after a sweep (the file has them all).
+const SWEEP_COLUMNS: &[(&str, &str, usize)] = &[
+    ("lost sessions %", "lost_session_pct", 2),
+    ("errors", "errors", 0),
+    ("mean ms", "latency_mean_ms", 1),
+    ("p99 ms", "latency_p99_ms", 1),
+    ("utilisation", "backend_utilization", 3),
+];
+
+/// The table printed after a sweep, from the bytes of `sweep_summary.csv`: one line per point
+/// and strategy; past `max_rows` lines, a pointer to the file instead.
+pub fn sweep_table(summary_csv: &[u8], axes: usize, max_rows: usize) -> String {
+    let mut r = csv::Reader::from_reader(summary_csv);
+    let header: Vec<String> = match r.headers() {
+        Ok(h) => h.iter().map(str::to_string).collect(),
+        Err(_) => return String::new(),
+    };
+    let col = |n: &str| header.iter().position(|h| h == n);
+    let (Some(strategy), Some(metric), Some(mean), Some(ci)) =
+        (col("strategy"), col("metric"), col("mean"), col("ci95"))
+    else {
+        return String::new();
+    };
+    // (point and axes, strategy) -> cells, in file order.
+    let mut lines: Vec<(Vec<String>, Vec<String>)> = Vec::new();
+    for rec in r.records().flatten() {
+        let key: Vec<String> = rec
+            .iter()
+            .take(axes + 1)
+            .map(str::to_string)
+            .chain([rec[strategy].to_string()])
+            .collect();
+        let Some(c) = SWEEP_COLUMNS.iter().position(|(_, m, _)| *m == &rec[metric]) else {
+            continue;
+        };
+        if lines.last().is_none_or(|(k, _)| *k != key) {
+            lines.push((key.clone(), vec![String::new(); SWEEP_COLUMNS.len()]));
+        }
+        let decimals = SWEEP_COLUMNS[c].2;
+        let m: f64 = rec[mean].parse().unwrap_or(f64::NAN);
+        let cell = match rec[ci].parse::<f64>() {
+            Ok(h) => format!("{m:.decimals$} ± {h:.decimals$}"),
+            Err(_) => format!("{m:.decimals$}"),
+        };
+        if let Some((_, cells)) = lines.last_mut() {
+            cells[c] = cell;
+        }
+    }
+    if lines.len() > max_rows {
+        return format!("({} point x strategy lines: see sweep_summary.csv)", lines.len());
+    }
+    let mut t = Table::new();
+    t.load_style(UTF8_FULL_CONDENSED);
+    let mut head: Vec<String> = header[..=axes].to_vec();
+    head.push("strategy".into());
+    head.extend(SWEEP_COLUMNS.iter().map(|c| c.0.to_string()));
+    t.set_header(head);
+    for (key, cells) in lines {
+        t.add_row(key.into_iter().chain(cells).collect::<Vec<_>>());
+    }
+    for c in (axes + 2)..(axes + 2 + SWEEP_COLUMNS.len()) {
+        if let Some(col) = t.column_mut(c) {
+            col.set_cell_alignment(CellAlignment::Right);
+        }
+    }
+    t.to_string()
+}
+
+/// The table printed by `sessim plan`: per strategy, the answer(s) with each target's mean and
+/// 95% half-width, and every configuration the search ran.
+pub fn plan_table(sweep: &Sweep, targets: &[Target], plan: &Plan) -> String {
+    let mut t = Table::new();
+    t.load_style(UTF8_FULL_CONDENSED);
+    let mut head = vec!["strategy".to_string(), "smallest configuration".to_string()];
+    head.extend(targets.iter().map(|t| t.to_string()));
+    head.push("configurations run (+ met, - not met)".into());
+    t.set_header(head);
+    for sp in &plan.strategies {
+        let run: Vec<String> = sp
+            .evaluated
+            .iter()
+            .map(|e| {
+                let vals: Vec<String> = sweep.points[e.point].values.iter().map(spec::display).collect();
+                format!("{}{}", if e.met { "+" } else { "-" }, vals.join("x"))
+            })
+            .collect();
+        let run = run.join(" ");
+        if sp.answers.is_empty() {
+            let mut row = vec![sp.label.clone(), "none meets the targets".to_string()];
+            row.extend(targets.iter().map(|_| String::new()));
+            row.push(run);
+            t.add_row(row);
+            continue;
+        }
+        for (k, p) in sp.answers.iter().enumerate() {
+            let mut row = vec![
+                if k == 0 { sp.label.clone() } else { String::new() },
+                describe(sweep, *p),
+            ];
+            if let Some(e) = sp.evaluated.iter().find(|e| e.point == *p) {
+                row.extend(e.estimates.iter().map(|x| format!("{:.3} ± {:.3}", x.mean, x.ci95)));
+            }
+            row.push(if k == 0 { run.clone() } else { String::new() });
+            t.add_row(row);
         }
     }
     t.to_string()

@@ -71,6 +71,9 @@ pub fn load_str(text: &str, origin: &str, overrides: &[Override]) -> Result<Scen
 /// Validates an already-parsed scenario table (sweeps build these from a base and a grid point).
 pub fn from_table(mut table: Table, origin: &str) -> Result<Scenario> {
     let source = table.clone();
+    // The `[sweep]` section belongs to `sessim sweep` and `sessim plan` (crate::sweep), which
+    // validate it and set its axis values into copies of this table. A single run ignores it.
+    table.remove("sweep");
     let bad = |path: &str, msg: String| Error::bad_input(format!("{origin}: {path}: {msg}"));
     let strategies = match table.remove("strategy") {
         None => Vec::new(),
@@ -219,7 +222,7 @@ fn deserialize(table: &Table) -> PathResult<RawScenario> {
 
 /// Rewrites serde's messages in the scenario's terms: "key" not "field", and a suggestion for
 /// an unknown key.
-fn friendly_serde_message(msg: &str) -> String {
+pub(crate) fn friendly_serde_message(msg: &str) -> String {
     let msg = msg.lines().next().unwrap_or(msg).trim();
     if let Some(rest) = msg.strip_prefix("unknown field `")
         && let Some((got, tail)) = rest.split_once('`')

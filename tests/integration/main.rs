@@ -1,5 +1,5 @@
 //! Integration tests, one binary: the command line ([`cli`]), determinism ([`determinism`]),
-//! agreement with queueing theory ([`theory`]), the balancer's failure detection and retries
+//! sweeps, shards, resume and plan ([`sweep`]), agreement with queueing theory ([`theory`]), the balancer's failure detection and retries
 //! ([`balancer`]), config import ([`config_import`]) and, ignored unless asked for, conformance
 //! with real nginx and HAProxy ([`conformance`]).
 
@@ -9,4 +9,5 @@ mod common;
 mod config_import;
 mod conformance;
 mod determinism;
+mod sweep;
 mod theory;

@@ -1,0 +1,509 @@
+//! Sweeps, shards, resume and plan: the files are the same bytes however they were made, and
+//! plan finds answers that can be computed by hand.
+
+use crate::common::{scenario, sessim};
+use sessim::sweep::plan::{Target, plan};
+use sessim::sweep::{AxesFrom, Sweep};
+use std::fs;
+use std::path::Path;
+
+/// 3 x 2 points, 2 strategies, 2 replications: 24 short runs.
+const GRID: &str = r#"
+name = "grid"
+seed = 11
+duration = "20s"
+warmup = "2s"
+replications = 2
+[workload]
+users_per_second = 5
+requests = { dist = "geometric", mean = 3 }
+think_time = { dist = "exponential", mean = "1s" }
+[backends]
+count = 2
+workers = 2
+[[strategy]]
+label = "rr"
+balancer.policy = "round_robin"
+[[strategy]]
+label = "random, \"quoted\""
+balancer.policy = "random"
+[sweep]
+baseline = "rr"
+[[sweep.axes]]
+key = "workload.users_per_second"
+range = "5..20x2"
+[[sweep.axes]]
+key = "backends.count"
+values = [2, 3]
+"#;
+
+const FILES: [&str; 3] = ["sweep.toml", "sweep.csv", "sweep_summary.csv"];
+
+fn files(dir: &Path) -> Vec<Vec<u8>> {
+    FILES
+        .iter()
+        .map(|f| fs::read(dir.join(f)).unwrap_or_else(|e| panic!("{}: {e}", dir.join(f).display())))
+        .collect()
+}
+
+fn ok(dir: &Path, args: &[&str]) -> String {
+    let o = sessim(dir, args);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn fails(dir: &Path, args: &[&str]) -> String {
+    let o = sessim(dir, args);
+    assert_eq!(o.status.code(), Some(2), "{args:?} should fail with exit 2");
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn setup() -> tempfile::TempDir {
+    let d = tempfile::tempdir().unwrap();
+    fs::write(d.path().join("grid.toml"), GRID).unwrap();
+    d
+}
+
+#[test]
+fn sweep_files_are_the_same_for_any_jobs_and_in_grid_order() {
+    let d = setup();
+    for j in ["1", "2", "4"] {
+        ok(
+            d.path(),
+            &["sweep", "grid.toml", "--out", &format!("j{j}"), "--jobs", j, "--quiet"],
+        );
+    }
+    let a = files(&d.path().join("j1"));
+    assert!(a == files(&d.path().join("j2")), "--jobs 1 and 2 differ");
+    assert!(a == files(&d.path().join("j4")), "--jobs 1 and 4 differ");
+
+    let csv = String::from_utf8(a[1].clone()).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert!(
+        lines[0]
+            .starts_with("point,workload.users_per_second,backends.count,scenario,strategy,replication,seed,requests,")
+    );
+    assert_eq!(lines.len(), 1 + 6 * 2 * 2);
+    // Grid order: the last axis fastest, then strategy, then replication.
+    let keys: Vec<String> = lines[1..]
+        .iter()
+        .map(|l| l.split(',').take(3).collect::<Vec<_>>().join(" "))
+        .collect();
+    assert_eq!(keys[0], "0 5 2");
+    assert_eq!(keys[4], "1 5 3");
+    assert_eq!(keys[8], "2 10 2");
+    assert_eq!(keys[23], "5 20 3");
+    assert!(lines[3].contains(",\"random, \"\"quoted\"\"\",0,"), "{}", lines[3]);
+
+    // The summary has a row per point, strategy and metric, with paired differences for the
+    // non-baseline strategy only.
+    let summary = String::from_utf8(a[2].clone()).unwrap();
+    let metrics = sessim::metrics::SummaryRow::METRICS.len();
+    assert_eq!(summary.lines().count(), 1 + 6 * 2 * metrics);
+    let first = summary.lines().nth(1).unwrap();
+    assert!(first.starts_with("0,5,2,rr,requests,2,"), "{first}");
+    assert!(
+        first.ends_with(",rr,,,"),
+        "the baseline has no difference with itself: {first}"
+    );
+    let paired = summary.lines().nth(1 + metrics).unwrap();
+    assert!(
+        paired.starts_with("0,5,2,\"random, \"\"quoted\"\"\",requests,2,"),
+        "{paired}"
+    );
+    assert!(!paired.ends_with(",,,"), "{paired}");
+}
+
+#[test]
+fn shards_merge_into_exactly_the_unsharded_files() {
+    let d = setup();
+    ok(d.path(), &["sweep", "grid.toml", "--out", "whole", "--quiet"]);
+    // 4 shards of 6 points: shard 3 holds point 3 only.
+    for i in 0..4 {
+        ok(
+            d.path(),
+            &[
+                "sweep",
+                "grid.toml",
+                "--out",
+                &format!("s{i}"),
+                "--shard",
+                &format!("{i}/4"),
+                "--quiet",
+            ],
+        );
+    }
+    // In any order of the folders.
+    let out = ok(d.path(), &["merge", "s2", "s0", "s3", "s1", "--out", "merged"]);
+    assert!(out.contains("merged 4 shards: 6 points, 24 rows"), "{out}");
+    assert!(files(&d.path().join("whole")) == files(&d.path().join("merged")));
+
+    // Refusals: a missing shard, a shard given twice, shards of another sweep.
+    let e = fails(d.path(), &["merge", "s0", "s1", "s3", "--out", "m2"]);
+    assert_eq!(e, "error: shard 2/4 missing: run it and give its folder too\n");
+    let e = fails(d.path(), &["merge", "s0", "s1", "s2", "s3", "s1", "--out", "m2"]);
+    assert_eq!(e, "error: shard 1/4 is given twice: s1 and s1\n");
+    ok(
+        d.path(),
+        &[
+            "sweep",
+            "grid.toml",
+            "--out",
+            "other",
+            "--shard",
+            "1/4",
+            "--replications",
+            "3",
+            "--quiet",
+        ],
+    );
+    let e = fails(d.path(), &["merge", "s0", "other", "s2", "s3", "--out", "m2"]);
+    assert!(
+        e.starts_with("error: s0 and other are shards of different sweeps (fingerprints "),
+        "{e}"
+    );
+    let e = fails(d.path(), &["merge", "s0", "whole", "--out", "m2"]);
+    assert!(
+        e.contains("s0 and whole are shards of different sweeps") || e.contains("same N"),
+        "{e}"
+    );
+    // An incomplete shard (killed) is refused with the command that finishes it.
+    let csv = d.path().join("s1/sweep.csv");
+    let text = fs::read(&csv).unwrap();
+    fs::write(&csv, &text[..text.len() - 10]).unwrap();
+    let e = fails(d.path(), &["merge", "s0", "s1", "s2", "s3", "--out", "m2"]);
+    assert!(e.contains("shard 1/4 is incomplete (7 of 8 rows)"), "{e}");
+    assert!(e.contains("--shard 1/4 --resume --out s1"), "{e}");
+    assert!(!d.path().join("m2").exists() || fs::read_dir(d.path().join("m2")).unwrap().next().is_none());
+}
+
+#[test]
+fn resume_after_a_kill_gives_the_uninterrupted_files() {
+    let d = setup();
+    ok(d.path(), &["sweep", "grid.toml", "--out", "whole", "--quiet"]);
+    let whole = files(&d.path().join("whole"));
+    let csv = &whole[1];
+    // Simulated kills: mid-row (not at a line end), right after a row, inside the header, and
+    // before any row.
+    let mid = csv.len() * 3 / 5;
+    assert_ne!(csv[mid - 1], b'\n');
+    let after_row = csv[..mid].iter().rposition(|b| *b == b'\n').unwrap() + 1;
+    for (k, cut) in [mid, after_row, 10, 0].into_iter().enumerate() {
+        let dir = d.path().join(format!("killed{k}"));
+        fs::create_dir_all(&dir).unwrap();
+        fs::write(dir.join("sweep.toml"), &whole[0]).unwrap();
+        fs::write(dir.join("sweep.csv"), &csv[..cut]).unwrap();
+        let name = format!("killed{k}");
+        let out = ok(
+            d.path(),
+            &["sweep", "grid.toml", "--out", &name, "--resume", "--jobs", "2"],
+        );
+        assert!(out.contains("runs ("), "{out}");
+        assert!(files(&dir) == whole, "resume after a cut at byte {cut} differs");
+    }
+    // Resuming a finished sweep runs nothing and changes nothing.
+    let out = ok(d.path(), &["sweep", "grid.toml", "--out", "whole", "--resume"]);
+    assert!(out.contains("24 runs (24 already done)"), "{out}");
+    assert!(files(&d.path().join("whole")) == whole);
+
+    // Another sweep in the folder is refused; so is a folder that holds no sweep.
+    let e = fails(
+        d.path(),
+        &[
+            "sweep",
+            "grid.toml",
+            "--out",
+            "whole",
+            "--resume",
+            "--set",
+            "backends.workers=3",
+        ],
+    );
+    assert!(
+        e.starts_with("error: --resume: whole holds another sweep (fingerprint "),
+        "{e}"
+    );
+    let e = fails(d.path(), &["sweep", "grid.toml", "--out", "empty", "--resume"]);
+    assert!(e.contains("cannot read the sweep manifest"), "{e}");
+    assert!(e.ends_with("to start this sweep afresh, leave out --resume\n"), "{e}");
+    let e = fails(
+        d.path(),
+        &["sweep", "grid.toml", "--out", "whole", "--resume", "--shard", "1/2"],
+    );
+    assert_eq!(
+        e,
+        "error: --resume: whole holds shard 0/1 of this sweep, not shard 1/2\n"
+    );
+}
+
+#[test]
+fn sweep_arguments_and_axes_are_checked() {
+    let d = setup();
+    let e = fails(d.path(), &["sweep", "grid.toml", "--vary", "backends.count=2,0"]);
+    assert_eq!(
+        e,
+        "error: grid.toml: --vary backends.count=0: strategy[0] \"rr\": backends.count: must be at least 1, got 0\n"
+    );
+    let e = fails(d.path(), &["sweep", "grid.toml", "--shard", "4/4"]);
+    assert!(
+        e.starts_with("error: --shard `4/4`: I counts from 0, so it must be below N (4)"),
+        "{e}"
+    );
+    let e = fails(d.path(), &["sweep", "grid.toml", "--vary", "backends.count=1..y"]);
+    assert!(
+        e.starts_with("error: --vary backends.count=1..y: `1..y`: the end `y` is not a number"),
+        "{e}"
+    );
+    // A failed sweep writes nothing.
+    assert!(!d.path().join("output").exists());
+    // check shows the grid; run ignores the [sweep] section.
+    let out = ok(d.path(), &["check", "grid.toml"]);
+    assert!(
+        out.contains("sweep        grid of 6 points x 2 strategies x 2 replications = 24 runs (baseline: rr)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("  axis       workload.users_per_second = 5, 10, 20\n"),
+        "{out}"
+    );
+    ok(d.path(), &["run", "grid.toml", "--quiet"]);
+}
+
+#[test]
+fn steady_state_columns_come_from_the_time_series() {
+    let d = setup();
+    ok(
+        d.path(),
+        &[
+            "sweep",
+            "grid.toml",
+            "--out",
+            "ss",
+            "--quiet",
+            "--set",
+            "sweep.steady_state=true",
+            "--vary",
+            "backends.count=2",
+            "--vary",
+            "workload.users_per_second=20",
+        ],
+    );
+    let csv = fs::read_to_string(d.path().join("ss/sweep.csv")).unwrap();
+    let header = csv.lines().next().unwrap();
+    assert!(
+        header.ends_with(",mser5_truncation_s,in_system_mean,in_system_ci95") && header.contains(",lost_node_failure,"),
+        "{header}"
+    );
+    for line in csv.lines().skip(1) {
+        let f: Vec<&str> = line.rsplitn(4, ',').collect();
+        // 100 buckets of 0.2 s: MSER-5 truncates somewhere in the first half.
+        let trunc: f64 = f[2].parse().unwrap_or_else(|_| panic!("{line}"));
+        assert!((0.0..=10.0).contains(&trunc), "{line}");
+        let mean: f64 = f[1].parse().unwrap();
+        let ci: f64 = f[0].parse().unwrap();
+        assert!(mean > 0.0 && ci > 0.0, "{line}");
+    }
+    let summary = fs::read_to_string(d.path().join("ss/sweep_summary.csv")).unwrap();
+    assert!(summary.contains(",rr,in_system_mean,2,"), "summarised like any metric");
+}
+
+/// Requests form a Poisson stream of `lambda`/s (users of one request, no login); service is
+/// a constant 50 ms, so busy time is exactly 50 ms per request.
+fn utilisation_scenario(lambda: f64) -> String {
+    format!(
+        r#"
+name = "plan"
+seed = 5
+duration = "1000s"
+warmup = "50s"
+replications = 3
+[workload]
+users_per_second = {lambda}
+login = false
+requests = 1
+[backends]
+count = 1
+workers = 1
+queue = 1000
+service_time = "50ms"
+"#
+    )
+}
+
+#[test]
+fn plan_finds_the_backend_count_where_utilisation_drops_below_a_bound() {
+    // Utilisation is work-conserving: rho = lambda s / (N c) exactly in expectation.
+    // lambda = 50/s, s = 0.05 s, c = 1: rho = 2.5 / N. rho < 0.3 <=> N > 8.33: N = 9
+    // (rho = 0.278; N = 8 gives 0.3125). Over 1..16 bisection needs 5 points, not 16.
+    let sc = scenario(&utilisation_scenario(50.0));
+    let sw = Sweep::build(&sc, "plan.toml", &["backends.count=1..16".into()], AxesFrom::VaryOnly).unwrap();
+    let targets = [Target::parse("backend_utilization<0.3").unwrap()];
+    let p = plan(&sw, &targets, 2).unwrap();
+    let s = &p.strategies[0];
+    let answer: Vec<String> = s
+        .answers
+        .iter()
+        .map(|&i| sessim::sweep::plan::describe(&sw, i))
+        .collect();
+    assert_eq!(answer, ["backends.count=9"]);
+    let run: Vec<usize> = s.evaluated.iter().map(|e| e.point + 1).collect();
+    assert_eq!(run, [16, 8, 12, 10, 9], "N probed, in order");
+    assert_eq!(p.runs, 5 * 3);
+    assert_eq!(p.grid_runs, 16 * 3);
+    let at9 = &s.evaluated[4].estimates[0];
+    assert!((at9.mean - 2.5 / 9.0).abs() < at9.ci95.max(0.003), "{at9:?}");
+}
+
+#[test]
+fn plan_on_two_axes_finds_the_pareto_frontier() {
+    // rho = 2.5 / (N c) < 0.3 <=> N c >= 9. Over N, c in 1..8 the least c for each N is
+    // 9 (out of range), 5, 3, 3, 2, 2, 2, 2; the minimal configurations are (2, 5), (3, 3)
+    // and (5, 2): no other meets the target with fewer backends or fewer workers.
+    let sc = scenario(&utilisation_scenario(50.0));
+    let vary = ["backends.count=1..8".to_string(), "backends.workers=1..8".to_string()];
+    let sw = Sweep::build(&sc, "plan.toml", &vary, AxesFrom::VaryOnly).unwrap();
+    let targets = [Target::parse("backend_utilization<0.3").unwrap()];
+    let p = plan(&sw, &targets, 2).unwrap();
+    let answer: Vec<String> = p.strategies[0]
+        .answers
+        .iter()
+        .map(|&i| sessim::sweep::plan::describe(&sw, i))
+        .collect();
+    assert_eq!(
+        answer,
+        [
+            "backends.count=2, backends.workers=5",
+            "backends.count=3, backends.workers=3",
+            "backends.count=5, backends.workers=2"
+        ]
+    );
+    assert!(p.runs < p.grid_runs / 2, "{} of {}", p.runs, p.grid_runs);
+}
+
+#[test]
+fn plan_command_writes_plan_csv_and_rejects_bad_targets() {
+    let d = tempfile::tempdir().unwrap();
+    fs::write(
+        d.path().join("plan.toml"),
+        utilisation_scenario(50.0).replace("1000s", "200s"),
+    )
+    .unwrap();
+    let out = ok(
+        d.path(),
+        &[
+            "plan",
+            "plan.toml",
+            "--target",
+            "backend_utilization<0.3",
+            "--target",
+            "errors<=0",
+            "--vary",
+            "backends.count=1..16",
+            "--out",
+            "p",
+        ],
+    );
+    assert!(out.contains("backends.count=9"), "{out}");
+    assert!(out.contains("+16 -8 +12 +10 +9"), "{out}");
+    assert!(out.contains("15 simulations"), "{out}");
+    let csv = fs::read_to_string(d.path().join("p/plan.csv")).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(
+        lines[0],
+        "strategy,step,point,backends.count,meets_targets,answer,backend_utilization_mean,\
+         backend_utilization_ci95,errors_mean,errors_ci95"
+    );
+    assert_eq!(lines.len(), 1 + 5);
+    assert!(
+        lines[5].starts_with("round_robin + local,5,8,9,true,true,0.27"),
+        "{}",
+        lines[5]
+    );
+
+    let e = fails(
+        d.path(),
+        &[
+            "plan",
+            "plan.toml",
+            "--target",
+            "latency_p99<300",
+            "--vary",
+            "backends.count=1..4",
+        ],
+    );
+    assert!(
+        e.starts_with("error: --target 'latency_p99<300': unknown metric `latency_p99`"),
+        "{e}"
+    );
+    let e = fails(
+        d.path(),
+        &[
+            "plan",
+            "plan.toml",
+            "--target",
+            "latency_p99_ms=300",
+            "--vary",
+            "backends.count=1..4",
+        ],
+    );
+    assert_eq!(
+        e,
+        "error: --target 'latency_p99_ms=300': expected METRIC<VALUE or METRIC>VALUE, e.g. --target 'latency_p99_ms<300'\n"
+    );
+    let e = fails(
+        d.path(),
+        &[
+            "plan",
+            "plan.toml",
+            "--target",
+            "errors<1",
+            "--vary",
+            "backends.count=1..4",
+            "--replications",
+            "1",
+        ],
+    );
+    assert!(e.contains("needs at least 2 replications"), "{e}");
+}
+
+#[test]
+fn a_real_kill_keeps_the_rows_written_and_resume_finishes_them() {
+    // Kill -9 the sweep as soon as it has written a row or two, then resume: the rows on disk
+    // at the kill are a prefix of the final file, which equals an uninterrupted run's.
+    let d = setup();
+    let args = [
+        "sweep",
+        "grid.toml",
+        "--quiet",
+        "--jobs",
+        "2",
+        "--set",
+        "duration=\"120s\"",
+    ];
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_sessim"))
+        .args(args)
+        .args(["--out", "killed"])
+        .current_dir(d.path())
+        .spawn()
+        .unwrap();
+    let csv = d.path().join("killed/sweep.csv");
+    let started = std::time::Instant::now();
+    while fs::read_to_string(&csv).map_or(0, |t| t.lines().count()) < 3
+        && started.elapsed() < std::time::Duration::from_secs(60)
+    {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let at_kill = fs::read(&csv).unwrap();
+    ok(d.path(), &[&args[..], &["--out", "killed", "--resume"]].concat());
+    ok(d.path(), &[&args[..], &["--out", "whole"]].concat());
+    let whole = files(&d.path().join("whole"));
+    assert!(files(&d.path().join("killed")) == whole);
+    assert!(whole[1].starts_with(&at_kill[..at_kill.iter().rposition(|b| *b == b'\n').unwrap_or(0)]));
+}
