@@ -4,4 +4,5 @@
 mod cli;
 mod common;
 mod determinism;
+mod storage;
 mod theory;
