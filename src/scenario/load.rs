@@ -1000,6 +1000,66 @@ users_per_second = 5
     }
 
     #[test]
+    fn store_presets_and_overrides() {
+        let text = format!(
+            "{MINIMAL}[sessions]\nstorage = \"shared\"\nstore = {{ kind = \"memcached\", servers = 3, lock_retries = 2 }}\n"
+        );
+        let s = load_str(&text, "x.toml", &[]).unwrap();
+        let st = &s.strategies[0].system.sessions.store;
+        assert_eq!((st.servers, st.concurrency, st.max_connections), (3, 4, 1024));
+        assert_eq!(
+            (st.memory, st.eviction, st.spread),
+            (64 << 20, Eviction::Lru, Spread::Consistent)
+        );
+        assert_eq!(
+            (st.locking, st.lock_wait, st.lock_retries),
+            (true, SimTime::from_millis(150), 2)
+        );
+        assert_eq!(st.lock_fail, LockFail::LoseSession);
+        // cached_db's database defaults to SQL, its cache to memcached.
+        let s = load_str(
+            &format!("{MINIMAL}[sessions]\nstorage = \"cached_db\"\n"),
+            "x.toml",
+            &[],
+        )
+        .unwrap();
+        let se = &s.strategies[0].system.sessions;
+        assert_eq!((se.store.kind, se.cache.kind), (StoreKind::Sql, StoreKind::Memcached));
+    }
+
+    #[test]
+    fn session_keys_are_checked_with_their_path() {
+        let e = load_err(&format!(
+            "{MINIMAL}[sessions]\nstorage = \"shared\"\nstore = {{ kind = \"redis\", timout = \"1s\" }}\n"
+        ));
+        assert!(
+            e.starts_with("x.toml: sessions.store.timout: unknown key `timout`; did you mean `timeout`?"),
+            "{e}"
+        );
+        let e = load_err(&format!("{MINIMAL}[sessions]\nstore = {{ kind = \"mongodb\" }}\n"));
+        assert!(
+            e.contains("sessions.store.kind: unknown value `mongodb`; choose one of: redis, memcached, sql"),
+            "{e}"
+        );
+        let e = load_err(&format!(
+            "{MINIMAL}[sessions]\nstore = {{ kind = \"memcached\", memory = \"100KB\" }}\n"
+        ));
+        assert!(
+            e.contains("sessions.store.memory: must hold at least one slab page"),
+            "{e}"
+        );
+        let e = load_err(&format!("{MINIMAL}[sessions]\nstore = {{ persistence = \"rdb\" }}\n"));
+        assert!(e.contains("sessions.store.persistence: unknown value `rdb`"), "{e}");
+        let e = load_err(&format!("{MINIMAL}parallel = 0\n"));
+        assert!(e.contains("workload.parallel: must be between 1 and 64, got 0"), "{e}");
+        let e = load_err(&format!("{MINIMAL}[sessions]\ngc_probability = 5\ngc_divisor = 2\n"));
+        assert!(
+            e.contains("sessions.gc_probability: must be at most gc_divisor (2), got 5"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn default_bucket_is_round() {
         assert_eq!(default_bucket(SimTime::from_secs(3600)), SimTime::from_secs(20));
         assert_eq!(default_bucket(SimTime::from_secs(60)), SimTime::from_millis(500));

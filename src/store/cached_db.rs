@@ -62,7 +62,7 @@ impl SessionStore for CachedDb {
                 p.step = DONE;
                 match r {
                     OpResult::Refused(_) => p.lost = Some(LostCause::StoreFailure),
-                    OpResult::Timeout(_) => p.lost = Some(LostCause::StoreTimeout),
+                    OpResult::Timeout(_) | OpResult::Dropped(_) => p.lost = Some(LostCause::StoreTimeout),
                     OpResult::Ok(_) => match self.db.lookup(a.sid, now) {
                         Ok(slot) => {
                             p.read_version = self.db.version(slot);
@@ -75,7 +75,7 @@ impl SessionStore for CachedDb {
             }
             REFILL => {
                 let r = self.cache.op(a, p, now);
-                if !matches!(r, OpResult::Refused(_)) {
+                if matches!(r, OpResult::Ok(_) | OpResult::Timeout(_)) {
                     self.cache.store(a, None, now, &mut StoreTotals::default());
                 }
                 p.step = DONE;
@@ -108,6 +108,11 @@ impl SessionStore for CachedDb {
                             self.db.tombstone(a.sid, LostCause::StoreFailure, now);
                         }
                     }
+                    OpResult::Dropped(_) => {
+                        if create {
+                            self.db.tombstone(a.sid, LostCause::StoreTimeout, now);
+                        }
+                    }
                     _ => {
                         let rv = if create { None } else { Some(p.read_version) };
                         self.db.store(a, rv, now, &mut self.totals);
@@ -118,7 +123,7 @@ impl SessionStore for CachedDb {
             }
             CACHE_SET => {
                 let r = self.cache.op(a, p, now);
-                if !matches!(r, OpResult::Refused(_)) {
+                if matches!(r, OpResult::Ok(_) | OpResult::Timeout(_)) {
                     self.cache.store(a, None, now, &mut StoreTotals::default());
                 }
                 p.step = DONE;
@@ -126,7 +131,7 @@ impl SessionStore for CachedDb {
             }
             CACHE_TOUCH => {
                 let r = self.cache.op(a, p, now);
-                if !matches!(r, OpResult::Refused(_)) {
+                if matches!(r, OpResult::Ok(_) | OpResult::Timeout(_)) {
                     self.cache.refresh(a.sid, now);
                 }
                 p.step = DONE;

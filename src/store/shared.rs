@@ -55,7 +55,7 @@ pub fn read_phase(c: &mut Cluster, totals: &mut StoreTotals, a: &Access, p: &mut
                 p.step = DONE;
                 Step::Wait(t)
             }
-            OpResult::Timeout(t) => {
+            OpResult::Timeout(t) | OpResult::Dropped(t) => {
                 p.lost = Some(LostCause::StoreTimeout);
                 p.step = DONE;
                 Step::Wait(t)
@@ -89,7 +89,7 @@ pub fn read_phase(c: &mut Cluster, totals: &mut StoreTotals, a: &Access, p: &mut
             let r = c.op(a, p, now);
             match r {
                 OpResult::Refused(_) => p.lost = Some(LostCause::StoreFailure),
-                OpResult::Timeout(_) => p.lost = Some(LostCause::StoreTimeout),
+                OpResult::Timeout(_) | OpResult::Dropped(_) => p.lost = Some(LostCause::StoreTimeout),
                 OpResult::Ok(_) => match c.lookup(a.sid, now) {
                     Ok(slot) => p.read_version = c.version(slot),
                     Err(cause) => p.lost = Some(cause),
@@ -137,7 +137,12 @@ impl SessionStore for Shared {
                             self.c.tombstone(a.sid, LostCause::StoreFailure, now);
                         }
                     }
-                    // A timed-out write still reaches the server and is applied there.
+                    OpResult::Dropped(_) => {
+                        if create {
+                            self.c.tombstone(a.sid, LostCause::StoreTimeout, now);
+                        }
+                    }
+                    // A write that timed out once started is still applied on the server.
                     OpResult::Ok(_) | OpResult::Timeout(_) => {
                         let rv = if create { None } else { Some(p.read_version) };
                         self.c.store(a, rv, now, &mut self.totals);
@@ -148,7 +153,7 @@ impl SessionStore for Shared {
             }
             TOUCH => {
                 let r = self.c.op(a, p, now);
-                if !matches!(r, OpResult::Refused(_)) {
+                if matches!(r, OpResult::Ok(_) | OpResult::Timeout(_)) {
                     self.c.refresh(a.sid, now);
                 }
                 p.step = after(p);

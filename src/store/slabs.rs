@@ -72,7 +72,8 @@ impl Slabs {
     }
 
     /// Takes `n` chunks of `class` from its free chunks or from new pages; false if the class
-    /// is full and no page is left (the caller evicts from the class's LRU, or fails).
+    /// is full and no page is left (the caller evicts from the class's LRU, or fails). A class
+    /// without any page gets one even past the limit, as in memcached.
     pub fn alloc(&mut self, class: u16, n: u32) -> bool {
         let c = class as usize;
         let n = n as u64;
@@ -82,10 +83,13 @@ impl Slabs {
                 self.used[c] += n;
                 return true;
             }
-            if self.free_pages == 0 {
+            if self.free_pages > 0 {
+                self.free_pages -= 1;
+            } else if self.pages[c] > 0 {
                 return false;
             }
-            self.free_pages -= 1;
+            // memcached's `do_slabs_newslab` refuses a page past the memory limit only to a
+            // class that already has one (`p->slabs > 0`): every class gets its first page.
             self.pages[c] += 1;
         }
     }
@@ -95,7 +99,7 @@ impl Slabs {
         self.used[c] = self.used[c].saturating_sub(n as u64);
     }
 
-    /// Bytes of pages handed to classes.
+    /// Bytes of pages handed to classes (past the limit by the first pages of late classes).
     pub fn memory_used(&self) -> u64 {
         self.pages.iter().sum::<u64>() * self.page_size as u64
     }
@@ -161,9 +165,15 @@ mod tests {
             stored += 1;
         }
         assert_eq!(stored, 3 * 885);
-        // Every page went to that class: a small item (a lock) now finds no page at all.
+        // Every page went to that class. A small item (a lock) still gets its class's first
+        // page past the limit (memcached's `p->slabs > 0` rule): 8738 chunks of 120 bytes, and
+        // no second page.
         let (small, _) = s.class_of(100).unwrap();
+        for _ in 0..8738 {
+            assert!(s.alloc(small, 1));
+        }
         assert!(!s.alloc(small, 1));
+        assert_eq!(s.capacity(small), 8738);
         s.free(class, 1);
         assert!(s.alloc(class, 1), "a freed chunk is reused");
         assert!(s.class_of((1 << 20) + 1).is_none(), "larger than a page: refused");

@@ -10,7 +10,9 @@
 //! were issued (what lets the stores apply an operation's effect when it is issued).
 //!
 //! The network round trip is added after service: shifting every arrival by the same half
-//! round trip changes no queue.
+//! round trip changes no queue. An operation whose client gives up before it starts is
+//! withdrawn (it takes no server time); that too is known when it is issued, since its start
+//! depends only on earlier operations.
 
 use crate::engine::SimTime;
 use hdrhistogram::Histogram;
@@ -22,8 +24,13 @@ use std::collections::BinaryHeap;
 pub enum OpResult {
     /// The reply arrives at this time.
     Ok(SimTime),
-    /// The client gives up at this time (the server still runs the operation).
+    /// The client gives up at this time; the server had started the operation, so it runs
+    /// it to the end (its effect happens).
     Timeout(SimTime),
+    /// The client gives up at this time before the server started the operation: its closed
+    /// connection is dropped unread (Redis frees a disconnected client with its pending
+    /// query), so the operation never runs and takes no server time.
+    Dropped(SimTime),
     /// The connection was refused (over the server's connection limit); known at this time.
     Refused(SimTime),
 }
@@ -31,7 +38,7 @@ pub enum OpResult {
 impl OpResult {
     pub fn at(self) -> SimTime {
         match self {
-            OpResult::Ok(t) | OpResult::Timeout(t) | OpResult::Refused(t) => t,
+            OpResult::Ok(t) | OpResult::Timeout(t) | OpResult::Dropped(t) | OpResult::Refused(t) => t,
         }
     }
 }
@@ -164,14 +171,31 @@ impl Station {
             self.rejected += measured as u64;
             return OpResult::Refused(now + rtt);
         }
+        let start = if (self.free_at.len() as u32) < self.concurrency {
+            now
+        } else {
+            self.free_at.peek().map(|r| SimTime(r.0)).unwrap_or(now).max(now)
+        };
+        if start - now > timeout {
+            if measured {
+                self.ops += 1;
+                self.timeouts += 1;
+                self.wait_ns += timeout.as_nanos() as u128;
+                self.latency_ns += timeout.as_nanos() as u128;
+                self.hist.saturating_record(timeout.as_nanos().max(1));
+            }
+            return OpResult::Dropped(now + timeout);
+        }
         let (start, end) = self.serve(now, service);
         let reply = end + rtt;
         let took = reply - now;
         if measured {
+            // The client's view: it stops waiting at its timeout.
+            let seen = took.min(timeout);
             self.ops += 1;
             self.wait_ns += (start - now).as_nanos() as u128;
-            self.latency_ns += took.as_nanos() as u128;
-            self.hist.saturating_record(took.as_nanos().max(1));
+            self.latency_ns += seen.as_nanos() as u128;
+            self.hist.saturating_record(seen.as_nanos().max(1));
         }
         if took > timeout {
             self.timeouts += measured as u64;
@@ -255,12 +279,15 @@ mod tests {
         let (sec, rtt, to) = (SimTime::from_secs(1), ms(1), ms(1500));
         assert_eq!(s.op(0, ms(0), sec, rtt, to, true), OpResult::Ok(ms(1001)));
         assert_eq!(s.op(1, ms(0), sec, rtt, to, true), OpResult::Timeout(ms(1500)));
+        // A third op would start at 2 s, after its client gave up at 1.5 s: never run.
+        assert_eq!(s.op(0, ms(0), sec, rtt, to, true), OpResult::Dropped(ms(1500)));
+        assert_eq!(s.serve(ms(0), SimTime::ZERO).0, ms(2000), "the dropped op took no time");
         // A third worker is over the limit of 2 connections: refused, every time.
         assert_eq!(s.op(2, ms(0), sec, rtt, to, true), OpResult::Refused(ms(1)));
         assert_eq!(s.op(2, ms(5000), sec, rtt, to, true), OpResult::Refused(ms(5001)));
         assert_eq!(
             (s.ops, s.timeouts, s.rejected, s.open_conns, s.refused_conns),
-            (2, 1, 2, 2, 1)
+            (3, 2, 2, 2, 1)
         );
     }
 }
