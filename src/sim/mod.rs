@@ -21,7 +21,7 @@ use crate::engine::rng::{self, SimRng, Stream};
 use crate::engine::{EventQueue, SimTime};
 use crate::metrics::RunResult;
 use crate::metrics::collector::Collector;
-use crate::scenario::{Scenario, System};
+use crate::scenario::{Scenario, StorageKind, System};
 use crate::store::{self, Access, Progress, SessionId, SessionStore, Step};
 use crate::workload::{Arrivals, Population, RELOGIN_INDEX, UserProfile};
 use slab::Slab;
@@ -106,6 +106,8 @@ struct Sim<'a> {
     /// Free worker ids per backend (a stack) and each backend's first connection index.
     free_workers: Vec<Vec<u32>>,
     worker_base: Vec<u32>,
+    /// Only stores with servers (connection limits) need to know which worker runs a request.
+    track_workers: bool,
     /// Per class: requests per page, and the share of requests that change the session out of
     /// 2^20.
     parallel: Vec<u32>,
@@ -154,6 +156,7 @@ pub fn run(sc: &Scenario, strategy: usize, rep: u32) -> RunResult {
         store: store::build(&sys.sessions, env),
         free_workers: sys.backends.iter().map(|b| (0..b.workers).rev().collect()).collect(),
         worker_base,
+        track_workers: matches!(sys.sessions.storage, StorageKind::Shared | StorageKind::CachedDb),
         parallel: sys.workload.classes.iter().map(|c| c.parallel).collect(),
         modify_below: sys
             .workload
@@ -291,9 +294,10 @@ impl Sim<'_> {
             1
         };
         self.users[slot as usize].in_flight = n;
-        for i in 0..n {
-            // The page's first request keeps the page's index (so `parallel = 1` draws exactly
-            // as before); the others get indices of their own above 2^48.
+        // The page's first request keeps the page's index (so `parallel = 1` draws exactly as
+        // before); the others get indices of their own above 2^48.
+        self.send_one(slot, kind, index, now);
+        for i in 1..n {
             self.send_one(slot, kind, index | ((i as u64) << 48), now);
         }
     }
@@ -324,7 +328,9 @@ impl Sim<'_> {
         }) as u32;
         match self.backends[b].admit(req, now) {
             Admit::Start => {
-                self.reqs[req as usize].worker = self.free_workers[b].pop().unwrap_or(0);
+                if self.track_workers {
+                    self.reqs[req as usize].worker = self.free_workers[b].pop().unwrap_or(0);
+                }
                 self.start_service(req, now)
             }
             Admit::Queued => {}
@@ -466,7 +472,11 @@ impl Sim<'_> {
                 self.reqs[next as usize].worker = r.worker;
                 self.start_service(next, now);
             }
-            None => self.free_workers[b].push(r.worker),
+            None => {
+                if self.track_workers {
+                    self.free_workers[b].push(r.worker);
+                }
+            }
         }
         self.m.completed(b, r.arrival, now);
         self.request_ended(r.user, now);

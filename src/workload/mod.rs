@@ -78,8 +78,14 @@ impl Population {
         let accepts_cookies = !(c.refuse_cookies > 0.0 && r.random_bool(c.refuse_cookies));
         let requests = c.requests.sample(&mut r).round().min(u32::MAX as f64) as u32;
         let key = rand::Rng::next_u64(&mut r);
-        // Drawn after the key, so that adding it changed no earlier draw.
-        let session_bytes = c.session_size.sample(&mut r).round().min(u32::MAX as f64) as u32;
+        // Drawn after the key, so that adding it changed no earlier draw; only users with a
+        // session need it. Adding 0.5 and truncating rounds a non-negative draw without a
+        // libm call (the cast saturates).
+        let session_bytes = if c.login {
+            (c.session_size.sample(&mut r) + 0.5) as u32
+        } else {
+            0
+        };
         UserProfile {
             id,
             key,
