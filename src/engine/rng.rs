@@ -44,6 +44,10 @@ pub enum Stream {
     SessionIds = 9,
     /// Storage-strategy randomness (e.g. PHP's probabilistic garbage collection).
     Storage = 10,
+    /// Per-operation service times of store servers.
+    StoreService = 11,
+    /// Per-request choice of whether the request changes its session.
+    SessionWrites = 12,
 }
 
 /// SplitMix64's finaliser: a bijective mix with full avalanche, used to combine key parts.

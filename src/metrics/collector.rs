@@ -2,10 +2,10 @@
 //! and time-series buckets. Memory is fixed by the number of backends and buckets, never by the
 //! number of requests (latencies go into an HDR histogram with 3 significant digits).
 
-use super::{BackendRow, RunResult, SummaryRow, TimeseriesRow, round6, stats};
+use super::{BackendRow, RunResult, StoreRow, SummaryRow, TimeseriesRow, round6, stats};
 use crate::backend::Backend;
 use crate::engine::SimTime;
-use crate::store::LostCause;
+use crate::store::{LostCause, ServerReport, StoreTotals};
 use hdrhistogram::Histogram;
 
 #[derive(Clone, Default)]
@@ -22,6 +22,8 @@ struct Bucket {
     requests: u64,
     lost: u64,
     errors: u64,
+    completed: u64,
+    latency_ns: u128,
     busy_area: u128,
     queue_area: u128,
 }
@@ -33,6 +35,8 @@ struct ClosedBucket {
     requests: u64,
     lost: u64,
     errors: u64,
+    completed: u64,
+    latency_ns: u128,
     busy_workers: f64,
     queue_length: f64,
 }
@@ -188,6 +192,9 @@ impl Collector {
 
     #[inline]
     pub fn completed(&mut self, b: usize, arrival: SimTime, now: SimTime) {
+        // Counted in the bucket where it completes (the request may have arrived earlier).
+        self.bucket[b].completed += 1;
+        self.bucket[b].latency_ns += (now - arrival).as_nanos() as u128;
         if self.measured(arrival) {
             self.completed += 1;
             self.backends[b].completed += 1;
@@ -216,6 +223,8 @@ impl Collector {
                 requests: acc.requests,
                 lost: acc.lost,
                 errors: acc.errors,
+                completed: acc.completed,
+                latency_ns: acc.latency_ns,
                 busy_workers: (busy - acc.busy_area) as f64 / width,
                 queue_length: (queue - acc.queue_area) as f64 / width,
             });
@@ -249,6 +258,8 @@ impl Collector {
         sessions_held: &[u64],
         measured: SimTime,
         events: u64,
+        store: &StoreTotals,
+        servers: &[ServerReport],
     ) -> RunResult {
         let (scenario, strategy, replication, seed) = ids;
         let secs = measured.as_secs_f64().max(1e-12);
@@ -329,6 +340,60 @@ impl Collector {
             retries: self.retries,
             errors_502: self.errors_502,
             errors_503: self.errors_503,
+            store_ops: servers.iter().map(|s| s.ops).sum(),
+            store_utilization: round6(servers.iter().map(|s| s.utilization).fold(0.0, f64::max)),
+            store_wait_mean_ms: round6({
+                let ops: u64 = servers.iter().map(|s| s.ops).sum();
+                let wait: u128 = servers.iter().map(|s| s.wait_ns).sum();
+                if ops > 0 { wait as f64 / ops as f64 / 1e6 } else { 0.0 }
+            }),
+            store_latency_p99_ms: round6({
+                let mut all: Option<Histogram<u64>> = None;
+                for s in servers {
+                    match &mut all {
+                        None => all = Some(s.hist.clone()),
+                        Some(h) => {
+                            let _ = h.add(&s.hist);
+                        }
+                    }
+                }
+                match all {
+                    Some(h) if !h.is_empty() => h.value_at_quantile(0.99) as f64 / 1e6,
+                    _ => 0.0,
+                }
+            }),
+            store_rejected: servers.iter().map(|s| s.rejected).sum(),
+            store_evictions: store.evictions,
+            replication_msgs: store.replication_msgs,
+            replication_mb: round6(store.replication_bytes as f64 / 1e6),
+            lock_wait_mean_ms: round6(if store.lock_waits > 0 {
+                store.lock_wait_ns as f64 / store.lock_waits as f64 / 1e6
+            } else {
+                0.0
+            }),
+            lost_updates: store.lost_updates,
+            lost_store_failure: self.lost[LostCause::StoreFailure as usize],
+            lost_eviction: self.lost[LostCause::Eviction as usize],
+            lost_cookie_refused: self.lost[LostCause::CookieRefused as usize],
+            lost_cookie_too_large: self.lost[LostCause::CookieTooLarge as usize],
+            lost_lock_timeout: self.lost[LostCause::LockTimeout as usize],
+            lost_store_timeout: self.lost[LostCause::StoreTimeout as usize],
+            lost_expired: self.lost[LostCause::Expired as usize],
+            store_timeouts: servers.iter().map(|s| s.timeouts).sum(),
+            replication_cpu_s: round6(store.replication_cpu_ns as f64 / 1e9),
+            cookie_bytes_mean: round6(if store.cookie_requests > 0 {
+                store.cookie_bytes as f64 / store.cookie_requests as f64
+            } else {
+                0.0
+            }),
+        };
+        let width = self.bucket_width.as_nanos().max(1);
+        let store_util = |start: SimTime| -> f64 {
+            let k = (start.as_nanos() / width) as usize;
+            servers
+                .iter()
+                .filter_map(|s| s.bucket_utilization.get(k))
+                .fold(0.0, |a: f64, &b| a.max(b))
         };
         let timeseries = self
             .rows
@@ -344,6 +409,33 @@ impl Collector {
                 queue_length: round6(r.queue_length),
                 sessions_lost: r.lost,
                 errors: r.errors,
+                latency_mean_ms: round6(if r.completed > 0 {
+                    r.latency_ns as f64 / r.completed as f64 / 1e6
+                } else {
+                    0.0
+                }),
+                store_utilization: round6(store_util(r.start)),
+            })
+            .collect();
+        let stores = servers
+            .iter()
+            .map(|s| StoreRow {
+                scenario: scenario.to_string(),
+                strategy: strategy.to_string(),
+                replication,
+                server: s.name.clone(),
+                ops: s.ops,
+                utilization: round6(s.utilization),
+                wait_mean_ms: round6(s.wait_mean_ms),
+                latency_mean_ms: round6(s.latency_mean_ms),
+                latency_p99_ms: round6(s.latency_p99_ms),
+                rejected: s.rejected,
+                timeouts: s.timeouts,
+                evictions: s.evictions,
+                items: s.items,
+                memory_mb: round6(s.memory_bytes as f64 / 1e6),
+                connections: s.connections,
+                refused_connections: s.refused_connections,
             })
             .collect();
         RunResult {
@@ -351,6 +443,7 @@ impl Collector {
             summary,
             backends: backend_rows,
             timeseries,
+            stores,
             events,
         }
     }

@@ -92,6 +92,40 @@ summary_row! {
     errors_502: u64,
     /// Requests answered 503 by HAProxy after its retries.
     errors_503: u64,
+    /// Store operations (every server of every store cluster).
+    store_ops: u64,
+    /// Utilisation of the busiest store server (0..1).
+    store_utilization: f64,
+    /// Mean time a store operation waited in its server's queue [ms].
+    store_wait_mean_ms: f64,
+    /// 99th percentile of a store operation's latency as its client sees it (queue, service,
+    /// round trip) [ms].
+    store_latency_p99_ms: f64,
+    /// Store operations refused: connection limit, out of memory, item too large.
+    store_rejected: u64,
+    /// Sessions a store evicted before they expired.
+    store_evictions: u64,
+    /// Replication messages between nodes, and their size [MB = 10^6 bytes].
+    replication_msgs: u64,
+    replication_mb: f64,
+    /// Mean wait for a session lock over requests that took (or gave up on) a lock [ms].
+    lock_wait_mean_ms: f64,
+    /// Writes that overwrote an update made after their read (last writer wins).
+    lost_updates: u64,
+    lost_store_failure: u64,
+    lost_eviction: u64,
+    lost_cookie_refused: u64,
+    lost_cookie_too_large: u64,
+    lost_lock_timeout: u64,
+    lost_store_timeout: u64,
+    /// Sessions deleted after idling past their lifetime (gc_maxlifetime, TTL).
+    lost_expired: u64,
+    /// Store operations whose client gave up (timeout).
+    store_timeouts: u64,
+    /// CPU time spent on replication, senders and receivers [s].
+    replication_cpu_s: f64,
+    /// Mean bytes of session cookie per request that carried one (`cookie`, `cookie_fallback`).
+    cookie_bytes_mean: f64,
 }
 
 /// One row of `backends.csv`: one backend in one strategy and replication.
@@ -135,6 +169,64 @@ pub struct TimeseriesRow {
     pub queue_length: f64,
     pub sessions_lost: u64,
     pub errors: u64,
+    /// Mean response time of the requests that arrived in the bucket and completed [ms].
+    pub latency_mean_ms: f64,
+    /// Busy fraction of the busiest store server in the bucket (0 without store servers).
+    pub store_utilization: f64,
+}
+
+/// One row of `stores.csv`: one store server in one strategy and replication (only strategies
+/// with store servers: `shared`, `cached_db`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct StoreRow {
+    pub scenario: String,
+    pub strategy: String,
+    pub replication: u32,
+    /// `redis1`, `memcached2`, `cache1`, `db1`, ...
+    pub server: String,
+    /// Operations issued after the warm-up.
+    pub ops: u64,
+    /// Busy slot-time over available slot-time after the warm-up (0..1).
+    pub utilization: f64,
+    /// Mean wait in the server's queue [ms].
+    pub wait_mean_ms: f64,
+    /// Mean and 99th percentile of the latency the client sees [ms].
+    pub latency_mean_ms: f64,
+    pub latency_p99_ms: f64,
+    /// Operations refused (connection limit, out of memory).
+    pub rejected: u64,
+    /// Operations whose client gave up.
+    pub timeouts: u64,
+    pub evictions: u64,
+    /// Sessions held at the end.
+    pub items: u64,
+    /// Memory in use at the end [MB = 10^6 bytes] (memcached: pages given to slab classes).
+    pub memory_mb: f64,
+    /// Client connections open at the end, and workers refused a connection.
+    pub connections: u64,
+    pub refused_connections: u64,
+}
+
+impl StoreRow {
+    /// The header of `stores.csv` (written even when no strategy has store servers).
+    pub const HEADER: &'static [&'static str] = &[
+        "scenario",
+        "strategy",
+        "replication",
+        "server",
+        "ops",
+        "utilization",
+        "wait_mean_ms",
+        "latency_mean_ms",
+        "latency_p99_ms",
+        "rejected",
+        "timeouts",
+        "evictions",
+        "items",
+        "memory_mb",
+        "connections",
+        "refused_connections",
+    ];
 }
 
 /// Everything one simulation (one strategy, one replication) produced.
@@ -145,6 +237,7 @@ pub struct RunResult {
     pub summary: SummaryRow,
     pub backends: Vec<BackendRow>,
     pub timeseries: Vec<TimeseriesRow>,
+    pub stores: Vec<StoreRow>,
     /// Events the engine processed (for benchmarks).
     pub events: u64,
 }

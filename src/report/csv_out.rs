@@ -3,7 +3,7 @@
 //! them were written (see [`OutputDir`]).
 
 use crate::error::{Error, Result};
-use crate::metrics::RunResult;
+use crate::metrics::{RunResult, StoreRow};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use tempfile::NamedTempFile;
@@ -74,10 +74,18 @@ impl OutputDir {
     }
 }
 
-/// Writes `summary.csv`, `backends.csv` and `timeseries.csv` for a set of runs.
+/// Writes `summary.csv`, `backends.csv`, `timeseries.csv` and `stores.csv` for a set of runs.
 pub fn write_runs(out: &mut OutputDir, runs: &[RunResult]) -> Result<()> {
     out.csv("summary.csv", runs.iter().map(|r| &r.summary))?;
     out.csv("backends.csv", runs.iter().flat_map(|r| &r.backends))?;
     out.csv("timeseries.csv", runs.iter().flat_map(|r| &r.timeseries))?;
+    if runs.iter().any(|r| !r.stores.is_empty()) {
+        out.csv("stores.csv", runs.iter().flat_map(|r| &r.stores))?;
+    } else {
+        // No strategy has store servers: the header alone, so the file set never varies.
+        let mut header = StoreRow::HEADER.join(",");
+        header.push('\n');
+        out.bytes("stores.csv", header.as_bytes())?;
+    }
     Ok(())
 }

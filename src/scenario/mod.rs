@@ -87,6 +87,12 @@ pub struct UserClass {
     pub think_time: Dist,
     /// Fraction of users who refuse cookies (0..=1).
     pub refuse_cookies: f64,
+    /// Size of a user's session data [bytes], drawn once per user.
+    pub session_size: Dist,
+    /// Fraction of requests that change the session (0..=1).
+    pub session_modify: f64,
+    /// Requests a page sends at once (the page and its AJAX calls) [count, >= 1].
+    pub parallel: u32,
 }
 
 /// Where user addresses come from: many /24 networks, and a share of users behind a few
@@ -223,20 +229,216 @@ pub struct BackendConfig {
     pub down: bool,
 }
 
-#[derive(Clone, Debug, PartialEq)]
+/// Where sessions live and what keeping them costs (`[sessions]`).
+#[derive(Clone, Debug)]
 pub struct SessionsConfig {
     pub storage: StorageKind,
+    /// Idle time after which a session is deleted: PHP `session.gc_maxlifetime`, the TTL that
+    /// phpredis and php-memcached set, Tomcat's `maxInactiveInterval`.
+    pub lifetime: SimTime,
+    /// PHP's garbage collection runs at a session start with probability
+    /// `gc_probability / gc_divisor` (local files only).
+    pub gc_probability: u32,
+    pub gc_divisor: u32,
+    /// When a request writes its session back.
+    pub write: WriteMode,
+    /// Largest cookie a browser keeps [bytes] (`cookie`).
+    pub cookie_limit: u32,
+    /// Bytes of the essential-fields cookie of `cookie_fallback`.
+    pub fallback_cookie_bytes: u32,
+    pub replication: ReplicationConfig,
+    /// The shared store (`shared`) or the database of `cached_db`.
+    pub store: StoreConfig,
+    /// The cache in front of the database (`cached_db`).
+    pub cache: StoreConfig,
+}
+
+/// When the session is written back at the end of a request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WriteMode {
+    /// PHP's default `session.lazy_write = 1`: a changed session is written; an unchanged one
+    /// only has its timestamp refreshed (phpredis `EXPIRE`, php-memcached `touch`): one store
+    /// operation either way, but an unchanged write cannot overwrite anyone's update.
+    Lazy,
+    /// Written only when changed; nothing otherwise (Django's default).
+    Modified,
+    /// Written on every request, changed or not (`lazy_write = 0`,
+    /// Django `SESSION_SAVE_EVERY_REQUEST`): an unchanged write can overwrite a concurrent update.
+    Always,
+}
+
+impl WriteMode {
+    pub const ALL: &'static [(&'static str, WriteMode)] = &[
+        ("lazy", WriteMode::Lazy),
+        ("modified", WriteMode::Modified),
+        ("always", WriteMode::Always),
+    ];
+}
+
+/// Tomcat cluster replication (`[sessions.replication]`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReplicationConfig {
+    /// CPU time the sending node spends per message [s].
+    pub send_cpu: SimTime,
+    /// CPU time a receiving node spends per message [s].
+    pub receive_cpu: SimTime,
+    /// Bytes of a message besides the session data.
+    pub message_overhead: u32,
+    /// Network round trip between nodes.
+    pub rtt: SimTime,
+    /// DeltaManager's asynchronous send: a delta is on the wire this long after its request.
+    pub send_window: SimTime,
+}
+
+/// The kind of a shared store: sets the defaults of every other figure.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StoreKind {
+    Redis,
+    Memcached,
+    Sql,
+}
+
+impl StoreKind {
+    pub const ALL: &'static [(&'static str, StoreKind)] = &[
+        ("redis", StoreKind::Redis),
+        ("memcached", StoreKind::Memcached),
+        ("sql", StoreKind::Sql),
+    ];
+
+    pub fn name(self) -> &'static str {
+        Self::ALL
+            .iter()
+            .find(|(_, k)| *k == self)
+            .map(|(n, _)| *n)
+            .unwrap_or("?")
+    }
+}
+
+/// How sessions are spread over the servers of a store, by session id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Spread {
+    /// `hash(id) % servers` (phpredis with several hosts in `save_path`).
+    Modulo,
+    /// A hash ring with 160 points per server (php-memcached, libmemcached's ketama).
+    Consistent,
+}
+
+impl Spread {
+    pub const ALL: &'static [(&'static str, Spread)] =
+        &[("modulo", Spread::Modulo), ("consistent", Spread::Consistent)];
+}
+
+/// What a full store does with a new item.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Eviction {
+    /// Evict the least recently used item (memcached; Redis `allkeys-lru`).
+    Lru,
+    /// Refuse the write with an out-of-memory error (Redis `noeviction`; memcached `-M`).
+    NoEviction,
+}
+
+impl Eviction {
+    pub const ALL: &'static [(&'static str, Eviction)] =
+        &[("lru", Eviction::Lru), ("noeviction", Eviction::NoEviction)];
+}
+
+/// What a store server crash loses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Persistence {
+    /// Everything (memcached; Redis without RDB or AOF).
+    None,
+    /// Writes since the last snapshot, taken every `every` (Redis RDB).
+    Snapshot { every: SimTime },
+    /// About the last second of writes (Redis `appendfsync everysec`).
+    AppendOnly,
+    /// Nothing that was acknowledged (a SQL database with a synced log).
+    Durable,
+}
+
+/// What a session handler does when it gives up waiting for a session lock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LockFail {
+    /// Read the session anyway, unlocked, and refuse to write it at the end (phpredis):
+    /// the request keeps its session but its update is lost.
+    DropWrite,
+    /// The read fails: the request runs without its session (php-memcached), a lost session.
+    LoseSession,
+}
+
+impl LockFail {
+    pub const ALL: &'static [(&'static str, LockFail)] = &[
+        ("drop_write", LockFail::DropWrite),
+        ("lose_session", LockFail::LoseSession),
+    ];
+}
+
+/// One shared store cluster (`[sessions.store]` or `[sessions.cache]`), every figure resolved
+/// from its kind's preset and the scenario's overrides.
+#[derive(Clone, Debug)]
+pub struct StoreConfig {
+    pub kind: StoreKind,
+    pub servers: u32,
+    pub spread: Spread,
+    /// Server time per operation [s].
+    pub service_time: Dist,
+    /// Operations a server works on at once (Redis 1 thread; memcached worker threads; SQL cores).
+    pub concurrency: u32,
+    /// Network round trip between a backend and a store server.
+    pub rtt: SimTime,
+    /// The client gives up on an operation after this long (phpredis `timeout`/`read_timeout`).
+    pub timeout: SimTime,
+    /// Connections a server accepts (memcached `-c`, Redis `maxclients`, MySQL
+    /// `max_connections`); 0 = unlimited.
+    pub max_connections: u32,
+    /// Memory per server for items [bytes]; 0 = unlimited.
+    pub memory: u64,
+    pub eviction: Eviction,
+    /// memcached slab chunk growth factor (`-f`).
+    pub growth_factor: f64,
+    /// memcached slab page size (`-I`) [bytes]; also the largest item.
+    pub page_size: u32,
+    /// Bytes an item takes besides its value: the item header.
+    pub item_overhead: u32,
+    /// Bytes of an item's key (`PHPREDIS_SESSION:` + a 26-character id).
+    pub key_bytes: u32,
+    pub persistence: Persistence,
+    pub locking: bool,
+    /// Pause between two lock attempts.
+    pub lock_wait: SimTime,
+    /// Lock attempts after the first before giving up.
+    pub lock_retries: u32,
+    pub lock_fail: LockFail,
 }
 
 /// The session storage strategies. Adding one means a file under `src/store/` and an arm here.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StorageKind {
-    /// On the backend that created it (PHP's default files handler).
+    /// On the backend that created it (PHP's default files handler), with its lock and GC.
     Local,
+    /// Every node holds every session (Tomcat DeltaManager).
+    ReplicatedAll,
+    /// A primary and one backup node per session (Tomcat BackupManager).
+    ReplicatedBackup,
+    /// A shared store cluster: Redis, memcached or a SQL database.
+    Shared,
+    /// Django's `cached_db`: a write-through cache in front of a database.
+    CachedDb,
+    /// In the client's cookie.
+    Cookie,
+    /// On the node, restored from an essential-fields cookie on any other node.
+    CookieFallback,
 }
 
 impl StorageKind {
-    pub const ALL: &'static [(&'static str, StorageKind)] = &[("local", StorageKind::Local)];
+    pub const ALL: &'static [(&'static str, StorageKind)] = &[
+        ("local", StorageKind::Local),
+        ("replicated_all", StorageKind::ReplicatedAll),
+        ("replicated_backup", StorageKind::ReplicatedBackup),
+        ("shared", StorageKind::Shared),
+        ("cached_db", StorageKind::CachedDb),
+        ("cookie", StorageKind::Cookie),
+        ("cookie_fallback", StorageKind::CookieFallback),
+    ];
 
     pub fn name(self) -> &'static str {
         Self::ALL
@@ -342,13 +544,17 @@ impl fmt::Display for System {
         for c in &w.classes {
             writeln!(
                 f,
-                "    class {:<10} share {}, login {}, requests {}, think {}, refuse cookies {}",
+                "    class {:<10} share {}, login {}, requests {}, think {}, refuse cookies {}, session {}, \
+                 modify {}, parallel {}",
                 c.name,
                 c.share,
                 c.login,
                 c.requests.describe(Kind::Count),
                 c.think_time.describe(Kind::Duration),
-                c.refuse_cookies
+                c.refuse_cookies,
+                c.session_size.describe(Kind::Bytes),
+                c.session_modify,
+                c.parallel
             )?;
         }
         let a = &w.addresses;
@@ -387,6 +593,63 @@ impl fmt::Display for System {
             }
             writeln!(f)?;
         }
-        writeln!(f, "  sessions   {}", self.sessions.storage.name())
+        write!(f, "{}", self.sessions)
+    }
+}
+
+impl fmt::Display for SessionsConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = self;
+        writeln!(
+            f,
+            "  sessions   {}, gc_maxlifetime {}, write {:?}",
+            s.storage.name(),
+            s.lifetime,
+            s.write
+        )?;
+        match s.storage {
+            StorageKind::Local => writeln!(f, "             gc probability {}/{}", s.gc_probability, s.gc_divisor),
+            StorageKind::ReplicatedAll | StorageKind::ReplicatedBackup => {
+                let r = &s.replication;
+                writeln!(
+                    f,
+                    "             send cpu {}, receive cpu {}, overhead {} B, rtt {}, send window {}",
+                    r.send_cpu, r.receive_cpu, r.message_overhead, r.rtt, r.send_window
+                )
+            }
+            StorageKind::Shared => write!(f, "{}", DisplayStore("store", &s.store)),
+            StorageKind::CachedDb => {
+                write!(f, "{}", DisplayStore("cache", &s.cache))?;
+                write!(f, "{}", DisplayStore("store", &s.store))
+            }
+            StorageKind::Cookie => writeln!(f, "             cookie limit {} B", s.cookie_limit),
+            StorageKind::CookieFallback => writeln!(f, "             fallback cookie {} B", s.fallback_cookie_bytes),
+        }
+    }
+}
+
+struct DisplayStore<'a>(&'static str, &'a StoreConfig);
+
+impl fmt::Display for DisplayStore<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let c = self.1;
+        writeln!(
+            f,
+            "    {:<6}   {} x {} ({:?}), service {}, concurrency {}, rtt {}, timeout {}, max connections {}",
+            self.0,
+            c.servers,
+            c.kind.name(),
+            c.spread,
+            c.service_time.describe(Kind::Duration),
+            c.concurrency,
+            c.rtt,
+            c.timeout,
+            c.max_connections
+        )?;
+        writeln!(
+            f,
+            "             memory {} B ({:?}), persistence {:?}, locking {} (wait {}, {} retries, {:?})",
+            c.memory, c.eviction, c.persistence, c.locking, c.lock_wait, c.lock_retries, c.lock_fail
+        )
     }
 }

@@ -42,6 +42,9 @@ pub struct RawWorkload {
     pub requests: Option<Value>,
     pub think_time: Option<Value>,
     pub refuse_cookies: Option<f64>,
+    pub session_size: Option<Value>,
+    pub session_modify: Option<f64>,
+    pub parallel: Option<u32>,
     pub classes: Option<Vec<RawNamedClass>>,
     pub addresses: Option<RawAddresses>,
 }
@@ -62,6 +65,9 @@ pub struct RawNamedClass {
     pub requests: Option<Value>,
     pub think_time: Option<Value>,
     pub refuse_cookies: Option<f64>,
+    pub session_size: Option<Value>,
+    pub session_modify: Option<f64>,
+    pub parallel: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -128,4 +134,48 @@ pub struct RawServer {
 #[serde(deny_unknown_fields)]
 pub struct RawSessions {
     pub storage: Option<String>,
+    pub gc_maxlifetime: Option<Value>,
+    pub gc_probability: Option<u32>,
+    pub gc_divisor: Option<u32>,
+    pub write: Option<String>,
+    pub cookie_limit: Option<Value>,
+    pub fallback_cookie_size: Option<Value>,
+    pub replication: Option<RawReplication>,
+    pub store: Option<RawStore>,
+    pub cache: Option<RawStore>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawReplication {
+    pub send_cpu: Option<Value>,
+    pub receive_cpu: Option<Value>,
+    pub message_overhead: Option<Value>,
+    pub rtt: Option<Value>,
+    pub send_window: Option<Value>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStore {
+    pub kind: Option<String>,
+    pub servers: Option<u32>,
+    pub distribution: Option<String>,
+    pub service_time: Option<Value>,
+    pub concurrency: Option<u32>,
+    pub rtt: Option<Value>,
+    pub timeout: Option<Value>,
+    pub max_connections: Option<u32>,
+    pub memory: Option<Value>,
+    pub eviction: Option<String>,
+    pub growth_factor: Option<f64>,
+    pub page_size: Option<Value>,
+    pub item_overhead: Option<Value>,
+    pub key_size: Option<Value>,
+    pub persistence: Option<String>,
+    pub snapshot_every: Option<Value>,
+    pub locking: Option<bool>,
+    pub lock_wait: Option<Value>,
+    pub lock_retries: Option<u32>,
+    pub lock_fail: Option<String>,
 }

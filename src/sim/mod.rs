@@ -2,10 +2,14 @@
 //! last request in flight has finished.
 //!
 //! The model owns the event type and the life of a request:
-//! user arrives -> request -> balancer picks a backend -> the backend admits, queues or
-//! rejects it -> a worker starts it (the session is looked up) -> service time -> completion
-//! (a login creates the session) -> the user thinks and sends the next request, logs in again
-//! after a lost session, or leaves.
+//! user arrives -> a page: one request, or `parallel` requests at once -> balancer picks a
+//! backend -> the backend admits, queues or rejects it -> a worker takes it -> session phase
+//! *read* (lock wait, then the read; a request of a logged-in user only) -> application
+//! service time -> session phase *write* (a login creates the session; the lock is released)
+//! -> completion -> when all requests of the page are done, the user thinks and sends the next
+//! page, logs in again after a lost session, or leaves. The request keeps its worker through
+//! both session phases, as PHP does; a store phase that waits (a lock, a remote operation)
+//! resumes through [`Ev::Store`].
 //!
 //! Arrivals stop at the scenario's duration; requests already in the system then finish, so
 //! every measured request has an outcome. Memory holds the users and requests in flight, plus
@@ -32,8 +36,8 @@ use crate::engine::rng::{self, SimRng, Stream};
 use crate::engine::{EventQueue, SimTime};
 use crate::metrics::RunResult;
 use crate::metrics::collector::Collector;
-use crate::scenario::{Scenario, System};
-use crate::store::{self, Lookup, SessionId, SessionStore};
+use crate::scenario::{Scenario, StorageKind, System};
+use crate::store::{self, Access, Progress, SessionId, SessionStore, Step};
 use crate::workload::{Arrivals, Population, RELOGIN_INDEX, UserProfile};
 use slab::Slab;
 use std::net::IpAddr;
@@ -45,8 +49,10 @@ enum Ev {
     NextUser,
     /// A user sends its next request.
     Send { user: u32 },
-    /// A worker finished a request.
+    /// A worker finished the application part of a request.
     Done { req: u32 },
+    /// A session phase of a request resumes (after a lock wait or a store operation).
+    Store { req: u32 },
     /// The warm-up ends: snapshot the integrals.
     WarmupEnd,
     /// A time-series bucket ends.
@@ -96,6 +102,8 @@ enum Kind {
 
 struct User {
     profile: UserProfile,
+    /// Requests of the current page not yet finished.
+    in_flight: u32,
     /// Planned requests not yet sent.
     remaining: u32,
     /// Index of the next planned request (1-based; 0 is the login).
@@ -108,16 +116,27 @@ struct User {
     server_cookie: Option<u8>,
 }
 
+/// Which session phase a request is in while the store works on it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    Read,
+    Write,
+}
+
 struct Req {
     user: u32,
     arrival: SimTime,
     backend: u32,
+    /// The worker serving it (its connection to the store), valid once started.
+    worker: u32,
     kind: Kind,
     index: u64,
     /// The balancer's state for this request across its attempts.
     attempt: Attempt,
     /// Failed connection attempts so far (HAProxy `retries` counts these).
     failures: u32,
+    phase: Phase,
+    prog: Progress,
 }
 
 struct Sim<'a> {
@@ -143,6 +162,18 @@ struct Sim<'a> {
     health: Vec<Option<HealthCheck>>,
     changes: &'a [StateChange],
     store: Box<dyn SessionStore>,
+    /// Free worker ids per backend (a stack) and each backend's first connection index.
+    free_workers: Vec<Vec<u32>>,
+    worker_base: Vec<u32>,
+    /// Only stores with servers (connection limits) need to know which worker runs a request.
+    track_workers: bool,
+    /// Per class: requests per page, and the share of requests that change the session out of
+    /// 2^20.
+    parallel: Vec<u32>,
+    modify_below: Vec<u32>,
+    writes_key: u64,
+    /// Requests a store call handed a lock to (reused buffer).
+    woken: Vec<u32>,
     bal_rng: SimRng,
     sid_key: u64,
     m: Collector,
@@ -164,6 +195,21 @@ pub fn run_with(sc: &Scenario, strategy: usize, rep: u32, changes: &[StateChange
     let bal = sys.balancer.conf.conf();
     let policy = sys.balancer.conf.policy();
     let n = sys.backends.len();
+    let mut worker_base = Vec::with_capacity(sys.backends.len());
+    let mut connections = 0u32;
+    for b in &sys.backends {
+        worker_base.push(connections);
+        connections = connections.saturating_add(b.workers);
+    }
+    let env = store::Env {
+        backends: sys.backends.len(),
+        connections,
+        seed,
+        rep,
+        warmup: sc.warmup,
+        duration: sc.duration,
+        bucket: sc.bucket,
+    };
     let mut sim = Sim {
         sc,
         sys,
@@ -184,7 +230,19 @@ pub fn run_with(sc: &Scenario, strategy: usize, rep: u32, changes: &[StateChange
         state: vec![Liveness::Up; n],
         health: vec![None; n],
         changes,
-        store: store::build(&sys.sessions, sys.backends.len()),
+        store: store::build(&sys.sessions, env),
+        free_workers: sys.backends.iter().map(|b| (0..b.workers).rev().collect()).collect(),
+        worker_base,
+        track_workers: matches!(sys.sessions.storage, StorageKind::Shared | StorageKind::CachedDb),
+        parallel: sys.workload.classes.iter().map(|c| c.parallel).collect(),
+        modify_below: sys
+            .workload
+            .classes
+            .iter()
+            .map(|c| (c.session_modify * (1u32 << 20) as f64).round() as u32)
+            .collect(),
+        writes_key: rng::stream_key(seed, rep, Stream::SessionWrites),
+        woken: Vec::new(),
         bal_rng: rng::stream(seed, rep, Stream::Balancer),
         sid_key: rng::stream_key(seed, rep, Stream::SessionIds),
         m: Collector::new(sys.backends.len(), sc.warmup, sc.bucket),
@@ -200,6 +258,8 @@ pub fn run_with(sc: &Scenario, strategy: usize, rep: u32, changes: &[StateChange
     debug_assert!(sim.peers.iter().all(|p| p.conns == 0), "connection counts leaked");
     let held: Vec<u64> = (0..sys.backends.len()).map(|b| sim.store.held_by(b)).collect();
     let label = &sc.strategies[strategy].label;
+    let totals = sim.store.totals();
+    let servers = sim.store.servers((sc.warmup, sc.duration));
     sim.m.finish(
         (&sc.name, label, rep, seed),
         strategy,
@@ -207,6 +267,8 @@ pub fn run_with(sc: &Scenario, strategy: usize, rep: u32, changes: &[StateChange
         &held,
         sc.duration - sc.warmup,
         sim.events,
+        &totals,
+        &servers,
     )
 }
 
@@ -254,6 +316,10 @@ impl Sim<'_> {
             Ev::NextUser => self.user_arrives(now),
             Ev::Send { user } => self.send(user, now),
             Ev::Done { req } => self.done(req, now),
+            Ev::Store { req } => match self.reqs[req as usize].phase {
+                Phase::Read => self.store_read(req, now),
+                Phase::Write => self.store_write(req, now),
+            },
             Ev::WarmupEnd => self.m.warmup_ended(&self.backends, now),
             Ev::Tick => {
                 self.m.close_bucket(&self.backends, now);
@@ -327,6 +393,7 @@ impl Sim<'_> {
         self.m.user_arrived(now);
         let mut user = User {
             profile,
+            in_flight: 0,
             remaining: profile.requests,
             next_index: 1,
             needs_login: profile.login,
@@ -344,7 +411,8 @@ impl Sim<'_> {
         self.send(slot, now);
     }
 
-    /// The user sends its next request: a login if it needs one, else its next planned request.
+    /// The user sends its next page: a login if it needs one, else its next planned page, as
+    /// one request or `parallel` requests at once.
     fn send(&mut self, slot: u32, now: SimTime) {
         if !self.open {
             self.leave(slot);
@@ -365,18 +433,36 @@ impl Sim<'_> {
             };
             (k, (u.next_index - 1) as u64 + 1)
         };
-        if matches!(kind, Kind::Session | Kind::Anonymous) {
+        let class = u.profile.class as usize;
+        let n = if matches!(kind, Kind::Session | Kind::Anonymous) {
             self.users[slot as usize].next_index += 1;
+            self.parallel[class]
+        } else {
+            1
+        };
+        self.users[slot as usize].in_flight = n;
+        // The page's first request keeps the page's index (so `parallel = 1` draws exactly as
+        // before); the others get indices of their own above 2^48.
+        self.send_one(slot, kind, index, now);
+        for i in 1..n {
+            self.send_one(slot, kind, index | ((i as u64) << 48), now);
         }
+    }
+
+    /// One request of a page: the balancer routes it.
+    fn send_one(&mut self, slot: u32, kind: Kind, index: u64, now: SimTime) {
         self.m.request_arrived(now, kind == Kind::Relogin);
         let req = self.reqs.insert(Req {
             user: slot,
             arrival: now,
             backend: u32::MAX,
+            worker: 0,
             kind,
             index,
             attempt: Attempt::default(),
             failures: 0,
+            phase: Phase::Read,
+            prog: Progress::default(),
         }) as u32;
         self.route(req, now);
     }
@@ -424,7 +510,7 @@ impl Sim<'_> {
                 // nginx: 502 "no live upstreams"; HAProxy: 503 "no server available".
                 let r = self.reqs.remove(req as usize);
                 self.m.no_server(r.arrival);
-                self.next_step(r.user, now);
+                self.request_ended(r.user, now);
                 return;
             };
             if self.connect(req, b, now) {
@@ -466,14 +552,19 @@ impl Sim<'_> {
         self.set_cookie(req, b);
         self.m.routed(b, arrival);
         match self.backends[b].admit(req, now) {
-            Admit::Start => self.start_service(req, now),
+            Admit::Start => {
+                if self.track_workers {
+                    self.reqs[req as usize].worker = self.free_workers[b].pop().unwrap_or(0);
+                }
+                self.start_service(req, now)
+            }
             Admit::Queued => {}
             Admit::Rejected => {
                 // The backend answers 503 itself: a response, not a failure of the peer.
                 self.policy.report(b, true, &mut self.peers, now);
                 let r = self.reqs.remove(req as usize);
                 self.m.rejected(b, r.arrival);
-                self.next_step(r.user, now);
+                self.request_ended(r.user, now);
             }
         }
         true
@@ -515,7 +606,7 @@ impl Sim<'_> {
                 // The last error, or the backend's own 502, reaches the client.
                 let r = self.reqs.remove(req as usize);
                 self.m.error_502(arrival);
-                self.next_step(r.user, now);
+                self.request_ended(r.user, now);
                 true
             }
             FailurePolicy::Haproxy(h) => {
@@ -525,7 +616,7 @@ impl Sim<'_> {
                     // A 502 from the server is a response: HAProxy passes it on.
                     let r = self.reqs.remove(req as usize);
                     self.m.error_502(arrival);
-                    self.next_step(r.user, now);
+                    self.request_ended(r.user, now);
                     return true;
                 }
                 let active = bal
@@ -554,7 +645,7 @@ impl Sim<'_> {
                     RetryAction::GiveUp => {
                         let r = self.reqs.remove(req as usize);
                         self.m.error_503(arrival);
-                        self.next_step(r.user, now);
+                        self.request_ended(r.user, now);
                         true
                     }
                 }
@@ -562,54 +653,154 @@ impl Sim<'_> {
         }
     }
 
-    /// A worker takes the request: look up its session, then serve it.
+    /// What the store is told about request `req`.
+    #[inline]
+    fn access(&self, req: u32) -> Access {
+        let r = &self.reqs[req as usize];
+        let u = &self.users[r.user as usize];
+        let b = r.backend as usize;
+        Access {
+            req,
+            sid: u.session.unwrap_or(0),
+            backend: r.backend,
+            conn: self.worker_base[b] + r.worker,
+            user_key: u.profile.key,
+            index: r.index,
+            bytes: u.profile.session_bytes,
+            cookies: u.profile.accepts_cookies,
+            modified: rng::item_below(self.writes_key ^ u.profile.key, r.index, 1 << 20)
+                < self.modify_below[u.profile.class as usize],
+            measured: self.m.measured(r.arrival),
+        }
+    }
+
+    /// A worker takes the request: a request of a logged-in user first reads its session.
     fn start_service(&mut self, req: u32, now: SimTime) {
+        if self.reqs[req as usize].kind == Kind::Session {
+            let r = &mut self.reqs[req as usize];
+            r.phase = Phase::Read;
+            r.prog = Progress::default();
+            self.store_read(req, now);
+        } else {
+            self.start_app(req, now);
+        }
+    }
+
+    fn store_read(&mut self, req: u32, now: SimTime) {
+        let a = self.access(req);
+        let mut p = self.reqs[req as usize].prog;
+        let step = if self.users[self.reqs[req as usize].user as usize].session.is_none() {
+            p.lost = Some(store::LostCause::Expired);
+            Step::Ready
+        } else {
+            self.store.read(&a, &mut p, now)
+        };
+        self.reqs[req as usize].prog = p;
+        match step {
+            Step::Ready => {
+                let r = &self.reqs[req as usize];
+                let lost = r.prog.lost;
+                self.m.session_lookup(r.backend as usize, r.arrival, lost);
+                if lost.is_some() {
+                    // The application answers with its login page; the user must log in again.
+                    self.users[r.user as usize].needs_login = true;
+                }
+                self.start_app(req, now);
+            }
+            Step::Wait(t) => self.q.push(t, Ev::Store { req }),
+            Step::Blocked => {}
+        }
+    }
+
+    /// The application serves the request.
+    fn start_app(&mut self, req: u32, now: SimTime) {
         let r = &self.reqs[req as usize];
         let b = r.backend as usize;
-        let u = &self.users[r.user as usize];
-        if r.kind == Kind::Session {
-            let lost = match u.session {
-                Some(sid) => match self.store.lookup(sid, b, now) {
-                    Lookup::Found => None,
-                    Lookup::Lost(cause) => Some(cause),
-                },
-                None => Some(store::LostCause::NodeFailure),
-            };
-            self.m.session_lookup(b, r.arrival, lost);
-            if lost.is_some() {
-                // The application answers with its login page; the user must log in again.
-                self.users[r.user as usize].needs_login = true;
-            }
-        }
         let u = &self.users[r.user as usize];
         let mut srng = self.pop.service_rng(u.profile.key, r.index);
         let st = SimTime::from_secs_f64(self.sys.backends[b].service_time.sample(&mut srng));
         self.q.push(now + st, Ev::Done { req });
     }
 
+    /// The application is done: a login creates the session, a session request writes it back.
     fn done(&mut self, req: u32, now: SimTime) {
+        let r = &self.reqs[req as usize];
+        match r.kind {
+            Kind::Anonymous => return self.finish(req, now),
+            Kind::Login | Kind::Relogin => {
+                let u = &mut self.users[r.user as usize];
+                let old = u.session.take();
+                let sid = rng::key(&[self.sid_key, u.profile.key, u.logins as u64]);
+                u.logins += 1;
+                u.needs_login = false;
+                u.session = Some(sid);
+                if let Some(old) = old {
+                    self.store.abandon(old);
+                }
+            }
+            Kind::Session => {}
+        }
+        let r = &mut self.reqs[req as usize];
+        r.phase = Phase::Write;
+        let lost = r.prog.lost;
+        let locked = r.prog.locked;
+        let drop_write = r.prog.drop_write;
+        let read_version = r.prog.read_version;
+        r.prog = Progress {
+            lost,
+            locked,
+            drop_write,
+            read_version,
+            ..Progress::default()
+        };
+        self.store_write(req, now);
+    }
+
+    fn store_write(&mut self, req: u32, now: SimTime) {
+        let a = self.access(req);
+        let create = matches!(self.reqs[req as usize].kind, Kind::Login | Kind::Relogin);
+        let mut p = self.reqs[req as usize].prog;
+        let step = self.store.write(&a, &mut p, create, now, &mut self.woken);
+        self.reqs[req as usize].prog = p;
+        while let Some(w) = self.woken.pop() {
+            self.q.push(now, Ev::Store { req: w });
+        }
+        match step {
+            Step::Ready | Step::Blocked => self.finish(req, now),
+            Step::Wait(t) => self.q.push(t, Ev::Store { req }),
+        }
+    }
+
+    /// The request is complete: its worker takes the next queued request.
+    fn finish(&mut self, req: u32, now: SimTime) {
         let r = self.reqs.remove(req as usize);
         let b = r.backend as usize;
         self.policy.report(b, true, &mut self.peers, now);
-        if let Some(next) = self.backends[b].finish(now) {
-            self.start_service(next, now);
+        match self.backends[b].finish(now) {
+            Some(next) => {
+                self.reqs[next as usize].worker = r.worker;
+                self.start_service(next, now);
+            }
+            None => {
+                if self.track_workers {
+                    self.free_workers[b].push(r.worker);
+                }
+            }
         }
         self.m.completed(b, r.arrival, now);
-        if matches!(r.kind, Kind::Login | Kind::Relogin) {
-            let u = &mut self.users[r.user as usize];
-            if let Some(old) = u.session.take() {
-                self.store.remove(old);
-            }
-            let sid = rng::key(&[self.sid_key, u.profile.key, u.logins as u64]);
-            u.logins += 1;
-            u.needs_login = false;
-            u.session = Some(sid);
-            self.store.create(sid, b, now);
-        }
-        self.next_step(r.user, now);
+        self.request_ended(r.user, now);
     }
 
-    /// After a request: think, then log in again or send the next planned request; or leave.
+    /// One request of the user's page ended (completed, rejected or unroutable).
+    fn request_ended(&mut self, slot: u32, now: SimTime) {
+        let u = &mut self.users[slot as usize];
+        u.in_flight = u.in_flight.saturating_sub(1);
+        if u.in_flight == 0 {
+            self.next_step(slot, now);
+        }
+    }
+
+    /// After a page: think, then log in again or send the next planned page; or leave.
     fn next_step(&mut self, slot: u32, now: SimTime) {
         let u = &mut self.users[slot as usize];
         let index = if u.needs_login {
@@ -627,10 +818,11 @@ impl Sim<'_> {
         self.q.push(now + think, Ev::Send { user: slot });
     }
 
+    /// The user leaves. A server-side session stays until it expires, as on a real server.
     fn leave(&mut self, slot: u32) {
         let u = self.users.remove(slot as usize);
         if let Some(sid) = u.session {
-            self.store.remove(sid);
+            self.store.abandon(sid);
         }
     }
 }

@@ -32,6 +32,8 @@ pub struct UserProfile {
     pub login: bool,
     /// Requests besides the login request.
     pub requests: u32,
+    /// Size of the user's session data [bytes].
+    pub session_bytes: u32,
 }
 
 /// Draws users and their per-request randomness for one replication.
@@ -76,9 +78,19 @@ impl Population {
         let addr = self.addresses.draw(&mut r);
         let accepts_cookies = !(c.refuse_cookies > 0.0 && r.random_bool(c.refuse_cookies));
         let requests = c.requests.sample(&mut r).round().min(u32::MAX as f64) as u32;
+        let key = rand::Rng::next_u64(&mut r);
+        // Drawn after the key, so that adding it changed no earlier draw; only users with a
+        // session need it. Adding 0.5 and truncating rounds a non-negative draw without a
+        // libm call (the cast saturates).
+        let session_bytes = if c.login {
+            (c.session_size.sample(&mut r) + 0.5) as u32
+        } else {
+            0
+        };
         UserProfile {
             id,
-            key: rand::Rng::next_u64(&mut r),
+            key,
+            session_bytes,
             class: class as u16,
             addr,
             accepts_cookies,

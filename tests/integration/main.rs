@@ -9,5 +9,6 @@ mod common;
 mod config_import;
 mod conformance;
 mod determinism;
+mod storage;
 mod sweep;
 mod theory;

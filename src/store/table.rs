@@ -1,0 +1,207 @@
+//! The session table every server-side strategy keeps: session id -> item, with each item on
+//! one of several intrusive doubly linked lists in order of last touch (a node's sessions, a
+//! store server's LRU, a memcached slab class's LRU).
+//!
+//! Lists serve both expiry and eviction without scanning: every item of a list shares one
+//! lifetime, so the list's head is the next to expire and the least recently used. Memory is
+//! the live items plus tombstones (items remembered as gone, with the cause, until they would
+//! have expired), so it is bounded by the sessions alive within one lifetime.
+
+use super::{LostCause, SessionId};
+use crate::engine::SimTime;
+use rustc_hash::FxHashMap;
+use slab::Slab;
+
+const NIL: u32 = u32::MAX;
+
+/// One session in a table. `aux`, `aux2` and `stamp` belong to the strategy.
+#[derive(Clone, Debug)]
+pub struct Item {
+    pub sid: SessionId,
+    pub list: u32,
+    prev: u32,
+    next: u32,
+    /// Last touch (the list order).
+    pub touched: SimTime,
+    /// Bytes (or slab class) the item takes, as its strategy accounts them.
+    pub bytes: u32,
+    pub class: u16,
+    /// Data writes so far (last-writer-wins accounting).
+    pub version: u32,
+    /// The request holding the session's lock, plus one; 0 when unlocked.
+    pub lock: u32,
+    /// A tombstone: the session is gone, for this reason.
+    pub gone: Option<LostCause>,
+    pub aux: u32,
+    pub aux2: u32,
+    pub stamp: SimTime,
+    /// When the item was created.
+    pub created: SimTime,
+}
+
+pub struct Table {
+    map: FxHashMap<SessionId, u32>,
+    items: Slab<Item>,
+    /// (head, tail, length) of each list.
+    lists: Vec<(u32, u32, u64)>,
+}
+
+impl Table {
+    pub fn new(lists: usize) -> Self {
+        Table {
+            map: FxHashMap::default(),
+            items: Slab::with_capacity(1024),
+            lists: vec![(NIL, NIL, 0); lists],
+        }
+    }
+
+    #[inline]
+    pub fn get(&self, sid: SessionId) -> Option<u32> {
+        self.map.get(&sid).copied()
+    }
+
+    #[inline]
+    pub fn item(&self, slot: u32) -> &Item {
+        &self.items[slot as usize]
+    }
+
+    #[inline]
+    pub fn item_mut(&mut self, slot: u32) -> &mut Item {
+        &mut self.items[slot as usize]
+    }
+
+    /// Inserts `sid` at the tail of `list` (replacing any item of that id).
+    pub fn insert(&mut self, sid: SessionId, list: u32, now: SimTime) -> u32 {
+        if let Some(old) = self.get(sid) {
+            self.remove(old);
+        }
+        let slot = self.items.insert(Item {
+            sid,
+            list,
+            prev: NIL,
+            next: NIL,
+            touched: now,
+            bytes: 0,
+            class: 0,
+            version: 0,
+            lock: 0,
+            gone: None,
+            aux: 0,
+            aux2: 0,
+            stamp: now,
+            created: now,
+        }) as u32;
+        self.map.insert(sid, slot);
+        self.link_tail(slot);
+        slot
+    }
+
+    fn link_tail(&mut self, slot: u32) {
+        let list = self.items[slot as usize].list as usize;
+        let tail = self.lists[list].1;
+        {
+            let it = &mut self.items[slot as usize];
+            it.prev = tail;
+            it.next = NIL;
+        }
+        if tail == NIL {
+            self.lists[list].0 = slot;
+        } else {
+            self.items[tail as usize].next = slot;
+        }
+        self.lists[list].1 = slot;
+        self.lists[list].2 += 1;
+    }
+
+    fn unlink(&mut self, slot: u32) {
+        let (list, prev, next) = {
+            let it = &self.items[slot as usize];
+            (it.list as usize, it.prev, it.next)
+        };
+        if prev == NIL {
+            self.lists[list].0 = next;
+        } else {
+            self.items[prev as usize].next = next;
+        }
+        if next == NIL {
+            self.lists[list].1 = prev;
+        } else {
+            self.items[next as usize].prev = prev;
+        }
+        self.lists[list].2 -= 1;
+    }
+
+    /// Marks the item used at `now`: it moves to the tail of its list.
+    #[inline]
+    pub fn touch(&mut self, slot: u32, now: SimTime) {
+        self.unlink(slot);
+        self.items[slot as usize].touched = now;
+        self.link_tail(slot);
+    }
+
+    /// Moves the item to the tail of another list.
+    pub fn move_to(&mut self, slot: u32, list: u32, now: SimTime) {
+        self.unlink(slot);
+        let it = &mut self.items[slot as usize];
+        it.list = list;
+        it.touched = now;
+        self.link_tail(slot);
+    }
+
+    pub fn remove(&mut self, slot: u32) -> Item {
+        self.unlink(slot);
+        let it = self.items.remove(slot as usize);
+        self.map.remove(&it.sid);
+        it
+    }
+
+    /// The least recently touched item of `list`.
+    #[inline]
+    pub fn head(&self, list: u32) -> Option<u32> {
+        match self.lists[list as usize].0 {
+            NIL => None,
+            s => Some(s),
+        }
+    }
+
+    pub fn len(&self, list: u32) -> u64 {
+        self.lists[list as usize].2
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// Every item, in slot order (for rare whole-table events such as a crash; slot order is
+    /// deterministic, unlike hash-map order).
+    pub fn slots(&self) -> Vec<u32> {
+        self.items.iter().map(|(k, _)| k as u32).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lists_keep_touch_order() {
+        let t0 = SimTime::from_secs;
+        let mut t = Table::new(2);
+        let a = t.insert(1, 0, t0(1));
+        let b = t.insert(2, 0, t0(2));
+        let c = t.insert(3, 1, t0(3));
+        assert_eq!((t.len(0), t.len(1)), (2, 1));
+        assert_eq!(t.head(0), Some(a));
+        t.touch(a, t0(4));
+        assert_eq!(t.head(0), Some(b), "touching moves to the tail");
+        t.move_to(b, 1, t0(5));
+        assert_eq!(t.head(0), Some(a));
+        assert_eq!(t.head(1), Some(c));
+        assert_eq!(t.remove(c).sid, 3);
+        assert_eq!(t.head(1), Some(b));
+        assert_eq!(t.get(3), None);
+        t.remove(a);
+        assert_eq!(t.head(0), None);
+        assert_eq!(t.len(0), 0);
+    }
+}
