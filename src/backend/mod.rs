@@ -87,6 +87,19 @@ impl Backend {
         )
     }
 
+    /// The server dies at `now`: no worker busy, nobody waiting. Returns the requests that were
+    /// waiting in the queue (those in service are the caller's to account for).
+    pub fn reset(&mut self, now: SimTime) -> Vec<u32> {
+        self.advance(now);
+        self.busy = 0;
+        self.queue.drain(..).collect()
+    }
+
+    /// No request in service or waiting.
+    pub fn idle(&self) -> bool {
+        self.busy == 0 && self.queue.is_empty()
+    }
+
     pub fn queue_len(&self) -> usize {
         self.queue.len()
     }

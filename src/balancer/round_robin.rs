@@ -207,9 +207,11 @@ fn full(s: &Static, p: &PeerState) -> bool {
     s.max_conns > 0 && p.conns >= s.max_conns
 }
 
+/// `p.up` is false for an nginx peer only when an operator takes the server out (sessim's
+/// `drain` fault: `down` and a reload); open-source nginx has no health checks to clear it.
 #[inline]
 fn usable(s: &Static, p: &PeerState, now_s: i64) -> bool {
-    !s.down && !failed(s, p, now_s) && !full(s, p)
+    !s.down && p.up && !failed(s, p, now_s) && !full(s, p)
 }
 
 /// nginx's default method: smooth weighted round-robin, backup servers when every

@@ -2,7 +2,7 @@
 //! and time-series buckets. Memory is fixed by the number of backends and buckets, never by the
 //! number of requests (latencies go into an HDR histogram with 3 significant digits).
 
-use super::{BackendRow, RunResult, StoreRow, SummaryRow, TimeseriesRow, round6, stats};
+use super::{BackendRow, FaultRow, RunResult, StoreRow, SummaryRow, TimeseriesRow, round6, stats};
 use crate::backend::Backend;
 use crate::engine::SimTime;
 use crate::store::{LostCause, ServerReport, StoreTotals};
@@ -39,10 +39,25 @@ struct ClosedBucket {
     latency_ns: u128,
     busy_workers: f64,
     queue_length: f64,
+    up: bool,
+}
+
+/// Counts of one fault while it is the latest.
+struct FaultAcc {
+    kind: &'static str,
+    target: String,
+    at: SimTime,
+    detected: Option<SimTime>,
+    recovered: Option<SimTime>,
+    failed: u64,
+    lost: [u64; LostCause::COUNT],
+    relogins: u64,
 }
 
 pub struct Collector {
     warmup: SimTime,
+    faults: Vec<FaultAcc>,
+    pub killed_in_flight: u64,
     pub requests: u64,
     pub completed: u64,
     pub rejected: u64,
@@ -64,12 +79,16 @@ pub struct Collector {
     rows: Vec<ClosedBucket>,
     busy_at_warmup: Vec<u128>,
     busy_at_end: Vec<u128>,
+    /// When the measured window closed (the last bucket's end).
+    busy_end_time: Option<SimTime>,
 }
 
 impl Collector {
     pub fn new(backends: usize, warmup: SimTime, bucket_width: SimTime) -> Self {
         Collector {
             warmup,
+            faults: Vec::new(),
+            killed_in_flight: 0,
             requests: 0,
             completed: 0,
             rejected: 0,
@@ -93,6 +112,7 @@ impl Collector {
             rows: Vec::new(),
             busy_at_warmup: vec![0; backends],
             busy_at_end: vec![0; backends],
+            busy_end_time: None,
         }
     }
 
@@ -112,6 +132,9 @@ impl Collector {
     /// A request arrived at the balancer; `relogin` if it is a login after a lost session.
     #[inline]
     pub fn request_arrived(&mut self, now: SimTime, relogin: bool) {
+        if relogin && let Some(f) = self.faults.last_mut() {
+            f.relogins += 1;
+        }
         if self.measured(now) {
             self.requests += 1;
             self.relogins += relogin as u64;
@@ -128,6 +151,7 @@ impl Collector {
 
     #[inline]
     pub fn no_server(&mut self, arrival: SimTime) {
+        self.fault_failed();
         if self.measured(arrival) {
             self.no_server += 1;
         }
@@ -152,7 +176,9 @@ impl Collector {
 
     /// The client got a 502 (nginx ran out of tries, or a backend's 502 was passed on).
     #[inline]
-    pub fn error_502(&mut self, arrival: SimTime) {
+    pub fn error_502(&mut self, b: usize, arrival: SimTime) {
+        self.bucket[b].errors += 1;
+        self.fault_failed();
         if self.measured(arrival) {
             self.errors_502 += 1;
         }
@@ -160,7 +186,9 @@ impl Collector {
 
     /// The client got a 503 from HAProxy after its retries.
     #[inline]
-    pub fn error_503(&mut self, arrival: SimTime) {
+    pub fn error_503(&mut self, b: usize, arrival: SimTime) {
+        self.bucket[b].errors += 1;
+        self.fault_failed();
         if self.measured(arrival) {
             self.errors_503 += 1;
         }
@@ -169,6 +197,7 @@ impl Collector {
     #[inline]
     pub fn rejected(&mut self, b: usize, arrival: SimTime) {
         self.bucket[b].errors += 1;
+        self.fault_failed();
         if self.measured(arrival) {
             self.rejected += 1;
             self.backends[b].errors += 1;
@@ -178,8 +207,11 @@ impl Collector {
     /// A request that needed its session looked it up on backend `b`.
     #[inline]
     pub fn session_lookup(&mut self, b: usize, arrival: SimTime, lost: Option<LostCause>) {
-        if lost.is_some() {
+        if let Some(cause) = lost {
             self.bucket[b].lost += 1;
+            if let Some(f) = self.faults.last_mut() {
+                f.lost[cause as usize] += 1;
+            }
         }
         if self.measured(arrival) {
             self.session_requests += 1;
@@ -204,6 +236,50 @@ impl Collector {
         }
     }
 
+    /// A request in flight on backend `b` died with it: the client gets a 502.
+    pub fn killed(&mut self, b: usize, arrival: SimTime) {
+        self.error_502(b, arrival);
+        if self.measured(arrival) {
+            self.killed_in_flight += 1;
+        }
+    }
+
+    #[inline]
+    fn fault_failed(&mut self) {
+        if let Some(f) = self.faults.last_mut() {
+            f.failed += 1;
+        }
+    }
+
+    /// A fault starts; returns its number (its row in `faults.csv`).
+    pub fn fault_started(&mut self, kind: &'static str, target: String, at: SimTime) -> u32 {
+        self.faults.push(FaultAcc {
+            kind,
+            target,
+            at,
+            detected: None,
+            recovered: None,
+            failed: 0,
+            lost: [0; LostCause::COUNT],
+            relogins: 0,
+        });
+        (self.faults.len() - 1) as u32
+    }
+
+    /// The balancer noticed fault `f` (first time only).
+    pub fn fault_detected(&mut self, f: u32, now: SimTime) {
+        if let Some(a) = self.faults.get_mut(f as usize) {
+            a.detected.get_or_insert(now);
+        }
+    }
+
+    /// The target of fault `f` is serving again.
+    pub fn fault_recovered(&mut self, f: u32, now: SimTime) {
+        if let Some(a) = self.faults.get_mut(f as usize) {
+            a.recovered.get_or_insert(now);
+        }
+    }
+
     /// Snapshot of busy-worker integrals at the end of the warm-up.
     pub fn warmup_ended(&mut self, backends: &[Backend], now: SimTime) {
         for (i, b) in backends.iter().enumerate() {
@@ -212,7 +288,7 @@ impl Collector {
     }
 
     /// Closes the current time bucket at `now` and opens the next.
-    pub fn close_bucket(&mut self, backends: &[Backend], now: SimTime) {
+    pub fn close_bucket(&mut self, backends: &[Backend], up: &[bool], now: SimTime) {
         let width = (now - self.bucket_start).as_nanos().max(1) as f64;
         for (i, b) in backends.iter().enumerate() {
             let (busy, queue) = b.areas_at(now);
@@ -227,6 +303,7 @@ impl Collector {
                 latency_ns: acc.latency_ns,
                 busy_workers: (busy - acc.busy_area) as f64 / width,
                 queue_length: (queue - acc.queue_area) as f64 / width,
+                up: up.get(i).copied().unwrap_or(true),
             });
             self.bucket[i] = Bucket {
                 busy_area: busy,
@@ -239,6 +316,7 @@ impl Collector {
 
     /// Snapshot at the end of the measured window (the scenario's duration).
     pub fn run_ended(&mut self, backends: &[Backend], now: SimTime) {
+        self.busy_end_time = Some(now);
         for (i, b) in backends.iter().enumerate() {
             self.busy_at_end[i] = b.areas_at(now).0;
         }
@@ -340,6 +418,7 @@ impl Collector {
             retries: self.retries,
             errors_502: self.errors_502,
             errors_503: self.errors_503,
+            killed_in_flight: self.killed_in_flight,
             store_ops: servers.iter().map(|s| s.ops).sum(),
             store_utilization: round6(servers.iter().map(|s| s.utilization).fold(0.0, f64::max)),
             store_wait_mean_ms: round6({
@@ -407,6 +486,7 @@ impl Collector {
                 requests: r.requests,
                 busy_workers: round6(r.busy_workers),
                 queue_length: round6(r.queue_length),
+                up: r.up as u8,
                 sessions_lost: r.lost,
                 errors: r.errors,
                 latency_mean_ms: round6(if r.completed > 0 {
@@ -438,13 +518,111 @@ impl Collector {
                 refused_connections: s.refused_connections,
             })
             .collect();
+        let faults = self.fault_rows((scenario, strategy, replication));
         RunResult {
             strategy_index,
             summary,
             backends: backend_rows,
             timeseries,
+            faults,
             stores,
             events,
         }
+    }
+}
+
+impl Collector {
+    /// Cluster-wide mean latency per time bucket: (start, end, mean latency [ns] or None).
+    fn cluster_latency(&self) -> Vec<(SimTime, SimTime, Option<f64>)> {
+        let mut out: Vec<(SimTime, SimTime, Option<f64>)> = Vec::new();
+        let mut i = 0;
+        while i < self.rows.len() {
+            let start = self.rows[i].start;
+            let (mut n, mut ns) = (0u64, 0u128);
+            while i < self.rows.len() && self.rows[i].start == start {
+                n += self.rows[i].completed;
+                ns += self.rows[i].latency_ns;
+                i += 1;
+            }
+            out.push((start, start + self.bucket_width, (n > 0).then(|| ns as f64 / n as f64)));
+        }
+        // The last bucket ends at the duration, possibly earlier than start + width.
+        if let (Some(last), Some(end)) = (out.last_mut(), self.busy_end_time) {
+            last.1 = end;
+        }
+        out
+    }
+
+    fn fault_rows(&self, ids: (&str, &str, u32)) -> Vec<FaultRow> {
+        let (scenario, strategy, replication) = ids;
+        let buckets = self.cluster_latency();
+        // Normal latency: the mean over buckets after the warm-up and before the first fault
+        // (or before the first fault at all, if it falls in the warm-up).
+        let first = self.faults.first().map_or(SimTime::MAX, |f| f.at);
+        let mean_of = |from: SimTime| {
+            let v: Vec<f64> = buckets
+                .iter()
+                .filter(|b| b.0 >= from && b.1 <= first)
+                .filter_map(|b| b.2)
+                .collect();
+            (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
+        };
+        let normal = mean_of(self.warmup).or_else(|| mean_of(SimTime::ZERO));
+        // Sessions lost per second before the first fault (after the warm-up).
+        let (mut lost_before, mut secs_before) = (0u64, 0.0);
+        let mut last_start = None;
+        for r in &self.rows {
+            if r.start >= self.warmup && r.start + self.bucket_width <= first {
+                lost_before += r.lost;
+                if last_start != Some(r.start) {
+                    secs_before += self.bucket_width.as_secs_f64();
+                    last_start = Some(r.start);
+                }
+            }
+        }
+        let base_rate = if secs_before > 0.0 {
+            lost_before as f64 / secs_before
+        } else {
+            0.0
+        };
+        let end = self.busy_end_time.unwrap_or(SimTime::MAX);
+        let secs = |t: SimTime| round6(t.as_secs_f64());
+        self.faults
+            .iter()
+            .enumerate()
+            .map(|(k, f)| {
+                let from = f.recovered.or(f.detected).unwrap_or(f.at).max(f.at);
+                let back = normal.and_then(|n| {
+                    buckets
+                        .iter()
+                        .find(|b| b.0 >= from && b.2.is_some_and(|l| l <= 1.1 * n))
+                        .map(|b| b.1 - f.at)
+                });
+                let lost: u64 = f.lost.iter().sum();
+                let until = self.faults.get(k + 1).map_or(end, |n| n.at).max(f.at);
+                let of = |c: LostCause| f.lost[c as usize];
+                let known = of(LostCause::NodeFailure) + of(LostCause::RoutedElsewhere) + of(LostCause::StoreFailure);
+                FaultRow {
+                    scenario: scenario.to_string(),
+                    strategy: strategy.to_string(),
+                    replication,
+                    fault: k as u32,
+                    kind: f.kind.to_string(),
+                    target: f.target.clone(),
+                    at_s: secs(f.at),
+                    detected_s: f.detected.map(secs),
+                    recovered_s: f.recovered.map(secs),
+                    requests_failed: f.failed,
+                    sessions_lost: lost,
+                    lost_node_failure: of(LostCause::NodeFailure),
+                    lost_routed_elsewhere: of(LostCause::RoutedElsewhere),
+                    lost_store_failure: of(LostCause::StoreFailure),
+                    lost_other: lost - known,
+                    lost_above_baseline: round6(lost as f64 - base_rate * (until - f.at).as_secs_f64()),
+                    relogins: f.relogins,
+                    latency_normal_after_s: back.map(secs),
+                }
+            })
+            .collect()
     }
 }

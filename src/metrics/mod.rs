@@ -92,6 +92,10 @@ summary_row! {
     errors_502: u64,
     /// Requests answered 503 by HAProxy after its retries.
     errors_503: u64,
+    /// Requests in flight on a backend when it crashed or its application died: the balancer
+    /// answers 502 (they are counted in `errors_502` too). Not retried: a request already sent
+    /// is not idempotent to nginx (`proxy_next_upstream` without `non_idempotent`).
+    killed_in_flight: u64,
     /// Store operations (every server of every store cluster).
     store_ops: u64,
     /// Utilisation of the busiest store server (0..1).
@@ -167,6 +171,9 @@ pub struct TimeseriesRow {
     pub busy_workers: f64,
     /// Time-averaged requests waiting in the backend's queue.
     pub queue_length: f64,
+    /// 1 if the backend was serving at the end of the bucket (not crashed, application up,
+    /// not drained), else 0.
+    pub up: u8,
     pub sessions_lost: u64,
     pub errors: u64,
     /// Mean response time of the requests that arrived in the bucket and completed [ms].
@@ -229,6 +236,41 @@ impl StoreRow {
     ];
 }
 
+/// One row of `faults.csv`: one fault in one strategy and replication. Counts run from the
+/// fault until the next fault starts (or the run ends), warm-up included.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct FaultRow {
+    pub scenario: String,
+    pub strategy: String,
+    pub replication: u32,
+    /// Faults in time order: scheduled ones by start time, random failures as they occur.
+    pub fault: u32,
+    /// crash, app_down, drain, slow, restart is not a fault: it ends one.
+    pub kind: String,
+    pub target: String,
+    pub at_s: f64,
+    /// When the balancer noticed (HAProxy health checks marked it down, nginx counted
+    /// `max_fails` failures); empty if it never did.
+    pub detected_s: Option<f64>,
+    /// When the target was serving again; empty if never during the run.
+    pub recovered_s: Option<f64>,
+    /// Requests that got an error: killed in flight, refused, 502/503, rejected.
+    pub requests_failed: u64,
+    pub sessions_lost: u64,
+    pub lost_node_failure: u64,
+    pub lost_routed_elsewhere: u64,
+    pub lost_store_failure: u64,
+    pub lost_other: u64,
+    /// `sessions_lost` minus what the pre-fault loss rate (after the warm-up, before the first
+    /// fault) would lose over the same window: the fault's own cost. May be negative by chance.
+    pub lost_above_baseline: f64,
+    /// Users sent back to the login page (re-login requests).
+    pub relogins: u64,
+    /// From the fault to the end of the first time bucket, after recovery (or detection), whose
+    /// mean latency is within 10% of the mean before the first fault; empty if never.
+    pub latency_normal_after_s: Option<f64>,
+}
+
 /// Everything one simulation (one strategy, one replication) produced.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RunResult {
@@ -237,6 +279,7 @@ pub struct RunResult {
     pub summary: SummaryRow,
     pub backends: Vec<BackendRow>,
     pub timeseries: Vec<TimeseriesRow>,
+    pub faults: Vec<FaultRow>,
     pub stores: Vec<StoreRow>,
     /// Events the engine processed (for benchmarks).
     pub events: u64,

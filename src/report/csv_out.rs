@@ -79,6 +79,7 @@ pub fn write_runs(out: &mut OutputDir, runs: &[RunResult]) -> Result<()> {
     out.csv("summary.csv", runs.iter().map(|r| &r.summary))?;
     out.csv("backends.csv", runs.iter().flat_map(|r| &r.backends))?;
     out.csv("timeseries.csv", runs.iter().flat_map(|r| &r.timeseries))?;
+    out.csv("faults.csv", runs.iter().flat_map(|r| &r.faults))?;
     if runs.iter().any(|r| !r.stores.is_empty()) {
         out.csv("stores.csv", runs.iter().flat_map(|r| &r.stores))?;
     } else {

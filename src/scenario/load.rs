@@ -5,6 +5,7 @@
 //! and says what to change. Unknown keys are rejected with the nearest valid key suggested.
 
 mod balancer;
+mod faults;
 
 use super::raw::*;
 use super::*;
@@ -15,7 +16,7 @@ use std::path::Path;
 use toml::{Table, Value};
 
 /// Keys a `[[strategy]]` entry may set besides `label`: the parts of a system.
-const STRATEGY_KEYS: &[&str] = &["label", "workload", "balancer", "backends", "sessions"];
+const STRATEGY_KEYS: &[&str] = &["label", "workload", "balancer", "backends", "sessions", "faults"];
 
 /// A `--set KEY=VALUE` override of one scenario key by its dotted path.
 #[derive(Clone, Debug, PartialEq)]
@@ -364,11 +365,14 @@ pub fn default_bucket(duration: SimTime) -> SimTime {
 fn validate_system(raw: &RawScenario, base_dir: &Path) -> PathResult<System> {
     let workload = validate_workload(&raw.workload)?;
     let (balancer, backends) = balancer::validate(&raw.balancer, &raw.backends, base_dir)?;
+    let sessions = validate_sessions(&raw.sessions)?;
+    let faults = faults::validate(raw.faults.as_deref().unwrap_or(&[]), &backends, &sessions)?;
     Ok(System {
         workload,
         balancer,
         backends,
-        sessions: validate_sessions(&raw.sessions)?,
+        sessions,
+        faults,
     })
 }
 

@@ -50,6 +50,8 @@ pub struct System {
     /// In balancer order (as in the config file). Never empty.
     pub backends: Vec<BackendConfig>,
     pub sessions: SessionsConfig,
+    /// What fails, when (see [`crate::faults`]).
+    pub faults: crate::faults::FaultPlan,
 }
 
 #[derive(Clone, Debug)]

@@ -23,6 +23,25 @@ pub struct RawScenario {
     pub backends: RawBackends,
     #[serde(default)]
     pub sessions: RawSessions,
+    pub faults: Option<Vec<RawFault>>,
+}
+
+/// One `[[faults]]` entry; which keys apply depends on `kind` (checked in validation).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFault {
+    pub kind: String,
+    pub at: Option<Value>,
+    pub target: Option<String>,
+    pub targets: Option<Vec<String>>,
+    pub downtime: Option<Value>,
+    pub factor: Option<f64>,
+    pub duration: Option<Value>,
+    pub gap: Option<Value>,
+    pub mode: Option<String>,
+    pub mtbf: Option<Value>,
+    pub mttr: Option<Value>,
+    pub failure: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

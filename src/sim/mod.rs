@@ -34,6 +34,7 @@ use crate::balancer::{
 };
 use crate::engine::rng::{self, SimRng, Stream};
 use crate::engine::{EventQueue, SimTime};
+use crate::faults::{Action, Schedule, Scheduled, Target};
 use crate::metrics::RunResult;
 use crate::metrics::collector::Collector;
 use crate::scenario::{Scenario, StorageKind, System};
@@ -65,6 +66,8 @@ enum Ev {
     Check { backend: u32 },
     /// A backend changes state (see [`Liveness`]).
     Liveness { backend: u32, state: Liveness },
+    /// The fault schedule has actions due.
+    Fault,
 }
 
 /// The state of a backend as the outside world sees it. The failures of the fault schedule map
@@ -137,6 +140,10 @@ struct Req {
     failures: u32,
     phase: Phase,
     prog: Progress,
+    /// Admitted by its backend (serving or queued), as opposed to between attempts.
+    on_backend: bool,
+    /// Killed by a crash while in service: its pending event only removes it.
+    dead: bool,
 }
 
 struct Sim<'a> {
@@ -174,6 +181,16 @@ struct Sim<'a> {
     writes_key: u64,
     /// Requests a store call handed a lock to (reused buffer).
     woken: Vec<u32>,
+    /// The failure schedule, and per backend: the service-time factor of a `slow` fault,
+    /// whether it is taken out of the balancer (`drain`) and still finishing its requests, and
+    /// the fault (its `faults.csv` number) affecting it now.
+    faults: Schedule,
+    slow: Vec<f64>,
+    drained: Vec<bool>,
+    draining: Vec<bool>,
+    fault_on: Vec<Option<u32>>,
+    store_names: Vec<String>,
+    up_buf: Vec<bool>,
     bal_rng: SimRng,
     sid_key: u64,
     m: Collector,
@@ -243,6 +260,13 @@ pub fn run_with(sc: &Scenario, strategy: usize, rep: u32, changes: &[StateChange
             .collect(),
         writes_key: rng::stream_key(seed, rep, Stream::SessionWrites),
         woken: Vec::new(),
+        faults: Schedule::new(&sys.faults, seed, rep, sc.duration),
+        slow: vec![1.0; n],
+        drained: vec![false; n],
+        draining: vec![false; n],
+        fault_on: vec![None; n],
+        store_names: store::server_names(&sys.sessions),
+        up_buf: vec![true; n],
         bal_rng: rng::stream(seed, rep, Stream::Balancer),
         sid_key: rng::stream_key(seed, rep, Stream::SessionIds),
         m: Collector::new(sys.backends.len(), sc.warmup, sc.bucket),
@@ -298,6 +322,9 @@ impl Sim<'_> {
                 self.q.push(first, Ev::Check { backend: b as u32 });
             }
         }
+        if let Some(t) = self.faults.peek_time() {
+            self.q.push(t, Ev::Fault);
+        }
         if let Some(t) = self.arrivals.next_arrival() {
             self.q.push(t, Ev::NextUser);
         }
@@ -315,6 +342,9 @@ impl Sim<'_> {
         match ev {
             Ev::NextUser => self.user_arrives(now),
             Ev::Send { user } => self.send(user, now),
+            Ev::Done { req } | Ev::Store { req } if self.reqs[req as usize].dead => {
+                self.reqs.remove(req as usize);
+            }
             Ev::Done { req } => self.done(req, now),
             Ev::Store { req } => match self.reqs[req as usize].phase {
                 Phase::Read => self.store_read(req, now),
@@ -322,7 +352,7 @@ impl Sim<'_> {
             },
             Ev::WarmupEnd => self.m.warmup_ended(&self.backends, now),
             Ev::Tick => {
-                self.m.close_bucket(&self.backends, now);
+                self.close_bucket(now);
                 let next = now + self.sc.bucket;
                 if next < self.sc.duration {
                     self.q.push(next, Ev::Tick);
@@ -331,12 +361,22 @@ impl Sim<'_> {
             Ev::Close => {
                 // Ticks fall strictly before the duration, so the last bucket (possibly shorter
                 // than the others) is still open here.
-                self.m.close_bucket(&self.backends, now);
+                self.close_bucket(now);
                 self.m.run_ended(&self.backends, now);
                 self.open = false;
             }
             Ev::Retry { req } => self.retry_same_server(req, now),
             Ev::Check { backend } => self.health_check(backend as usize, now),
+            Ev::Fault => {
+                while self.faults.peek_time().is_some_and(|t| t <= now) {
+                    if let Some(a) = self.faults.next_action() {
+                        self.apply_fault(a, now);
+                    }
+                }
+                if let Some(t) = self.faults.peek_time() {
+                    self.q.push(t, Ev::Fault);
+                }
+            }
             Ev::Liveness { backend, state } => {
                 let b = backend as usize;
                 self.set_backend_alive(b, state != Liveness::Dead, now);
@@ -375,9 +415,155 @@ impl Sim<'_> {
         let next = h.next_check();
         if let Some(up) = change {
             self.policy.set_server_up(b, up, &mut self.peers);
+            if !up && let Some(f) = self.fault_on[b] {
+                self.m.fault_detected(f, now);
+            }
         }
         if self.open {
             self.q.push(next, Ev::Check { backend: b as u32 });
+        }
+    }
+
+    fn close_bucket(&mut self, now: SimTime) {
+        for (b, up) in self.up_buf.iter_mut().enumerate() {
+            *up = self.state[b] == Liveness::Up && !self.drained[b];
+        }
+        self.m.close_bucket(&self.backends, &self.up_buf, now);
+    }
+
+    /// Carries out one action of the fault schedule.
+    fn apply_fault(&mut self, a: Scheduled, now: SimTime) {
+        let b = match a.target {
+            Target::Backend(b) if b < self.backends.len() => b,
+            Target::Backend(_) => return,
+            Target::Store(k) => {
+                // A store server crashes and restarts at once, losing what its persistence
+                // setting loses; its clients reconnect.
+                if a.action == Action::Crash {
+                    let name = self
+                        .store_names
+                        .get(k)
+                        .cloned()
+                        .unwrap_or_else(|| format!("store{}", k + 1));
+                    let f = self.m.fault_started("crash", name, now);
+                    self.store.crash_server(k, now);
+                    self.m.fault_recovered(f, now);
+                }
+                return;
+            }
+        };
+        let name = self.sys.backends[b].name.clone();
+        match a.action {
+            Action::Crash => {
+                self.fault_on[b] = Some(self.m.fault_started("crash", name, now));
+                self.set_backend_alive(b, false, now);
+                self.kill_in_flight(b, now);
+                self.store.crash_node(b, now);
+            }
+            Action::AppDown => {
+                // The application dies; its host's web server stays up and answers 502. The
+                // sessions on disk survive.
+                self.fault_on[b] = Some(self.m.fault_started("app_down", name, now));
+                self.set_app_down(b, true, now);
+                self.kill_in_flight(b, now);
+            }
+            Action::DrainStart => {
+                // The operator takes the server out of the balancer: no new requests, except
+                // those already queued or served, which finish; then it stops.
+                let f = self.m.fault_started("drain", name, now);
+                self.fault_on[b] = Some(f);
+                self.m.fault_detected(f, now);
+                self.drained[b] = true;
+                self.draining[b] = true;
+                self.policy.set_server_up(b, false, &mut self.peers);
+                if self.backends[b].idle() {
+                    self.stop_drained(b, now);
+                }
+            }
+            Action::SlowStart { factor_milli } => {
+                self.fault_on[b] = Some(self.m.fault_started("slow", name, now));
+                self.slow[b] = factor_milli as f64 / 1000.0;
+            }
+            Action::SlowEnd => {
+                self.slow[b] = 1.0;
+                self.recovered(b, now);
+            }
+            Action::AppUp => {
+                self.set_app_down(b, false, now);
+                self.recovered(b, now);
+            }
+            Action::Restart => {
+                // The node comes back empty.
+                self.draining[b] = false;
+                if self.state[b] == Liveness::Dead {
+                    self.set_backend_alive(b, true, now);
+                    if self.track_workers {
+                        self.free_workers[b] = (0..self.sys.backends[b].workers).rev().collect();
+                    }
+                    self.store.restart_node(b, now);
+                }
+                if self.drained[b] {
+                    self.drained[b] = false;
+                    self.policy.set_server_up(b, true, &mut self.peers);
+                }
+                self.recovered(b, now);
+            }
+        }
+    }
+
+    fn recovered(&mut self, b: usize, now: SimTime) {
+        if let Some(f) = self.fault_on[b].take() {
+            self.m.fault_recovered(f, now);
+        }
+    }
+
+    /// A drained server has finished its last request: it stops, and with it what it held
+    /// in memory or on its disk (a deploy replaces the server).
+    fn stop_drained(&mut self, b: usize, now: SimTime) {
+        self.draining[b] = false;
+        self.set_backend_alive(b, false, now);
+        self.store.crash_node(b, now);
+    }
+
+    /// Requests on backend `b` die with it: the balancer answers 502 and does not retry them
+    /// elsewhere (a request already passed to a server is not idempotent to nginx's default
+    /// `proxy_next_upstream`; HAProxy does not redispatch a request it has sent either).
+    fn kill_in_flight(&mut self, b: usize, now: SimTime) {
+        let queued = self.backends[b].reset(now);
+        let victims: Vec<u32> = self
+            .reqs
+            .iter()
+            .filter(|(_, r)| r.on_backend && !r.dead && r.backend == b as u32)
+            .map(|(k, _)| k as u32)
+            .collect();
+        for req in victims {
+            let r = &mut self.reqs[req as usize];
+            let (user, arrival) = (r.user, r.arrival);
+            if queued.contains(&req) {
+                // Waiting in the queue: no event refers to it.
+                self.reqs.remove(req as usize);
+            } else {
+                // In service: its pending event will only remove it.
+                r.dead = true;
+            }
+            self.policy.report(b, false, &mut self.peers, now);
+            self.m.killed(b, arrival);
+            self.request_ended(user, now);
+        }
+        self.note_nginx_detection(b, now);
+        if self.track_workers {
+            self.free_workers[b].clear();
+        }
+    }
+
+    /// nginx notices a failed server when its failures reach `max_fails`.
+    fn note_nginx_detection(&mut self, b: usize, now: SimTime) {
+        let bal = self.sys.balancer.conf.conf();
+        if let (FailurePolicy::Nginx(_), Some(f)) = (&bal.failure, self.fault_on[b]) {
+            let max = bal.servers.get(b).map_or(0, |s| s.max_fails);
+            if max > 0 && self.peers[b].fails >= max {
+                self.m.fault_detected(f, now);
+            }
         }
     }
 
@@ -463,6 +649,8 @@ impl Sim<'_> {
             failures: 0,
             phase: Phase::Read,
             prog: Progress::default(),
+            on_backend: false,
+            dead: false,
         }) as u32;
         self.route(req, now);
     }
@@ -553,12 +741,14 @@ impl Sim<'_> {
         self.m.routed(b, arrival);
         match self.backends[b].admit(req, now) {
             Admit::Start => {
+                let r = &mut self.reqs[req as usize];
+                r.on_backend = true;
                 if self.track_workers {
-                    self.reqs[req as usize].worker = self.free_workers[b].pop().unwrap_or(0);
+                    r.worker = self.free_workers[b].pop().unwrap_or(0);
                 }
                 self.start_service(req, now)
             }
-            Admit::Queued => {}
+            Admit::Queued => self.reqs[req as usize].on_backend = true,
             Admit::Rejected => {
                 // The backend answers 503 itself: a response, not a failure of the peer.
                 self.policy.report(b, true, &mut self.peers, now);
@@ -599,13 +789,14 @@ impl Sim<'_> {
             FailurePolicy::Nginx(nu) => {
                 let v = nu.verdict(outcome);
                 self.policy.report(b, !v.peer_failed, &mut self.peers, now);
+                self.note_nginx_detection(b, now);
                 if v.next && count < self.max_attempts {
                     self.m.retried(arrival);
                     return false;
                 }
                 // The last error, or the backend's own 502, reaches the client.
                 let r = self.reqs.remove(req as usize);
-                self.m.error_502(arrival);
+                self.m.error_502(b, arrival);
                 self.request_ended(r.user, now);
                 true
             }
@@ -615,7 +806,7 @@ impl Sim<'_> {
                 if outcome != AttemptOutcome::ConnectError {
                     // A 502 from the server is a response: HAProxy passes it on.
                     let r = self.reqs.remove(req as usize);
-                    self.m.error_502(arrival);
+                    self.m.error_502(b, arrival);
                     self.request_ended(r.user, now);
                     return true;
                 }
@@ -644,7 +835,7 @@ impl Sim<'_> {
                     }
                     RetryAction::GiveUp => {
                         let r = self.reqs.remove(req as usize);
-                        self.m.error_503(arrival);
+                        self.m.error_503(b, arrival);
                         self.request_ended(r.user, now);
                         true
                     }
@@ -718,7 +909,7 @@ impl Sim<'_> {
         let b = r.backend as usize;
         let u = &self.users[r.user as usize];
         let mut srng = self.pop.service_rng(u.profile.key, r.index);
-        let st = SimTime::from_secs_f64(self.sys.backends[b].service_time.sample(&mut srng));
+        let st = SimTime::from_secs_f64(self.sys.backends[b].service_time.sample(&mut srng) * self.slow[b]);
         self.q.push(now + st, Ev::Done { req });
     }
 
@@ -788,6 +979,9 @@ impl Sim<'_> {
             }
         }
         self.m.completed(b, r.arrival, now);
+        if self.draining[b] && self.backends[b].idle() {
+            self.stop_drained(b, now);
+        }
         self.request_ended(r.user, now);
     }
 

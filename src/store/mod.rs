@@ -231,6 +231,27 @@ pub trait SessionStore: Send {
     /// Store server `server` crashed and restarted at `now`, losing what its persistence
     /// setting loses. (Driven by the failures issue.)
     fn crash_server(&mut self, _server: usize, _now: SimTime) {}
+
+    /// Backend `backend` is running again at `now`, empty: it rejoins the cluster.
+    fn restart_node(&mut self, _backend: usize, _now: SimTime) {}
+}
+
+/// The store servers of a configuration, in `crash_server` order, named as `stores.csv` names
+/// them: `<kind><i>` for a shared store (`redis1`, `redis2`), `cache<i>` then `db<i>` for
+/// cached_db; none for the other strategies.
+pub fn server_names(cfg: &SessionsConfig) -> Vec<String> {
+    let n = |c: &crate::scenario::StoreConfig, label: &str| {
+        (1..=c.servers).map(|i| format!("{label}{i}")).collect::<Vec<_>>()
+    };
+    match cfg.storage {
+        StorageKind::Shared => n(&cfg.store, cfg.store.kind.name()),
+        StorageKind::CachedDb => {
+            let mut v = n(&cfg.cache, "cache");
+            v.extend(n(&cfg.store, "db"));
+            v
+        }
+        _ => Vec::new(),
+    }
 }
 
 /// Whether a write of this request carries session data (and so can overwrite a concurrent

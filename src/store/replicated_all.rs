@@ -130,6 +130,22 @@ impl SessionStore for ReplicatedAll {
         self.totals.clone()
     }
 
+    /// A node that starts pulls every session from the others (DeltaManager's state
+    /// transfer): one message per live session, of its size plus the message overhead.
+    fn restart_node(&mut self, backend: usize, _now: SimTime) {
+        if !self.down[backend] {
+            return;
+        }
+        self.down[backend] = false;
+        for slot in self.t.slots() {
+            let it = self.t.item(slot);
+            if it.gone.is_none() {
+                self.totals.replication_msgs += 1;
+                self.totals.replication_bytes += self.cfg.message_overhead as u64 + it.bytes as u64;
+            }
+        }
+    }
+
     fn crash_node(&mut self, backend: usize, now: SimTime) {
         self.down[backend] = true;
         let all_down = self.down.iter().all(|&d| d);

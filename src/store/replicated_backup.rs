@@ -183,6 +183,11 @@ impl SessionStore for ReplicatedBackup {
         self.totals.clone()
     }
 
+    /// The node rejoins, empty; it becomes a candidate backup again.
+    fn restart_node(&mut self, backend: usize, _now: SimTime) {
+        self.down[backend] = false;
+    }
+
     fn crash_node(&mut self, backend: usize, now: SimTime) {
         self.down[backend] = true;
         let b = backend as u32;

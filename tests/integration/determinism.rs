@@ -43,7 +43,7 @@ fn same_seed_same_bytes_for_any_jobs() {
     let a = run("a", "1");
     let b = run("b", "2");
     let c = run("c", "1");
-    assert_eq!(a.len(), 5, "summary, backends, timeseries, stores and scenario");
+    assert_eq!(a.len(), 6, "summary, backends, timeseries, faults, stores and scenario");
     assert!(a == b, "--jobs 1 and --jobs 2 differ");
     assert!(a == c, "two runs with the same seed differ");
     let o = sessim(
