@@ -9,6 +9,7 @@ mod common;
 mod config_import;
 mod conformance;
 mod determinism;
+mod faults;
 mod storage;
 mod sweep;
 mod theory;
