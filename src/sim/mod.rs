@@ -190,6 +190,8 @@ struct Sim<'a> {
     draining: Vec<bool>,
     fault_on: Vec<Option<u32>>,
     store_names: Vec<String>,
+    /// Per store server: the fault affecting it now.
+    store_fault: Vec<Option<u32>>,
     up_buf: Vec<bool>,
     bal_rng: SimRng,
     sid_key: u64,
@@ -266,6 +268,7 @@ pub fn run_with(sc: &Scenario, strategy: usize, rep: u32, changes: &[StateChange
         draining: vec![false; n],
         fault_on: vec![None; n],
         store_names: store::server_names(&sys.sessions),
+        store_fault: Vec::new(),
         up_buf: vec![true; n],
         bal_rng: rng::stream(seed, rep, Stream::Balancer),
         sid_key: rng::stream_key(seed, rep, Stream::SessionIds),
@@ -437,17 +440,28 @@ impl Sim<'_> {
             Target::Backend(b) if b < self.backends.len() => b,
             Target::Backend(_) => return,
             Target::Store(k) => {
-                // A store server crashes and restarts at once, losing what its persistence
-                // setting loses; its clients reconnect.
-                if a.action == Action::Crash {
-                    let name = self
-                        .store_names
-                        .get(k)
-                        .cloned()
-                        .unwrap_or_else(|| format!("store{}", k + 1));
-                    let f = self.m.fault_started("crash", name, now);
-                    self.store.crash_server(k, now);
-                    self.m.fault_recovered(f, now);
+                // A store server crashes, losing what its persistence setting loses, and
+                // refuses connections until it restarts.
+                match a.action {
+                    Action::Crash => {
+                        let name = self
+                            .store_names
+                            .get(k)
+                            .cloned()
+                            .unwrap_or_else(|| format!("store{}", k + 1));
+                        let f = self.m.fault_started("crash", name, now);
+                        self.store_fault.resize(self.store_names.len().max(k + 1), None);
+                        self.store_fault[k] = Some(f);
+                        self.store.crash_server(k, now);
+                        self.store.set_server_down(k, true);
+                    }
+                    Action::Restart => {
+                        self.store.set_server_down(k, false);
+                        if let Some(f) = self.store_fault.get_mut(k).and_then(Option::take) {
+                            self.m.fault_recovered(f, now);
+                        }
+                    }
+                    _ => {}
                 }
                 return;
             }

@@ -158,6 +158,15 @@ impl SessionStore for CachedDb {
     }
 
     /// Server numbering: the cache's servers first, then the database's.
+    fn set_server_down(&mut self, server: usize, down: bool) {
+        let n = self.cache.cfg.servers as usize;
+        if server < n {
+            self.cache.set_down(server, down);
+        } else {
+            self.db.set_down(server - n, down);
+        }
+    }
+
     fn crash_server(&mut self, server: usize, now: SimTime) {
         let n = self.cache.cfg.servers as usize;
         if server < n {

@@ -26,6 +26,8 @@ pub struct Cluster {
     pub cfg: StoreConfig,
     label: &'static str,
     stations: Vec<Station>,
+    /// Servers that are down: their clients' connections are refused.
+    down: Vec<bool>,
     t: Table,
     /// memcached: one slab allocator per server; otherwise byte counts.
     slabs: Vec<Slabs>,
@@ -70,6 +72,7 @@ impl Cluster {
         Cluster {
             cfg: cfg.clone(),
             label,
+            down: vec![false; n as usize],
             stations: (0..n)
                 .map(|_| {
                     Station::new(
@@ -117,6 +120,11 @@ impl Cluster {
     /// Issues one operation of request `a` on the server of its session.
     pub fn op(&mut self, a: &Access, p: &mut Progress, now: SimTime) -> OpResult {
         let s = self.server_of(a.sid) as usize;
+        if self.down.get(s).copied().unwrap_or(false) {
+            // Neither phpredis nor php-memcached moves a session off a dead server: the
+            // connection is refused and the operation fails.
+            return OpResult::Refused(now + self.cfg.rtt);
+        }
         let draw = a.index.wrapping_mul(4096) ^ (p.ops as u64) ^ self.draw_salt;
         p.ops = p.ops.wrapping_add(1);
         let mut r = rng::item_rng(self.svc_key ^ a.user_key, draw);
@@ -365,6 +373,13 @@ impl Cluster {
     /// Server `server` crashed and restarted at `now`: items whose latest write its persistence
     /// had not saved are lost (created since: the session is gone; updated since: the update is
     /// lost). Returns (sessions lost, updates lost).
+    /// Server `server` goes down (refusing connections) or comes back.
+    pub fn set_down(&mut self, server: usize, down: bool) {
+        if let Some(d) = self.down.get_mut(server) {
+            *d = down;
+        }
+    }
+
     pub fn crash(&mut self, server: usize, now: SimTime, totals: &mut StoreTotals) -> (u64, u64) {
         let saved_until = match self.cfg.persistence {
             Persistence::None => SimTime::MAX,

@@ -232,6 +232,9 @@ pub trait SessionStore: Send {
     /// setting loses. (Driven by the failures issue.)
     fn crash_server(&mut self, _server: usize, _now: SimTime) {}
 
+    /// Store server `server` refuses connections (`down`) or accepts them again.
+    fn set_server_down(&mut self, _server: usize, _down: bool) {}
+
     /// Backend `backend` is running again at `now`, empty: it rejoins the cluster.
     fn restart_node(&mut self, _backend: usize, _now: SimTime) {}
 }

@@ -189,4 +189,8 @@ impl SessionStore for Shared {
     fn crash_server(&mut self, server: usize, now: SimTime) {
         self.c.crash(server, now, &mut self.totals);
     }
+
+    fn set_server_down(&mut self, server: usize, down: bool) {
+        self.c.set_down(server, down);
+    }
 }

@@ -134,12 +134,44 @@ fn a_memcached_crash_loses_every_session_it_held() {
     let r = one(&(base(
         "round_robin",
         "shared",
-        "write = \"modified\"\n[sessions.store]\nkind = \"memcached\"\n[[faults]]\nkind = \"crash\"\ntarget = \"memcached1\"\nat = \"120s\"\n",
+        "write = \"modified\"\n[sessions.store]\nkind = \"memcached\"\n[[faults]]\nkind = \"crash\"\ntarget = \"memcached1\"\nat = \"120s\"\ndowntime = \"0s\"\n",
     )));
     assert!(r.summary.users > 1000);
     assert_eq!(r.summary.lost_store_failure, r.summary.users);
     assert_eq!(r.summary.sessions_lost, r.summary.users);
     assert_eq!(r.faults[0].target, "memcached1");
+    assert_eq!(r.faults[0].recovered_s, Some(120.0), "restarted at once");
+}
+
+#[test]
+fn sessions_on_a_dead_store_server_fail_until_it_restarts() {
+    // Two Redis servers, sessions spread by id; redis2 is down from 120 s to 130 s. phpredis
+    // does not fail over: while it is down, every request whose session lives on it fails to
+    // read it (lost, cause store failure), and a re-login there cannot store its new session
+    // either. Sessions on redis1 are never lost. Without persistence, redis2 also loses what it
+    // held, so its users lose their session at least once more after the restart.
+    let r = one(&base(
+        "round_robin",
+        "shared",
+        "[sessions.store]\nkind = \"redis\"\nservers = 2\npersistence = \"none\"\n\
+         [[faults]]\nkind = \"crash\"\ntarget = \"redis2\"\nat = \"120s\"\ndowntime = \"10s\"\n",
+    ));
+    let s = &r.summary;
+    assert_eq!(
+        s.sessions_lost, s.lost_store_failure,
+        "only the store failure loses sessions"
+    );
+    // About half the users live on redis2; each loses its session at least once.
+    assert!(
+        s.lost_store_failure as f64 > 0.45 * s.users as f64,
+        "{} of {} users",
+        s.lost_store_failure,
+        s.users
+    );
+    let f = &r.faults[0];
+    assert_eq!((f.target.as_str(), f.recovered_s), ("redis2", Some(130.0)));
+    let stores: Vec<&str> = r.stores.iter().map(|x| x.server.as_str()).collect();
+    assert_eq!(stores, ["redis1", "redis2"]);
 }
 
 #[test]

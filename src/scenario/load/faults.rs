@@ -127,13 +127,13 @@ pub(super) fn validate(
                     }
                 };
                 if let Target::Store(_) = t
-                    && !matches!(kind, FaultKind::Crash { downtime: None })
+                    && !matches!(kind, FaultKind::Crash { .. })
                 {
                     return err(
                         p("target"),
                         format!(
-                            "`{name}` is a store server: only kind = \"crash\" without `downtime` applies to it \
-                             (it restarts at once and loses what its persistence setting loses)"
+                            "`{name}` is a store server: only kind = \"crash\" applies to it (with a `downtime`, \
+                             or \"0s\" to restart at once)"
                         ),
                     );
                 }
