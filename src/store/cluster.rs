@@ -72,7 +72,7 @@ impl Cluster {
         Cluster {
             cfg: cfg.clone(),
             label,
-            down: vec![false; n as usize],
+            down: vec![false; n],
             stations: (0..n)
                 .map(|_| {
                     Station::new(
