@@ -179,11 +179,7 @@ impl PolicyKind {
     ];
 
     pub fn name(self) -> &'static str {
-        Self::ALL
-            .iter()
-            .find(|(_, k)| *k == self)
-            .map(|(n, _)| *n)
-            .unwrap_or("?")
+        name_in(Self::ALL, self)
     }
 
     /// Whether the policy imitates HAProxy (health checks, `retries`, `option redispatch`)
@@ -308,11 +304,7 @@ impl StoreKind {
     ];
 
     pub fn name(self) -> &'static str {
-        Self::ALL
-            .iter()
-            .find(|(_, k)| *k == self)
-            .map(|(n, _)| *n)
-            .unwrap_or("?")
+        name_in(Self::ALL, self)
     }
 }
 
@@ -443,12 +435,13 @@ impl StorageKind {
     ];
 
     pub fn name(self) -> &'static str {
-        Self::ALL
-            .iter()
-            .find(|(_, k)| *k == self)
-            .map(|(n, _)| *n)
-            .unwrap_or("?")
+        name_in(Self::ALL, self)
     }
+}
+
+/// The scenario-file name of `k` in a table of (name, value) choices.
+fn name_in<T: PartialEq + Copy>(all: &[(&'static str, T)], k: T) -> &'static str {
+    all.iter().find(|(_, v)| *v == k).map_or("?", |(n, _)| *n)
 }
 
 impl fmt::Display for Scenario {
