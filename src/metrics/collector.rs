@@ -445,6 +445,7 @@ impl Collector {
             timeseries,
             stores,
             events,
+            replay: None,
         }
     }
 }
