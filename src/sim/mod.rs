@@ -11,6 +11,13 @@
 //! both session phases, as PHP does; a store phase that waits (a lock, a remote operation)
 //! resumes through [`Ev::Store`].
 //!
+//! With `[workload.replay]` the requests come from a log instead (`Ev::Replay`): one request
+//! is read ahead and arrives at its time; a user (an inferred log session) is created at its
+//! first request and leaves when the log says its session is over and its last request has
+//! ended. Its requests are an open stream; with login, a request that loses its session is
+//! itself the re-login (see docs/scenario-format.md). Every request that ends may be written to
+//! a [`trace::Tracer`], which reads the request and changes nothing.
+//!
 //! Arrivals stop at the scenario's duration; requests already in the system then finish, so
 //! every measured request has an outcome. Memory holds the users and requests in flight, plus
 //! fixed-size statistics: it does not grow with the number of requests simulated.
