@@ -571,6 +571,15 @@ fn replay_table(args: &ReplayArgs) -> Result<(toml::Table, String)> {
         balancer.insert("backend".into(), Value::String(b.clone()));
     }
     table.insert("balancer".into(), Value::Table(balancer));
+    // The config is the balancer of every strategy: strategies keep their other overrides
+    // (storage, backends) and compare those behind it.
+    if let Some(Value::Array(strategies)) = table.get_mut("strategy") {
+        for st in strategies {
+            if let Value::Table(st) = st {
+                st.remove("balancer");
+            }
+        }
+    }
     Ok((table, origin))
 }
 
