@@ -5,11 +5,12 @@ use crate::error::{Error, Result};
 use crate::metrics::RunResult;
 use crate::report::csv_out::{self, OutputDir};
 use crate::report::table;
-use crate::runner;
+use crate::runner::{self, TraceSpec};
 use crate::scenario::{self, Override, Scenario};
 use crate::sweep::plan::{self as planner, Target};
 use crate::sweep::run::{self as sweeper, Options};
 use crate::sweep::{AxesFrom, Shard, Sweep, shard};
+use crate::workload::replay::source::ReplayReport;
 use clap::{Args, Parser, Subcommand};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -38,6 +39,61 @@ pub enum Command {
     Merge(MergeArgs),
     /// Find per strategy the smallest configuration meeting every --target.
     Plan(PlanArgs),
+    /// Replay an access log through the balancer of an nginx or HAProxy config and write
+    /// DIR/trace.csv (where each request went) and the usual summary files.
+    Replay(ReplayArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct TraceArgs {
+    /// Write one CSV row per request to FILE (see README, "Trace").
+    #[arg(long, value_name = "FILE")]
+    pub trace: Option<PathBuf>,
+    /// Keep this fraction of the requests in the trace (0 < P <= 1), the same requests in
+    /// every strategy.
+    #[arg(long, value_name = "P", default_value_t = 1.0)]
+    pub trace_sample: f64,
+    /// Replay: a malformed log line is an error (exit code 2) instead of counted and skipped.
+    #[arg(long)]
+    pub strict: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ReplayArgs {
+    /// The access log.
+    pub log: PathBuf,
+    /// The nginx or HAProxy config whose balancer routes the requests.
+    #[arg(long, value_name = "CONFIG")]
+    pub balancer: PathBuf,
+    /// A scenario giving the rest (backends, sessions, strategies, replay keys); its workload
+    /// becomes this log and its balancer this config.
+    #[arg(long, value_name = "FILE")]
+    pub scenario: Option<PathBuf>,
+    /// Log format: combined, main, haproxy, csv or an nginx log_format string [default: the
+    /// scenario's, else combined].
+    #[arg(long, value_name = "F")]
+    pub format: Option<String>,
+    /// The nginx upstream block to use, when the config has several.
+    #[arg(long, value_name = "NAME", conflicts_with = "backend")]
+    pub upstream: Option<String>,
+    /// The HAProxy backend (or listen) section to use, when the config has several.
+    #[arg(long, value_name = "NAME")]
+    pub backend: Option<String>,
+    /// Output folder.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Keep this fraction of the requests in the trace (0 < P <= 1).
+    #[arg(long, value_name = "P", default_value_t = 1.0)]
+    pub trace_sample: f64,
+    /// A malformed log line is an error (exit code 2) instead of counted and skipped.
+    #[arg(long)]
+    pub strict: bool,
+    /// Worker threads [default: one per core]. The output is the same for any value.
+    #[arg(long, short, value_parser = clap::value_parser!(u32).range(1..))]
+    pub jobs: Option<u32>,
+    /// Print nothing but errors and the replay's malformed-line summary.
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 #[derive(Args, Debug)]
@@ -68,6 +124,8 @@ pub struct RunArgs {
     /// Print nothing but errors.
     #[arg(long, short)]
     pub quiet: bool,
+    #[command(flatten)]
+    pub trace: TraceArgs,
 }
 
 #[derive(Args, Debug)]
@@ -167,6 +225,7 @@ pub fn main_with(cli: Cli) -> Result<()> {
         Command::Sweep(args) => sweep_cmd(&args),
         Command::Merge(args) => merge_cmd(&args),
         Command::Plan(args) => plan_cmd(&args),
+        Command::Replay(args) => replay_cmd(&args),
         Command::Check(args) => {
             let sc = args.scenario.load()?;
             print!("{sc}");
@@ -191,13 +250,69 @@ fn jobs(j: Option<u32>) -> usize {
 }
 
 fn run(args: &RunArgs) -> Result<()> {
-    let sc = args.scenario.load()?;
+    let mut sc = args.scenario.load()?;
+    if args.trace.strict {
+        set_strict(&mut sc)?;
+    }
     let out_dir = args.out.clone().unwrap_or_else(|| Path::new("output").join(&sc.name));
+    let spec = trace_spec(args.trace.trace.clone(), args.trace.trace_sample)?;
+    run_and_report(&sc, &out_dir, spec.as_ref(), args.jobs, args.quiet)
+}
+
+fn trace_spec(path: Option<PathBuf>, sample: f64) -> Result<Option<TraceSpec>> {
+    if !(sample > 0.0 && sample <= 1.0) {
+        return Err(Error::bad_input(format!(
+            "--trace-sample {sample}: must be above 0 and at most 1 (0.01 keeps 1% of the requests)"
+        )));
+    }
+    Ok(path.map(|path| TraceSpec { path, sample }))
+}
+
+/// `--strict`: every replayed log of the scenario stops at its first malformed line.
+fn set_strict(sc: &mut Scenario) -> Result<()> {
+    let mut any = false;
+    for s in &mut sc.strategies {
+        if let Some(r) = &mut s.system.workload.replay {
+            r.strict = true;
+            any = true;
+        }
+    }
+    if !any {
+        return Err(Error::bad_input(
+            "--strict applies to replayed logs, and this scenario has no [workload.replay]",
+        ));
+    }
+    if let Some(toml::Value::Table(w)) = sc.source.get_mut("workload")
+        && let Some(toml::Value::Table(r)) = w.get_mut("replay")
+    {
+        r.insert("strict".into(), toml::Value::Boolean(true));
+    }
+    Ok(())
+}
+
+/// Runs every strategy, writes the outputs (and the trace) all or nothing, prints the table.
+fn run_and_report(
+    sc: &Scenario,
+    out_dir: &Path,
+    spec: Option<&TraceSpec>,
+    jobs_arg: Option<u32>,
+    quiet: bool,
+) -> Result<()> {
     let started = Instant::now();
-    let runs = runner::run_all(&sc, jobs(args.jobs))?;
+    let (runs, trace_file) = runner::run_all_traced(sc, jobs(jobs_arg), spec)?;
     let elapsed = started.elapsed();
-    write_run_outputs(&out_dir, &sc, &runs)?;
-    if !args.quiet {
+    let replay = runs.first().and_then(|r| r.replay.clone());
+    if let Some(rep) = &replay {
+        // Malformed lines are never skipped silently: said even under --quiet.
+        if rep.bad_count > 0 || !quiet {
+            eprint!("{}", replay_summary(rep));
+        }
+    }
+    write_outputs(out_dir, sc, &runs, replay.as_ref())?;
+    if let (Some(f), Some(spec)) = (trace_file, spec) {
+        persist(f, &spec.path)?;
+    }
+    if !quiet {
         let labels: Vec<String> = sc.strategies.iter().map(|s| s.label.clone()).collect();
         println!(
             "{}: {} strategies x {} replications, {} simulated (warm-up {} discarded)",
@@ -219,10 +334,46 @@ fn run(args: &RunArgs) -> Result<()> {
     Ok(())
 }
 
+/// Publishes a finished temporary file under its final name, as an ordinary file.
+fn persist(f: tempfile::NamedTempFile, target: &Path) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = f.as_file().set_permissions(std::fs::Permissions::from_mode(0o644));
+    }
+    f.persist(target).map_err(|e| Error::io(target, e.error))?;
+    Ok(())
+}
+
+/// What reading the log found, for stderr.
+fn replay_summary(rep: &ReplayReport) -> String {
+    let mut s = format!(
+        "replay: {}: {} lines, {} requests replayed, {} user sessions, {} malformed lines\n",
+        rep.file, rep.lines, rep.requests, rep.sessions, rep.bad_count
+    );
+    for b in &rep.bad {
+        s.push_str(&format!("  {}:{}: {}\n", rep.file, b.line, b.reason));
+    }
+    if rep.bad_count > rep.bad.len() as u64 {
+        s.push_str(&format!(
+            "  ... and {} more (--strict stops at the first)\n",
+            rep.bad_count - rep.bad.len() as u64
+        ));
+    }
+    s
+}
+
 /// Writes every output file of a run into `dir`, all or nothing.
 pub fn write_run_outputs(dir: &Path, sc: &Scenario, runs: &[RunResult]) -> Result<()> {
+    write_outputs(dir, sc, runs, None)
+}
+
+fn write_outputs(dir: &Path, sc: &Scenario, runs: &[RunResult], replay: Option<&ReplayReport>) -> Result<()> {
     let mut out = OutputDir::create(dir)?;
     csv_out::write_runs(&mut out, runs)?;
+    if let Some(rep) = replay {
+        csv_out::write_replay(&mut out, rep)?;
+    }
     let source = toml::to_string(&sc.source)
         .map_err(|e| Error::bad_input(format!("cannot record the scenario as TOML: {e}")))?;
     let header = format!(
@@ -335,4 +486,118 @@ fn plan_cmd(args: &PlanArgs) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// Keys of `[workload]` that the log replaces: dropped from a `--scenario` given to `replay`.
+const SYNTHETIC_WORKLOAD_KEYS: &[&str] = &[
+    "users_per_second",
+    "profile",
+    "profile_repeat",
+    "pages",
+    "login",
+    "requests",
+    "think_time",
+    "parallel",
+    "classes",
+    "addresses",
+];
+
+fn absolute(p: &Path) -> Result<String> {
+    let abs = std::path::absolute(p).map_err(|e| Error::io(p, e))?;
+    Ok(abs.display().to_string())
+}
+
+/// The scenario `sessim replay` runs: the given one (or an empty one, routing only) with the
+/// log as its workload and the config as its balancer.
+fn replay_table(args: &ReplayArgs) -> Result<(toml::Table, String)> {
+    use toml::Value;
+    let (mut table, origin) = match &args.scenario {
+        Some(p) => {
+            let text = std::fs::read_to_string(p)
+                .map_err(|e| Error::bad_input(format!("{}: cannot read the scenario file: {e}", p.display())))?;
+            let t: toml::Table =
+                toml::from_str(&text).map_err(|e| Error::bad_input(format!("{}: not valid TOML: {e}", p.display())))?;
+            (t, p.display().to_string())
+        }
+        None => {
+            let stem = args
+                .log
+                .file_stem()
+                .map_or("log".into(), |s| s.to_string_lossy().into_owned())
+                .replace(['/', '\\'], "_");
+            let mut t = toml::Table::new();
+            t.insert(
+                "name".into(),
+                Value::String(format!("replay-{}", stem.trim_start_matches('.'))),
+            );
+            (t, "replay".to_string())
+        }
+    };
+    // The duration is set from the log itself once it is known; a placeholder until then.
+    table.insert("duration".into(), Value::String("1s".into()));
+    table.remove("warmup");
+    let workload = table
+        .entry("workload")
+        .or_insert_with(|| Value::Table(toml::Table::new()));
+    let Value::Table(workload) = workload else {
+        return Err(Error::bad_input(format!("{origin}: workload: expected a table")));
+    };
+    for k in SYNTHETIC_WORKLOAD_KEYS {
+        workload.remove(*k);
+    }
+    let replay = workload
+        .entry("replay")
+        .or_insert_with(|| Value::Table(toml::Table::new()));
+    let Value::Table(replay) = replay else {
+        return Err(Error::bad_input(format!("{origin}: workload.replay: expected a table")));
+    };
+    replay.insert("file".into(), Value::String(absolute(&args.log)?));
+    if let Some(f) = &args.format {
+        replay.insert("format".into(), Value::String(f.clone()));
+    }
+    if args.scenario.is_none() {
+        // Routing only: no sessions to find or lose.
+        replay.insert("login".into(), Value::Boolean(false));
+    }
+    if args.strict {
+        replay.insert("strict".into(), Value::Boolean(true));
+    }
+    let mut balancer = toml::Table::new();
+    balancer.insert("config".into(), Value::String(absolute(&args.balancer)?));
+    if let Some(u) = &args.upstream {
+        balancer.insert("upstream".into(), Value::String(u.clone()));
+    }
+    if let Some(b) = &args.backend {
+        balancer.insert("backend".into(), Value::String(b.clone()));
+    }
+    table.insert("balancer".into(), Value::Table(balancer));
+    // The config is the balancer of every strategy: strategies keep their other overrides
+    // (storage, backends) and compare those behind it.
+    if let Some(Value::Array(strategies)) = table.get_mut("strategy") {
+        for st in strategies {
+            if let Value::Table(st) = st {
+                st.remove("balancer");
+            }
+        }
+    }
+    Ok((table, origin))
+}
+
+fn replay_cmd(args: &ReplayArgs) -> Result<()> {
+    let (mut table, origin) = replay_table(args)?;
+    let probe = scenario::load::from_table(table.clone(), &origin)?;
+    let Some(cfg) = probe.strategies.first().and_then(|s| s.system.workload.replay.clone()) else {
+        return Err(Error::bad_input(format!(
+            "{origin}: no [workload.replay] after setting the log"
+        )));
+    };
+    // One streaming pass to learn how long the replay lasts: arrivals stop at the duration.
+    let (last, report) = crate::workload::replay::source::span(&cfg).map_err(Error::bad_input)?;
+    runner::check_report(&report)?;
+    let secs = last.as_secs_f64().floor() as u64 + 1;
+    table.insert("duration".into(), toml::Value::String(format!("{secs}s")));
+    let sc = scenario::load::from_table(table, &origin)?;
+    let spec = trace_spec(Some(args.out.join("trace.csv")), args.trace_sample)?;
+    std::fs::create_dir_all(&args.out).map_err(|e| Error::io(&args.out, e))?;
+    run_and_report(&sc, &args.out, spec.as_ref(), args.jobs, args.quiet)
 }

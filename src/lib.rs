@@ -11,7 +11,7 @@
 //!
 //! - [`engine`]: simulated time, the event queue, random streams. Knows nothing of the model.
 //! - [`scenario`]: the scenario file, validated into a [`scenario::Scenario`].
-//! - [`workload`]: users, their addresses, arrivals and think times.
+//! - [`workload`]: users, their addresses, arrivals and think times; or a replayed access log.
 //! - [`balancer`]: the balancer policies, one file each behind [`balancer::Policy`].
 //! - [`backend`]: worker pools and bounded queues.
 //! - [`store`]: session storage strategies, one file each behind [`store::SessionStore`].

@@ -6,8 +6,11 @@
 use crate::error::{Error, Result};
 use crate::metrics::RunResult;
 use crate::scenario::Scenario;
-use crate::sim;
+use crate::sim::{self, trace, trace::Tracer};
 use rayon::prelude::*;
+use std::io::{BufWriter, Write};
+use std::path::PathBuf;
+use tempfile::NamedTempFile;
 
 /// Builds a thread pool with `jobs` threads (0 = one per core).
 pub fn pool(jobs: usize) -> Result<rayon::ThreadPool> {
@@ -24,4 +27,111 @@ pub fn run_all(sc: &Scenario, jobs: usize) -> Result<Vec<RunResult>> {
         .collect();
     let pool = pool(jobs)?;
     Ok(pool.install(|| tasks.par_iter().map(|&(s, r)| sim::run(sc, s, r)).collect()))
+}
+
+/// Where `--trace` writes and which share of the requests it keeps.
+#[derive(Clone, Debug)]
+pub struct TraceSpec {
+    pub path: PathBuf,
+    /// Fraction of requests kept (0 < sample <= 1), chosen by request identity.
+    pub sample: f64,
+}
+
+/// All runs of a scenario, as [`run_all`], and the trace of every run when asked for: each
+/// run streams its rows to a hidden temporary file next to the target, and the parts are
+/// joined in (strategy, replication) order under a header into one more temporary file, so
+/// the trace's bytes do not depend on `jobs`. The caller publishes it (`persist`) together
+/// with the run's other outputs. A replayed log's fatal problem is returned as bad input.
+pub fn run_all_traced(
+    sc: &Scenario,
+    jobs: usize,
+    trace: Option<&TraceSpec>,
+) -> Result<(Vec<RunResult>, Option<NamedTempFile>)> {
+    let Some(spec) = trace else {
+        let runs = run_all(sc, jobs)?;
+        check_replay(&runs)?;
+        return Ok((runs, None));
+    };
+    let dir = match spec.path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+    let name = spec
+        .path
+        .file_name()
+        .map_or("trace.csv".into(), |n| n.to_string_lossy().into_owned());
+    let tasks: Vec<(usize, u32)> = (0..sc.strategies.len())
+        .flat_map(|s| (0..sc.replications).map(move |r| (s, r)))
+        .collect();
+    let pool = pool(jobs)?;
+    let parts: Vec<Result<(RunResult, NamedTempFile)>> = pool.install(|| {
+        tasks
+            .par_iter()
+            .map(|&(s, r)| {
+                let part = NamedTempFile::with_prefix_in(format!(".{name}.part{s}-{r}."), &dir)
+                    .map_err(|e| Error::io(&spec.path, e))?;
+                let file = part.reopen().map_err(|e| Error::io(part.path(), e))?;
+                let mut tracer = Tracer::new(Box::new(BufWriter::with_capacity(1 << 16, file)), spec.sample);
+                let run = sim::run_traced(sc, s, r, &[], Some(&mut tracer));
+                tracer.finish().map_err(|source| Error::Csv {
+                    path: spec.path.clone(),
+                    source,
+                })?;
+                Ok((run, part))
+            })
+            .collect()
+    });
+    let mut runs = Vec::with_capacity(parts.len());
+    let mut files = Vec::with_capacity(parts.len());
+    for p in parts {
+        let (run, file) = p?;
+        runs.push(run);
+        files.push(file);
+    }
+    check_replay(&runs)?;
+    let mut joined = NamedTempFile::with_prefix_in(format!(".{name}."), &dir).map_err(|e| Error::io(&spec.path, e))?;
+    {
+        let mut w = BufWriter::new(joined.as_file_mut());
+        let io = |e| Error::io(&spec.path, e);
+        w.write_all(trace::HEADER.as_bytes()).map_err(io)?;
+        w.write_all(b"\n").map_err(io)?;
+        for f in &files {
+            let mut r = f.reopen().map_err(io)?;
+            std::io::copy(&mut r, &mut w).map_err(io)?;
+        }
+        w.flush().map_err(io)?;
+    }
+    Ok((runs, Some(joined)))
+}
+
+/// A replayed log that could not be read, broke `strict`, or gave no request at all is bad
+/// input: every run read the same log, so the first run's report speaks for all.
+pub fn check_replay(runs: &[RunResult]) -> Result<()> {
+    for r in runs {
+        if let Some(rep) = &r.replay {
+            check_report(rep)?;
+        }
+    }
+    Ok(())
+}
+
+/// See [`check_replay`].
+pub fn check_report(rep: &crate::workload::replay::source::ReplayReport) -> Result<()> {
+    if let Some(e) = &rep.error {
+        return Err(Error::bad_input(e.clone()));
+    }
+    if rep.requests == 0 {
+        let first = rep
+            .bad
+            .first()
+            .map(|b| format!("; line {}: {}", b.line, b.reason))
+            .unwrap_or_default();
+        return Err(Error::bad_input(format!(
+            "{}: no request to replay ({} lines read, {} malformed{first}); check workload.replay.format, \
+             from and to",
+            rep.file, rep.lines, rep.bad_count
+        )));
+    }
+    Ok(())
 }

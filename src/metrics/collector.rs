@@ -527,6 +527,7 @@ impl Collector {
             faults,
             stores,
             events,
+            replay: None,
         }
     }
 }

@@ -90,3 +90,45 @@ pub fn write_runs(out: &mut OutputDir, runs: &[RunResult]) -> Result<()> {
     }
     Ok(())
 }
+
+/// `replay.csv`: one row of what reading the log found; `replay_bad_lines.csv`: the first
+/// malformed lines with their numbers and reasons (the header alone when there are none, so
+/// the file set never varies).
+pub fn write_replay(out: &mut OutputDir, rep: &crate::workload::replay::source::ReplayReport) -> Result<()> {
+    #[derive(Serialize)]
+    struct Row<'a> {
+        file: &'a str,
+        lines: u64,
+        requests: u64,
+        user_sessions: u64,
+        bad_lines: u64,
+        bad_lines_listed: usize,
+    }
+    #[derive(Serialize)]
+    struct Bad<'a> {
+        line: u64,
+        reason: &'a str,
+    }
+    out.csv(
+        "replay.csv",
+        [Row {
+            file: &rep.file,
+            lines: rep.lines,
+            requests: rep.requests,
+            user_sessions: rep.sessions,
+            bad_lines: rep.bad_count,
+            bad_lines_listed: rep.bad.len(),
+        }],
+    )?;
+    if rep.bad.is_empty() {
+        out.bytes("replay_bad_lines.csv", b"line,reason\n")
+    } else {
+        out.csv(
+            "replay_bad_lines.csv",
+            rep.bad.iter().map(|b| Bad {
+                line: b.line,
+                reason: &b.reason,
+            }),
+        )
+    }
+}

@@ -304,6 +304,9 @@ fn validate_top(raw: &RawScenario) -> PathResult<Scenario> {
     }
     let warmup = match &raw.warmup {
         Some(v) => duration_fn(v, "warmup")?,
+        // A replayed log is measured whole: its first requests are real traffic, not an
+        // empty-start transient to discard.
+        None if raw.workload.replay.is_some() => SimTime::ZERO,
         // 5% of the run, as validation.md recommends for an empty-start bias.
         None => SimTime(duration.as_nanos() / 20),
     };
@@ -363,7 +366,7 @@ pub fn default_bucket(duration: SimTime) -> SimTime {
 }
 
 fn validate_system(raw: &RawScenario, base_dir: &Path) -> PathResult<System> {
-    let workload = validate_workload(&raw.workload)?;
+    let workload = validate_workload(&raw.workload, base_dir)?;
     let (balancer, backends) = balancer::validate(&raw.balancer, &raw.backends, base_dir)?;
     let sessions = validate_sessions(&raw.sessions)?;
     let faults = faults::validate(raw.faults.as_deref().unwrap_or(&[]), &backends, &sessions)?;
@@ -643,11 +646,149 @@ fn validate_store(r: Option<&RawStore>, at: &str, default_kind: StoreKind) -> Pa
     })
 }
 
-fn validate_workload(w: &RawWorkload) -> PathResult<Workload> {
-    if !(w.users_per_second > 0.0 && w.users_per_second.is_finite()) {
+/// Keys of `[workload]` that describe synthetic users: meaningless with a replayed log.
+fn synthetic_keys(w: &RawWorkload) -> [(&'static str, bool); 9] {
+    [
+        ("users_per_second", w.users_per_second.is_some()),
+        ("profile", w.profile.is_some()),
+        ("profile_repeat", w.profile_repeat.is_some()),
+        ("pages", w.pages.is_some()),
+        ("login", w.login.is_some()),
+        ("requests", w.requests.is_some()),
+        ("think_time", w.think_time.is_some()),
+        ("parallel", w.parallel.is_some()),
+        ("classes", w.classes.is_some()),
+    ]
+}
+
+fn validate_replay(r: &RawReplay, w: &RawWorkload, base_dir: &Path) -> PathResult<ReplayConfig> {
+    for (k, set) in synthetic_keys(w) {
+        if set {
+            let hint = if k == "login" {
+                "; set workload.replay.login instead"
+            } else {
+                ""
+            };
+            return err(
+                format!("workload.{k}"),
+                format!(
+                    "describes synthetic users and cannot be combined with `workload.replay` (the log gives \
+                     the requests){hint}; remove one of them"
+                ),
+            );
+        }
+    }
+    let p = "workload.replay";
+    if r.file.trim().is_empty() {
+        return err(
+            format!("{p}.file"),
+            "must name the log file, relative to the scenario file",
+        );
+    }
+    if w.addresses.is_some() {
+        return err(
+            "workload.addresses",
+            "describes synthetic users' addresses and cannot be combined with `workload.replay` (the log \
+             gives the addresses); remove it",
+        );
+    }
+    let format = match r.format.as_deref().unwrap_or("combined") {
+        "haproxy" => LogFormat::Haproxy,
+        "csv" => LogFormat::Csv,
+        f => {
+            if !f.contains('$') && f != "combined" && f != "main" {
+                return err(
+                    format!("{p}.format"),
+                    format!("unknown format `{f}`; choose combined, main, haproxy, csv or an nginx log_format string"),
+                );
+            }
+            // combined, main, or an nginx log_format string: compiled now so that a mistake is
+            // reported against the key.
+            crate::workload::replay::nginx::NginxFormat::new(f, r.id_cookie.as_deref())
+                .map_err(|m| (format!("{p}.format"), m))?;
+            LogFormat::Nginx(f.to_string())
+        }
+    };
+    if r.id_cookie.is_some() && !matches!(format, LogFormat::Nginx(_)) {
+        return err(
+            format!("{p}.id_cookie"),
+            "applies to nginx formats with `$cookie_NAME` only (a CSV log has its `client_id` column)",
+        );
+    }
+    let session_gap = opt_duration(
+        &r.session_gap,
+        &format!("{p}.session_gap"),
+        SimTime::from_secs_f64(1800.0),
+    )?;
+    if session_gap == SimTime::ZERO {
+        return err(format!("{p}.session_gap"), "must be longer than 0s");
+    }
+    let time_scale = r.time_scale.unwrap_or(1.0);
+    if !(time_scale > 0.0 && time_scale <= 1e6) {
+        return err(
+            format!("{p}.time_scale"),
+            format!("must be above 0 and at most 1e6 (0.5 replays twice as fast), got {time_scale}"),
+        );
+    }
+    let clone = r.clone.unwrap_or(1);
+    if !(1..=MAX_CLONES).contains(&clone) {
+        return err(
+            format!("{p}.clone"),
+            format!("must be between 1 and {MAX_CLONES}, got {clone}"),
+        );
+    }
+    let from = opt_duration(&r.from, &format!("{p}.from"), SimTime::ZERO)?;
+    let to = match &r.to {
+        Some(v) => Some(duration(v, &format!("{p}.to"))?),
+        None => None,
+    };
+    if let Some(t) = to
+        && t <= from
+    {
+        return err(format!("{p}.to"), format!("must be after `from` ({from}), got {t}"));
+    }
+    let service = choice(
+        r.service_time.as_deref().unwrap_or("auto"),
+        ServiceSource::ALL,
+        &format!("{p}.service_time"),
+    )?;
+    Ok(ReplayConfig {
+        file: base_dir.join(&r.file),
+        format,
+        id_cookie: r.id_cookie.clone(),
+        session_gap,
+        time_scale,
+        clone,
+        from,
+        to,
+        service,
+        login: r.login.unwrap_or(true),
+        strict: r.strict.unwrap_or(false),
+    })
+}
+
+/// Most copies `clone` may ask for (a replayed request's index keeps the copy in 10 bits).
+pub const MAX_CLONES: u32 = 1000;
+
+fn validate_workload(w: &RawWorkload, base_dir: &Path) -> PathResult<Workload> {
+    let replay = match &w.replay {
+        Some(r) => Some(validate_replay(r, w, base_dir)?),
+        None => None,
+    };
+    let users_per_second = match (w.users_per_second, &replay) {
+        (Some(u), _) => u,
+        (None, Some(_)) => 1.0,
+        (None, None) => {
+            return err(
+                "workload.users_per_second",
+                "missing key `users_per_second` (or give a `[workload.replay]` log); see docs/scenario-format.md",
+            );
+        }
+    };
+    if !(users_per_second > 0.0 && users_per_second.is_finite()) {
         return err(
             "workload.users_per_second",
-            format!("must be positive, got {}", w.users_per_second),
+            format!("must be positive, got {users_per_second}"),
         );
     }
     let mut profile = Vec::new();
@@ -759,12 +900,13 @@ fn validate_workload(w: &RawWorkload) -> PathResult<Workload> {
         );
     }
     Ok(Workload {
-        users_per_second: w.users_per_second,
+        users_per_second,
         profile,
         profile_repeat,
         pages: at_least(w.pages.unwrap_or(1000), 1, "workload.pages")?,
         classes,
         addresses,
+        replay,
     })
 }
 

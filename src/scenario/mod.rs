@@ -68,6 +68,63 @@ pub struct Workload {
     /// User classes; shares sum to 1. Never empty.
     pub classes: Vec<UserClass>,
     pub addresses: AddressModel,
+    /// When set, the requests come from an access log instead of the synthetic users; the
+    /// first class still gives the session size and the share of requests that modify it.
+    pub replay: Option<ReplayConfig>,
+}
+
+/// `[workload.replay]`: an access log as the workload.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReplayConfig {
+    /// The log file, resolved against the scenario's folder.
+    pub file: std::path::PathBuf,
+    pub format: LogFormat,
+    /// nginx: the cookie whose `$cookie_NAME` value identifies a client.
+    pub id_cookie: Option<String>,
+    /// A user session ends after this long without a request.
+    pub session_gap: SimTime,
+    /// Simulated time = log time since the start x `time_scale` (0.5 replays twice as fast).
+    pub time_scale: f64,
+    /// Each user is replayed this many times, with distinct addresses and ids.
+    pub clone: u32,
+    /// Replay only requests logged in [from, to) after the log's first second.
+    pub from: SimTime,
+    pub to: Option<SimTime>,
+    pub service: ServiceSource,
+    /// With login, an inferred session's first request logs in and later ones need the session.
+    pub login: bool,
+    /// A malformed line is an error rather than counted and skipped.
+    pub strict: bool,
+}
+
+/// How a log's lines are read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    /// An nginx `log_format` string (`combined` and `main` are resolved by the reader).
+    Nginx(String),
+    /// HAProxy `option httplog`.
+    Haproxy,
+    /// The documented CSV with a header row.
+    Csv,
+}
+
+/// Where a replayed request's service time comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ServiceSource {
+    /// The log's time when the line has one, else the backend's distribution.
+    Auto,
+    /// Always the log's: a line without one is malformed.
+    Log,
+    /// Always the backend's distribution, ignoring the log's times.
+    Model,
+}
+
+impl ServiceSource {
+    pub const ALL: &'static [(&'static str, ServiceSource)] = &[
+        ("auto", ServiceSource::Auto),
+        ("log", ServiceSource::Log),
+        ("model", ServiceSource::Model),
+    ];
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -529,7 +586,22 @@ impl fmt::Display for BalancerConfig {
 impl fmt::Display for System {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let w = &self.workload;
-        writeln!(f, "  workload   {} users/s, {} pages", w.users_per_second, w.pages)?;
+        if let Some(r) = &w.replay {
+            writeln!(
+                f,
+                "  workload   replay {} ({:?}), session gap {}, time scale {}, clone {}, login {}, service {:?}{}",
+                r.file.display(),
+                r.format,
+                r.session_gap,
+                r.time_scale,
+                r.clone,
+                r.login,
+                r.service,
+                if r.strict { ", strict" } else { "" }
+            )?;
+        } else {
+            writeln!(f, "  workload   {} users/s, {} pages", w.users_per_second, w.pages)?;
+        }
         for p in &w.profile {
             writeln!(f, "             from {} rate x{}", p.at, p.factor)?;
         }

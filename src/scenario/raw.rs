@@ -53,7 +53,8 @@ pub struct RawOutput {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawWorkload {
-    pub users_per_second: f64,
+    pub users_per_second: Option<f64>,
+    pub replay: Option<RawReplay>,
     pub profile: Option<Vec<RawProfileStep>>,
     pub profile_repeat: Option<Value>,
     pub pages: Option<u32>,
@@ -66,6 +67,22 @@ pub struct RawWorkload {
     pub parallel: Option<u32>,
     pub classes: Option<Vec<RawNamedClass>>,
     pub addresses: Option<RawAddresses>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawReplay {
+    pub file: String,
+    pub format: Option<String>,
+    pub id_cookie: Option<String>,
+    pub session_gap: Option<Value>,
+    pub time_scale: Option<f64>,
+    pub clone: Option<u32>,
+    pub from: Option<Value>,
+    pub to: Option<Value>,
+    pub service_time: Option<String>,
+    pub login: Option<bool>,
+    pub strict: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]

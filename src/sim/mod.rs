@@ -11,6 +11,13 @@
 //! both session phases, as PHP does; a store phase that waits (a lock, a remote operation)
 //! resumes through [`Ev::Store`].
 //!
+//! With `[workload.replay]` the requests come from a log instead (`Ev::Replay`): one request
+//! is read ahead and arrives at its time; a user (an inferred log session) is created at its
+//! first request and leaves when the log says its session is over and its last request has
+//! ended. Its requests are an open stream; with login, a request that loses its session is
+//! itself the re-login (see docs/scenario-format.md). Every request that ends may be written to
+//! a [`trace::Tracer`], which reads the request and changes nothing.
+//!
 //! Arrivals stop at the scenario's duration; requests already in the system then finish, so
 //! every measured request has an outcome. Memory holds the users and requests in flight, plus
 //! fixed-size statistics: it does not grow with the number of requests simulated.
@@ -39,15 +46,22 @@ use crate::metrics::RunResult;
 use crate::metrics::collector::Collector;
 use crate::scenario::{Scenario, StorageKind, System};
 use crate::store::{self, Access, Progress, SessionId, SessionStore, Step};
+use crate::workload::replay::source::{ReplayReport, ReplayRequest, ReplaySource};
 use crate::workload::{Arrivals, Population, RELOGIN_INDEX, UserProfile};
+use rustc_hash::FxHashMap;
 use slab::Slab;
 use std::net::IpAddr;
+use trace::{Outcome, TraceRow, Tracer};
+
+pub mod trace;
 
 /// The events of the model. Small and `Copy`: the queue moves them by value.
 #[derive(Clone, Copy, Debug)]
 enum Ev {
     /// The next user arrives.
     NextUser,
+    /// The next request of a replayed log arrives.
+    Replay,
     /// A user sends its next request.
     Send { user: u32 },
     /// A worker finished the application part of a request.
@@ -117,6 +131,12 @@ struct User {
     /// The balancer's persistence cookie the client holds (HAProxy `SERVERID`), as the index of
     /// the server whose cookie value it is. Never set for users who refuse cookies.
     server_cookie: Option<u8>,
+    /// The client's address (a replayed log's may be IPv6).
+    addr: IpAddr,
+    /// Replay: a login of this user is in flight.
+    login_pending: bool,
+    /// Replay: the user's session in the log is over; it leaves when its last request ends.
+    ended: bool,
 }
 
 /// Which session phase a request is in while the store works on it.
@@ -126,6 +146,7 @@ enum Phase {
     Write,
 }
 
+#[derive(Clone)]
 struct Req {
     user: u32,
     arrival: SimTime,
@@ -198,6 +219,25 @@ struct Sim<'a> {
     m: Collector,
     open: bool,
     events: u64,
+    replay: Option<Replay<'a>>,
+    tracer: Option<&'a mut Tracer>,
+    /// Strategy label and replication, for trace rows.
+    label: &'a str,
+    rep: u32,
+}
+
+/// The state of a replayed workload: the log and the users active in it.
+struct Replay<'a> {
+    cfg: &'a crate::scenario::ReplayConfig,
+    source: ReplaySource,
+    /// The next request, read ahead; it arrives at its time.
+    next: Option<ReplayRequest>,
+    /// Simulated user number -> slot in `users`.
+    slots: FxHashMap<u64, u32>,
+    /// Per request slot: the log's service time [ns] (`u64::MAX`: none) and the path when the
+    /// balancer hashes it.
+    service_ns: Vec<u64>,
+    paths: Vec<Option<Box<str>>>,
 }
 
 /// Runs strategy `strategy` of `sc`, replication `rep`.
@@ -209,6 +249,19 @@ pub fn run(sc: &Scenario, strategy: usize, rep: u32) -> RunResult {
 /// given times (changes at the same time apply in the order given, before anything else
 /// happening then). Backend indices past the last backend are ignored.
 pub fn run_with(sc: &Scenario, strategy: usize, rep: u32, changes: &[StateChange]) -> RunResult {
+    run_traced(sc, strategy, rep, changes, None)
+}
+
+/// [`run_with`], writing a row per (sampled) request to `tracer`. Tracing changes no result.
+/// A replayed log's problems (malformed lines, or the error that stopped it) are in
+/// [`RunResult::replay`].
+pub fn run_traced<'a>(
+    sc: &'a Scenario,
+    strategy: usize,
+    rep: u32,
+    changes: &'a [StateChange],
+    tracer: Option<&'a mut Tracer>,
+) -> RunResult {
     let sys = &sc.strategies[strategy].system;
     let seed = sc.seed;
     let bal = sys.balancer.conf.conf();
@@ -228,6 +281,20 @@ pub fn run_with(sc: &Scenario, strategy: usize, rep: u32, changes: &[StateChange
         warmup: sc.warmup,
         duration: sc.duration,
         bucket: sc.bucket,
+    };
+    let replay = match sys.workload.replay.as_ref() {
+        None => None,
+        Some(cfg) => match ReplaySource::open(cfg) {
+            Ok(source) => Some(Replay {
+                cfg,
+                source,
+                next: None,
+                slots: FxHashMap::default(),
+                service_ns: Vec::new(),
+                paths: Vec::new(),
+            }),
+            Err(m) => return failed_replay(sc, strategy, rep, m),
+        },
     };
     let mut sim = Sim {
         sc,
@@ -275,6 +342,10 @@ pub fn run_with(sc: &Scenario, strategy: usize, rep: u32, changes: &[StateChange
         m: Collector::new(sys.backends.len(), sc.warmup, sc.bucket),
         open: true,
         events: 0,
+        replay,
+        tracer,
+        label: &sc.strategies[strategy].label,
+        rep,
     };
     sim.start();
     while let Some((now, ev)) = sim.q.pop() {
@@ -287,7 +358,8 @@ pub fn run_with(sc: &Scenario, strategy: usize, rep: u32, changes: &[StateChange
     let label = &sc.strategies[strategy].label;
     let totals = sim.store.totals();
     let servers = sim.store.servers((sc.warmup, sc.duration));
-    sim.m.finish(
+    let replay_report = sim.replay.as_ref().map(|r| r.source.report());
+    let mut result = sim.m.finish(
         (&sc.name, label, rep, seed),
         strategy,
         &sys.backends,
@@ -296,7 +368,31 @@ pub fn run_with(sc: &Scenario, strategy: usize, rep: u32, changes: &[StateChange
         sim.events,
         &totals,
         &servers,
-    )
+    );
+    result.replay = replay_report;
+    result
+}
+
+/// The result of a run whose log could not be opened: empty, with the reason.
+fn failed_replay(sc: &Scenario, strategy: usize, rep: u32, msg: String) -> RunResult {
+    let sys = &sc.strategies[strategy].system;
+    let m = Collector::new(sys.backends.len(), sc.warmup, sc.bucket);
+    let held = vec![0; sys.backends.len()];
+    let mut r = m.finish(
+        (&sc.name, &sc.strategies[strategy].label, rep, sc.seed),
+        strategy,
+        &sys.backends,
+        &held,
+        sc.duration - sc.warmup,
+        0,
+        &Default::default(),
+        &[],
+    );
+    r.replay = Some(ReplayReport {
+        error: Some(msg),
+        ..ReplayReport::default()
+    });
+    r
 }
 
 impl Sim<'_> {
@@ -328,7 +424,9 @@ impl Sim<'_> {
         if let Some(t) = self.faults.peek_time() {
             self.q.push(t, Ev::Fault);
         }
-        if let Some(t) = self.arrivals.next_arrival() {
+        if self.replay.is_some() {
+            self.read_ahead();
+        } else if let Some(t) = self.arrivals.next_arrival() {
             self.q.push(t, Ev::NextUser);
         }
         if self.sc.warmup > SimTime::ZERO {
@@ -344,6 +442,7 @@ impl Sim<'_> {
     fn handle(&mut self, now: SimTime, ev: Ev) {
         match ev {
             Ev::NextUser => self.user_arrives(now),
+            Ev::Replay => self.replayed_request(now),
             Ev::Send { user } => self.send(user, now),
             Ev::Done { req } | Ev::Store { req } if self.reqs[req as usize].dead => {
                 self.reqs.remove(req as usize);
@@ -551,18 +650,18 @@ impl Sim<'_> {
             .map(|(k, _)| k as u32)
             .collect();
         for req in victims {
-            let r = &mut self.reqs[req as usize];
-            let (user, arrival) = (r.user, r.arrival);
-            if queued.contains(&req) {
+            let r = if queued.contains(&req) {
                 // Waiting in the queue: no event refers to it.
-                self.reqs.remove(req as usize);
+                self.reqs.remove(req as usize)
             } else {
                 // In service: its pending event will only remove it.
+                let r = &mut self.reqs[req as usize];
                 r.dead = true;
-            }
+                r.clone()
+            };
             self.policy.report(b, false, &mut self.peers, now);
-            self.m.killed(b, arrival);
-            self.request_ended(user, now);
+            self.m.killed(b, r.arrival);
+            self.request_over(req, &r, Outcome::Error502, now);
         }
         self.note_nginx_detection(b, now);
         if self.track_workers {
@@ -600,6 +699,9 @@ impl Sim<'_> {
             logins: 0,
             session: None,
             server_cookie: None,
+            addr: IpAddr::V4(profile.addr),
+            login_pending: false,
+            ended: false,
         };
         if !profile.login {
             if user.remaining == 0 {
@@ -651,8 +753,15 @@ impl Sim<'_> {
 
     /// One request of a page: the balancer routes it.
     fn send_one(&mut self, slot: u32, kind: Kind, index: u64, now: SimTime) {
+        let req = self.new_request(slot, kind, index, now);
+        self.route(req, now);
+    }
+
+    /// A request arrives at the balancer.
+    #[inline]
+    fn new_request(&mut self, slot: u32, kind: Kind, index: u64, now: SimTime) -> u32 {
         self.m.request_arrived(now, kind == Kind::Relogin);
-        let req = self.reqs.insert(Req {
+        self.reqs.insert(Req {
             user: slot,
             arrival: now,
             backend: u32::MAX,
@@ -665,8 +774,7 @@ impl Sim<'_> {
             prog: Progress::default(),
             on_backend: false,
             dead: false,
-        }) as u32;
-        self.route(req, now);
+        }) as u32
     }
 
     /// Asks the balancer for a server and tries it, again and again as the balancer's retry
@@ -687,7 +795,7 @@ impl Sim<'_> {
                 Some(sid) if self.needs.session_cookie && u.profile.accepts_cookies => Some(hex16(sid, &mut sid_buf)),
                 _ => None,
             };
-            let uri = if self.needs.uri {
+            let uri = if self.needs.uri && self.replay.is_none() {
                 page_uri(self.pop.page(&self.sys.workload, u.profile.key, index), &mut uri_buf)
             } else {
                 "/"
@@ -698,8 +806,12 @@ impl Sim<'_> {
                 }
                 _ => None,
             };
+            let uri = match &self.replay {
+                Some(rp) if self.needs.uri => rp.paths.get(req as usize).and_then(|p| p.as_deref()).unwrap_or("/"),
+                _ => uri,
+            };
             let client = ClientInfo {
-                addr: IpAddr::V4(u.profile.addr),
+                addr: u.addr,
                 session_cookie,
                 uri,
                 server_cookie,
@@ -712,7 +824,7 @@ impl Sim<'_> {
                 // nginx: 502 "no live upstreams"; HAProxy: 503 "no server available".
                 let r = self.reqs.remove(req as usize);
                 self.m.no_server(r.arrival);
-                self.request_ended(r.user, now);
+                self.request_over(req, &r, Outcome::NoServer, now);
                 return;
             };
             if self.connect(req, b, now) {
@@ -768,7 +880,7 @@ impl Sim<'_> {
                 self.policy.report(b, true, &mut self.peers, now);
                 let r = self.reqs.remove(req as usize);
                 self.m.rejected(b, r.arrival);
-                self.request_ended(r.user, now);
+                self.request_over(req, &r, Outcome::Rejected, now);
             }
         }
         true
@@ -811,7 +923,7 @@ impl Sim<'_> {
                 // The last error, or the backend's own 502, reaches the client.
                 let r = self.reqs.remove(req as usize);
                 self.m.error_502(b, arrival);
-                self.request_ended(r.user, now);
+                self.request_over(req, &r, Outcome::Error502, now);
                 true
             }
             FailurePolicy::Haproxy(h) => {
@@ -821,7 +933,7 @@ impl Sim<'_> {
                     // A 502 from the server is a response: HAProxy passes it on.
                     let r = self.reqs.remove(req as usize);
                     self.m.error_502(b, arrival);
-                    self.request_ended(r.user, now);
+                    self.request_over(req, &r, Outcome::Error502, now);
                     return true;
                 }
                 let active = bal
@@ -850,7 +962,7 @@ impl Sim<'_> {
                     RetryAction::GiveUp => {
                         let r = self.reqs.remove(req as usize);
                         self.m.error_503(b, arrival);
-                        self.request_ended(r.user, now);
+                        self.request_over(req, &r, Outcome::Error503, now);
                         true
                     }
                 }
@@ -922,13 +1034,38 @@ impl Sim<'_> {
         let r = &self.reqs[req as usize];
         let b = r.backend as usize;
         let u = &self.users[r.user as usize];
-        let mut srng = self.pop.service_rng(u.profile.key, r.index);
-        let st = SimTime::from_secs_f64(self.sys.backends[b].service_time.sample(&mut srng) * self.slow[b]);
+        let logged = match &self.replay {
+            Some(rp) => rp.service_ns.get(req as usize).copied().unwrap_or(u64::MAX),
+            None => u64::MAX,
+        };
+        let st = if logged != u64::MAX {
+            SimTime(logged)
+        } else {
+            let mut srng = self.pop.service_rng(u.profile.key, r.index);
+            SimTime::from_secs_f64(self.sys.backends[b].service_time.sample(&mut srng))
+        };
+        // A `slow` fault stretches the service, whether it came from the log or the model.
+        let st = if self.slow[b] == 1.0 {
+            st
+        } else {
+            SimTime::from_secs_f64(st.as_secs_f64() * self.slow[b])
+        };
         self.q.push(now + st, Ev::Done { req });
     }
 
     /// The application is done: a login creates the session, a session request writes it back.
     fn done(&mut self, req: u32, now: SimTime) {
+        let r = &self.reqs[req as usize];
+        if self.replay.is_some() && r.kind == Kind::Session && r.prog.lost.is_some() && !r.prog.locked {
+            // Replay folds the re-login into the request that lost its session: the log has
+            // no extra request for it, and the user's next logged request must find the new
+            // session where this one created it.
+            let arrival = r.arrival;
+            self.reqs[req as usize].kind = Kind::Relogin;
+            if self.m.measured(arrival) {
+                self.m.relogins += 1;
+            }
+        }
         let r = &self.reqs[req as usize];
         match r.kind {
             Kind::Anonymous => return self.finish(req, now),
@@ -938,6 +1075,7 @@ impl Sim<'_> {
                 let sid = rng::key(&[self.sid_key, u.profile.key, u.logins as u64]);
                 u.logins += 1;
                 u.needs_login = false;
+                u.login_pending = false;
                 u.session = Some(sid);
                 if let Some(old) = old {
                     self.store.abandon(old);
@@ -996,7 +1134,61 @@ impl Sim<'_> {
         if self.draining[b] && self.backends[b].idle() {
             self.stop_drained(b, now);
         }
+        self.request_over(req, &r, Outcome::Ok, now);
+    }
+
+    /// Request `req` (already removed, as `r`) ended with `outcome`: trace it, then tell its
+    /// user.
+    #[inline]
+    fn request_over(&mut self, req: u32, r: &Req, outcome: Outcome, now: SimTime) {
+        if self.tracer.is_some() {
+            self.trace(r, outcome, now);
+        }
+        if let Some(rp) = &mut self.replay {
+            if let Some(s) = rp.service_ns.get_mut(req as usize) {
+                *s = u64::MAX;
+            }
+            if let Some(p) = rp.paths.get_mut(req as usize) {
+                *p = None;
+            }
+            return self.replayed_request_ended(r);
+        }
         self.request_ended(r.user, now);
+    }
+
+    /// Writes the trace row of a request that ended, if it is sampled.
+    fn trace(&mut self, r: &Req, outcome: Outcome, now: SimTime) {
+        let u = &self.users[r.user as usize];
+        let (request, identity) = match self.replay {
+            Some(_) => (r.index >> COPY_BITS, [r.index, 0]),
+            None => (r.index, [u.profile.key, r.index]),
+        };
+        let Some(t) = self.tracer.as_deref_mut() else {
+            return;
+        };
+        if !t.keeps(&identity) {
+            return;
+        }
+        let servers = &self.sys.balancer.conf.conf().servers;
+        let backend = servers.get(r.backend as usize);
+        let reached = matches!(outcome, Outcome::Ok | Outcome::Rejected);
+        let looked_up = outcome == Outcome::Ok && (r.kind == Kind::Session || r.prog.lost.is_some());
+        let lost = r.prog.lost.filter(|_| looked_up);
+        t.row(&TraceRow {
+            strategy: self.label,
+            replication: self.rep,
+            request,
+            user: u.profile.id,
+            client_ip: u.addr,
+            arrival_s: crate::metrics::round6(r.arrival.as_secs_f64()),
+            backend_index: backend.map(|_| r.backend),
+            backend: backend.map_or("", |s| s.name.as_str()),
+            attempts: r.failures + reached as u32,
+            outcome: outcome.name(),
+            latency_ms: crate::metrics::round6((now - r.arrival).as_millis_f64()),
+            session_found: looked_up.then_some(lost.is_none()),
+            lost_cause: lost.map(|c| c.column().trim_start_matches("lost_")),
+        });
     }
 
     /// One request of the user's page ended (completed, rejected or unroutable).
@@ -1005,6 +1197,119 @@ impl Sim<'_> {
         u.in_flight = u.in_flight.saturating_sub(1);
         if u.in_flight == 0 {
             self.next_step(slot, now);
+        }
+    }
+
+    /// Reads the next request of the log and schedules its arrival; at the end of the log, or
+    /// on an error (which the run's report carries), arrivals stop.
+    fn read_ahead(&mut self) {
+        let Some(rp) = &mut self.replay else { return };
+        rp.next = rp.source.next_request().ok().flatten();
+        if let Some(n) = &rp.next
+            && n.at < self.sc.duration
+        {
+            self.q.push(n.at, Ev::Replay);
+        }
+        // Users whose log session ended leave once their last request is over.
+        if rp.source.ended.is_empty() {
+            return;
+        }
+        let ended: Vec<u64> = std::mem::take(&mut rp.source.ended);
+        for id in ended {
+            let Some(rp) = &mut self.replay else { return };
+            let Some(slot) = rp.slots.remove(&id) else { continue };
+            let u = &mut self.users[slot as usize];
+            u.ended = true;
+            if u.in_flight == 0 {
+                self.leave(slot);
+            }
+        }
+    }
+
+    /// A request of the log arrives: its user (created at its session's first request) sends
+    /// it at once, whatever else the user has in flight (a log is an open stream).
+    fn replayed_request(&mut self, now: SimTime) {
+        if !self.open {
+            return;
+        }
+        let Some(rp) = &mut self.replay else { return };
+        let Some(n) = rp.next.take() else { return };
+        let login_on = rp.cfg.login;
+        let slot = match rp.slots.get(&n.user) {
+            Some(&s) => s,
+            None => {
+                let profile = self.pop.replay_user(&self.sys.workload, n.user, n.addr, login_on);
+                self.m.user_arrived(now);
+                let slot = self.users.insert(User {
+                    profile,
+                    in_flight: 0,
+                    remaining: 0,
+                    next_index: 1,
+                    needs_login: login_on,
+                    logins: 0,
+                    session: None,
+                    server_cookie: None,
+                    addr: n.addr,
+                    login_pending: false,
+                    ended: false,
+                }) as u32;
+                if let Some(rp) = &mut self.replay {
+                    rp.slots.insert(n.user, slot);
+                }
+                slot
+            }
+        };
+        let u = &mut self.users[slot as usize];
+        // With login, a request of a user without a session logs in, unless a login is already
+        // in flight: then the client has no session cookie yet and the request goes without.
+        let kind = if !login_on {
+            Kind::Anonymous
+        } else if u.session.is_some() {
+            Kind::Session
+        } else if u.login_pending {
+            Kind::Anonymous
+        } else {
+            u.login_pending = true;
+            if u.logins == 0 { Kind::Login } else { Kind::Relogin }
+        };
+        u.in_flight += 1;
+        let index = (n.line << COPY_BITS) | n.copy as u64;
+        let req = self.new_request(slot, kind, index, now);
+        if let Some(rp) = &mut self.replay {
+            let i = req as usize;
+            if rp.service_ns.len() <= i {
+                rp.service_ns.resize(i + 1, u64::MAX);
+            }
+            rp.service_ns[i] = n
+                .service_time
+                .map_or(u64::MAX, |s| SimTime::from_secs_f64(s).as_nanos());
+            if self.needs.uri {
+                if rp.paths.len() <= i {
+                    rp.paths.resize(i + 1, None);
+                }
+                rp.paths[i] = n.path.map(String::into_boxed_str);
+            }
+        }
+        self.route(req, now);
+        self.read_ahead();
+    }
+
+    /// A replayed request ended: the user leaves when its log session is over (or arrivals
+    /// have stopped) and nothing of it is in flight. A failed login lets the next request log
+    /// in again.
+    fn replayed_request_ended(&mut self, r: &Req) {
+        let open = self.open;
+        let u = &mut self.users[r.user as usize];
+        u.in_flight = u.in_flight.saturating_sub(1);
+        if matches!(r.kind, Kind::Login | Kind::Relogin) && u.session.is_none() {
+            u.login_pending = false;
+        }
+        if u.in_flight == 0 && (u.ended || !open) {
+            let id = u.profile.id;
+            if let Some(rp) = &mut self.replay {
+                rp.slots.remove(&id);
+            }
+            self.leave(r.user);
         }
     }
 
@@ -1034,6 +1339,9 @@ impl Sim<'_> {
         }
     }
 }
+
+/// A replayed request's index is its log line shifted by this, plus its copy number.
+const COPY_BITS: u32 = 10;
 
 /// `sid` as 16 lowercase hex digits: the PHPSESSID value nginx's `hash $cookie_PHPSESSID` reads.
 #[inline]

@@ -99,6 +99,33 @@ impl Population {
         }
     }
 
+    /// A replayed log's user `id` at address `addr`: its key, cookie refusal and session size
+    /// drawn as for a synthetic user of the first class, the same in every strategy.
+    pub fn replay_user(&self, w: &Workload, id: u64, addr: std::net::IpAddr, login: bool) -> UserProfile {
+        let mut r = rng::item_rng(self.profile_key, id);
+        let c = &w.classes[0];
+        let accepts_cookies = !(c.refuse_cookies > 0.0 && r.random_bool(c.refuse_cookies));
+        let key = rand::Rng::next_u64(&mut r);
+        let session_bytes = if login {
+            (c.session_size.sample(&mut r) + 0.5) as u32
+        } else {
+            0
+        };
+        UserProfile {
+            id,
+            key,
+            class: 0,
+            addr: match addr {
+                std::net::IpAddr::V4(a) => a,
+                std::net::IpAddr::V6(_) => std::net::Ipv4Addr::UNSPECIFIED,
+            },
+            accepts_cookies,
+            login,
+            requests: 0,
+            session_bytes,
+        }
+    }
+
     /// The think time before request `index` of the user with key `key`.
     #[inline]
     pub fn think_time(&self, w: &Workload, user: &UserProfile, index: u64) -> SimTime {

@@ -10,6 +10,7 @@
 pub mod csv_log;
 pub mod haproxy;
 pub mod nginx;
+pub mod source;
 pub mod spread;
 pub mod users;
 
@@ -81,7 +82,13 @@ impl<R: BufRead, F: LineFormat> LogReader<R, F> {
         }
     }
 
-    fn bad_line(&mut self, reason: String) {
+    /// The format lines are parsed with.
+    pub fn format(&self) -> &F {
+        &self.format
+    }
+
+    /// Counts the line just read as malformed (also for checks made after parsing).
+    pub fn bad_line(&mut self, reason: String) {
         self.bad_count += 1;
         if self.bad.len() < KEEP_BAD {
             self.bad.push(BadLine {

@@ -27,6 +27,9 @@ pub struct Sessionizer {
     /// (last request time, identity) in time order; stale entries are skipped lazily.
     idle: VecDeque<(i64, u64)>,
     next_user: u64,
+    /// Users forgotten (idle longer than the gap) since the caller last drained this: their
+    /// session in the log is over.
+    pub ended: Vec<u64>,
 }
 
 impl Sessionizer {
@@ -36,6 +39,7 @@ impl Sessionizer {
             active: FxHashMap::default(),
             idle: VecDeque::new(),
             next_user: 0,
+            ended: Vec::new(),
         }
     }
 
@@ -68,8 +72,10 @@ impl Sessionizer {
                 break;
             }
             self.idle.pop_front();
-            if self.active.get(&id).is_some_and(|&(_, last)| last == t) {
-                self.active.remove(&id);
+            if self.active.get(&id).is_some_and(|&(_, last)| last == t)
+                && let Some((user, _)) = self.active.remove(&id)
+            {
+                self.ended.push(user);
             }
         }
         let v = match self.active.get_mut(&identity) {
