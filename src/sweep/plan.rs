@@ -230,12 +230,15 @@ pub fn plan(sweep: &Sweep, targets: &[Target], jobs: usize) -> Result<Plan> {
             .flat_map(|&(s, p)| (0..reps).map(move |r| (s, p, r)))
             .collect();
         runs += tasks.len();
-        let rows: Vec<SummaryRow> = pool.install(|| {
+        let results: Vec<crate::metrics::RunResult> = pool.install(|| {
             tasks
                 .par_iter()
-                .map(|&(s, p, r)| sim::run(&sweep.points[p].scenario, s, r).summary)
+                .map(|&(s, p, r)| sim::run(&sweep.points[p].scenario, s, r))
                 .collect()
         });
+        // A replayed log that could not be read (or broke `strict`) is bad input.
+        crate::runner::check_replay(&results)?;
+        let rows: Vec<SummaryRow> = results.into_iter().map(|r| r.summary).collect();
         for (k, &(s, p)) in needed.iter().enumerate() {
             let mine = &rows[k * reps as usize..(k + 1) * reps as usize];
             let estimates: Vec<Estimate> = targets

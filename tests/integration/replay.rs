@@ -400,3 +400,25 @@ fn clones_multiply_users_with_distinct_addresses_and_window_and_scale_apply() {
         "login off: no sessions"
     );
 }
+
+#[test]
+fn a_sweep_over_a_broken_strict_replay_is_bad_input() {
+    // Every point of a sweep replays the same log: a malformed line under `strict` must stop
+    // the sweep with exit 2 and the file:line, not write rows.
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(
+        d.path().join("bad.log"),
+        "10.0.0.1 - - [22/Nov/2026:03:08:40 +0000] \"GET / HTTP/1.1\" 200 5 \"-\" \"ua\"\nnot a log line\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.path().join("s.toml"),
+        "name = \"bad\"\nduration = \"1m\"\n[workload.replay]\nfile = \"bad.log\"\nformat = \"combined\"\n\
+         strict = true\n[[sweep.axes]]\nkey = \"backends.count\"\nvalues = [2, 3]\n",
+    )
+    .unwrap();
+    let o = sessim(d.path(), &["sweep", "s.toml", "--out", "sw", "--quiet"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("bad.log:2"), "{}", stderr(&o));
+    assert!(!d.path().join("sw/sweep_summary.csv").exists());
+}
