@@ -128,8 +128,8 @@ pub fn check_report(rep: &crate::workload::replay::source::ReplayReport) -> Resu
             .map(|b| format!("; line {}: {}", b.line, b.reason))
             .unwrap_or_default();
         return Err(Error::bad_input(format!(
-            "{}: no request to replay ({} lines read, {} malformed{first}); check workload.replay.format, \
-             from and to",
+            "{}: no request to replay ({} lines read, {} malformed{first}); check the log format \
+             (`--format`, or workload.replay.format), from and to",
             rep.file, rep.lines, rep.bad_count
         )));
     }

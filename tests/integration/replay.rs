@@ -192,7 +192,7 @@ fn an_empty_log_or_one_without_a_good_line_is_an_error() {
     assert_eq!(
         stderr(&o),
         format!(
-            "error: {}: no request to replay (0 lines read, 0 malformed); check workload.replay.format, from and to\n",
+            "error: {}: no request to replay (0 lines read, 0 malformed); check the log format (`--format`, or workload.replay.format), from and to\n",
             empty.display()
         )
     );
