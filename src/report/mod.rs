@@ -2,5 +2,6 @@
 //! run ([`table`]). This module sees only result types ([`crate::metrics`]), never the
 //! simulator.
 
+pub mod charts;
 pub mod csv_out;
 pub mod table;
