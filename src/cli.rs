@@ -4,7 +4,7 @@
 use crate::error::{Error, Result};
 use crate::metrics::RunResult;
 use crate::report::csv_out::{self, OutputDir};
-use crate::report::table;
+use crate::report::{self, table};
 use crate::runner;
 use crate::scenario::{self, Override, Scenario};
 use crate::sweep::plan::{self as planner, Target};
@@ -38,6 +38,19 @@ pub enum Command {
     Merge(MergeArgs),
     /// Find per strategy the smallest configuration meeting every --target.
     Plan(PlanArgs),
+    /// Redraw the charts (DIR/charts/) and DIR/report.html of a run or sweep folder from its CSV
+    /// files alone (e.g. after `sessim merge`, or after editing a CSV file).
+    Report(ReportArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ReportArgs {
+    /// The output folder of `sessim run` (summary.csv, ...) or `sessim sweep` (sweep.csv, ...).
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+    /// Print nothing but errors.
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 #[derive(Args, Debug)]
@@ -68,6 +81,9 @@ pub struct RunArgs {
     /// Print nothing but errors.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Do not draw DIR/charts/ and DIR/report.html (`sessim report DIR` draws them later).
+    #[arg(long)]
+    pub no_charts: bool,
 }
 
 #[derive(Args, Debug)]
@@ -99,6 +115,10 @@ pub struct SweepArgs {
     /// No progress bar and no table.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Do not draw DIR/charts/ and DIR/report.html (`sessim report DIR` draws them later). A
+    /// shard (--shard) never draws them: draw the merged folder.
+    #[arg(long)]
+    pub no_charts: bool,
 }
 
 #[derive(Args, Debug)]
@@ -167,6 +187,13 @@ pub fn main_with(cli: Cli) -> Result<()> {
         Command::Sweep(args) => sweep_cmd(&args),
         Command::Merge(args) => merge_cmd(&args),
         Command::Plan(args) => plan_cmd(&args),
+        Command::Report(args) => {
+            let o = report::report_dir(&args.dir)?;
+            if !args.quiet {
+                print_report(&o);
+            }
+            Ok(())
+        }
         Command::Check(args) => {
             let sc = args.scenario.load()?;
             print!("{sc}");
@@ -197,6 +224,11 @@ fn run(args: &RunArgs) -> Result<()> {
     let runs = runner::run_all(&sc, jobs(args.jobs))?;
     let elapsed = started.elapsed();
     write_run_outputs(&out_dir, &sc, &runs)?;
+    let drawn = if args.no_charts {
+        None
+    } else {
+        Some(report::report_dir(&out_dir)?)
+    };
     if !args.quiet {
         let labels: Vec<String> = sc.strategies.iter().map(|s| s.label.clone()).collect();
         println!(
@@ -215,8 +247,21 @@ fn run(args: &RunArgs) -> Result<()> {
             elapsed.as_secs_f64(),
             out_dir.display()
         );
+        if let Some(o) = &drawn {
+            print_report(o);
+        }
     }
     Ok(())
+}
+
+/// One line about the charts and the report drawn.
+fn print_report(o: &report::Outcome) {
+    println!(
+        "{} charts (PNG + SVG) in {}; report in {}",
+        o.charts.len(),
+        o.report.with_file_name(report::CHARTS_DIR).display(),
+        o.report.display()
+    );
 }
 
 /// Writes every output file of a run into `dir`, all or nothing.
@@ -256,6 +301,11 @@ fn sweep_cmd(args: &SweepArgs) -> Result<()> {
             progress: !args.quiet,
         },
     )?;
+    let drawn = if args.no_charts || shard != Shard::WHOLE {
+        None
+    } else {
+        Some(report::report_dir(&out)?)
+    };
     if !args.quiet {
         println!(
             "{}: {} points x {} strategies x {} replications{}",
@@ -278,6 +328,9 @@ fn sweep_cmd(args: &SweepArgs) -> Result<()> {
             outcome.elapsed.as_secs_f64(),
             out.display()
         );
+        if let Some(o) = &drawn {
+            print_report(o);
+        }
     }
     Ok(())
 }

@@ -9,8 +9,8 @@ use plotters::style::text_anchor::{HPos, VPos};
 
 use super::axis::{AxisFormat, CategoryAxis};
 use super::common::{
-    AXIS_DESC_PX, GREY, INK, LIGHT_GREY, NOTE_PX, TICK_PX, anchored, finite_span, fit, fit_axis_descs, pad_linear,
-    text, text_width,
+    AXIS_DESC_PX, GREY, INK, LIGHT_GREY, NOTE_PX, TICK_PX, anchored, finite_span, fit_axis_descs, pad_linear, text,
+    text_width, wrap,
 };
 use crate::report::charts::ChartError;
 use crate::report::charts::error::DrawResultExt;
@@ -80,6 +80,9 @@ impl BarPlot<'_> {
 
 /// Extra room below the x axis for category labels and the axis description [px].
 const X_AREA_PX: u32 = 56;
+/// Category names take at most this many lines, each this tall [px].
+const MAX_LABEL_LINES: usize = 3;
+const LABEL_LINE_PX: u32 = 18;
 
 pub(crate) fn draw_bar_plot<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
@@ -93,21 +96,30 @@ pub(crate) fn draw_bar_plot<DB: DrawingBackend>(
     let y_area = y_label_area(area, y_lo, y_hi, chart_name)?;
     let (w, _) = area.dim_in_pixel();
     let slot_px = (w.saturating_sub(y_area + 20) / n as u32).max(1);
+    // Category names are wrapped onto up to three lines (long strategy labels such as
+    // "round-robin + replicated_backup" would otherwise be cut to a few words) and drawn below
+    // the axis by hand; the mesh's own labels stay empty.
     let mut shown = Vec::with_capacity(n);
     for c in plot.categories {
-        shown.push(fit(area, c, &tick, slot_px.saturating_sub(6), chart_name)?);
+        shown.push(wrap(
+            area,
+            c,
+            &tick,
+            slot_px.saturating_sub(6),
+            MAX_LABEL_LINES,
+            chart_name,
+        )?);
     }
-    let x_fmt = |v: &f64| {
-        let i = v.floor().max(0.0) as usize;
-        shown.get(i).cloned().unwrap_or_default()
-    };
+    let lines = shown.iter().map(Vec::len).max().unwrap_or(1).max(1);
+    let x_area = X_AREA_PX + (lines as u32 - 1) * LABEL_LINE_PX;
+    let x_fmt = |_: &f64| String::new();
     let y_format = AxisFormat::for_span(y_lo, y_hi);
     let y_fmt = |v: &f64| y_format.format(*v);
 
-    let (x_desc, y_desc) = fit_axis_descs(area, (plot.x_label, plot.y_label), (X_AREA_PX, y_area), chart_name)?;
+    let (x_desc, y_desc) = fit_axis_descs(area, (plot.x_label, plot.y_label), (x_area, y_area), chart_name)?;
     let mut chart = ChartBuilder::on(area)
         .margin(10)
-        .x_label_area_size(X_AREA_PX)
+        .x_label_area_size(x_area)
         .y_label_area_size(y_area)
         .build_cartesian_2d(CategoryAxis { n }, y_lo..y_hi)
         .drawing(chart_name)?;
@@ -125,6 +137,15 @@ pub(crate) fn draw_bar_plot<DB: DrawingBackend>(
         .y_desc(y_desc)
         .draw()
         .drawing(chart_name)?;
+    let base = area.get_base_pixel();
+    let label_style = anchored(tick.clone(), HPos::Center, VPos::Top);
+    for (i, lines) in shown.iter().enumerate() {
+        let (px, py) = chart.backend_coord(&(i as f64 + 0.5, y_lo));
+        for (k, line) in lines.iter().enumerate() {
+            let at = (px - base.0, py - base.1 + 6 + k as i32 * LABEL_LINE_PX as i32);
+            area.draw_text(line, &label_style, at).drawing(chart_name)?;
+        }
+    }
 
     chart
         .draw_series(

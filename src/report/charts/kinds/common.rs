@@ -79,6 +79,39 @@ pub(crate) fn fit<DB: DrawingBackend>(
     Ok(chars[..lo].iter().collect::<String>().trim_end().to_string() + "…")
 }
 
+/// `s` broken at spaces into at most `max_lines` lines of at most `max_px` each; the last line
+/// is cut with an ellipsis if the text does not fit, and so is a single word wider than a line.
+pub(crate) fn wrap<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    s: &str,
+    style: &TextStyle,
+    max_px: u32,
+    max_lines: usize,
+    chart: &str,
+) -> Result<Vec<String>, ChartError> {
+    let words: Vec<&str> = s.split_whitespace().collect();
+    let mut lines: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < words.len() {
+        if lines.len() + 1 == max_lines.max(1) {
+            lines.push(fit(area, &words[i..].join(" "), style, max_px, chart)?);
+            break;
+        }
+        let mut line = words[i].to_string();
+        i += 1;
+        while i < words.len() {
+            let candidate = format!("{line} {}", words[i]);
+            if text_width(area, &candidate, style, chart)? > max_px {
+                break;
+            }
+            line = candidate;
+            i += 1;
+        }
+        lines.push(fit(area, &line, style, max_px, chart)?);
+    }
+    Ok(lines)
+}
+
 /// The x and y axis descriptions, cut to the plot's width and height. `x_area`
 /// and `y_area` are the label areas below and left of the plot [px].
 pub(crate) fn fit_axis_descs<DB: DrawingBackend>(
