@@ -36,10 +36,12 @@ pub fn esc(s: &str) -> String {
 }
 
 const STYLE: &str = "
-body { font-family: sans-serif; margin: 2em auto; max-width: 1100px; padding: 0 1em; color: #222; }
+body { font-family: sans-serif; margin: 2em auto; max-width: 1200px; padding: 0 1em; color: #222; }
 h1 { font-size: 1.6em; } h2 { margin-top: 2em; border-bottom: 1px solid #ddd; }
-table { border-collapse: collapse; margin: 1em 0; font-size: 0.9em; }
-th, td { border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: right; }
+table { border-collapse: collapse; margin: 1em 0; font-size: 0.85em; }
+.tw { overflow-x: auto; }
+th, td { border: 1px solid #ccc; padding: 0.3em 0.5em; text-align: right; }
+td { white-space: nowrap; }
 th:first-child, td:first-child { text-align: left; }
 th { background: #f4f4f4; }
 .sw { display: inline-block; width: 0.9em; height: 0.9em; margin-right: 0.4em; vertical-align: middle; }
@@ -165,7 +167,7 @@ pub fn run_page(t: &RunTables, v: &[Verdict], figs: &[Figure], notes: &[String],
     if t.summary.iter().any(|r| r.replication_msgs > 0) {
         cols.push(("replication msgs", "replication_msgs", 0));
     }
-    s.push_str("<h2>Headline metrics</h2>\n<p>Mean ± 95% confidence half-width over replications.</p>\n<table>\n<tr><th>strategy</th>");
+    s.push_str("<h2>Headline metrics</h2>\n<p>Mean ± 95% confidence half-width over replications.</p>\n<div class=\"tw\"><table>\n<tr><th>strategy</th>");
     for (h, _, _) in &cols {
         s.push_str(&format!("<th>{}</th>", esc(h)));
     }
@@ -180,7 +182,7 @@ pub fn run_page(t: &RunTables, v: &[Verdict], figs: &[Figure], notes: &[String],
         }
         s.push_str("</tr>\n");
     }
-    s.push_str("</table>\n");
+    s.push_str("</table></div>\n");
     s.push_str(&figures(figs, notes));
     s.push_str(&scenario(&t.scenario_toml, "scenario.toml"));
     s.push_str(&foot());
@@ -211,7 +213,11 @@ pub fn sweep_page(t: &SweepTables, v: &[Verdict], figs: &[Figure], notes: &[Stri
     s.push_str("<h2>Headline metrics per point</h2>\n<p>Mean ± 95% confidence half-width over replications.</p>\n");
     const MAX_ROWS: usize = 200;
     for n in &names {
-        s.push_str(&format!("<h3>{}{}</h3>\n<table>\n<tr>", swatch(palette, n), esc(n)));
+        s.push_str(&format!(
+            "<h3>{}{}</h3>\n<div class=\"tw\"><table>\n<tr>",
+            swatch(palette, n),
+            esc(n)
+        ));
         for a in &t.axes {
             s.push_str(&format!("<th>{}</th>", esc(a)));
         }
@@ -264,7 +270,7 @@ pub fn sweep_page(t: &SweepTables, v: &[Verdict], figs: &[Figure], notes: &[Stri
             }
             s.push_str("</tr>\n");
         }
-        s.push_str("</table>\n");
+        s.push_str("</table></div>\n");
         if points.len() > MAX_ROWS {
             s.push_str(&format!(
                 "<p class=\"note\">First {MAX_ROWS} of {} points; every point is in sweep.csv.</p>\n",

@@ -147,7 +147,10 @@ pub fn run_verdicts(t: &RunTables) -> Vec<Verdict> {
     out.push(Verdict {
         metric: "Lost sessions".into(),
         text: format!(
-            "{}. Fewest lost: {}",
+            "{}{}. Fewest lost: {}",
+            faults_phrase(t)
+                .map(|f| format!("During the run {f}. "))
+                .unwrap_or_default(),
             lost.join("; "),
             compare(&metric_items(s, &names, "lost_session_pct"), false, 2, "%")
         ),
@@ -404,7 +407,7 @@ mod tests {
         let v = run_verdicts(&t);
         assert_eq!(
             v[0].text,
-            "ip_hash lost 4.10 ± 1.27% of its session requests, mostly when web2 crashed; redis lost no sessions. \
+            "During the run web2 crashed. ip_hash lost 4.10 ± 1.27% of its session requests, mostly when web2 crashed; redis lost no sessions. \
              Fewest lost: best: redis 0.00 ± 0.00%; worst: ip_hash 4.10 ± 1.27%."
         );
     }

@@ -1,15 +1,19 @@
-//! Integration tests, one binary: the command line ([`cli`]), the chart layer ([`charts`]), determinism ([`determinism`]),
-//! sweeps, shards, resume and plan ([`sweep`]), agreement with queueing theory ([`theory`]), the balancer's failure detection and retries
-//! ([`balancer`]), config import ([`config_import`]) and, ignored unless asked for, conformance
-//! with real nginx and HAProxy ([`conformance`]).
+//! Integration tests, one binary: the command line ([`cli`]), determinism ([`determinism`]),
+//! sweeps, shards, resume and plan ([`sweep`]), agreement with queueing theory ([`theory`]), the
+//! balancer's failure detection and retries ([`balancer`]), config import ([`config_import`]),
+//! the chart layer ([`charts`]), charts and report.html of whole folders ([`report`]) and,
+//! ignored unless asked for, conformance with real nginx and HAProxy ([`conformance`]) and the
+//! report in headless Chromium ([`browser`]).
 
 mod balancer;
+mod browser;
 mod charts;
 mod cli;
 mod common;
 mod config_import;
 mod conformance;
 mod determinism;
+mod report;
 mod storage;
 mod sweep;
 mod theory;
