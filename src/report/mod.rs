@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 use charts::{ChartSize, Palette, render_png, render_svg};
 use csv_out::OutputDir;
 use input::{FolderKind, RunTables, SweepTables};
-use series::{CAUSES, ChartSpec, ColourKey};
+use series::{ChartSpec, ColourKey};
 use std::path::{Path, PathBuf};
 
 /// The folder of the chart files inside a result folder.
@@ -44,10 +44,12 @@ pub struct Palettes {
 }
 
 impl Palettes {
-    pub fn new(strategies: &[String], backends: &[String]) -> Palettes {
+    /// `causes` are the loss causes drawn (at most six keep distinct colours, so only the
+    /// causes present are given one, in [`CAUSES`] order).
+    pub fn new(strategies: &[String], causes: &[String], backends: &[String]) -> Palettes {
         Palettes {
             strategies: Palette::from_names(strategies),
-            causes: Palette::sequential().with_names(CAUSES.iter().map(|(_, legend)| *legend)),
+            causes: Palette::sequential().with_names(causes),
             backends: Palette::sequential().with_names(backends),
         }
     }
@@ -68,12 +70,29 @@ pub struct Rendered {
     pub svg: String,
 }
 
+/// The canvas: 1000 x 600 px, wider for charts with many categories (about 110 px each, e.g.
+/// the eleven strategies of seeds-compare) so that their names stay readable.
+pub fn size_for(chart: &charts::Chart) -> ChartSize {
+    let n = match chart {
+        charts::Chart::Stacked(c) => c.categories.len(),
+        charts::Chart::Bars(c) => c.categories.len(),
+        charts::Chart::Percentiles(c) => c.categories.len(),
+        charts::Chart::Grouped(c) => c.categories.len() * c.series.len().div_ceil(3),
+        _ => 0,
+    };
+    let d = ChartSize::default();
+    ChartSize {
+        width: (400 + 110 * n as u32).clamp(d.width, 2400),
+        height: d.height,
+    }
+}
+
 /// Draws every spec as PNG and SVG, in memory.
 pub fn render_all(specs: Vec<ChartSpec>, palettes: &mut Palettes) -> Result<Vec<Rendered>> {
-    let size = ChartSize::default();
     specs
         .into_iter()
         .map(|spec| {
+            let size = size_for(&spec.chart);
             let p = palettes.for_key(spec.colours);
             let png = render_png(&spec.chart, p, size)?;
             let svg = render_svg(&spec.chart, p, size)?;
@@ -117,8 +136,16 @@ pub fn run_report(t: &RunTables) -> Result<(Vec<Rendered>, String, Vec<String>)>
     }
     backends.sort_by_key(|(i, _)| *i);
     let backends: Vec<String> = backends.into_iter().map(|(_, n)| n).collect();
-    let mut palettes = Palettes::new(&names, &backends);
     let specs = series::run_charts(t);
+    let causes: Vec<String> = specs
+        .iter()
+        .filter_map(|s| match &s.chart {
+            charts::Chart::Stacked(c) => Some(c.layers.iter().map(|l| l.name.clone())),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    let mut palettes = Palettes::new(&names, &causes, &backends);
     let mut notes = Vec::new();
     let has = |stem: &str| specs.iter().any(|s| s.stem == stem);
     if !has("lost_sessions") {
@@ -154,7 +181,7 @@ pub fn run_report(t: &RunTables) -> Result<(Vec<Rendered>, String, Vec<String>)>
 /// The charts, page and notes of a sweep folder.
 pub fn sweep_report(t: &SweepTables) -> Result<(Vec<Rendered>, String, Vec<String>)> {
     let names = series::sweep_strategies(t);
-    let mut palettes = Palettes::new(&names, &[]);
+    let mut palettes = Palettes::new(&names, &[], &[]);
     let specs = series::sweep_charts(t);
     let mut notes = Vec::new();
     match series::slices(t) {

@@ -767,14 +767,21 @@ fn knee_markers(
     what: &str,
     utilisation: &dyn Fn(&SummaryRow) -> f64,
 ) -> Vec<Marker> {
-    names
-        .iter()
-        .filter_map(|s| {
-            knee(t, slice, s, utilisation).map(|x| Marker {
-                x,
-                y: None,
-                label: format!("{what} knee: {s}"),
-            })
+    // Strategies with their knee at the same x share one marker, so labels never pile up.
+    let mut out: Vec<(f64, Vec<&str>)> = Vec::new();
+    for s in names {
+        if let Some(x) = knee(t, slice, s, utilisation) {
+            match out.iter_mut().find(|(k, _)| *k == x) {
+                Some((_, v)) => v.push(s),
+                None => out.push((x, vec![s])),
+            }
+        }
+    }
+    out.into_iter()
+        .map(|(x, v)| Marker {
+            x,
+            y: None,
+            label: format!("{what} knee: {}", v.join("; ")),
         })
         .collect()
 }

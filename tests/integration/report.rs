@@ -79,14 +79,12 @@ pub fn check_charts(dir: &Path) -> Vec<String> {
     for s in &stems {
         let png = fs::read(charts.join(format!("{s}.png"))).unwrap();
         assert!(png.len() > 5000, "{s}.png is {} bytes", png.len());
-        // The PNG signature, then the IHDR chunk with the canvas size (1000 x 600).
+        // The PNG signature, then the IHDR chunk with the canvas size: 600 px high, 1000 px wide
+        // (up to 2400 for many categories), the same as the SVG's.
         assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "{s}.png");
         assert_eq!(&png[12..16], b"IHDR", "{s}.png");
-        assert_eq!(
-            u32::from_be_bytes(png[16..20].try_into().unwrap()),
-            1000,
-            "{s}.png width"
-        );
+        let width = u32::from_be_bytes(png[16..20].try_into().unwrap());
+        assert!((1000..=2400).contains(&width), "{s}.png width {width}");
         assert_eq!(
             u32::from_be_bytes(png[20..24].try_into().unwrap()),
             600,
@@ -95,6 +93,8 @@ pub fn check_charts(dir: &Path) -> Vec<String> {
         let svg = fs::read_to_string(charts.join(format!("{s}.svg"))).unwrap();
         let doc = roxmltree::Document::parse(&svg).unwrap_or_else(|e| panic!("{s}.svg: {e}"));
         assert_eq!(doc.root_element().tag_name().name(), "svg", "{s}.svg");
+        let svg_width = doc.root_element().attribute("width").map(str::to_string);
+        assert_eq!(svg_width, Some(width.to_string()), "{s}.svg width");
         assert!(
             doc.descendants().filter(|n| n.has_tag_name("text")).count() >= 3,
             "{s}.svg has text"
