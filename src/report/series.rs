@@ -529,11 +529,15 @@ pub fn errors_and_losses_over_time(t: &RunTables) -> Vec<ChartSpec> {
             });
         }
     }
-    if let Some(series) = per_strategy_over_time(t, |r| r.store_utilization, true) {
+    if let Some(mut series) = per_strategy_over_time(t, |r| r.store_utilization, true) {
+        // Strategies without store servers would only add flat zero lines.
+        series.retain(|s| s.y.iter().any(|y| *y > 0.0));
         out.push(ChartSpec {
             stem: "store_utilization_over_time".into(),
             colours: ColourKey::Strategies,
-            caption: "Busy fraction of the busiest session-store server per time bucket, first replication.".into(),
+            caption: "Busy fraction of the busiest session-store server per time bucket, first replication; \
+                      strategies with store servers only."
+                .into(),
             chart: TimeSeries {
                 title: "Store utilisation over time (busiest store server)".into(),
                 x_label: "simulated time [s]".into(),
