@@ -4,7 +4,7 @@
 use crate::error::{Error, Result};
 use crate::metrics::RunResult;
 use crate::report::csv_out::{self, OutputDir};
-use crate::report::table;
+use crate::report::{self, table};
 use crate::runner::{self, TraceSpec};
 use crate::scenario::{self, Override, Scenario};
 use crate::sweep::plan::{self as planner, Target};
@@ -42,6 +42,9 @@ pub enum Command {
     /// Replay an access log through the balancer of an nginx or HAProxy config and write
     /// DIR/trace.csv (where each request went) and the usual summary files.
     Replay(ReplayArgs),
+    /// Redraw the charts (DIR/charts/) and DIR/report.html of a run or sweep folder from its CSV
+    /// files alone (e.g. after `sessim merge`, or after editing a CSV file).
+    Report(ReportArgs),
 }
 
 #[derive(Args, Debug)]
@@ -97,6 +100,16 @@ pub struct ReplayArgs {
 }
 
 #[derive(Args, Debug)]
+pub struct ReportArgs {
+    /// The output folder of `sessim run` (summary.csv, ...) or `sessim sweep` (sweep.csv, ...).
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+    /// Print nothing but errors.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Args, Debug)]
 pub struct ScenarioArgs {
     /// The scenario file (TOML); see docs/scenario-format.md.
     pub scenario: PathBuf,
@@ -126,6 +139,9 @@ pub struct RunArgs {
     pub quiet: bool,
     #[command(flatten)]
     pub trace: TraceArgs,
+    /// Do not draw DIR/charts/ and DIR/report.html (`sessim report DIR` draws them later).
+    #[arg(long)]
+    pub no_charts: bool,
 }
 
 #[derive(Args, Debug)]
@@ -157,6 +173,10 @@ pub struct SweepArgs {
     /// No progress bar and no table.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Do not draw DIR/charts/ and DIR/report.html (`sessim report DIR` draws them later). A
+    /// shard (--shard) never draws them: draw the merged folder.
+    #[arg(long)]
+    pub no_charts: bool,
 }
 
 #[derive(Args, Debug)]
@@ -226,6 +246,13 @@ pub fn main_with(cli: Cli) -> Result<()> {
         Command::Merge(args) => merge_cmd(&args),
         Command::Plan(args) => plan_cmd(&args),
         Command::Replay(args) => replay_cmd(&args),
+        Command::Report(args) => {
+            let o = report::report_dir(&args.dir)?;
+            if !args.quiet {
+                print_report(&o);
+            }
+            Ok(())
+        }
         Command::Check(args) => {
             let sc = args.scenario.load()?;
             print!("{sc}");
@@ -256,7 +283,7 @@ fn run(args: &RunArgs) -> Result<()> {
     }
     let out_dir = args.out.clone().unwrap_or_else(|| Path::new("output").join(&sc.name));
     let spec = trace_spec(args.trace.trace.clone(), args.trace.trace_sample)?;
-    run_and_report(&sc, &out_dir, spec.as_ref(), args.jobs, args.quiet)
+    run_and_report(&sc, &out_dir, spec.as_ref(), args.jobs, args.quiet, !args.no_charts)
 }
 
 fn trace_spec(path: Option<PathBuf>, sample: f64) -> Result<Option<TraceSpec>> {
@@ -297,6 +324,7 @@ fn run_and_report(
     spec: Option<&TraceSpec>,
     jobs_arg: Option<u32>,
     quiet: bool,
+    charts: bool,
 ) -> Result<()> {
     let started = Instant::now();
     let (runs, trace_file) = runner::run_all_traced(sc, jobs(jobs_arg), spec)?;
@@ -312,6 +340,11 @@ fn run_and_report(
     if let (Some(f), Some(spec)) = (trace_file, spec) {
         persist(f, &spec.path)?;
     }
+    let drawn = if charts {
+        Some(report::report_dir(out_dir)?)
+    } else {
+        None
+    };
     if !quiet {
         let labels: Vec<String> = sc.strategies.iter().map(|s| s.label.clone()).collect();
         println!(
@@ -330,6 +363,9 @@ fn run_and_report(
             elapsed.as_secs_f64(),
             out_dir.display()
         );
+        if let Some(o) = &drawn {
+            print_report(o);
+        }
     }
     Ok(())
 }
@@ -361,6 +397,16 @@ fn replay_summary(rep: &ReplayReport) -> String {
         ));
     }
     s
+}
+
+/// One line about the charts and the report drawn.
+fn print_report(o: &report::Outcome) {
+    println!(
+        "{} charts (PNG + SVG) in {}; report in {}",
+        o.charts.len(),
+        o.report.with_file_name(report::CHARTS_DIR).display(),
+        o.report.display()
+    );
 }
 
 /// Writes every output file of a run into `dir`, all or nothing.
@@ -407,6 +453,11 @@ fn sweep_cmd(args: &SweepArgs) -> Result<()> {
             progress: !args.quiet,
         },
     )?;
+    let drawn = if args.no_charts || shard != Shard::WHOLE {
+        None
+    } else {
+        Some(report::report_dir(&out)?)
+    };
     if !args.quiet {
         println!(
             "{}: {} points x {} strategies x {} replications{}",
@@ -429,6 +480,9 @@ fn sweep_cmd(args: &SweepArgs) -> Result<()> {
             outcome.elapsed.as_secs_f64(),
             out.display()
         );
+        if let Some(o) = &drawn {
+            print_report(o);
+        }
     }
     Ok(())
 }
@@ -599,5 +653,5 @@ fn replay_cmd(args: &ReplayArgs) -> Result<()> {
     let sc = scenario::load::from_table(table, &origin)?;
     let spec = trace_spec(Some(args.out.join("trace.csv")), args.trace_sample)?;
     std::fs::create_dir_all(&args.out).map_err(|e| Error::io(&args.out, e))?;
-    run_and_report(&sc, &args.out, spec.as_ref(), args.jobs, args.quiet)
+    run_and_report(&sc, &args.out, spec.as_ref(), args.jobs, args.quiet, true)
 }

@@ -14,6 +14,9 @@ pub enum Error {
     /// Writing a CSV file failed.
     #[error("{}: {source}", path.display())]
     Csv { path: PathBuf, source: csv::Error },
+    /// Drawing a chart failed.
+    #[error(transparent)]
+    Chart(#[from] crate::report::charts::ChartError),
 }
 
 impl Error {

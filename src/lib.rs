@@ -19,7 +19,7 @@
 //! - [`metrics`]: the result rows every consumer reads ([`metrics::RunResult`]) and statistics.
 //! - [`runner`]: strategies x replications in parallel.
 //! - [`sweep`]: grids of scenarios with replications, sharding and merging, capacity plans.
-//! - [`report`]: CSV files and the comparison table.
+//! - [`report`]: CSV files, the comparison table, the charts and report.html.
 //!
 //! ## The determinism contract
 //!

@@ -1,6 +1,262 @@
-//! Output: CSV files written atomically ([`csv_out`]) and the comparison table printed after a
-//! run ([`table`]). This module sees only result types ([`crate::metrics`]), never the
-//! simulator.
+//! Output: CSV files written atomically ([`csv_out`]), the comparison table printed after a
+//! run ([`table`]), and the charts and HTML report of a result folder: the folder's CSV files
+//! are read back ([`input`]), turned into chart data ([`series`]) and verdicts ([`verdict`]),
+//! drawn ([`charts`]) and laid out as `report.html` ([`html`]). This module sees only result
+//! types ([`crate::metrics`]), never the simulator.
 
+pub mod charts;
 pub mod csv_out;
+pub mod html;
+pub mod input;
+pub mod series;
 pub mod table;
+pub mod verdict;
+
+use crate::error::{Error, Result};
+use charts::{ChartSize, Palette, render_png, render_svg};
+use csv_out::OutputDir;
+use input::{FolderKind, RunTables, SweepTables};
+use series::{ChartSpec, ColourKey};
+use std::path::{Path, PathBuf};
+
+/// The folder of the chart files inside a result folder.
+pub const CHARTS_DIR: &str = "charts";
+/// The report's file name.
+pub const REPORT: &str = "report.html";
+
+/// What [`report_dir`] drew.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Outcome {
+    pub kind: FolderKind,
+    /// Stems of the charts drawn (each as `.png` and `.svg`).
+    pub charts: Vec<String>,
+    /// Charts not drawn, and why.
+    pub not_drawn: Vec<String>,
+    pub report: PathBuf,
+}
+
+/// The three palettes of a folder: strategies (Okabe-Ito, in scenario order), loss causes and
+/// backends (viridis), so that a cause or a backend never wears a strategy's colour.
+pub struct Palettes {
+    pub strategies: Palette,
+    pub causes: Palette,
+    pub backends: Palette,
+}
+
+impl Palettes {
+    /// `causes` are the loss causes drawn (at most six keep distinct colours, so only the
+    /// causes present are given one, in [`CAUSES`] order).
+    pub fn new(strategies: &[String], causes: &[String], backends: &[String]) -> Palettes {
+        Palettes {
+            strategies: Palette::from_names(strategies),
+            causes: Palette::sequential().with_names(causes),
+            backends: Palette::sequential().with_names(backends),
+        }
+    }
+
+    fn for_key(&mut self, key: ColourKey) -> &mut Palette {
+        match key {
+            ColourKey::Strategies => &mut self.strategies,
+            ColourKey::Causes => &mut self.causes,
+            ColourKey::Backends => &mut self.backends,
+        }
+    }
+}
+
+/// A chart rendered in memory.
+pub struct Rendered {
+    pub spec: ChartSpec,
+    pub png: Vec<u8>,
+    pub svg: String,
+}
+
+/// The canvas: 1000 x 600 px, wider for charts with many categories (about 110 px each, e.g.
+/// the eleven strategies of seeds-compare) so that their names stay readable.
+pub fn size_for(chart: &charts::Chart) -> ChartSize {
+    let n = match chart {
+        charts::Chart::Stacked(c) => c.categories.len(),
+        charts::Chart::Bars(c) => c.categories.len(),
+        charts::Chart::Percentiles(c) => c.categories.len(),
+        charts::Chart::Grouped(c) => c.categories.len() * c.series.len().div_ceil(3),
+        _ => 0,
+    };
+    let d = ChartSize::default();
+    ChartSize {
+        width: (400 + 110 * n as u32).clamp(d.width, 2400),
+        height: d.height,
+    }
+}
+
+/// Draws every spec as PNG and SVG, in memory.
+pub fn render_all(specs: Vec<ChartSpec>, palettes: &mut Palettes) -> Result<Vec<Rendered>> {
+    specs
+        .into_iter()
+        .map(|spec| {
+            let size = size_for(&spec.chart);
+            let p = palettes.for_key(spec.colours);
+            let png = render_png(&spec.chart, p, size)?;
+            let svg = render_svg(&spec.chart, p, size)?;
+            Ok(Rendered { spec, png, svg })
+        })
+        .collect()
+}
+
+/// Reads the result folder `dir` (a run's or a sweep's), draws its charts into `dir/charts/`
+/// (PNG and SVG) and writes `dir/report.html`. Everything is read and drawn before anything is
+/// written; files are published by rename, and chart files of an earlier drawing that this one
+/// no longer produces are removed.
+pub fn report_dir(dir: &Path) -> Result<Outcome> {
+    let kind = input::folder_kind(dir)?;
+    let (rendered, html, not_drawn) = match kind {
+        FolderKind::Run => run_report(&input::read_run(dir)?)?,
+        FolderKind::Sweep => sweep_report(&input::read_sweep(dir)?)?,
+    };
+    publish(dir, kind, &rendered, &html, not_drawn)
+}
+
+fn figures(rendered: &[Rendered]) -> Vec<html::Figure<'_>> {
+    rendered
+        .iter()
+        .map(|r| html::Figure {
+            stem: &r.spec.stem,
+            caption: &r.spec.caption,
+            svg: &r.svg,
+        })
+        .collect()
+}
+
+/// The charts, page and notes of a run folder.
+pub fn run_report(t: &RunTables) -> Result<(Vec<Rendered>, String, Vec<String>)> {
+    let names = series::strategies(&t.summary);
+    let mut backends: Vec<(u32, String)> = Vec::new();
+    for b in &t.backends {
+        if !backends.iter().any(|(_, n)| n == &b.backend) {
+            backends.push((b.backend_index, b.backend.clone()));
+        }
+    }
+    backends.sort_by_key(|(i, _)| *i);
+    let backends: Vec<String> = backends.into_iter().map(|(_, n)| n).collect();
+    let specs = series::run_charts(t);
+    let causes: Vec<String> = specs
+        .iter()
+        .filter_map(|s| match &s.chart {
+            charts::Chart::Stacked(c) => Some(c.layers.iter().map(|l| l.name.clone())),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    let mut palettes = Palettes::new(&names, &causes, &backends);
+    let mut notes = Vec::new();
+    let has = |stem: &str| specs.iter().any(|s| s.stem == stem);
+    if !has("lost_sessions") {
+        notes.push("Lost sessions by cause: no request needed a session.".to_string());
+    }
+    if t.timeseries.is_empty() {
+        notes.push("Charts over time: timeseries.csv is empty or absent.".to_string());
+    } else {
+        if t.faults.is_empty() {
+            notes.push("Fault bands: the scenario has no faults.".to_string());
+        }
+        if !has("errors_over_time") {
+            notes.push("Errors over time: no request failed in any time bucket.".to_string());
+        }
+        if !has("lost_sessions_over_time") {
+            notes.push("Lost sessions over time: no session was lost in any time bucket.".to_string());
+        }
+        if !has("store_utilization_over_time") {
+            notes.push("Store utilisation over time: no strategy has store servers.".to_string());
+        }
+    }
+    notes.push(
+        "Store utilisation and p99 against load, replication messages against node count, and latency \
+         against a swept axis come from a sweep: see the report of `sessim sweep`."
+            .to_string(),
+    );
+    let verdicts = verdict::run_verdicts(t);
+    let rendered = render_all(specs, &mut palettes)?;
+    let page = html::run_page(t, &verdicts, &figures(&rendered), &notes, &palettes.strategies);
+    Ok((rendered, page, notes))
+}
+
+/// The charts, page and notes of a sweep folder.
+pub fn sweep_report(t: &SweepTables) -> Result<(Vec<Rendered>, String, Vec<String>)> {
+    let names = series::sweep_strategies(t);
+    let mut palettes = Palettes::new(&names, &[], &[]);
+    let specs = series::sweep_charts(t);
+    let mut notes = Vec::new();
+    match series::slices(t) {
+        None => notes.push(format!(
+            "Charts against a swept axis: no axis is numeric ({}).",
+            t.axes.join(", ")
+        )),
+        Some(slices) => {
+            let total = {
+                let mut fixed: Vec<Vec<String>> = Vec::new();
+                let axis = slices.first().map_or(0, |s| s.axis);
+                for r in &t.rows {
+                    let f: Vec<String> = r
+                        .axes
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, _)| *i != axis)
+                        .map(|(_, v)| v.clone())
+                        .collect();
+                    if !fixed.contains(&f) {
+                        fixed.push(f);
+                    }
+                }
+                fixed.len()
+            };
+            if total > slices.len() {
+                notes.push(format!(
+                    "Only the first {} of {total} combinations of the other axes are drawn.",
+                    slices.len()
+                ));
+            }
+        }
+    }
+    if !t.rows.iter().any(|r| r.summary.store_ops > 0) {
+        notes.push("Store utilisation and store p99 against load: no strategy has store servers.".to_string());
+    }
+    if !specs.iter().any(|s| s.stem.starts_with("replication_vs_nodes")) {
+        notes.push(
+            "Replication messages against node count: needs a sweep over backends.count with a replicating \
+             strategy."
+                .to_string(),
+        );
+    }
+    notes.push("Charts over time and per backend come from `sessim run` (sweeps keep summaries only).".to_string());
+    let verdicts = verdict::sweep_verdicts(t);
+    let rendered = render_all(specs, &mut palettes)?;
+    let page = html::sweep_page(t, &verdicts, &figures(&rendered), &notes, &palettes.strategies);
+    Ok((rendered, page, notes))
+}
+
+fn publish(dir: &Path, kind: FolderKind, rendered: &[Rendered], html: &str, not_drawn: Vec<String>) -> Result<Outcome> {
+    let charts_dir = dir.join(CHARTS_DIR);
+    let mut out = OutputDir::create(&charts_dir)?;
+    for r in rendered {
+        out.bytes(&format!("{}.png", r.spec.stem), &r.png)?;
+        out.bytes(&format!("{}.svg", r.spec.stem), r.svg.as_bytes())?;
+    }
+    let written = out.commit()?;
+    // Charts an earlier drawing made that this one does not (e.g. an edited CSV without
+    // faults): remove them, so the folder shows only what the data supports.
+    let entries = std::fs::read_dir(&charts_dir).map_err(|e| Error::io(&charts_dir, e))?;
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let chart_file = path.extension().is_some_and(|e| e == "png" || e == "svg");
+        if chart_file && !written.contains(&path) {
+            std::fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
+        }
+    }
+    let mut page = OutputDir::create(dir)?;
+    page.bytes(REPORT, html.as_bytes())?;
+    page.commit()?;
+    Ok(Outcome {
+        kind,
+        charts: rendered.iter().map(|r| r.spec.stem.clone()).collect(),
+        not_drawn,
+        report: dir.join(REPORT),
+    })
+}

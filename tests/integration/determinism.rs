@@ -5,14 +5,20 @@ use crate::common::{repo, scenario, sessim};
 use sessim::runner::run_all;
 use std::fs;
 
+/// Every file of a result folder, charts included (`charts/NAME`), with its bytes.
 fn outputs(dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
-    let mut v: Vec<(String, Vec<u8>)> = fs::read_dir(dir)
-        .unwrap()
-        .map(|e| {
-            let e = e.unwrap();
-            (e.file_name().into_string().unwrap(), fs::read(e.path()).unwrap())
-        })
-        .collect();
+    let mut v: Vec<(String, Vec<u8>)> = Vec::new();
+    for e in fs::read_dir(dir).unwrap() {
+        let e = e.unwrap();
+        let name = e.file_name().into_string().unwrap();
+        if e.file_type().unwrap().is_dir() {
+            for (inner, bytes) in outputs(&e.path()) {
+                v.push((format!("{name}/{inner}"), bytes));
+            }
+        } else {
+            v.push((name, fs::read(e.path()).unwrap()));
+        }
+    }
     v.sort();
     v
 }
@@ -43,7 +49,30 @@ fn same_seed_same_bytes_for_any_jobs() {
     let a = run("a", "1");
     let b = run("b", "2");
     let c = run("c", "1");
-    assert_eq!(a.len(), 6, "summary, backends, timeseries, faults, stores and scenario");
+    let top: Vec<&str> = a
+        .iter()
+        .map(|(n, _)| n.as_str())
+        .filter(|n| !n.starts_with("charts/"))
+        .collect();
+    assert_eq!(
+        top,
+        [
+            "backends.csv",
+            "faults.csv",
+            "report.html",
+            "scenario.toml",
+            "stores.csv",
+            "summary.csv",
+            "timeseries.csv"
+        ],
+        "summary, backends, timeseries, faults, stores, scenario and the report"
+    );
+    // The charts are part of the same bytes: deterministic too.
+    assert!(
+        a.iter().any(|(n, _)| n == "charts/lost_sessions.png"),
+        "{:?}",
+        a.iter().map(|x| &x.0).collect::<Vec<_>>()
+    );
     assert!(a == b, "--jobs 1 and --jobs 2 differ");
     assert!(a == c, "two runs with the same seed differ");
     let o = sessim(

@@ -1,9 +1,14 @@
 //! Integration tests, one binary: the command line ([`cli`]), determinism ([`determinism`]),
-//! sweeps, shards, resume and plan ([`sweep`]), agreement with queueing theory ([`theory`]), the balancer's failure detection and retries
-//! ([`balancer`]), config import ([`config_import`]), log replay and the trace ([`replay`]) and, ignored unless asked for, conformance
-//! with real nginx and HAProxy ([`conformance`]).
+//! sweeps, shards, resume and plan ([`sweep`]), agreement with queueing theory ([`theory`]),
+//! the balancer's failure detection and retries ([`balancer`]), config import
+//! ([`config_import`]), session storage ([`storage`]), failures ([`faults`]), log replay and
+//! the trace ([`replay`]), the chart layer ([`charts`]), charts and report.html of whole
+//! folders ([`report`]) and, ignored unless asked for, conformance with real nginx and HAProxy
+//! ([`conformance`]) and the report in headless Chromium ([`browser`]).
 
 mod balancer;
+mod browser;
+mod charts;
 mod cli;
 mod common;
 mod config_import;
@@ -11,6 +16,7 @@ mod conformance;
 mod determinism;
 mod faults;
 mod replay;
+mod report;
 mod storage;
 mod sweep;
 mod theory;

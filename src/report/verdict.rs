@@ -1,0 +1,414 @@
+//! Plain-language verdicts generated from the numbers: per metric, who did best and worst, and
+//! whether the 95% confidence intervals support the difference at all. The rule is deliberately
+//! conservative: two strategies are called different only when their intervals do not overlap;
+//! otherwise they are "indistinguishable". With one replication there is no interval and no
+//! difference is claimed.
+
+use super::input::{RunTables, SweepTables};
+use super::series::{self, CAUSES, KNEE_UTILISATION, Slice, fmt_num, metric_estimate, strategies};
+use crate::metrics::stats::Estimate;
+use crate::metrics::{FaultRow, SummaryRow};
+
+/// The service targets the sweep verdict (and the notebook) judge capacity by.
+pub const TARGET_P99_MS: f64 = 300.0;
+pub const TARGET_LOST_PCT: f64 = 0.1;
+
+/// One verdict: the metric it is about and a sentence or two.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Verdict {
+    pub metric: String,
+    pub text: String,
+}
+
+/// `x ± h` with `decimals`, or just `x` without an interval.
+pub fn fmt_est(e: &Estimate, decimals: usize) -> String {
+    if e.n == 0 || !e.mean.is_finite() {
+        "n/a".into()
+    } else if e.ci95.is_finite() {
+        format!("{:.*} ± {:.*}", decimals, e.mean, decimals, e.ci95)
+    } else {
+        format!("{:.*}", decimals, e.mean)
+    }
+}
+
+fn overlap(a: &Estimate, b: &Estimate) -> bool {
+    (a.mean - b.mean).abs() <= a.ci95 + b.ci95
+}
+
+/// Best, worst and ties of `items` for one metric (lower is better unless `higher_better`).
+pub fn compare(items: &[(String, Estimate)], higher_better: bool, decimals: usize, unit: &str) -> String {
+    let items: Vec<&(String, Estimate)> = items.iter().filter(|(_, e)| e.n > 0 && e.mean.is_finite()).collect();
+    if items.is_empty() {
+        return "no data.".into();
+    }
+    let show = |(n, e): &(String, Estimate)| format!("{n} {}{unit}", fmt_est(e, decimals));
+    if items.len() == 1 {
+        return format!("{}.", show(items[0]));
+    }
+    if items.iter().any(|(_, e)| !e.ci95.is_finite()) {
+        let all: Vec<String> = items.iter().map(|i| show(i)).collect();
+        return format!(
+            "{}. One replication: no confidence interval, so no difference is claimed.",
+            all.join("; ")
+        );
+    }
+    if items.iter().all(|(_, e)| e.mean == 0.0 && e.ci95 == 0.0) {
+        return "0 for every strategy.".into();
+    }
+    let mut sorted = items.clone();
+    sorted.sort_by(|a, b| {
+        let o = a.1.mean.total_cmp(&b.1.mean);
+        if higher_better { o.reverse() } else { o }
+    });
+    let best = sorted[0];
+    let worst = sorted[sorted.len() - 1];
+    if overlap(&best.1, &worst.1) {
+        let all: Vec<String> = sorted.iter().map(|i| show(i)).collect();
+        return format!(
+            "indistinguishable: the 95% confidence intervals overlap ({}).",
+            all.join("; ")
+        );
+    }
+    let tied: Vec<&str> = sorted[1..]
+        .iter()
+        .filter(|(_, e)| overlap(&best.1, e))
+        .map(|(n, _)| n.as_str())
+        .collect();
+    let mut text = format!("best: {}", show(best));
+    if !tied.is_empty() {
+        text.push_str(&format!(", indistinguishable from {}", tied.join(", ")));
+    }
+    text.push_str(&format!("; worst: {}.", show(worst)));
+    text
+}
+
+/// "web2 crashed", "web3's application went down", ...
+fn fault_phrase(f: &FaultRow) -> String {
+    match f.kind.as_str() {
+        "crash" => format!("{} crashed", f.target),
+        "app_down" => format!("{}'s application went down", f.target),
+        "drain" => format!("{} was drained", f.target),
+        "slow" => format!("{} slowed down", f.target),
+        k => format!("{} had a {k}", f.target),
+    }
+}
+
+/// The distinct faults of the first replication of the first strategy with faults.
+fn faults_phrase(t: &RunTables) -> Option<String> {
+    let first = t.faults.first()?;
+    let mut phrases: Vec<String> = Vec::new();
+    for f in t
+        .faults
+        .iter()
+        .filter(|f| f.strategy == first.strategy && f.replication == first.replication)
+    {
+        let p = fault_phrase(f);
+        if !phrases.contains(&p) {
+            phrases.push(p);
+        }
+    }
+    let more = phrases.len() > 3;
+    phrases.truncate(3);
+    Some(format!("{}{}", phrases.join(", "), if more { ", ..." } else { "" }))
+}
+
+fn lost_sentence(t: &RunTables, s: &str) -> String {
+    let rows: Vec<&SummaryRow> = t.summary.iter().filter(|r| r.strategy == s).collect();
+    if rows.iter().all(|r| r.sessions_lost == 0) {
+        return format!("{s} lost no sessions");
+    }
+    let e = metric_estimate(&t.summary, s, "lost_session_pct");
+    let top = CAUSES
+        .iter()
+        .map(|(col, legend)| (rows.iter().filter_map(|r| r.metric(col)).sum::<f64>(), *col, *legend))
+        .max_by(|a, b| a.0.total_cmp(&b.0));
+    let why = match (top, faults_phrase(t)) {
+        (Some((_, "lost_node_failure", _)), Some(f)) => format!(", mostly when {f}"),
+        (Some((_, "lost_store_failure", _)), Some(f)) => format!(", mostly when {f}"),
+        (Some((_, _, legend)), _) => format!(", mostly {legend}"),
+        (None, _) => String::new(),
+    };
+    format!("{s} lost {}% of its session requests{why}", fmt_est(&e, 2))
+}
+
+fn metric_items(summary: &[SummaryRow], names: &[String], metric: &str) -> Vec<(String, Estimate)> {
+    names
+        .iter()
+        .map(|s| (s.clone(), metric_estimate(summary, s, metric)))
+        .collect()
+}
+
+/// The verdicts of a run folder.
+pub fn run_verdicts(t: &RunTables) -> Vec<Verdict> {
+    let names = strategies(&t.summary);
+    let s = &t.summary;
+    let mut out = Vec::new();
+    let lost: Vec<String> = names.iter().map(|n| lost_sentence(t, n)).collect();
+    out.push(Verdict {
+        metric: "Lost sessions".into(),
+        text: format!(
+            "{}{}. Fewest lost: {}",
+            faults_phrase(t)
+                .map(|f| format!("During the run {f}. "))
+                .unwrap_or_default(),
+            lost.join("; "),
+            compare(&metric_items(s, &names, "lost_session_pct"), false, 2, "%")
+        ),
+    });
+    out.push(Verdict {
+        metric: "Imbalance".into(),
+        text: format!(
+            "Coefficient of variation of requests per backend (0 = perfectly even): {}",
+            compare(&metric_items(s, &names, "imbalance_cov"), false, 3, "")
+        ),
+    });
+    out.push(Verdict {
+        metric: "Latency".into(),
+        text: format!(
+            "p99 response time: {}",
+            compare(&metric_items(s, &names, "latency_p99_ms"), false, 1, " ms")
+        ),
+    });
+    out.push(Verdict {
+        metric: "Errors".into(),
+        text: format!(
+            "Requests that failed: {}",
+            compare(&metric_items(s, &names, "errors"), false, 0, "")
+        ),
+    });
+    if s.iter().any(|r| r.store_ops > 0) {
+        let with: Vec<String> = names
+            .iter()
+            .filter(|n| s.iter().any(|r| &&r.strategy == n && r.store_ops > 0))
+            .cloned()
+            .collect();
+        out.push(Verdict {
+            metric: "Store".into(),
+            text: format!(
+                "Utilisation of the busiest store server (saturated near {KNEE_UTILISATION}): {}",
+                compare(&metric_items(s, &with, "store_utilization"), false, 3, "")
+            ),
+        });
+    }
+    if s.iter().any(|r| r.replication_msgs > 0) {
+        let with: Vec<String> = names
+            .iter()
+            .filter(|n| s.iter().any(|r| &&r.strategy == n && r.replication_msgs > 0))
+            .cloned()
+            .collect();
+        out.push(Verdict {
+            metric: "Replication".into(),
+            text: format!(
+                "Replication messages between nodes: {}",
+                compare(&metric_items(s, &with, "replication_msgs"), false, 0, "")
+            ),
+        });
+    }
+    out
+}
+
+/// The verdicts of a sweep folder: saturation knees, the load at which each strategy breaks
+/// the targets (p99 < [`TARGET_P99_MS`] and lost sessions < [`TARGET_LOST_PCT`]%, judged by the
+/// upper end of the 95% interval), and the comparison at the highest swept value.
+pub fn sweep_verdicts(t: &SweepTables) -> Vec<Verdict> {
+    let Some(slices) = series::slices(t) else {
+        return vec![Verdict {
+            metric: "Sweep".into(),
+            text: "No numeric axis: nothing to draw along, see sweep.csv.".into(),
+        }];
+    };
+    let names = series::sweep_strategies(t);
+    let mut out = Vec::new();
+    for slice in &slices {
+        let key = &t.axes[slice.axis];
+        let at = if slice.fixed.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", slice.fixed.join(", "))
+        };
+        out.push(Verdict {
+            metric: format!("Saturation{at}"),
+            text: knees(t, slice, &names, key, "backends", |r| r.backend_utilization),
+        });
+        if t.rows.iter().any(|r| r.summary.store_ops > 0) {
+            let with: Vec<String> = names
+                .iter()
+                .filter(|n| {
+                    t.rows
+                        .iter()
+                        .any(|r| &&r.summary.strategy == n && r.summary.store_ops > 0)
+                })
+                .cloned()
+                .collect();
+            out.push(Verdict {
+                metric: format!("Store saturation{at}"),
+                text: knees(t, slice, &with, key, "the busiest store server", |r| {
+                    r.store_utilization
+                }),
+            });
+        }
+        out.push(Verdict {
+            metric: format!("Capacity{at}"),
+            text: capacity(t, slice, &names, key),
+        });
+        if let Some((x, p)) = slice.points.last() {
+            let items = |f: &dyn Fn(&SummaryRow) -> f64| -> Vec<(String, Estimate)> {
+                names
+                    .iter()
+                    .map(|s| {
+                        let v: Vec<f64> = t
+                            .rows
+                            .iter()
+                            .filter(|r| r.point == *p && &r.summary.strategy == s)
+                            .map(|r| f(&r.summary))
+                            .collect();
+                        (s.clone(), crate::metrics::stats::estimate(&v))
+                    })
+                    .collect()
+            };
+            out.push(Verdict {
+                metric: format!("At the highest {key}{at}"),
+                text: format!(
+                    "At {key} = {}: p99 response time {} Lost sessions: {}",
+                    fmt_num(*x),
+                    compare(&items(&|r| r.latency_p99_ms), false, 1, " ms"),
+                    compare(&items(&|r| r.lost_session_pct), false, 2, "%")
+                ),
+            });
+        }
+    }
+    out
+}
+
+fn knees(
+    t: &SweepTables,
+    slice: &Slice,
+    names: &[String],
+    key: &str,
+    what: &str,
+    f: impl Fn(&SummaryRow) -> f64 + Copy,
+) -> String {
+    let max = slice.points.last().map_or(f64::NAN, |p| p.0);
+    let parts: Vec<String> = names
+        .iter()
+        .map(|s| match series::knee(t, slice, s, f) {
+            Some(x) => format!("{s} at {key} = {}", fmt_num(x)),
+            None => format!("{s} not up to {}", fmt_num(max)),
+        })
+        .collect();
+    format!(
+        "The first {key} at which {what} reach a mean utilisation of {KNEE_UTILISATION} (the knee): {}.",
+        parts.join("; ")
+    )
+}
+
+/// "meets the targets up to X, breaks them at Y" per strategy.
+fn capacity(t: &SweepTables, slice: &Slice, names: &[String], key: &str) -> String {
+    let parts: Vec<String> = names
+        .iter()
+        .map(|s| {
+            let p99 = series::along(t, slice, s, |r| r.latency_p99_ms);
+            let lost = series::along(t, slice, s, |r| r.lost_session_pct);
+            let upper = |e: &Estimate| e.mean + if e.ci95.is_finite() { e.ci95 } else { 0.0 };
+            let ok: Vec<bool> = p99
+                .iter()
+                .zip(&lost)
+                .map(|(a, b)| a.n > 0 && upper(a) < TARGET_P99_MS && upper(b) < TARGET_LOST_PCT)
+                .collect();
+            match ok.iter().position(|m| !m) {
+                None => format!(
+                    "{s} meets them at every {key} up to {}",
+                    fmt_num(slice.points.last().map_or(0.0, |p| p.0))
+                ),
+                Some(0) => format!("{s} misses them already at {}", fmt_num(slice.points[0].0)),
+                Some(i) => format!(
+                    "{s} meets them up to {} and breaks them at {}",
+                    fmt_num(slice.points[i - 1].0),
+                    fmt_num(slice.points[i].0)
+                ),
+            }
+        })
+        .collect();
+    format!(
+        "Targets p99 < {TARGET_P99_MS} ms and lost sessions < {TARGET_LOST_PCT}% (upper end of the 95% interval): {}.",
+        parts.join("; ")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::stats::estimate;
+
+    fn e(v: &[f64]) -> Estimate {
+        estimate(v)
+    }
+
+    #[test]
+    fn overlapping_intervals_are_indistinguishable() {
+        // a: 10 ± 12.7 (t(1) * 1 / 1), b: 11 ± 12.7: overlap.
+        let items = vec![("a".to_string(), e(&[9.0, 11.0])), ("b".to_string(), e(&[10.0, 12.0]))];
+        assert_eq!(
+            compare(&items, false, 1, " ms"),
+            "indistinguishable: the 95% confidence intervals overlap (a 10.0 ± 12.7 ms; b 11.0 ± 12.7 ms)."
+        );
+    }
+
+    #[test]
+    fn separated_intervals_name_best_worst_and_ties() {
+        // a 1 ± 0.0, b 1.05 ± 0.635, c 50 ± 0.0: b's interval reaches a's; c is apart.
+        let items = vec![
+            ("c".to_string(), e(&[50.0, 50.0])),
+            ("a".to_string(), e(&[1.0, 1.0])),
+            ("b".to_string(), e(&[1.0, 1.1])),
+        ];
+        assert_eq!(
+            compare(&items, false, 2, "%"),
+            "best: a 1.00 ± 0.00%, indistinguishable from b; worst: c 50.00 ± 0.00%."
+        );
+    }
+
+    #[test]
+    fn one_replication_claims_nothing() {
+        let items = vec![("a".to_string(), e(&[1.0])), ("b".to_string(), e(&[5.0]))];
+        assert_eq!(
+            compare(&items, false, 0, ""),
+            "a 1; b 5. One replication: no confidence interval, so no difference is claimed."
+        );
+    }
+
+    #[test]
+    fn lost_sessions_say_who_lost_nothing_and_why_the_others_lost() {
+        let row = |s: &str, rep: u32, lost: u64| SummaryRow {
+            scenario: "x".into(),
+            strategy: s.into(),
+            replication: rep,
+            session_requests: 1000,
+            sessions_lost: lost,
+            lost_node_failure: lost,
+            lost_session_pct: lost as f64 / 10.0,
+            ..SummaryRow::default()
+        };
+        let t = RunTables {
+            summary: vec![
+                row("ip_hash", 0, 40),
+                row("ip_hash", 1, 42),
+                row("redis", 0, 0),
+                row("redis", 1, 0),
+            ],
+            faults: vec![FaultRow {
+                strategy: "ip_hash".into(),
+                kind: "crash".into(),
+                target: "web2".into(),
+                ..FaultRow::default()
+            }],
+            ..RunTables::default()
+        };
+        let v = run_verdicts(&t);
+        assert_eq!(
+            v[0].text,
+            "During the run web2 crashed. ip_hash lost 4.10 ± 1.27% of its session requests, mostly when web2 crashed; redis lost no sessions. \
+             Fewest lost: best: redis 0.00 ± 0.00%; worst: ip_hash 4.10 ± 1.27%."
+        );
+    }
+}
