@@ -214,28 +214,6 @@ pub struct StoreRow {
     pub refused_connections: u64,
 }
 
-impl StoreRow {
-    /// The header of `stores.csv` (written even when no strategy has store servers).
-    pub const HEADER: &'static [&'static str] = &[
-        "scenario",
-        "strategy",
-        "replication",
-        "server",
-        "ops",
-        "utilization",
-        "wait_mean_ms",
-        "latency_mean_ms",
-        "latency_p99_ms",
-        "rejected",
-        "timeouts",
-        "evictions",
-        "items",
-        "memory_mb",
-        "connections",
-        "refused_connections",
-    ];
-}
-
 /// One row of `faults.csv`: one fault in one strategy and replication. Counts run from the
 /// fault until the next fault starts (or the run ends), warm-up included.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

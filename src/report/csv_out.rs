@@ -3,7 +3,7 @@
 //! them were written (see [`OutputDir`]).
 
 use crate::error::{Error, Result};
-use crate::metrics::{RunResult, StoreRow};
+use crate::metrics::RunResult;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use tempfile::NamedTempFile;
@@ -45,6 +45,29 @@ impl OutputDir {
         Ok(())
     }
 
+    /// Like [`Self::csv`], but a file with no rows still gets its header (taken from the row
+    /// type), so that an empty table is told apart from a failed write and the file set of
+    /// every run is the same.
+    pub fn csv_with_header<T: Serialize + Default>(
+        &mut self,
+        name: &str,
+        rows: impl IntoIterator<Item = T>,
+    ) -> Result<()> {
+        let mut rows = rows.into_iter().peekable();
+        if rows.peek().is_some() {
+            return self.csv(name, rows);
+        }
+        let target = self.dir.join(name);
+        let mut w = csv::Writer::from_writer(Vec::new());
+        w.serialize(T::default()).map_err(|e| Error::Csv {
+            path: target.clone(),
+            source: e,
+        })?;
+        let bytes = w.into_inner().map_err(|e| Error::io(&target, e.into_error()))?;
+        let header_len = bytes.iter().position(|&b| b == b'\n').map_or(bytes.len(), |i| i + 1);
+        self.bytes(name, &bytes[..header_len])
+    }
+
     /// Writes raw bytes as `name`.
     pub fn bytes(&mut self, name: &str, data: &[u8]) -> Result<()> {
         use std::io::Write;
@@ -79,15 +102,8 @@ pub fn write_runs(out: &mut OutputDir, runs: &[RunResult]) -> Result<()> {
     out.csv("summary.csv", runs.iter().map(|r| &r.summary))?;
     out.csv("backends.csv", runs.iter().flat_map(|r| &r.backends))?;
     out.csv("timeseries.csv", runs.iter().flat_map(|r| &r.timeseries))?;
-    out.csv("faults.csv", runs.iter().flat_map(|r| &r.faults))?;
-    if runs.iter().any(|r| !r.stores.is_empty()) {
-        out.csv("stores.csv", runs.iter().flat_map(|r| &r.stores))?;
-    } else {
-        // No strategy has store servers: the header alone, so the file set never varies.
-        let mut header = StoreRow::HEADER.join(",");
-        header.push('\n');
-        out.bytes("stores.csv", header.as_bytes())?;
-    }
+    out.csv_with_header("faults.csv", runs.iter().flat_map(|r| r.faults.iter().cloned()))?;
+    out.csv_with_header("stores.csv", runs.iter().flat_map(|r| r.stores.iter().cloned()))?;
     Ok(())
 }
 

@@ -111,6 +111,17 @@ fn run_writes_every_file_with_the_documented_columns() {
     let ts = fs::read_to_string(out.join("timeseries.csv")).unwrap();
     // 30 s at the default bucket (0.2 s for 30 s: about 100 buckets... 150) x 2 backends x 2 reps.
     assert!(ts.lines().count() > 100);
+    // No faults and no store servers: those files hold their header alone, never zero bytes.
+    let faults = fs::read_to_string(out.join("faults.csv")).unwrap();
+    assert!(
+        faults.starts_with("scenario,strategy,replication,fault,kind,target,at_s,") && faults.lines().count() == 1,
+        "{faults}"
+    );
+    let stores = fs::read_to_string(out.join("stores.csv")).unwrap();
+    assert!(
+        stores.starts_with("scenario,strategy,replication,server,") && stores.lines().count() == 1,
+        "{stores}"
+    );
     let recorded = fs::read_to_string(out.join("scenario.toml")).unwrap();
     assert!(recorded.contains("replications = 2"), "the override is recorded");
     // No temporary files left behind.
