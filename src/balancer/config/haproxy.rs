@@ -666,22 +666,10 @@ listen stats
         // Every prefix, and the file with each character removed or doubled, must give
         // a result or an error, never a panic; the resulting policies must build or
         // refuse cleanly.
-        let text = CFG;
-        let cuts: Vec<usize> = (0..=text.len()).filter(|&i| text.is_char_boundary(i)).collect();
-        for &i in &cuts {
-            for candidate in [
-                text[..i].to_string(),
-                format!("{}{}", &text[..i], text[i..].chars().skip(1).collect::<String>()),
-                format!(
-                    "{}{}",
-                    &text[..i],
-                    text[i..].chars().take(1).chain(text[i..].chars()).collect::<String>()
-                ),
-            ] {
-                for name in [None, Some("app")] {
-                    if let Ok(imp) = import(&candidate, name) {
-                        let _ = crate::balancer::build(&imp.conf);
-                    }
+        for candidate in crate::balancer::config::mangled(CFG) {
+            for name in [None, Some("app")] {
+                if let Ok(imp) = import(&candidate, name) {
+                    let _ = crate::balancer::build(&imp.conf);
                 }
             }
         }

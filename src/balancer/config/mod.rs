@@ -86,3 +86,20 @@ pub(crate) fn choose<'a, T>(
         },
     }
 }
+
+/// Every prefix of `text`, and `text` with each character removed or doubled: the inputs the
+/// importers' no-panic tests feed them.
+#[cfg(test)]
+pub(crate) fn mangled(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for i in (0..=text.len()).filter(|&i| text.is_char_boundary(i)) {
+        let (head, tail) = text.split_at(i);
+        out.push(head.to_string());
+        out.push(format!("{head}{}", tail.chars().skip(1).collect::<String>()));
+        out.push(format!(
+            "{head}{}",
+            tail.chars().take(1).chain(tail.chars()).collect::<String>()
+        ));
+    }
+    out
+}
