@@ -9,8 +9,8 @@ use plotters::style::text_anchor::{HPos, VPos};
 
 use super::axis::{AxisFormat, CategoryAxis};
 use super::common::{
-    AXIS_DESC_PX, GREY, INK, LIGHT_GREY, NOTE_PX, TICK_PX, anchored, finite_span, fit_axis_descs, pad_linear, text,
-    text_width, wrap,
+    AXIS_DESC_PX, GREY, INK, LIGHT_GREY, NOTE_PX, TICK_PX, anchored, finite_span, fit_axis_descs, fmt_num, pad_linear,
+    text, text_width, wrap,
 };
 use crate::report::charts::ChartError;
 use crate::report::charts::error::DrawResultExt;
@@ -59,6 +59,27 @@ pub(crate) struct BarPlot<'a> {
 }
 
 impl BarPlot<'_> {
+    /// The value label above a bar of value `v` at `x` (of width `width`), and its confidence
+    /// whisker (half-width `ci`, capped `cap` wide) when there is a finite one.
+    pub fn annotate(&mut self, x: f64, width: f64, cap: f64, v: f64, ci: Option<f64>) {
+        let mut top = v.max(0.0);
+        if let Some(ci) = ci.map(f64::abs).filter(|c| c.is_finite()) {
+            self.whiskers.push(Whisker {
+                x,
+                cap,
+                lo: v - ci,
+                hi: v + ci,
+            });
+            top = top.max(v + ci);
+        }
+        self.labels.push(ValueLabel {
+            x,
+            y: top,
+            width,
+            text: fmt_num(v),
+        });
+    }
+
     /// The y span: always includes zero (bars grow from it), with headroom above
     /// for value labels.
     fn y_span(&self) -> (f64, f64) {

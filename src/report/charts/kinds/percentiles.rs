@@ -5,8 +5,8 @@
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::barplot::{BarPlot, BarRect, ValueLabel, Whisker, draw_bar_plot};
-use super::common::{GREY, LegendEntry, Swatch, fmt_num, frame, no_data};
+use super::barplot::{BarPlot, BarRect, draw_bar_plot};
+use super::common::{GREY, LegendEntry, Swatch, frame, no_data};
 use super::{DrawChart, Per, check_len, colour_of, value_at};
 use crate::report::charts::{ChartError, Palette, Percentiles};
 
@@ -90,22 +90,7 @@ impl DrawChart for Percentiles {
                     fill: colour.mix(shade(j, m)),
                     outline: Some(*colour),
                 });
-                let mut top = v.max(0.0);
-                if let Some(ci) = p.ci.as_ref().map(|c| value_at(c, i).abs()).filter(|c| c.is_finite()) {
-                    plot.whiskers.push(Whisker {
-                        x: xc,
-                        cap: w * 0.2,
-                        lo: v - ci,
-                        hi: v + ci,
-                    });
-                    top = top.max(v + ci);
-                }
-                plot.labels.push(ValueLabel {
-                    x: xc,
-                    y: top,
-                    width: w,
-                    text: fmt_num(v),
-                });
+                plot.annotate(xc, w, w * 0.2, v, p.ci.as_ref().map(|c| value_at(c, i)));
             }
         }
         draw_bar_plot(&plot_area, &plot)

@@ -4,8 +4,8 @@
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::barplot::{BarPlot, BarRect, ValueLabel, Whisker, draw_bar_plot};
-use super::common::{LegendEntry, Swatch, fmt_num, frame, no_data};
+use super::barplot::{BarPlot, BarRect, draw_bar_plot};
+use super::common::{LegendEntry, Swatch, frame, no_data};
 use super::{DrawChart, Per, check_len, colour_of, value_at};
 use crate::report::charts::{Bars, ChartError, Palette};
 
@@ -54,22 +54,7 @@ impl DrawChart for Bars {
                 fill: colour.to_rgba(),
                 outline: None,
             });
-            let mut top = v.max(0.0);
-            if let Some(ci) = self.ci.as_ref().map(|c| value_at(c, i).abs()).filter(|c| c.is_finite()) {
-                plot.whiskers.push(Whisker {
-                    x: xc,
-                    cap: 0.06,
-                    lo: v - ci,
-                    hi: v + ci,
-                });
-                top = top.max(v + ci);
-            }
-            plot.labels.push(ValueLabel {
-                x: xc,
-                y: top,
-                width: BAR_WIDTH,
-                text: fmt_num(v),
-            });
+            plot.annotate(xc, BAR_WIDTH, 0.06, v, self.ci.as_ref().map(|c| value_at(c, i)));
         }
         draw_bar_plot(&plot_area, &plot)
     }
