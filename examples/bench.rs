@@ -13,6 +13,8 @@
 //! own; with `--reps N` it runs N times and the median is printed. Compare builds by running
 //! this for both in one sitting (the machine is shared: absolute rates move, ratios less).
 //! `cargo run --release --example bench --features queue-binary` runs on the binary heap.
+//! `req/CPU-s` divides by the CPU time the case used (user + system) instead of wall time: on
+//! a machine shared with other work it is the steadier of the two.
 
 use sessim::scenario::{self, Override};
 use std::path::Path;
@@ -29,6 +31,21 @@ fn peak_rss_kib() -> u64 {
             line.split_whitespace().nth(1)?.parse().ok()
         })
         .unwrap_or(0)
+}
+
+/// CPU seconds (user + system) this process has used, from /proc/self/stat (clock ticks of
+/// 1/100 s). On a shared machine, a rate by CPU time moves less than one by wall time.
+fn cpu_secs() -> f64 {
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            // Fields after the parenthesised command name; utime and stime are the 14th and 15th.
+            let rest = s.rsplit_once(')')?.1.to_owned();
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            let ticks: u64 = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+            Some(ticks as f64 / 100.0)
+        })
+        .unwrap_or(0.0)
 }
 
 /// One measurement: (requests, events, wall seconds).
@@ -95,8 +112,9 @@ fn median(mut v: Vec<f64>) -> f64 {
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("--child") {
+        let cpu0 = cpu_secs();
         let (requests, events, secs) = measure(&args[1])?;
-        println!("{requests} {events} {secs} {}", peak_rss_kib());
+        println!("{requests} {events} {secs} {} {}", peak_rss_kib(), cpu_secs() - cpu0);
         return Ok(());
     }
     let mut reps = 1usize;
@@ -117,13 +135,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     println!("one thread, event queue: {queue}, median of {reps}");
     println!(
-        "{:<16} {:>12} {:>12} {:>10} {:>10} {:>9} {:>11}",
-        "case", "requests", "events", "req/s", "events/s", "ns/req", "peak RSS"
+        "{:<16} {:>12} {:>12} {:>10} {:>10} {:>9} {:>11} {:>12}",
+        "case", "requests", "events", "req/s", "events/s", "ns/req", "peak RSS", "req/CPU-s"
     );
     for case in &cases {
         let mut rates = Vec::new();
         let mut last = (0u64, 0u64, 0u64);
         let mut secs_all = Vec::new();
+        let mut cpu_rates = Vec::new();
         for _ in 0..reps {
             let out = Command::new(&exe).args(["--child", case]).output()?;
             if !out.status.success() {
@@ -131,9 +150,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
             let line = String::from_utf8(out.stdout)?;
             let f: Vec<&str> = line.split_whitespace().collect();
-            let (requests, events, secs, rss): (u64, u64, f64, u64) =
-                (f[0].parse()?, f[1].parse()?, f[2].parse()?, f[3].parse()?);
+            let (requests, events, secs, rss, cpu): (u64, u64, f64, u64, f64) = (
+                f[0].parse()?,
+                f[1].parse()?,
+                f[2].parse()?,
+                f[3].parse()?,
+                f[4].parse()?,
+            );
             rates.push(requests as f64 / secs);
+            cpu_rates.push(requests as f64 / cpu.max(0.01));
             secs_all.push(secs);
             last = (requests, events, rss);
         }
@@ -145,14 +170,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "-".into()
         };
         println!(
-            "{:<16} {:>12} {:>12} {:>8.2} M {:>10} {:>9.0} {:>7.0} MiB",
+            "{:<16} {:>12} {:>12} {:>8.2} M {:>10} {:>9.0} {:>7.0} MiB {:>10.2} M",
             case,
             requests,
             if events > 0 { events.to_string() } else { "-".into() },
             median(rates) / 1e6,
             events_s,
             secs * 1e9 / requests as f64,
-            rss as f64 / 1024.0
+            rss as f64 / 1024.0,
+            median(cpu_rates) / 1e6
         );
     }
     Ok(())

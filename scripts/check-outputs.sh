@@ -25,6 +25,7 @@ cp target/check-base/release/sessim "$work/sessim-base"
 
 run_all() { # BIN OUT
     local bin=$1 out=$2
+    mkdir -p "$out"
     for f in scenarios/*.toml; do
         local name; name=$(basename "$f" .toml)
         local extra=()

@@ -20,6 +20,7 @@ pub mod cached_db;
 pub mod cluster;
 pub mod cookie;
 pub mod cookie_fallback;
+pub mod index;
 pub mod local;
 pub mod replicated_all;
 pub mod replicated_backup;

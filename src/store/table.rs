@@ -7,9 +7,9 @@
 //! the live items plus tombstones (items remembered as gone, with the cause, until they would
 //! have expired), so it is bounded by the sessions alive within one lifetime.
 
+use super::index::SidIndex;
 use super::{LostCause, SessionId};
 use crate::engine::SimTime;
-use rustc_hash::FxHashMap;
 use slab::Slab;
 
 const NIL: u32 = u32::MAX;
@@ -40,7 +40,7 @@ pub struct Item {
 }
 
 pub struct Table {
-    map: FxHashMap<SessionId, u32>,
+    map: SidIndex,
     items: Slab<Item>,
     /// (head, tail, length) of each list.
     lists: Vec<(u32, u32, u64)>,
@@ -49,7 +49,7 @@ pub struct Table {
 impl Table {
     pub fn new(lists: usize) -> Self {
         Table {
-            map: FxHashMap::default(),
+            map: SidIndex::default(),
             items: Slab::with_capacity(1024),
             lists: vec![(NIL, NIL, 0); lists],
         }
@@ -57,7 +57,7 @@ impl Table {
 
     #[inline]
     pub fn get(&self, sid: SessionId) -> Option<u32> {
-        self.map.get(&sid).copied()
+        self.map.get(sid)
     }
 
     #[inline]
@@ -151,7 +151,7 @@ impl Table {
     pub fn remove(&mut self, slot: u32) -> Item {
         self.unlink(slot);
         let it = self.items.remove(slot as usize);
-        self.map.remove(&it.sid);
+        self.map.remove(it.sid);
         it
     }
 
