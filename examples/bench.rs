@@ -21,6 +21,9 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
+#[global_allocator]
+static ALLOC: sessim::alloc::HugePages = sessim::alloc::HugePages;
+
 const DEFAULT_CASES: [&str; 4] = ["reference", "reference-run", "busy-day:30m", "busy-day:6h"];
 
 fn peak_rss_kib() -> u64 {

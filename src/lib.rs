@@ -30,6 +30,7 @@
 //! strategies see the same users, requests and think times (common random numbers). No OS
 //! entropy is used and no hash-map iteration order reaches a result.
 
+pub mod alloc;
 pub mod backend;
 pub mod balancer;
 pub mod cli;

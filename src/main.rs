@@ -3,6 +3,9 @@
 
 use clap::Parser;
 
+#[global_allocator]
+static ALLOC: sessim::alloc::HugePages = sessim::alloc::HugePages;
+
 fn main() {
     let cli = sessim::cli::Cli::parse();
     if let Err(e) = sessim::cli::main_with(cli) {

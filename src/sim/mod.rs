@@ -721,6 +721,10 @@ impl Sim<'_> {
             return;
         }
         let u = &self.users[slot as usize];
+        if let Some(sid) = u.session {
+            // Its read comes after routing and admission: start loading the session's entry.
+            self.store.prefetch(sid);
+        }
         let (kind, index) = if u.needs_login {
             if u.logins == 0 {
                 (Kind::Login, 0)

@@ -117,6 +117,12 @@ impl Cluster {
         }
     }
 
+    /// Starts loading what a read of `sid` will look up first.
+    #[inline]
+    pub fn prefetch(&self, sid: SessionId) {
+        self.t.prefetch(sid);
+    }
+
     /// Issues one operation of request `a` on the server of its session.
     pub fn op(&mut self, a: &Access, p: &mut Progress, now: SimTime) -> OpResult {
         let s = self.server_of(a.sid) as usize;
@@ -213,6 +219,9 @@ impl Cluster {
         let list = it.list;
         if !self.slabs.is_empty() {
             self.t.touch(slot, now);
+        } else {
+            // The write that follows the read moves the item to the tail of its list.
+            self.t.prefetch_neighbours(slot);
         }
         self.reclaim(list, now);
         Ok(slot)

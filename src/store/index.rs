@@ -71,6 +71,12 @@ impl SidIndex {
         }
     }
 
+    /// Asks the processor to start loading `sid`'s entry, for a [`SidIndex::get`] soon after.
+    #[inline]
+    pub fn prefetch(&self, sid: SessionId) {
+        crate::engine::prefetch(self.entries.as_ptr().wrapping_add(self.home(sid)));
+    }
+
     /// Maps `sid` to `slot`, replacing what it mapped to.
     pub fn insert(&mut self, sid: SessionId, slot: u32) {
         if (self.len + 1) * 4 > self.entries.len() * 3 {

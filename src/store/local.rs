@@ -70,7 +70,7 @@ impl Local {
         // mod_files deletes files whose mtime is older than now - gc_maxlifetime.
         while let Some(h) = self.t.head(a.backend) {
             let it = self.t.item(h);
-            if it.touched + self.lifetime >= now || it.lock != 0 {
+            if it.touched + self.lifetime >= now || it.aux != 0 {
                 break;
             }
             self.t.remove(h);
@@ -86,8 +86,8 @@ impl Local {
     /// Takes the lock of the session in `slot` for `a`, or queues behind its holder.
     fn lock_or_wait(&mut self, slot: u32, a: &Access, p: &mut Progress, now: SimTime) -> Step {
         let it = self.t.item_mut(slot);
-        if it.lock == 0 {
-            it.lock = a.req + 1;
+        if it.aux == 0 {
+            it.aux = a.req + 1;
             p.locked = true;
             p.read_version = it.version;
             self.t.touch(slot, now);
@@ -194,10 +194,10 @@ impl SessionStore for Local {
         let it = self.t.item_mut(slot);
         match next {
             Some(r) => {
-                it.lock = r + 1;
+                it.aux = r + 1;
                 woken.push(r);
             }
-            None => it.lock = 0,
+            None => it.aux = 0,
         }
         Step::Ready
     }
@@ -219,7 +219,7 @@ impl SessionStore for Local {
             let it = self.t.item_mut(h);
             it.gone = Some(LostCause::NodeFailure);
             it.stamp = now + self.lifetime;
-            it.lock = 0;
+            it.aux = 0;
         }
     }
 }

@@ -211,6 +211,11 @@ pub trait SessionStore: Send {
     /// `woken`.
     fn write(&mut self, a: &Access, p: &mut Progress, create: bool, now: SimTime, woken: &mut Vec<u32>) -> Step;
 
+    /// A request of session `sid` is on its way: a hint to start loading what its read will
+    /// look up (no effect on any result).
+    #[inline]
+    fn prefetch(&self, _sid: SessionId) {}
+
     /// The user will never present session `sid` again (it logged in anew, or left). A
     /// server-side session stays until it expires; client-side state is dropped.
     fn abandon(&mut self, _sid: SessionId) {}

@@ -14,7 +14,7 @@
 
 use super::cluster::Cluster;
 use super::station::OpResult;
-use super::{Access, Env, LostCause, Progress, ServerReport, SessionStore, Step, StoreTotals, write_kind};
+use super::{Access, Env, LostCause, Progress, ServerReport, SessionId, SessionStore, Step, StoreTotals, write_kind};
 use crate::engine::SimTime;
 use crate::scenario::{LockFail, SessionsConfig, WriteMode};
 
@@ -103,6 +103,11 @@ pub fn read_phase(c: &mut Cluster, totals: &mut StoreTotals, a: &Access, p: &mut
 }
 
 impl SessionStore for Shared {
+    #[inline]
+    fn prefetch(&self, sid: SessionId) {
+        self.c.prefetch(sid);
+    }
+
     fn read(&mut self, a: &Access, p: &mut Progress, now: SimTime) -> Step {
         read_phase(&mut self.c, &mut self.totals, a, p, now)
     }

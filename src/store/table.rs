@@ -10,38 +10,49 @@
 use super::index::SidIndex;
 use super::{LostCause, SessionId};
 use crate::engine::SimTime;
-use slab::Slab;
 
 const NIL: u32 = u32::MAX;
 
-/// One session in a table. `aux`, `aux2` and `stamp` belong to the strategy.
+/// One session in a table: 64 bytes, aligned to a cache line, so that reading an item (its id,
+/// its tombstone mark, its lifetime) and relinking it cost one cache miss each. `aux`, `aux2`
+/// and `stamp` belong to the strategy (`local`: `aux` is the request holding the file lock,
+/// plus one, 0 when unlocked; `cluster`: `aux` is the server; `replicated_backup`: the
+/// primary and the backup node).
 #[derive(Clone, Debug)]
+#[repr(C, align(64))]
 pub struct Item {
     pub sid: SessionId,
-    pub list: u32,
-    prev: u32,
-    next: u32,
     /// Last touch (the list order).
     pub touched: SimTime,
-    /// Bytes (or slab class) the item takes, as its strategy accounts them.
-    pub bytes: u32,
-    pub class: u16,
-    /// Data writes so far (last-writer-wins accounting).
-    pub version: u32,
-    /// The request holding the session's lock, plus one; 0 when unlocked.
-    pub lock: u32,
-    /// A tombstone: the session is gone, for this reason.
-    pub gone: Option<LostCause>,
-    pub aux: u32,
-    pub aux2: u32,
     pub stamp: SimTime,
     /// When the item was created.
     pub created: SimTime,
+    pub list: u32,
+    prev: u32,
+    next: u32,
+    /// Bytes (or slab class) the item takes, as its strategy accounts them.
+    pub bytes: u32,
+    /// Data writes so far (last-writer-wins accounting).
+    pub version: u32,
+    pub aux: u32,
+    pub aux2: u32,
+    pub class: u16,
+    /// A tombstone: the session is gone, for this reason.
+    pub gone: Option<LostCause>,
 }
+
+const _: () = assert!(std::mem::size_of::<Item>() == 64);
+
+/// `list` of a free slot; its `next` links the free slots.
+const FREE: u32 = u32::MAX;
 
 pub struct Table {
     map: SidIndex,
-    items: Slab<Item>,
+    /// Items by slot; free slots are reused last-freed first (as the `slab` crate does, so
+    /// slot numbers, and with them the order of [`Table::slots`], are what they were).
+    items: Vec<Item>,
+    free: u32,
+    live: usize,
     /// (head, tail, length) of each list.
     lists: Vec<(u32, u32, u64)>,
 }
@@ -50,7 +61,9 @@ impl Table {
     pub fn new(lists: usize) -> Self {
         Table {
             map: SidIndex::default(),
-            items: Slab::with_capacity(1024),
+            items: Vec::with_capacity(1024),
+            free: NIL,
+            live: 0,
             lists: vec![(NIL, NIL, 0); lists],
         }
     }
@@ -70,27 +83,54 @@ impl Table {
         &mut self.items[slot as usize]
     }
 
+    /// Starts loading `sid`'s index entry (see [`crate::engine::prefetch`]).
+    #[inline]
+    pub fn prefetch(&self, sid: SessionId) {
+        self.map.prefetch(sid);
+    }
+
+    /// Starts loading the list neighbours of the item in `slot`, which a [`Table::touch`] or
+    /// [`Table::move_to`] of it will relink.
+    #[inline]
+    pub fn prefetch_neighbours(&self, slot: u32) {
+        let it = &self.items[slot as usize];
+        for n in [it.prev, it.next] {
+            if n != NIL {
+                crate::engine::prefetch(self.items.as_ptr().wrapping_add(n as usize));
+            }
+        }
+    }
+
     /// Inserts `sid` at the tail of `list` (replacing any item of that id).
     pub fn insert(&mut self, sid: SessionId, list: u32, now: SimTime) -> u32 {
         if let Some(old) = self.get(sid) {
             self.remove(old);
         }
-        let slot = self.items.insert(Item {
+        let item = Item {
             sid,
+            touched: now,
+            stamp: now,
+            created: now,
             list,
             prev: NIL,
             next: NIL,
-            touched: now,
             bytes: 0,
-            class: 0,
             version: 0,
-            lock: 0,
-            gone: None,
             aux: 0,
             aux2: 0,
-            stamp: now,
-            created: now,
-        }) as u32;
+            class: 0,
+            gone: None,
+        };
+        let slot = if self.free != NIL {
+            let slot = self.free;
+            self.free = self.items[slot as usize].next;
+            self.items[slot as usize] = item;
+            slot
+        } else {
+            self.items.push(item);
+            (self.items.len() - 1) as u32
+        };
+        self.live += 1;
         self.map.insert(sid, slot);
         self.link_tail(slot);
         slot
@@ -150,8 +190,13 @@ impl Table {
 
     pub fn remove(&mut self, slot: u32) -> Item {
         self.unlink(slot);
-        let it = self.items.remove(slot as usize);
+        let it = self.items[slot as usize].clone();
         self.map.remove(it.sid);
+        let freed = &mut self.items[slot as usize];
+        freed.list = FREE;
+        freed.next = self.free;
+        self.free = slot;
+        self.live -= 1;
         it
     }
 
@@ -169,13 +214,15 @@ impl Table {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.items.is_empty()
+        self.live == 0
     }
 
     /// Every item, in slot order (for rare whole-table events such as a crash; slot order is
     /// deterministic, unlike hash-map order).
     pub fn slots(&self) -> Vec<u32> {
-        self.items.iter().map(|(k, _)| k as u32).collect()
+        (0..self.items.len() as u32)
+            .filter(|&k| self.items[k as usize].list != FREE)
+            .collect()
     }
 }
 
