@@ -15,14 +15,26 @@
 //! key range) amortised, with sequential scans of contiguous buckets instead of the binary
 //! heap's jumps across one large array (which at a million pending events are cache misses at
 //! nearly every level).
+//!
+//! One refinement for small queues: when the lowest bucket holds at most 32 entries it is sorted
+//! into a short `front` list whole, and the next pops take from it directly; an event pushed
+//! between the front's keys is inserted into it in order. With a few dozen pending events (the
+//! reference model) most pops are then a `Vec::pop`.
 
 use crate::engine::SimTime;
 
 /// Buckets 0..=128: a key of 128 bits differs from `last` in its highest bit at most at 127.
 const BUCKETS: usize = 129;
 
+/// A bucket this small is sorted into `front` whole instead of being redistributed.
+const SORT_AT_MOST: usize = 32;
+
 /// The future-event list: a radix heap keyed by `(time, insertion)`.
 pub struct RadixQueue<E> {
+    /// The next events, sorted by descending key (the earliest last); every key in it is at
+    /// most `last`, every key in the buckets above it. With few pending events (a small model)
+    /// most pops come from here without touching the buckets.
+    front: Vec<(u128, E)>,
     buckets: Vec<Vec<(u128, E)>>,
     /// Bit `i` of word `i / 64` set when bucket `i` is not empty.
     occupied: [u64; 3],
@@ -48,6 +60,7 @@ fn bucket_of(key: u128, last: u128) -> usize {
 impl<E> RadixQueue<E> {
     pub fn new() -> Self {
         RadixQueue {
+            front: Vec::with_capacity(SORT_AT_MOST),
             buckets: (0..BUCKETS).map(|_| Vec::new()).collect(),
             occupied: [0; 3],
             last: 0,
@@ -77,7 +90,13 @@ impl<E> RadixQueue<E> {
         let key = ((time.as_nanos() as u128) << 64) | self.seq as u128;
         self.seq += 1;
         self.len += 1;
-        self.put(key, event);
+        if key < self.last {
+            // Among the sorted front (keys only fall below `last` while the front holds some).
+            let at = self.front.partition_point(|e| e.0 > key);
+            self.front.insert(at, (key, event));
+        } else {
+            self.put(key, event);
+        }
     }
 
     /// The lowest non-empty bucket.
@@ -95,10 +114,32 @@ impl<E> RadixQueue<E> {
         if self.len == 0 {
             return None;
         }
-        if self.buckets[0].is_empty() {
-            let i = self.lowest()?;
+        if self.front.is_empty() {
+            self.refill();
+        }
+        let (key, event) = self.front.pop()?;
+        self.len -= 1;
+        self.now = SimTime((key >> 64) as u64);
+        Some((self.now, event))
+    }
+
+    /// Fills the empty front with the earliest events: the lowest non-empty bucket, sorted,
+    /// when it is small; otherwise that bucket is redistributed below a new `last` (its
+    /// minimum), as a radix heap does, until the lowest bucket is small.
+    fn refill(&mut self) {
+        while let Some(i) = self.lowest() {
             let mut entries = std::mem::take(&mut self.buckets[i]);
             self.occupied[i / 64] &= !(1 << (i % 64));
+            if entries.len() <= SORT_AT_MOST {
+                // Every other bucket holds larger keys. `last` becomes the largest key taken:
+                // it shares the bits above i - 1 with the old `last`, so the buckets above
+                // stay valid.
+                self.front.extend(entries.drain(..));
+                self.front.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+                self.last = self.front[0].0;
+                self.buckets[i] = entries;
+                return;
+            }
             self.last = entries.iter().map(|e| e.0).min().unwrap_or(self.last);
             // Every entry of bucket i shares `last`'s bits above bit i - 1, so each lands in a
             // bucket below i; the minimum lands in bucket 0.
@@ -108,12 +149,6 @@ impl<E> RadixQueue<E> {
             // Keep the emptied vector's capacity for the next time this bucket fills.
             self.buckets[i] = entries;
         }
-        let (key, event) = self.buckets[0].pop()?;
-        // Keys are unique, so bucket 0 held exactly this one.
-        self.occupied[0] &= !1;
-        self.len -= 1;
-        self.now = SimTime((key >> 64) as u64);
-        Some((self.now, event))
     }
 
     pub fn len(&self) -> usize {
