@@ -53,6 +53,7 @@ use slab::Slab;
 use std::net::IpAddr;
 use trace::{Outcome, TraceRow, Tracer};
 
+mod slots;
 pub mod trace;
 
 /// The events of the model. Small and `Copy`: the queue moves them by value.
@@ -174,7 +175,7 @@ struct Sim<'a> {
     pop: Population,
     arrivals: Arrivals,
     next_user: u64,
-    users: Slab<User>,
+    users: slots::Slots<User>,
     reqs: Slab<Req>,
     backends: Vec<Backend>,
     peers: Vec<PeerState>,
@@ -303,7 +304,7 @@ pub fn run_traced<'a>(
         pop: Population::new(&sys.workload, seed, rep),
         arrivals: Arrivals::new(&sys.workload, seed, rep),
         next_user: 0,
-        users: Slab::with_capacity(1024),
+        users: slots::Slots::with_capacity(1024),
         reqs: Slab::with_capacity(1024),
         backends: sys.backends.iter().map(|b| Backend::new(b.workers, b.queue)).collect(),
         peers: PeerState::for_servers(&bal.servers),
@@ -350,6 +351,17 @@ pub fn run_traced<'a>(
     sim.start();
     while let Some((now, ev)) = sim.q.pop() {
         sim.events += 1;
+        // The next event's user record is most likely a DRAM miss (a million users, each
+        // touched every few minutes): start loading it while this event is handled.
+        match sim.q.peek_next() {
+            Some(&Ev::Send { user }) => sim.users.prefetch(user),
+            Some(&Ev::Done { req }) | Some(&Ev::Store { req }) => {
+                if let Some(r) = sim.reqs.get(req as usize) {
+                    sim.users.prefetch(r.user);
+                }
+            }
+            _ => {}
+        }
         sim.handle(now, ev);
     }
     // Every pick was reported exactly once: the balancer's connection counts are back to 0.

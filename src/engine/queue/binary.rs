@@ -73,6 +73,12 @@ impl<E> BinaryQueue<E> {
         Some((self.now, e.event))
     }
 
+    /// The next event (see [`super::radix::RadixQueue::peek_next`]).
+    #[inline]
+    pub fn peek_next(&self) -> Option<&E> {
+        self.heap.peek().map(|e| &e.event)
+    }
+
     pub fn len(&self) -> usize {
         self.heap.len()
     }

@@ -151,6 +151,13 @@ impl<E> RadixQueue<E> {
         }
     }
 
+    /// The next event, when it is already known without work (it is in the front list); a
+    /// hint for prefetching, not a complete peek.
+    #[inline]
+    pub fn peek_next(&self) -> Option<&E> {
+        self.front.last().map(|e| &e.1)
+    }
+
     pub fn len(&self) -> usize {
         self.len
     }
