@@ -316,3 +316,92 @@ pub(super) fn from_keys(
         import: None,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::balancer::{Method, envoy::OutlierConf};
+    use crate::engine::SimTime;
+    use super::super::load_str;
+
+    const BASE: &str = "name = \"t\"\nduration = \"10s\"\n[workload]\nusers_per_second = 5\n";
+
+    fn method(balancer: &str) -> Result<Method, String> {
+        let text = format!("{BASE}[balancer]\n{balancer}\n");
+        load_str(&text, "x.toml", &[])
+            .map(|s| s.strategies[0].system.balancer.conf.conf().method.clone())
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn envoy_and_kube_defaults_are_the_upstream_ones() {
+        assert_eq!(
+            method("policy = \"envoy_least_request\"").ok(),
+            Some(Method::EnvoyLeastRequest {
+                choice_count: 2,
+                active_request_bias: crate::balancer::Bias(1.0),
+                outlier: None
+            })
+        );
+        assert!(matches!(
+            method("policy = \"envoy_ring_hash\"").ok(),
+            Some(Method::EnvoyRingHash {
+                minimum_ring_size: 1024,
+                maximum_ring_size: 8_388_608,
+                ..
+            })
+        ));
+        assert!(matches!(
+            method("policy = \"envoy_maglev\"\nkey = \"cookie\"").ok(),
+            Some(Method::EnvoyMaglev { table_size: 65537, .. })
+        ));
+        assert_eq!(
+            method("policy = \"kube_proxy\"\nsession_affinity = \"ClientIP\"").ok(),
+            Some(Method::KubeProxy {
+                affinity: Some(SimTime::from_secs(10800)),
+                recent_list_size: 100
+            })
+        );
+        assert_eq!(
+            method("policy = \"envoy_round_robin\"\noutlier_detection = {}").ok(),
+            Some(Method::EnvoyRoundRobin {
+                outlier: Some(OutlierConf::default())
+            })
+        );
+    }
+
+    #[test]
+    fn bad_envoy_and_kube_keys_name_the_key_and_the_fix() {
+        for (balancer, key, words) in [
+            ("policy = \"envoy_maglev\"\ntable_size = 65536", "balancer.table_size", "prime"),
+            (
+                "policy = \"envoy_ring_hash\"\nminimum_ring_size = 20\nmaximum_ring_size = 10",
+                "balancer.minimum_ring_size",
+                "minimum_ring_size (20) > maximum_ring_size (10)",
+            ),
+            ("policy = \"envoy_least_request\"\nchoice_count = 1", "balancer.choice_count", "below 2"),
+            ("policy = \"round_robin\"\ntable_size = 7", "balancer.table_size", "envoy_maglev"),
+            ("policy = \"kube_proxy\"\nsession_affinity = \"Cookie\"", "balancer.session_affinity", "ClientIP"),
+            (
+                "policy = \"kube_proxy\"\naffinity_timeout = \"60s\"",
+                "balancer.affinity_timeout",
+                "session_affinity = \"ClientIP\"",
+            ),
+            (
+                "policy = \"kube_proxy\"\nsession_affinity = \"ClientIP\"\naffinity_timeout = \"1.5s\"",
+                "balancer.affinity_timeout",
+                "whole number",
+            ),
+            ("policy = \"envoy_round_robin\"\nretries = 2", "balancer.retries", "one attempt"),
+            ("policy = \"kube_proxy\"\noutlier_detection = {}", "balancer.outlier_detection", "envoy_"),
+            (
+                "policy = \"envoy_maglev\"\noutlier_detection = { max_ejection_percent = 120 }",
+                "balancer.outlier_detection.max_ejection_percent",
+                "0..=100",
+            ),
+            ("policy = \"envoy_round_robin\"\nkey = \"cookie\"", "balancer.key", "envoy_ring_hash"),
+        ] {
+            let e = method(balancer).err().unwrap_or_default();
+            assert!(e.contains(key) && e.contains(words), "{balancer}: {e}");
+        }
+    }
+}
