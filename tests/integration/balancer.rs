@@ -280,7 +280,12 @@ fn k8s_affinity_scenario_random_loses_three_quarters_and_a_big_recent_list_keeps
     // re-login request itself creates the session where it lands).
     assert!((70.0..76.0).contains(&lost(1)), "None {}", lost(1));
     // Affinity that is never evicted keeps sessions except web2's, as ip_hash does.
-    assert!(lost(3) < 2.0 && lost(0) < 2.0, "ClientIP {} ip_hash {}", lost(3), lost(0));
+    assert!(
+        lost(3) < 2.0 && lost(0) < 2.0,
+        "ClientIP {} ip_hash {}",
+        lost(3),
+        lost(0)
+    );
     // With 100 addresses per list and thousands of clients per pod, most clients' entries are
     // evicted between their requests: far more is lost than with the big list.
     assert!(lost(2) > 30.0, "ClientIP with ip_list_tot 100: {}", lost(2));
@@ -295,6 +300,11 @@ fn envoy_ring_hash_scenario_outlier_detection_fails_fewer_requests_than_slow_che
     let runs = bundled("envoy-ring-hash.toml", &["replications=2", "duration=\"12m\""]);
     let errors = |s| crate::common::metric(&runs, s, "errors").mean;
     assert!(errors(0) < 10.0, "nginx {}", errors(0));
-    assert!(errors(2) < errors(1) / 5.0, "outlier {} checks {}", errors(2), errors(1));
+    assert!(
+        errors(2) < errors(1) / 5.0,
+        "outlier {} checks {}",
+        errors(2),
+        errors(1)
+    );
     assert!(errors(3) > 50.0, "maglev with checks {}", errors(3));
 }

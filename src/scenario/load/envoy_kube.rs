@@ -319,9 +319,9 @@ pub(super) fn from_keys(
 
 #[cfg(test)]
 mod tests {
+    use super::super::load_str;
     use crate::balancer::{Method, envoy::OutlierConf};
     use crate::engine::SimTime;
-    use super::super::load_str;
 
     const BASE: &str = "name = \"t\"\nduration = \"10s\"\n[workload]\nusers_per_second = 5\n";
 
@@ -372,15 +372,31 @@ mod tests {
     #[test]
     fn bad_envoy_and_kube_keys_name_the_key_and_the_fix() {
         for (balancer, key, words) in [
-            ("policy = \"envoy_maglev\"\ntable_size = 65536", "balancer.table_size", "prime"),
+            (
+                "policy = \"envoy_maglev\"\ntable_size = 65536",
+                "balancer.table_size",
+                "prime",
+            ),
             (
                 "policy = \"envoy_ring_hash\"\nminimum_ring_size = 20\nmaximum_ring_size = 10",
                 "balancer.minimum_ring_size",
                 "minimum_ring_size (20) > maximum_ring_size (10)",
             ),
-            ("policy = \"envoy_least_request\"\nchoice_count = 1", "balancer.choice_count", "below 2"),
-            ("policy = \"round_robin\"\ntable_size = 7", "balancer.table_size", "envoy_maglev"),
-            ("policy = \"kube_proxy\"\nsession_affinity = \"Cookie\"", "balancer.session_affinity", "ClientIP"),
+            (
+                "policy = \"envoy_least_request\"\nchoice_count = 1",
+                "balancer.choice_count",
+                "below 2",
+            ),
+            (
+                "policy = \"round_robin\"\ntable_size = 7",
+                "balancer.table_size",
+                "envoy_maglev",
+            ),
+            (
+                "policy = \"kube_proxy\"\nsession_affinity = \"Cookie\"",
+                "balancer.session_affinity",
+                "ClientIP",
+            ),
             (
                 "policy = \"kube_proxy\"\naffinity_timeout = \"60s\"",
                 "balancer.affinity_timeout",
@@ -391,14 +407,26 @@ mod tests {
                 "balancer.affinity_timeout",
                 "whole number",
             ),
-            ("policy = \"envoy_round_robin\"\nretries = 2", "balancer.retries", "one attempt"),
-            ("policy = \"kube_proxy\"\noutlier_detection = {}", "balancer.outlier_detection", "envoy_"),
+            (
+                "policy = \"envoy_round_robin\"\nretries = 2",
+                "balancer.retries",
+                "one attempt",
+            ),
+            (
+                "policy = \"kube_proxy\"\noutlier_detection = {}",
+                "balancer.outlier_detection",
+                "envoy_",
+            ),
             (
                 "policy = \"envoy_maglev\"\noutlier_detection = { max_ejection_percent = 120 }",
                 "balancer.outlier_detection.max_ejection_percent",
                 "0..=100",
             ),
-            ("policy = \"envoy_round_robin\"\nkey = \"cookie\"", "balancer.key", "envoy_ring_hash"),
+            (
+                "policy = \"envoy_round_robin\"\nkey = \"cookie\"",
+                "balancer.key",
+                "envoy_ring_hash",
+            ),
         ] {
             let e = method(balancer).err().unwrap_or_default();
             assert!(e.contains(key) && e.contains(words), "{balancer}: {e}");
