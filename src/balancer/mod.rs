@@ -21,11 +21,17 @@ use std::net::IpAddr;
 
 pub mod config;
 pub mod cookie;
+pub mod envoy;
+pub mod envoy_least_request;
+pub mod envoy_maglev;
+pub mod envoy_ring_hash;
+pub mod envoy_rr;
 mod haproxy_lb;
 pub mod haproxy_rr;
 pub mod hash;
 pub mod health;
 pub mod ip_hash;
+pub mod kube_proxy;
 pub mod least_conn;
 pub mod random;
 pub mod round_robin;
@@ -366,9 +372,59 @@ pub enum Method {
     Source { consistent: bool, avalanche: bool },
     /// HAProxy `balance leastconn` (lb_fwlc.c).
     HaproxyLeastConn,
+    /// Envoy `ROUND_ROBIN` (EDF when weights differ).
+    EnvoyRoundRobin { outlier: Option<envoy::OutlierConf> },
+    /// Envoy `LEAST_REQUEST`.
+    EnvoyLeastRequest {
+        choice_count: u32,
+        active_request_bias: Bias,
+        outlier: Option<envoy::OutlierConf>,
+    },
+    /// Envoy `RING_HASH` with a hash policy.
+    EnvoyRingHash {
+        key: HashKey,
+        minimum_ring_size: u64,
+        maximum_ring_size: u64,
+        outlier: Option<envoy::OutlierConf>,
+    },
+    /// Envoy `MAGLEV` with a hash policy.
+    EnvoyMaglev {
+        key: HashKey,
+        table_size: u64,
+        outlier: Option<envoy::OutlierConf>,
+    },
+    /// A Kubernetes Service through kube-proxy's iptables rules; `affinity` is
+    /// `sessionAffinity: ClientIP` with its `timeoutSeconds`.
+    KubeProxy {
+        affinity: Option<SimTime>,
+        recent_list_size: u32,
+    },
 }
 
+/// Envoy's `active_request_bias` (a double), compared by its bits so that [`Method`] stays `Eq`.
+#[derive(Clone, Copy, Debug)]
+pub struct Bias(pub f64);
+
+impl PartialEq for Bias {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.to_bits() == other.0.to_bits()
+    }
+}
+impl Eq for Bias {}
+
 impl Method {
+    /// Whether this is one of Envoy's algorithms or kube-proxy (no retries, health from checks).
+    pub fn is_envoy_or_kube(&self) -> bool {
+        matches!(
+            self,
+            Method::EnvoyRoundRobin { .. }
+                | Method::EnvoyLeastRequest { .. }
+                | Method::EnvoyRingHash { .. }
+                | Method::EnvoyMaglev { .. }
+                | Method::KubeProxy { .. }
+        )
+    }
+
     /// Whether this is one of HAProxy's algorithms.
     pub fn is_haproxy(&self) -> bool {
         matches!(
@@ -605,6 +661,9 @@ pub enum BalancerError {
     /// `backup` with a method that does not allow it.
     #[error("server {name}: `backup` cannot be used with {method} (nginx refuses this configuration)")]
     BackupNotAllowed { name: String, method: &'static str },
+    /// A parameter out of the range the real software accepts.
+    #[error("{0}")]
+    BadParameter(String),
     /// A method whose implementation does not yet agree with the real balancer.
     #[error("{0} is not modelled exactly yet: {1}")]
     NotConformant(&'static str, &'static str),
@@ -653,6 +712,38 @@ impl CheckedConf {
                 avalanche,
             } => Box::new(source::SourceConsistent::with_avalanche(s, *avalanche)),
             Method::HaproxyLeastConn => Box::new(least_conn::HaproxyLeastConn::new(s)),
+            Method::EnvoyRoundRobin { outlier } => Box::new(envoy_rr::EnvoyRoundRobin::new(s, *outlier)),
+            Method::EnvoyLeastRequest {
+                choice_count,
+                active_request_bias,
+                outlier,
+            } => Box::new(envoy_least_request::EnvoyLeastRequest::new(
+                s,
+                *choice_count,
+                active_request_bias.0,
+                *outlier,
+            )),
+            Method::EnvoyRingHash {
+                key,
+                minimum_ring_size,
+                maximum_ring_size,
+                outlier,
+            } => Box::new(envoy_ring_hash::EnvoyRingHash::new(
+                s,
+                key.clone(),
+                *minimum_ring_size,
+                *maximum_ring_size,
+                *outlier,
+            )),
+            Method::EnvoyMaglev {
+                key,
+                table_size,
+                outlier,
+            } => Box::new(envoy_maglev::EnvoyMaglev::new(s, key.clone(), *table_size, *outlier)),
+            Method::KubeProxy {
+                affinity,
+                recent_list_size,
+            } => Box::new(kube_proxy::KubeProxy::new(s, *affinity, *recent_list_size)),
         };
         match &conf.cookie {
             None => inner,
@@ -686,6 +777,11 @@ fn method_name(m: &Method) -> &'static str {
         Method::HaproxyRoundRobin => "haproxy roundrobin",
         Method::Source { .. } => "haproxy source",
         Method::HaproxyLeastConn => "haproxy leastconn",
+        Method::EnvoyRoundRobin { .. } => "envoy ROUND_ROBIN",
+        Method::EnvoyLeastRequest { .. } => "envoy LEAST_REQUEST",
+        Method::EnvoyRingHash { .. } => "envoy RING_HASH",
+        Method::EnvoyMaglev { .. } => "envoy MAGLEV",
+        Method::KubeProxy { .. } => "kube-proxy",
     }
 }
 
@@ -726,6 +822,7 @@ fn validate(conf: &BalancerConf) -> Result<(), BalancerError> {
             });
         }
     }
+    validate_envoy_kube(&conf.method)?;
     if let Method::Source { consistent: true, .. } = conf.method {
         return Err(BalancerError::NotConformant(
             "haproxy `balance source` with `hash-type consistent`",
@@ -734,6 +831,85 @@ fn validate(conf: &BalancerConf) -> Result<(), BalancerError> {
     }
     if conf.cookie.is_some() && !haproxy {
         return Err(BalancerError::CookieNeedsHaproxy(method_name(&conf.method)));
+    }
+    Ok(())
+}
+
+/// The ranges Envoy's config validation (and sessim) accept for the Envoy and kube-proxy
+/// parameters.
+fn validate_envoy_kube(m: &Method) -> Result<(), BalancerError> {
+    let bad = |s: String| Err(BalancerError::BadParameter(s));
+    let outlier = match m {
+        Method::EnvoyRoundRobin { outlier }
+        | Method::EnvoyLeastRequest { outlier, .. }
+        | Method::EnvoyRingHash { outlier, .. }
+        | Method::EnvoyMaglev { outlier, .. } => *outlier,
+        _ => None,
+    };
+    if let Some(o) = outlier {
+        if o.max_ejection_percent > 100 {
+            return bad(format!("max_ejection_percent {} is above 100", o.max_ejection_percent));
+        }
+        if o.interval == SimTime::ZERO {
+            return bad("the outlier detection interval must be positive".into());
+        }
+    }
+    match m {
+        Method::EnvoyLeastRequest {
+            choice_count,
+            active_request_bias,
+            ..
+        } => {
+            if *choice_count < 2 {
+                return bad(format!("choice_count {choice_count} is below 2 (Envoy: `gte: 2`)"));
+            }
+            if !(active_request_bias.0.is_finite() && active_request_bias.0 >= 0.0) {
+                return bad(format!(
+                    "active_request_bias {} must be a number >= 0",
+                    active_request_bias.0
+                ));
+            }
+        }
+        Method::EnvoyRingHash {
+            minimum_ring_size,
+            maximum_ring_size,
+            ..
+        } => {
+            let cap = envoy_ring_hash::DEFAULT_MAX_RING;
+            if *minimum_ring_size == 0 || *minimum_ring_size > cap || *maximum_ring_size > cap {
+                return bad(format!("ring sizes must be within 1..={cap} (Envoy: `lte: 8388608`)"));
+            }
+            if minimum_ring_size > maximum_ring_size {
+                // Envoy's own message.
+                return bad(format!(
+                    "ring hash: minimum_ring_size ({minimum_ring_size}) > maximum_ring_size ({maximum_ring_size})"
+                ));
+            }
+        }
+        Method::EnvoyMaglev { table_size, .. }
+            if *table_size > envoy_maglev::MAX_TABLE_SIZE || !envoy_maglev::is_prime(*table_size) =>
+        {
+            return bad(format!(
+                "table_size {table_size}: the table size of maglev must be a prime number up to {}",
+                envoy_maglev::MAX_TABLE_SIZE
+            ));
+        }
+        Method::KubeProxy {
+            affinity,
+            recent_list_size,
+        } => {
+            if let Some(t) = affinity
+                && (*t == SimTime::ZERO || *t > SimTime::from_secs(86400))
+            {
+                return bad(format!(
+                    "timeoutSeconds {t} must be within 1..=86400 s (Kubernetes API)"
+                ));
+            }
+            if *recent_list_size == 0 {
+                return bad("recent_list_size must be at least 1".into());
+            }
+        }
+        _ => {}
     }
     Ok(())
 }

@@ -218,6 +218,16 @@ pub enum PolicyKind {
     Source,
     /// HAProxy `cookie SERVERID insert indirect nocache` over a `balance` algorithm.
     Cookie,
+    /// Envoy `ROUND_ROBIN`.
+    EnvoyRoundRobin,
+    /// Envoy `LEAST_REQUEST`.
+    EnvoyLeastRequest,
+    /// Envoy `RING_HASH`.
+    EnvoyRingHash,
+    /// Envoy `MAGLEV`.
+    EnvoyMaglev,
+    /// A Kubernetes Service through kube-proxy (iptables mode).
+    KubeProxy,
 }
 
 impl PolicyKind {
@@ -233,6 +243,11 @@ impl PolicyKind {
         ("leastconn", PolicyKind::HaproxyLeastConn),
         ("source", PolicyKind::Source),
         ("cookie", PolicyKind::Cookie),
+        ("envoy_round_robin", PolicyKind::EnvoyRoundRobin),
+        ("envoy_least_request", PolicyKind::EnvoyLeastRequest),
+        ("envoy_ring_hash", PolicyKind::EnvoyRingHash),
+        ("envoy_maglev", PolicyKind::EnvoyMaglev),
+        ("kube_proxy", PolicyKind::KubeProxy),
     ];
 
     pub fn name(self) -> &'static str {
@@ -264,7 +279,24 @@ impl PolicyKind {
             Method::HaproxyRoundRobin => PolicyKind::HaproxyRoundRobin,
             Method::HaproxyLeastConn => PolicyKind::HaproxyLeastConn,
             Method::Source { .. } => PolicyKind::Source,
+            Method::EnvoyRoundRobin { .. } => PolicyKind::EnvoyRoundRobin,
+            Method::EnvoyLeastRequest { .. } => PolicyKind::EnvoyLeastRequest,
+            Method::EnvoyRingHash { .. } => PolicyKind::EnvoyRingHash,
+            Method::EnvoyMaglev { .. } => PolicyKind::EnvoyMaglev,
+            Method::KubeProxy { .. } => PolicyKind::KubeProxy,
         }
+    }
+
+    /// Whether the policy imitates Envoy or kube-proxy (no retries; health from checks).
+    pub fn is_envoy_or_kube(self) -> bool {
+        matches!(
+            self,
+            PolicyKind::EnvoyRoundRobin
+                | PolicyKind::EnvoyLeastRequest
+                | PolicyKind::EnvoyRingHash
+                | PolicyKind::EnvoyMaglev
+                | PolicyKind::KubeProxy
+        )
     }
 }
 
@@ -527,6 +559,36 @@ impl fmt::Display for BalancerConfig {
         write!(f, "  balancer   {}", self.policy.name())?;
         match &c.method {
             Method::Hash { key, .. } => write!(f, " (key {key})")?,
+            Method::EnvoyLeastRequest {
+                choice_count,
+                active_request_bias,
+                ..
+            } => write!(
+                f,
+                " (choice_count {choice_count}, active_request_bias {})",
+                active_request_bias.0
+            )?,
+            Method::EnvoyRingHash {
+                key,
+                minimum_ring_size,
+                maximum_ring_size,
+                ..
+            } => write!(
+                f,
+                " (hash {key}, minimum_ring_size {minimum_ring_size}, maximum_ring_size {maximum_ring_size})"
+            )?,
+            Method::EnvoyMaglev { key, table_size, .. } => write!(f, " (hash {key}, table_size {table_size})")?,
+            Method::KubeProxy {
+                affinity,
+                recent_list_size,
+            } => match affinity {
+                Some(t) => write!(
+                    f,
+                    " (sessionAffinity ClientIP, timeoutSeconds {}, recent list {recent_list_size})",
+                    t.as_nanos() / 1_000_000_000
+                )?,
+                None => write!(f, " (sessionAffinity None)")?,
+            },
             Method::Source { consistent, .. } => write!(
                 f,
                 " (hash-type {})",
@@ -538,6 +600,18 @@ impl fmt::Display for BalancerConfig {
             write!(f, " (cookie {} insert indirect nocache)", k.name)?;
         }
         writeln!(f)?;
+        if let Method::EnvoyRoundRobin { outlier: Some(o) }
+        | Method::EnvoyLeastRequest { outlier: Some(o), .. }
+        | Method::EnvoyRingHash { outlier: Some(o), .. }
+        | Method::EnvoyMaglev { outlier: Some(o), .. } = &c.method
+        {
+            writeln!(
+                f,
+                "             outlier_detection consecutive_5xx {}, interval {}, base_ejection_time {}, \
+                 max_ejection_time {}, max_ejection_percent {}",
+                o.consecutive_5xx, o.interval, o.base_ejection_time, o.max_ejection_time, o.max_ejection_percent
+            )?;
+        }
         match c.failure {
             FailurePolicy::Nginx(n) => {
                 let mut words: Vec<String> = Vec::new();
@@ -647,7 +721,7 @@ impl fmt::Display for System {
             if s.max_conns > 0 {
                 write!(f, ", max_conns {}", s.max_conns)?;
             }
-            if !self.balancer.policy.is_haproxy() {
+            if !self.balancer.policy.is_haproxy() && !self.balancer.policy.is_envoy_or_kube() {
                 write!(f, ", max_fails {}, fail_timeout {}", s.max_fails, s.fail_timeout)?;
             }
             if let Some(c) = &s.check {

@@ -137,6 +137,27 @@ pub struct RawBalancer {
     pub config: Option<String>,
     pub upstream: Option<String>,
     pub backend: Option<String>,
+    // Envoy and kube-proxy (src/scenario/load/envoy_kube.rs).
+    pub choice_count: Option<u32>,
+    pub active_request_bias: Option<f64>,
+    pub minimum_ring_size: Option<u64>,
+    pub maximum_ring_size: Option<u64>,
+    pub table_size: Option<u64>,
+    pub outlier_detection: Option<RawOutlier>,
+    pub session_affinity: Option<String>,
+    pub affinity_timeout: Option<Value>,
+    pub recent_list_size: Option<u32>,
+}
+
+/// `[balancer.outlier_detection]` (Envoy).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawOutlier {
+    pub consecutive_5xx: Option<u32>,
+    pub interval: Option<Value>,
+    pub base_ejection_time: Option<Value>,
+    pub max_ejection_time: Option<Value>,
+    pub max_ejection_percent: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -258,3 +258,53 @@ fn ip_hash_nat_scenario_shows_ip_hash_imbalanced_and_cookies_balanced() {
     assert_eq!(crate::common::metric(&runs, 0, "lost_session_pct").mean, 0.0);
     assert!(crate::common::metric(&runs, 1, "lost_session_pct").mean < 3.0);
 }
+
+fn bundled(name: &str, overrides: &[&str]) -> Vec<sessim::metrics::RunResult> {
+    let path = crate::common::repo().join(format!("scenarios/{name}"));
+    let o: Vec<_> = overrides
+        .iter()
+        .map(|s| sessim::scenario::Override::parse(s).expect("override"))
+        .collect();
+    let sc = sessim::scenario::load(&path, &o).expect("bundled scenario loads");
+    sessim::runner::run_all(&sc, 2).expect("runs")
+}
+
+#[test]
+fn k8s_affinity_scenario_random_loses_three_quarters_and_a_big_recent_list_keeps_sessions() {
+    // scenarios/k8s-affinity.toml, shortened. Strategies: 0 nginx ip_hash, 1 kube-proxy None,
+    // 2 ClientIP with the kernel's 100-address lists, 3 ClientIP with 100000-address lists.
+    let runs = bundled("k8s-affinity.toml", &["replications=2", "duration=\"12m\""]);
+    let lost = |s| crate::common::metric(&runs, s, "lost_session_pct").mean;
+    // A uniform random endpoint per connection over N = 4 pods: a logged-in request finds its
+    // session with probability 1/N, so about (N-1)/N = 75% are lost (a little less: the
+    // re-login request itself creates the session where it lands).
+    assert!((70.0..76.0).contains(&lost(1)), "None {}", lost(1));
+    // Affinity that is never evicted keeps sessions except web2's, as ip_hash does.
+    assert!(
+        lost(3) < 2.0 && lost(0) < 2.0,
+        "ClientIP {} ip_hash {}",
+        lost(3),
+        lost(0)
+    );
+    // With 100 addresses per list and thousands of clients per pod, most clients' entries are
+    // evicted between their requests: far more is lost than with the big list.
+    assert!(lost(2) > 30.0, "ClientIP with ip_list_tot 100: {}", lost(2));
+}
+
+#[test]
+fn envoy_ring_hash_scenario_outlier_detection_fails_fewer_requests_than_slow_checks() {
+    // scenarios/envoy-ring-hash.toml, shortened. Envoy makes one attempt per request: until it
+    // learns of web2's crash every request hashed to web2 fails. Health checks every 5 s, 3 in
+    // a row, take 10-15 s; outlier detection ejects after 5 failures in a row. nginx retries a
+    // refused connection on the next server, so its clients see almost no error.
+    let runs = bundled("envoy-ring-hash.toml", &["replications=2", "duration=\"12m\""]);
+    let errors = |s| crate::common::metric(&runs, s, "errors").mean;
+    assert!(errors(0) < 10.0, "nginx {}", errors(0));
+    assert!(
+        errors(2) < errors(1) / 5.0,
+        "outlier {} checks {}",
+        errors(2),
+        errors(1)
+    );
+    assert!(errors(3) > 50.0, "maglev with checks {}", errors(3));
+}

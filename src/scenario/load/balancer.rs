@@ -73,6 +73,10 @@ fn from_keys(b: &RawBalancer, bk: &RawBackends, backends: &[BackendConfig]) -> P
         PolicyKind::ALL,
         "balancer.policy",
     )?;
+    if policy.is_envoy_or_kube() {
+        return super::envoy_kube::from_keys(b, bk, backends, policy);
+    }
+    super::envoy_kube::reject_foreign(b, policy)?;
     let name = policy.name();
     let haproxy = policy.is_haproxy();
     for (k, set) in set_keys(b) {
@@ -159,6 +163,11 @@ fn from_keys(b: &RawBalancer, bk: &RawBackends, backends: &[BackendConfig]) -> P
             consistent: consistent_source,
             avalanche: false,
         },
+        PolicyKind::EnvoyRoundRobin
+        | PolicyKind::EnvoyLeastRequest
+        | PolicyKind::EnvoyRingHash
+        | PolicyKind::EnvoyMaglev
+        | PolicyKind::KubeProxy => unreachable_envoy(policy)?,
         PolicyKind::Cookie => haproxy_method(
             b.cookie_balance.as_deref().unwrap_or("roundrobin"),
             "balancer.cookie_balance",
@@ -333,6 +342,14 @@ fn from_keys(b: &RawBalancer, bk: &RawBackends, backends: &[BackendConfig]) -> P
     })
 }
 
+/// The Envoy and kube-proxy policies return early (`envoy_kube::from_keys`).
+fn unreachable_envoy(policy: PolicyKind) -> PathResult<Method> {
+    err(
+        "balancer.policy",
+        format!("internal: `{}` is built by envoy_kube", policy.name()),
+    )
+}
+
 /// nginx keeps `fail_timeout` in whole seconds (`ngx_parse_time(value, 1)`).
 fn whole_seconds(v: &Value, path: &str) -> PathResult<SimTime> {
     let t = duration(v, path)?;
@@ -381,6 +398,7 @@ fn from_config(
             );
         }
     }
+    super::envoy_kube::reject_with_config(b)?;
     if b.upstream.is_some() && b.backend.is_some() {
         return err(
             "balancer.backend",
