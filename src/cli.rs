@@ -356,6 +356,7 @@ fn run_and_report(
             sc.warmup
         );
         println!("{}", table::render(&labels, &runs));
+        print_answers(&report::answer::run_answers(&tables_of(&runs)));
         let reqs: u64 = runs.iter().map(|r| r.summary.requests).sum();
         println!(
             "{} requests simulated in {:.2} s; results in {}",
@@ -397,6 +398,26 @@ fn replay_summary(rep: &ReplayReport) -> String {
         ));
     }
     s
+}
+
+/// The run's results as the report reads them back from the files.
+fn tables_of(runs: &[RunResult]) -> report::input::RunTables {
+    report::input::RunTables {
+        summary: runs.iter().map(|r| r.summary.clone()).collect(),
+        faults: runs.iter().flat_map(|r| r.faults.iter().cloned()).collect(),
+        ..Default::default()
+    }
+}
+
+/// The answer sentences under the table.
+fn print_answers(lines: &[String]) {
+    if lines.is_empty() {
+        return;
+    }
+    println!("Answer:");
+    for l in lines {
+        println!("- {l}");
+    }
 }
 
 /// One line about the charts and the report drawn.
@@ -472,6 +493,10 @@ fn sweep_cmd(args: &SweepArgs) -> Result<()> {
             }
         );
         println!("{}", table::sweep_table(&outcome.summary, sw.axes.len(), 60));
+        if shard == Shard::WHOLE {
+            // From the files just written, as `sessim report` reads them.
+            print_answers(&report::answer::sweep_answers(&report::input::read_sweep(&out)?));
+        }
         println!(
             "{} runs ({} already done), {} requests simulated in {:.2} s; results in {}",
             outcome.runs,

@@ -781,14 +781,29 @@ mod normal_tests {
         ];
         let b = buckets(&ms);
         let n = 50.0 * 1e6;
-        assert_eq!(back_to_normal(&b, SimTime::from_secs(25), n), Some(SimTime::from_secs(70)));
-        assert_eq!(back_to_normal(&b, SimTime::from_secs(45), n), Some(SimTime::from_secs(70)));
+        assert_eq!(
+            back_to_normal(&b, SimTime::from_secs(25), n),
+            Some(SimTime::from_secs(70))
+        );
+        assert_eq!(
+            back_to_normal(&b, SimTime::from_secs(45), n),
+            Some(SimTime::from_secs(70))
+        );
         // From 72 s: its bucket 70..80 and the next two are normal: back at once, at 72 s.
-        assert_eq!(back_to_normal(&b, SimTime::from_secs(72), n), Some(SimTime::from_secs(72)));
+        assert_eq!(
+            back_to_normal(&b, SimTime::from_secs(72), n),
+            Some(SimTime::from_secs(72))
+        );
         // From 3 s: 0..10 and 10..20 are normal but 20..30 is not, so the search goes on to 70 s.
-        assert_eq!(back_to_normal(&b, SimTime::from_secs(3), n), Some(SimTime::from_secs(70)));
+        assert_eq!(
+            back_to_normal(&b, SimTime::from_secs(3), n),
+            Some(SimTime::from_secs(70))
+        );
         // Near the end a shorter run counts: from 95 s only bucket 9 is left, and it is normal.
-        assert_eq!(back_to_normal(&b, SimTime::from_secs(95), n), Some(SimTime::from_secs(95)));
+        assert_eq!(
+            back_to_normal(&b, SimTime::from_secs(95), n),
+            Some(SimTime::from_secs(95))
+        );
         // Latency that never comes back.
         let high = buckets(&[Some(40.0), Some(400.0), Some(400.0)]);
         assert_eq!(back_to_normal(&high, SimTime::from_secs(12), n), None);

@@ -71,6 +71,18 @@ fn head(title: &str) -> String {
     )
 }
 
+fn answers(a: &[String]) -> String {
+    if a.is_empty() {
+        return String::new();
+    }
+    let mut s = String::from("<h2 id=\"answer\">Answer</h2>\n<ul class=\"verdicts\">\n");
+    for x in a {
+        s.push_str(&format!("<li>{}</li>\n", esc(x)));
+    }
+    s.push_str("</ul>\n");
+    s
+}
+
 fn verdicts(v: &[Verdict]) -> String {
     let mut s = String::from("<h2>Verdict</h2>\n<ul class=\"verdicts\">\n");
     for x in v {
@@ -145,7 +157,14 @@ const RUN_COLUMNS: &[(&str, &str, usize)] = &[
 ];
 
 /// The page of a run folder.
-pub fn run_page(t: &RunTables, v: &[Verdict], figs: &[Figure], notes: &[String], palette: &Palette) -> String {
+pub fn run_page(
+    t: &RunTables,
+    a: &[String],
+    v: &[Verdict],
+    figs: &[Figure],
+    notes: &[String],
+    palette: &Palette,
+) -> String {
     let name = t.summary.first().map_or("", |r| r.scenario.as_str());
     let reps = t.summary.iter().map(|r| r.replication).max().map_or(0, |m| m + 1);
     let names = strategies(&t.summary);
@@ -157,6 +176,7 @@ pub fn run_page(t: &RunTables, v: &[Verdict], figs: &[Figure], notes: &[String],
         reps,
         if reps == 1 { "" } else { "s" }
     ));
+    s.push_str(&answers(a));
     s.push_str(&verdicts(v));
 
     let mut cols: Vec<(&str, &str, usize)> = RUN_COLUMNS.to_vec();
@@ -190,7 +210,14 @@ pub fn run_page(t: &RunTables, v: &[Verdict], figs: &[Figure], notes: &[String],
 }
 
 /// The page of a sweep folder: one table per strategy, a row per point.
-pub fn sweep_page(t: &SweepTables, v: &[Verdict], figs: &[Figure], notes: &[String], palette: &Palette) -> String {
+pub fn sweep_page(
+    t: &SweepTables,
+    a: &[String],
+    v: &[Verdict],
+    figs: &[Figure],
+    notes: &[String],
+    palette: &Palette,
+) -> String {
     let name = t.rows.first().map_or("", |r| r.summary.scenario.as_str());
     let names = series::sweep_strategies(t);
     let mut points: Vec<(usize, Vec<String>)> = Vec::new();
@@ -208,6 +235,7 @@ pub fn sweep_page(t: &SweepTables, v: &[Verdict], figs: &[Figure], notes: &[Stri
         names.len(),
         t.rows.len()
     ));
+    s.push_str(&answers(a));
     s.push_str(&verdicts(v));
     let has_store = t.rows.iter().any(|r| r.summary.store_ops > 0);
     s.push_str("<h2>Headline metrics per point</h2>\n<p>Mean ± 95% confidence half-width over replications.</p>\n");
