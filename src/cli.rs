@@ -255,6 +255,7 @@ pub fn main_with(cli: Cli) -> Result<()> {
         }
         Command::Check(args) => {
             let sc = args.scenario.load()?;
+            warn(&args.scenario.scenario, &sc);
             print!("{sc}");
             if sc.source.contains_key("sweep") {
                 let origin = args.scenario.scenario.display().to_string();
@@ -276,8 +277,16 @@ fn jobs(j: Option<u32>) -> usize {
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
+/// Prints the scenario's warnings on stderr, each naming the file.
+fn warn(file: &Path, sc: &Scenario) {
+    for w in sc.warnings() {
+        eprintln!("warning: {}: {w}", file.display());
+    }
+}
+
 fn run(args: &RunArgs) -> Result<()> {
     let mut sc = args.scenario.load()?;
+    warn(&args.scenario.scenario, &sc);
     if args.trace.strict {
         set_strict(&mut sc)?;
     }

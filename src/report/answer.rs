@@ -108,61 +108,98 @@ fn fault_event(f: &FaultRow) -> String {
     format!("{} {what} at {}{back}", f.target, fmt_secs(f.at_s))
 }
 
-/// One sentence per fault and strategy, over the replications.
-fn fault_lines(t: &RunTables, names: &[String]) -> Vec<String> {
+/// One fault of one strategy over its replications.
+pub struct FaultGroup {
+    pub strategy: String,
+    /// "web3 crashed at 10 min and was serving again at 13 min".
+    pub event: String,
+    pub replications: usize,
+    pub detected_s: Estimate,
+    pub users_logged_out: Estimate,
+    pub requests_failed: Estimate,
+    pub sessions_lost: Estimate,
+    pub normal_latency_ms: Estimate,
+    pub time_to_normal_s: Estimate,
+    pub time_to_normal_after_recovery_s: Estimate,
+    /// Replications in which latency was not back to normal by the end of the run.
+    pub never_normal: usize,
+}
+
+/// The faults of a run folder, per strategy and fault number, over replications (only faults
+/// that happened are in `faults.csv`, so only those are here).
+pub fn fault_groups(t: &RunTables) -> Vec<FaultGroup> {
     let mut out = Vec::new();
-    for s in names {
-        let rows: Vec<&FaultRow> = t.faults.iter().filter(|f| &f.strategy == s).collect();
+    for s in strategies(&t.summary) {
+        let rows: Vec<&FaultRow> = t.faults.iter().filter(|f| f.strategy == s).collect();
         let mut numbers: Vec<u32> = rows.iter().map(|f| f.fault).collect();
         numbers.sort_unstable();
         numbers.dedup();
         for k in numbers {
             let of: Vec<&FaultRow> = rows.iter().copied().filter(|f| f.fault == k).collect();
             let Some(first) = of.first() else { continue };
-            // Random failures differ by replication: name the first, count over all.
+            // Random failures differ by replication: name the kind, count over all.
             let same = of.iter().all(|f| f.target == first.target && f.at_s == first.at_s);
-            let event = if same {
-                fault_event(first)
-            } else {
-                format!("fault {k} ({}, differs by replication)", first.kind)
-            };
-            let users = est(of.iter().map(|f| f.users_logged_out as f64));
-            let failed = est(of.iter().map(|f| f.requests_failed as f64));
-            let normal = est(of.iter().filter_map(|f| f.normal_latency_ms));
-            let never = of.iter().any(|f| f.time_to_normal_s.is_none());
-            let ttn = est(of.iter().filter_map(|f| f.time_to_normal_s));
-            let ttr = est(of.iter().filter_map(|f| f.time_to_normal_after_recovery_s));
+            out.push(FaultGroup {
+                strategy: s.clone(),
+                event: if same {
+                    fault_event(first)
+                } else {
+                    format!("fault {k} ({}, differs by replication)", first.kind)
+                },
+                replications: of.len(),
+                detected_s: est(of.iter().filter_map(|f| f.detected_s.map(|d| d - f.at_s))),
+                users_logged_out: est(of.iter().map(|f| f.users_logged_out as f64)),
+                requests_failed: est(of.iter().map(|f| f.requests_failed as f64)),
+                sessions_lost: est(of.iter().map(|f| f.sessions_lost as f64)),
+                normal_latency_ms: est(of.iter().filter_map(|f| f.normal_latency_ms)),
+                time_to_normal_s: est(of.iter().filter_map(|f| f.time_to_normal_s)),
+                time_to_normal_after_recovery_s: est(of.iter().filter_map(|f| f.time_to_normal_after_recovery_s)),
+                never_normal: of.iter().filter(|f| f.time_to_normal_s.is_none()).count(),
+            });
+        }
+    }
+    out
+}
+
+/// One sentence per fault and strategy, over the replications.
+fn fault_lines(t: &RunTables) -> Vec<String> {
+    fault_groups(t)
+        .iter()
+        .map(|g| {
+            let normal = &g.normal_latency_ms;
             let latency = if normal.n == 0 {
                 "normal latency is unknown (no bucket before the first fault)".to_string()
-            } else if never {
+            } else if g.never_normal > 0 {
                 format!(
                     "latency was still above normal ({} ms) at the end of the run in {} of {} replications",
-                    fmt_est(&normal, 1),
-                    of.iter().filter(|f| f.time_to_normal_s.is_none()).count(),
-                    of.len()
+                    fmt_est(normal, 1),
+                    g.never_normal,
+                    g.replications
                 )
-            } else if ttn.mean == 0.0 {
-                format!("latency never rose above normal ({} ms)", fmt_est(&normal, 1))
+            } else if g.time_to_normal_s.mean == 0.0 {
+                format!("latency never rose above normal ({} ms)", fmt_est(normal, 1))
             } else {
+                let ttr = &g.time_to_normal_after_recovery_s;
                 let after = if ttr.n > 0 {
-                    format!(", {} s after it was back", fmt_est(&ttr, 0))
+                    format!(", {} s after it was back", fmt_est(ttr, 0))
                 } else {
                     String::new()
                 };
                 format!(
                     "the other users saw latency above normal ({} ms) for {} s after the fault{after}",
-                    fmt_est(&normal, 1),
-                    fmt_est(&ttn, 0)
+                    fmt_est(normal, 1),
+                    fmt_est(&g.time_to_normal_s, 0)
                 )
             };
-            out.push(format!(
-                "{s}: {event}: {} users logged out, {} requests failed; {latency}.",
-                fmt_est(&users, 0),
-                fmt_est(&failed, 0)
-            ));
-        }
-    }
-    out
+            format!(
+                "{}: {}: {} users logged out, {} requests failed; {latency}.",
+                g.strategy,
+                g.event,
+                fmt_est(&g.users_logged_out, 0),
+                fmt_est(&g.requests_failed, 0)
+            )
+        })
+        .collect()
 }
 
 /// One sentence per strategy with store servers.
@@ -196,7 +233,7 @@ pub fn run_answers(t: &RunTables) -> Vec<String> {
     let names = strategies(&t.summary);
     let mut out: Vec<String> = names.iter().map(|s| strategy_line(t, s)).collect();
     out.extend(fixes_line(t, &names));
-    out.extend(fault_lines(t, &names));
+    out.extend(fault_lines(t));
     out.extend(store_lines(t, &names));
     out
 }

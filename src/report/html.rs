@@ -156,6 +156,53 @@ const RUN_COLUMNS: &[(&str, &str, usize)] = &[
     ("backend utilisation", "backend_utilization", 3),
 ];
 
+/// The faults section: one row per fault and strategy, only faults that happened
+/// (`faults.csv` has a row only for those).
+fn faults(t: &RunTables, palette: &Palette) -> String {
+    let groups = super::answer::fault_groups(t);
+    if groups.is_empty() {
+        return String::new();
+    }
+    let mut s = String::from(
+        "<h2 id=\"faults\">Faults</h2>\n<p>Per fault and strategy, mean ± 95% confidence half-width over replications. \
+         Users logged out: distinct users who lost their session while the fault was the latest. Normal latency: the 95th \
+         percentile of the cluster's mean latency over the last ten time buckets before the first fault; latency is back \
+         to normal at the start of three consecutive buckets at or below it, searched from the fault and from the \
+         recovery.</p>\n<div class=\"tw\"><table>\n<tr><th>strategy</th><th>what happened</th><th>detected after [s]</th>\
+         <th>users logged out</th><th>requests failed</th><th>sessions lost</th><th>normal latency [ms]</th>\
+         <th>back to normal after the fault [s]</th><th>back to normal after the recovery [s]</th></tr>\n",
+    );
+    for g in &groups {
+        let never = if g.never_normal > 0 {
+            format!(" (not back in {} of {})", g.never_normal, g.replications)
+        } else {
+            String::new()
+        };
+        let cells = [
+            esc(&g.event),
+            esc(&fmt_est(&g.detected_s, 1)),
+            esc(&fmt_est(&g.users_logged_out, 0)),
+            esc(&fmt_est(&g.requests_failed, 0)),
+            esc(&fmt_est(&g.sessions_lost, 0)),
+            esc(&fmt_est(&g.normal_latency_ms, 1)),
+            esc(&format!("{}{never}", fmt_est(&g.time_to_normal_s, 0))),
+            esc(&fmt_est(&g.time_to_normal_after_recovery_s, 0)),
+        ];
+        s.push_str(&format!(
+            "<tr><td>{}{}</td><td style=\"text-align:left\">{}</td>",
+            swatch(palette, &g.strategy),
+            esc(&g.strategy),
+            cells[0]
+        ));
+        for c in &cells[1..] {
+            s.push_str(&format!("<td>{c}</td>"));
+        }
+        s.push_str("</tr>\n");
+    }
+    s.push_str("</table></div>\n");
+    s
+}
+
 /// The page of a run folder.
 pub fn run_page(
     t: &RunTables,
@@ -203,6 +250,7 @@ pub fn run_page(
         s.push_str("</tr>\n");
     }
     s.push_str("</table></div>\n");
+    s.push_str(&faults(t, palette));
     s.push_str(&figures(figs, notes));
     s.push_str(&scenario(&t.scenario_toml, "scenario.toml"));
     s.push_str(&foot());

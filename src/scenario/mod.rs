@@ -501,6 +501,54 @@ fn name_in<T: PartialEq + Copy>(all: &[(&'static str, T)], k: T) -> &'static str
     all.iter().find(|(_, v)| *v == k).map_or("?", |(n, _)| *n)
 }
 
+impl Scenario {
+    /// What is valid but cannot do what the file seems to ask: a scheduled fault that starts at
+    /// or after the end of the run never happens (and no output will show it). One message per
+    /// distinct problem, naming the strategies it applies to.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut found: Vec<(String, Vec<&str>)> = Vec::new();
+        for st in &self.strategies {
+            let stores = crate::store::server_names(&st.system.sessions);
+            for f in &st.system.faults.scheduled {
+                if f.at < self.duration {
+                    continue;
+                }
+                let target = match f.target {
+                    crate::faults::Target::Backend(i) => st.system.backends.get(i).map(|b| b.name.clone()),
+                    crate::faults::Target::Store(i) => stores.get(i).cloned(),
+                }
+                .unwrap_or_default();
+                let kind = match f.kind {
+                    crate::faults::FaultKind::Crash { .. } => "crash",
+                    crate::faults::FaultKind::AppDown { .. } => "app_down",
+                    crate::faults::FaultKind::Drain { .. } => "drain",
+                    crate::faults::FaultKind::Slow { .. } => "slow",
+                };
+                let text = format!(
+                    "the `{kind}` fault of {target} at {} starts at or after the end of the run (duration = \"{}\"): \
+                     it never happens and no output shows it; make `at` earlier or `duration` longer",
+                    f.at, self.duration
+                );
+                match found.iter_mut().find(|(t, _)| *t == text) {
+                    Some((_, who)) => who.push(&st.label),
+                    None => found.push((text, vec![&st.label])),
+                }
+            }
+        }
+        let all = self.strategies.len();
+        found
+            .into_iter()
+            .map(|(text, who)| {
+                if who.len() == all {
+                    format!("faults: {text}")
+                } else {
+                    format!("faults of strategy `{}`: {text}", who.join("`, `"))
+                }
+            })
+            .collect()
+    }
+}
+
 impl fmt::Display for Scenario {
     /// The resolved scenario, every default filled in, as `sessim check` prints it.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

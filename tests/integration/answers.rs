@@ -11,7 +11,11 @@ use std::path::Path;
 
 fn stdout_of(args: &[&str]) -> String {
     let o = sessim(&repo(), args);
-    assert!(o.status.success(), "sessim {args:?}: {}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "sessim {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
@@ -97,7 +101,8 @@ fn what_do_i_lose_states_users_logged_out_and_the_fixes() {
     for r in &t.summary {
         // Distinct users logged out: the collector's count equals the trace's.
         assert_eq!(
-            r.users_logged_out as usize, from_trace[&(r.strategy.clone(), 0)],
+            r.users_logged_out as usize,
+            from_trace[&(r.strategy.clone(), 0)],
             "{}: users_logged_out against the trace",
             r.strategy
         );
@@ -129,7 +134,11 @@ fn what_do_i_lose_states_users_logged_out_and_the_fixes() {
     // server that created it, 1 in 6, so (6 - 1) / 6 = 83.3% are lost; with 1 replication and
     // ~40k session requests the binomial sd is 0.2 points, 1.5 points leaves room for the
     // requests that follow a re-login on the same page.
-    assert!((rr.lost_session_pct - 500.0 / 6.0).abs() < 1.5, "{}", rr.lost_session_pct);
+    assert!(
+        (rr.lost_session_pct - 500.0 / 6.0).abs() < 1.5,
+        "{}",
+        rr.lost_session_pct
+    );
     // ip_hash and Redis keep every session; the cookie loses only users refusing cookies (2%).
     assert_eq!(t.summary[1].users_logged_out, 0);
     assert_eq!(t.summary[3].users_logged_out, 0);
@@ -140,7 +149,10 @@ fn what_do_i_lose_states_users_logged_out_and_the_fixes() {
         .expect("a fixes line");
     assert!(fixes.starts_with("Fewer than 0.1% of users are logged out with ip_hash + files, round-robin + Redis."));
     // One replication: the comparison lists every strategy (no interval, no ranking claimed).
-    assert!(fixes.contains(&format!("round-robin + files (today) {:.2}%", rr.users_logged_out_pct)), "{fixes}");
+    assert!(
+        fixes.contains(&format!("round-robin + files (today) {:.2}%", rr.users_logged_out_pct)),
+        "{fixes}"
+    );
 }
 
 #[test]
@@ -169,7 +181,12 @@ fn crash_at_peak_states_users_logged_out_and_time_to_normal() {
     for f in &t.faults {
         assert_eq!(f.at_s, 600.0);
         assert_eq!(f.recovered_s, Some(780.0));
-        assert_eq!(f.users_logged_out as usize, from_trace[&(f.strategy.clone(), 0)], "{}", f.strategy);
+        assert_eq!(
+            f.users_logged_out as usize,
+            from_trace[&(f.strategy.clone(), 0)],
+            "{}",
+            f.strategy
+        );
         let normal = f.normal_latency_ms.expect("buckets before the crash");
         let ttn = f.time_to_normal_s.expect("latency comes back within the run");
         let ttr = f.time_to_normal_after_recovery_s.expect("and after the restart");
@@ -222,7 +239,11 @@ fn redis_bottleneck_states_the_request_rate_of_the_knee() {
         // per operation on one thread (the file's store), within 3% (the service times are
         // exponential draws, ~100k of them).
         let u = r.store_ops as f64 / 180.0 * 0.0005;
-        assert!((r.store_utilization - u).abs() < 0.03 * u, "{x}: {} vs {u}", r.store_utilization);
+        assert!(
+            (r.store_utilization - u).abs() < 0.03 * u,
+            "{x}: {} vs {u}",
+            r.store_utilization
+        );
         // The offered load is the arrivals per measured second.
         assert!((r.offered_rps - r.requests as f64 / 180.0).abs() < 1e-3);
     }
@@ -231,15 +252,57 @@ fn redis_bottleneck_states_the_request_rate_of_the_knee() {
     let extrapolated = lo.offered_rps / lo.store_utilization;
     let expected = format!(
         "1 Redis: the utilisation of the busiest store server reaches 0.9 (the bottleneck) between {key} = 80 ({:.0} requests/s offered, {:.3} busy) and {key} = 100 ({:.0} requests/s offered, {:.3} busy); from {key} = 80 ({:.0} requests/s offered, {:.3} busy), utilisation grows in proportion to load and reaches 1 near {extrapolated:.0} requests/s offered.",
-        lo.offered_rps, lo.store_utilization, hi.offered_rps, hi.store_utilization, lo.offered_rps, lo.store_utilization
+        lo.offered_rps,
+        lo.store_utilization,
+        hi.offered_rps,
+        hi.store_utilization,
+        lo.offered_rps,
+        lo.store_utilization
     );
     assert!(answers.contains(&expected), "{expected}\nnot in {answers:#?}");
     assert!(page.contains(&expected));
     // The file's comment: 21 operations per 11 requests at 0.5 ms each saturate one thread at
     // 2000 / (21 / 11) = 1048 requests/s; the extrapolation agrees within 5%.
-    assert!((extrapolated - 2000.0 * 11.0 / 21.0).abs() < 0.05 * 1048.0, "{extrapolated}");
+    assert!(
+        (extrapolated - 2000.0 * 11.0 / 21.0).abs() < 0.05 * 1048.0,
+        "{extrapolated}"
+    );
     // Two servers share the load: still below the knee at the highest point.
     let two = at("120", "2 Redis");
     assert!(two.store_utilization < 0.9);
-    assert!(answers.iter().any(|l| l.starts_with("2 Redis: the utilisation of the busiest store server stays below 0.9")));
+    assert!(
+        answers
+            .iter()
+            .any(|l| l.starts_with("2 Redis: the utilisation of the busiest store server stays below 0.9"))
+    );
+}
+
+#[test]
+fn a_fault_after_the_end_is_a_warning_and_never_reported() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let file = tmp.path().join("late.toml");
+    std::fs::write(
+        &file,
+        "name = \"late\"\nduration = \"20s\"\nwarmup = \"2s\"\nreplications = 1\n\
+         [workload]\nusers_per_second = 5\n[backends]\ncount = 2\n\
+         [[faults]]\nkind = \"crash\"\ntarget = \"web2\"\nat = \"30s\"\n",
+    )
+    .expect("write");
+    let f = file.to_str().unwrap();
+    let warning = format!(
+        "warning: {f}: faults: the `crash` fault of web2 at 30s starts at or after the end of the run (duration = \"20s\"): \
+         it never happens and no output shows it; make `at` earlier or `duration` longer\n"
+    );
+    let o = sessim(tmp.path(), &["check", f]);
+    assert!(o.status.success());
+    assert_eq!(String::from_utf8_lossy(&o.stderr), warning);
+    let dir = tmp.path().join("out");
+    let o = sessim(tmp.path(), &["run", f, "--out", dir.to_str().unwrap()]);
+    assert!(o.status.success());
+    assert_eq!(String::from_utf8_lossy(&o.stderr), warning);
+    // The fault did not happen: faults.csv holds its header alone, the report claims none.
+    let faults = std::fs::read_to_string(dir.join("faults.csv")).expect("faults.csv");
+    assert_eq!(faults.lines().count(), 1, "{faults}");
+    let html = std::fs::read_to_string(dir.join("report.html")).expect("report.html");
+    assert!(!html.contains("crashed"), "the report claims no crash");
 }
