@@ -199,6 +199,13 @@ pub struct TimeseriesRow {
     pub latency_mean_ms: f64,
     /// Busy fraction of the busiest store server in the bucket (0 without store servers).
     pub store_utilization: f64,
+    /// Median and 99th percentile of the latency of every request completed in the bucket, all
+    /// backends (the same on every backend's row; 0 if none completed) [ms]. Older files lack
+    /// them: read as 0.
+    #[serde(default)]
+    pub cluster_latency_p50_ms: f64,
+    #[serde(default)]
+    pub cluster_latency_p99_ms: f64,
 }
 
 /// One row of `stores.csv`: one store server in one strategy and replication (only strategies

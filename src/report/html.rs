@@ -168,7 +168,7 @@ fn faults(t: &RunTables, palette: &Palette) -> String {
          Users logged out: distinct users who lost their session while the fault was the latest. Normal latency: the 95th \
          percentile of the cluster's mean latency over the last ten time buckets before the first fault; latency is back \
          to normal at the start of three consecutive buckets at or below it, searched from the fault and from the \
-         recovery.</p>\n<div class=\"tw\"><table>\n<tr><th>strategy</th><th>what happened</th><th>detected after [s]</th>\
+         recovery.</p>\n<div class=\"tw\"><table>\n<tr><th>strategy</th><th style=\"text-align:left\">what happened</th><th>detected after [s]</th>\
          <th>users logged out</th><th>requests failed</th><th>sessions lost</th><th>normal latency [ms]</th>\
          <th>back to normal after the fault [s]</th><th>back to normal after the recovery [s]</th></tr>\n",
     );
