@@ -306,3 +306,67 @@ fn a_fault_after_the_end_is_a_warning_and_never_reported() {
     let html = std::fs::read_to_string(dir.join("report.html")).expect("report.html");
     assert!(!html.contains("crashed"), "the report claims no crash");
 }
+
+#[test]
+fn check_warns_about_configurations_that_must_fail() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let warn = |name: &str, body: &str| -> String {
+        let file = tmp.path().join(format!("{name}.toml"));
+        std::fs::write(&file, format!("name = \"{name}\"\nduration = \"60s\"\n{body}")).expect("write");
+        let o = sessim(tmp.path(), &["check", file.to_str().unwrap()]);
+        assert!(
+            o.status.success(),
+            "a warning is not an error: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8_lossy(&o.stderr).into_owned()
+    };
+    // 100 users/s x (1 login + 9 pages) = 1000 requests/s x 10 ms = 10 busy workers of 8.
+    let w = warn(
+        "busy",
+        "[workload]\nusers_per_second = 100\nrequests = 9\n\
+         [backends]\ncount = 2\nworkers = 4\nservice_time = { dist = \"constant\", value = \"10ms\" }\n",
+    );
+    assert!(
+        w.contains(
+            "the backends must saturate: 1000 requests/s offered at the peak x 10.0 ms mean service time over 8 workers \
+             is a utilisation of 1.25 (at least 1)"
+        ),
+        "{w}"
+    );
+    // 64 backends x 256 workers = 16384 connections to Redis, whose maxclients is 10000.
+    let w = warn(
+        "conns",
+        "[workload]\nusers_per_second = 1\n[backends]\ncount = 64\nworkers = 256\n\
+         [sessions]\nstorage = \"shared\"\nstore = { kind = \"redis\" }\n",
+    );
+    assert!(
+        w.contains(
+            "64 backends x their workers = 16384 connections to each sessions.store server exceed its max_connections = \
+             10000: 6384 workers are refused"
+        ),
+        "{w}"
+    );
+    // The store at the peak: 10 users/s x 2 (profile) x (1 + 2 x 9) = 380 operations/s x 5 ms
+    // on one thread = 1.9.
+    let w = warn(
+        "store",
+        "[workload]\nusers_per_second = 10\nrequests = 9\nprofile = [{ at = \"0s\", factor = 1 }, { at = \"30s\", factor = 2 }]\n\
+         [sessions]\nstorage = \"shared\"\nstore = { kind = \"redis\", service_time = { dist = \"constant\", value = \"5ms\" } }\n",
+    );
+    assert!(
+        w.contains("the session store must saturate: at least 380 operations/s at the peak x 5.000 ms per operation over 1 server(s) x 1 at once is a utilisation of 1.90"),
+        "{w}"
+    );
+    // 8000-byte sessions: base64 is 4 x ceil(8000 / 3) = 10668 bytes, + 80 = 10748 > 4096.
+    let w = warn(
+        "cookie",
+        "[workload]\nusers_per_second = 5\nsession_size = 8000\n[sessions]\nstorage = \"cookie\"\n",
+    );
+    assert!(
+        w.contains("cookie sessions of 8000 bytes on average become cookies of 10748 bytes"),
+        "{w}"
+    );
+    // A configuration that can work says nothing.
+    assert_eq!(warn("fine", "[workload]\nusers_per_second = 5\n"), "");
+}
