@@ -370,3 +370,66 @@ fn check_warns_about_configurations_that_must_fail() {
     // A configuration that can work says nothing.
     assert_eq!(warn("fine", "[workload]\nusers_per_second = 5\n"), "");
 }
+
+#[test]
+fn a_closed_pipe_ends_check_quietly() {
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sessim"))
+        .args(["check", "scenarios/seeds-compare.toml"])
+        .current_dir(repo())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("sessim starts");
+    // Close the pipe at once, as `head -1` does after its line: the child is still starting
+    // (exec and parsing take milliseconds), so its ~300 line writes (13 KB) meet a closed pipe.
+    // Before SIGPIPE was restored this panicked with exit code 101.
+    drop(child.stdout.take());
+    let o = child.wait_with_output().expect("sessim ends");
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    // Ended by SIGPIPE (no exit code), as Unix filters are.
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(o.status.signal(), Some(13), "{:?}", o.status);
+    }
+    assert_ne!(o.status.code(), Some(101), "no panic exit");
+}
+
+#[test]
+fn out_naming_a_file_is_bad_input() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let file = tmp.path().join("taken");
+    std::fs::write(&file, "mine").expect("write");
+    let f = file.to_str().unwrap();
+    for args in [
+        vec!["run", "scenarios/quick-start.toml", "--out", f],
+        vec![
+            "sweep",
+            "scenarios/quick-start.toml",
+            "--vary",
+            "backends.count=2,3",
+            "--out",
+            f,
+        ],
+    ] {
+        let o = sessim(&repo(), &args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        assert_eq!(
+            String::from_utf8_lossy(&o.stderr),
+            format!("error: --out {f}: {f} is a file, not a folder; name a folder (it is created if missing)\n")
+        );
+    }
+    let below = format!("{f}/sub");
+    let o = sessim(&repo(), &["run", "scenarios/quick-start.toml", "--out", &below]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains(&format!("{f} is a file, not a folder (in the way of {below})"))
+    );
+    assert_eq!(
+        std::fs::read_to_string(&file).expect("still there"),
+        "mine",
+        "the file is left alone"
+    );
+}
