@@ -579,8 +579,8 @@ fn must_fail(sys: &System) -> Vec<String> {
             if max > 0 && workers > max {
                 out.push(format!(
                     "{} backends x their workers = {workers} connections to each {key} server exceed its \
-                     max_connections = {max}: {} workers are refused on every attempt (store_rejected, lost sessions); raise \
-                     max_connections or lower the workers",
+                     max_connections = {max}: once {max} workers have connected (each keeps its connection), the other {} are \
+                     refused on every attempt (store_rejected, lost sessions); raise max_connections or lower the workers",
                     serving.len(),
                     workers - max
                 ));

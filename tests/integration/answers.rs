@@ -343,7 +343,7 @@ fn check_warns_about_configurations_that_must_fail() {
     assert!(
         w.contains(
             "64 backends x their workers = 16384 connections to each sessions.store server exceed its max_connections = \
-             10000: 6384 workers are refused"
+             10000: once 10000 workers have connected (each keeps its connection), the other 6384 are refused"
         ),
         "{w}"
     );
