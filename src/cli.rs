@@ -255,6 +255,7 @@ pub fn main_with(cli: Cli) -> Result<()> {
         }
         Command::Check(args) => {
             let sc = args.scenario.load()?;
+            warn(&args.scenario.scenario, &sc);
             print!("{sc}");
             if sc.source.contains_key("sweep") {
                 let origin = args.scenario.scenario.display().to_string();
@@ -276,12 +277,41 @@ fn jobs(j: Option<u32>) -> usize {
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
+/// `--out DIR` must name a folder (created if missing): an existing file there, or a file
+/// where a parent folder should be, is bad input, found before anything runs.
+fn check_out(dir: &Path) -> Result<()> {
+    if let Some(p) = dir.ancestors().find(|p| !p.as_os_str().is_empty() && p.exists())
+        && !p.is_dir()
+    {
+        let what = if p == dir {
+            String::new()
+        } else {
+            format!(" (in the way of {})", dir.display())
+        };
+        return Err(Error::bad_input(format!(
+            "--out {}: {} is a file, not a folder{what}; name a folder (it is created if missing)",
+            dir.display(),
+            p.display()
+        )));
+    }
+    Ok(())
+}
+
+/// Prints the scenario's warnings on stderr, each naming the file.
+fn warn(file: &Path, sc: &Scenario) {
+    for w in sc.warnings() {
+        eprintln!("warning: {}: {w}", file.display());
+    }
+}
+
 fn run(args: &RunArgs) -> Result<()> {
     let mut sc = args.scenario.load()?;
+    warn(&args.scenario.scenario, &sc);
     if args.trace.strict {
         set_strict(&mut sc)?;
     }
     let out_dir = args.out.clone().unwrap_or_else(|| Path::new("output").join(&sc.name));
+    check_out(&out_dir)?;
     let spec = trace_spec(args.trace.trace.clone(), args.trace.trace_sample)?;
     run_and_report(&sc, &out_dir, spec.as_ref(), args.jobs, args.quiet, !args.no_charts)
 }
@@ -356,6 +386,7 @@ fn run_and_report(
             sc.warmup
         );
         println!("{}", table::render(&labels, &runs));
+        print_answers(&report::answer::run_answers(&tables_of(&runs)));
         let reqs: u64 = runs.iter().map(|r| r.summary.requests).sum();
         println!(
             "{} requests simulated in {:.2} s; results in {}",
@@ -397,6 +428,26 @@ fn replay_summary(rep: &ReplayReport) -> String {
         ));
     }
     s
+}
+
+/// The run's results as the report reads them back from the files.
+fn tables_of(runs: &[RunResult]) -> report::input::RunTables {
+    report::input::RunTables {
+        summary: runs.iter().map(|r| r.summary.clone()).collect(),
+        faults: runs.iter().flat_map(|r| r.faults.iter().cloned()).collect(),
+        ..Default::default()
+    }
+}
+
+/// The answer sentences under the table.
+fn print_answers(lines: &[String]) {
+    if lines.is_empty() {
+        return;
+    }
+    println!("Answer:");
+    for l in lines {
+        println!("- {l}");
+    }
 }
 
 /// One line about the charts and the report drawn.
@@ -443,6 +494,7 @@ fn sweep_cmd(args: &SweepArgs) -> Result<()> {
         .out
         .clone()
         .unwrap_or_else(|| Path::new("output").join(&sc.name).join("sweep"));
+    check_out(&out)?;
     let outcome = sweeper::run(
         &sw,
         &Options {
@@ -472,6 +524,10 @@ fn sweep_cmd(args: &SweepArgs) -> Result<()> {
             }
         );
         println!("{}", table::sweep_table(&outcome.summary, sw.axes.len(), 60));
+        if shard == Shard::WHOLE {
+            // From the files just written, as `sessim report` reads them.
+            print_answers(&report::answer::sweep_answers(&report::input::read_sweep(&out)?));
+        }
         println!(
             "{} runs ({} already done), {} requests simulated in {:.2} s; results in {}",
             outcome.runs,
@@ -513,6 +569,9 @@ fn plan_cmd(args: &PlanArgs) -> Result<()> {
         AxesFrom::VaryOnly
     };
     let sw = Sweep::build(&sc, &origin, &args.vary, from)?;
+    if let Some(o) = &args.out {
+        check_out(o)?;
+    }
     let started = Instant::now();
     let plan = planner::plan(&sw, &targets, jobs(args.jobs))?;
     let out_dir = args
@@ -652,6 +711,7 @@ fn replay_cmd(args: &ReplayArgs) -> Result<()> {
     table.insert("duration".into(), toml::Value::String(format!("{secs}s")));
     let sc = scenario::load::from_table(table, &origin)?;
     let spec = trace_spec(Some(args.out.join("trace.csv")), args.trace_sample)?;
+    check_out(&args.out)?;
     std::fs::create_dir_all(&args.out).map_err(|e| Error::io(&args.out, e))?;
     run_and_report(&sc, &args.out, spec.as_ref(), args.jobs, args.quiet, true)
 }

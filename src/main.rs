@@ -7,6 +7,13 @@ use clap::Parser;
 static ALLOC: sessim::alloc::HugePages = sessim::alloc::HugePages;
 
 fn main() {
+    // Rust ignores SIGPIPE, so printing to a closed pipe (`sessim check X | head -1`) would
+    // panic; with the default action the process ends quietly, as Unix filters do.
+    #[cfg(unix)]
+    // SAFETY: setting a signal's disposition to SIG_DFL before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = sessim::cli::Cli::parse();
     if let Err(e) = sessim::cli::main_with(cli) {
         eprintln!("error: {e}");

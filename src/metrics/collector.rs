@@ -40,6 +40,9 @@ struct ClosedBucket {
     busy_workers: f64,
     queue_length: f64,
     up: bool,
+    /// Percentiles of the latency of every request completed in the bucket, all backends [ms].
+    p50_ms: f64,
+    p99_ms: f64,
 }
 
 /// Counts of one fault while it is the latest.
@@ -52,6 +55,8 @@ struct FaultAcc {
     failed: u64,
     lost: [u64; LostCause::COUNT],
     relogins: u64,
+    /// Distinct users logged out while this fault was the latest.
+    users_logged_out: u64,
 }
 
 pub struct Collector {
@@ -69,9 +74,15 @@ pub struct Collector {
     pub retries: u64,
     pub errors_502: u64,
     pub errors_503: u64,
+    /// Distinct users (arrived after the warm-up) logged out at least once.
+    pub users_logged_out: u64,
     lost: [u64; LostCause::COUNT],
     latency_sum_ns: u128,
     hist: Histogram<u64>,
+    /// The latencies completed in the current bucket, all backends [us]; reset per bucket.
+    /// Two significant digits up to an hour keep it at ~25 KB, so resetting it per bucket stays
+    /// cheap even with 100000 buckets; percentiles of a chart need no more.
+    bucket_hist: Histogram<u64>,
     backends: Vec<PerBackend>,
     bucket_width: SimTime,
     bucket_start: SimTime,
@@ -100,11 +111,14 @@ impl Collector {
             retries: 0,
             errors_502: 0,
             errors_503: 0,
+            users_logged_out: 0,
             lost: [0; LostCause::COUNT],
             latency_sum_ns: 0,
             // 1 us to 1 day, 3 significant digits: percentiles within 0.1%.
             hist: Histogram::new_with_bounds(1, 86_400_000_000, 3)
                 .unwrap_or_else(|_| Histogram::new(3).expect("3 digits is valid")),
+            bucket_hist: Histogram::new_with_bounds(1, 3_600_000_000, 2)
+                .unwrap_or_else(|_| Histogram::new(2).expect("2 digits is valid")),
             backends: vec![PerBackend::default(); backends],
             bucket_width,
             bucket_start: SimTime::ZERO,
@@ -227,6 +241,8 @@ impl Collector {
         // Counted in the bucket where it completes (the request may have arrived earlier).
         self.bucket[b].completed += 1;
         self.bucket[b].latency_ns += (now - arrival).as_nanos() as u128;
+        self.bucket_hist
+            .saturating_record(((now - arrival).as_nanos() / 1_000).max(1));
         if self.measured(arrival) {
             self.completed += 1;
             self.backends[b].completed += 1;
@@ -262,8 +278,25 @@ impl Collector {
             failed: 0,
             lost: [0; LostCause::COUNT],
             relogins: 0,
+            users_logged_out: 0,
         });
         (self.faults.len() - 1) as u32
+    }
+
+    /// How many faults have started so far.
+    #[inline]
+    pub fn faults_started(&self) -> u32 {
+        self.faults.len() as u32
+    }
+
+    /// A user lost their session: `first` if it is the first time for a user who arrived after
+    /// the warm-up, `in_fault` if it is the first time since the latest fault started.
+    #[inline]
+    pub fn user_logged_out(&mut self, first: bool, in_fault: bool) {
+        self.users_logged_out += first as u64;
+        if in_fault && let Some(f) = self.faults.last_mut() {
+            f.users_logged_out += 1;
+        }
     }
 
     /// The balancer noticed fault `f` (first time only).
@@ -290,6 +323,15 @@ impl Collector {
     /// Closes the current time bucket at `now` and opens the next.
     pub fn close_bucket(&mut self, backends: &[Backend], up: &[bool], now: SimTime) {
         let width = (now - self.bucket_start).as_nanos().max(1) as f64;
+        let q = |h: &Histogram<u64>, q: f64| {
+            if h.is_empty() {
+                0.0
+            } else {
+                h.value_at_quantile(q) as f64 / 1000.0
+            }
+        };
+        let (p50_ms, p99_ms) = (q(&self.bucket_hist, 0.50), q(&self.bucket_hist, 0.99));
+        self.bucket_hist.reset();
         for (i, b) in backends.iter().enumerate() {
             let (busy, queue) = b.areas_at(now);
             let acc = self.bucket[i];
@@ -304,6 +346,8 @@ impl Collector {
                 busy_workers: (busy - acc.busy_area) as f64 / width,
                 queue_length: (queue - acc.queue_area) as f64 / width,
                 up: up.get(i).copied().unwrap_or(true),
+                p50_ms,
+                p99_ms,
             });
             self.bucket[i] = Bucket {
                 busy_area: busy,
@@ -465,6 +509,19 @@ impl Collector {
             } else {
                 0.0
             }),
+            user_requests: self.requests - self.relogins,
+            extra_backend_pct: round6(if self.requests > self.relogins {
+                100.0 * (self.relogins + self.retries) as f64 / (self.requests - self.relogins) as f64
+            } else {
+                0.0
+            }),
+            users_logged_out: self.users_logged_out,
+            users_logged_out_pct: round6(if self.users > 0 {
+                100.0 * self.users_logged_out as f64 / self.users as f64
+            } else {
+                0.0
+            }),
+            offered_rps: round6(self.requests as f64 / secs),
         };
         let width = self.bucket_width.as_nanos().max(1);
         let store_util = |start: SimTime| -> f64 {
@@ -495,6 +552,8 @@ impl Collector {
                     0.0
                 }),
                 store_utilization: round6(store_util(r.start)),
+                cluster_latency_p50_ms: round6(r.p50_ms),
+                cluster_latency_p99_ms: round6(r.p99_ms),
             })
             .collect();
         let stores = servers
@@ -530,6 +589,52 @@ impl Collector {
             replay: None,
         }
     }
+}
+
+/// How many buckets before the first fault define normal latency (see [`normal_latency`]).
+pub const NORMAL_BUCKETS: usize = 10;
+/// How many consecutive normal buckets mark the return to normal (see [`back_to_normal`]).
+pub const NORMAL_RUN: usize = 3;
+
+/// A bucket of cluster-wide latency: (start, end, mean latency of the requests completed in it,
+/// None if none completed).
+pub type LatencyBucket = (SimTime, SimTime, Option<f64>);
+
+/// Normal latency before `first` (the first fault): the 95th percentile by nearest rank
+/// (the ceil(0.95 n)-th smallest) of the mean latencies of the last [`NORMAL_BUCKETS`] buckets
+/// that start at or after `warmup` and end at or before `first`; if there are none after the
+/// warm-up, those before `first` at all. None without such a bucket.
+pub fn normal_latency(buckets: &[LatencyBucket], warmup: SimTime, first: SimTime) -> Option<f64> {
+    let last = |from: SimTime| -> Vec<f64> {
+        let v: Vec<f64> = buckets
+            .iter()
+            .filter(|b| b.0 >= from && b.1 <= first)
+            .filter_map(|b| b.2)
+            .collect();
+        v[v.len().saturating_sub(NORMAL_BUCKETS)..].to_vec()
+    };
+    let mut v = last(warmup);
+    if v.is_empty() {
+        v = last(SimTime::ZERO);
+    }
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    let rank = (0.95 * v.len() as f64).ceil() as usize;
+    Some(v[rank.clamp(1, v.len()) - 1])
+}
+
+/// When latency is normal again, searching from `from`: the start of the first run of
+/// [`NORMAL_RUN`] consecutive buckets (fewer if the run ends first), beginning with the bucket
+/// that holds `from` or a later one, whose mean latency is at most `normal`; a bucket in which
+/// nothing completed is not normal. Never earlier than `from`. None if latency never returns.
+pub fn back_to_normal(buckets: &[LatencyBucket], from: SimTime, normal: f64) -> Option<SimTime> {
+    let start = buckets.iter().position(|b| b.1 > from)?;
+    let ok = |b: &LatencyBucket| b.2.is_some_and(|l| l <= normal);
+    (start..buckets.len())
+        .find(|&i| buckets[i..buckets.len().min(i + NORMAL_RUN)].iter().all(ok))
+        .map(|i| buckets[i].0.max(from))
 }
 
 impl Collector {
@@ -569,6 +674,7 @@ impl Collector {
             (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
         };
         let normal = mean_of(self.warmup).or_else(|| mean_of(SimTime::ZERO));
+        let p95 = normal_latency(&buckets, self.warmup, first);
         // Sessions lost per second before the first fault (after the warm-up).
         let (mut lost_before, mut secs_before) = (0u64, 0.0);
         let mut last_start = None;
@@ -591,6 +697,9 @@ impl Collector {
         self.faults
             .iter()
             .enumerate()
+            // A fault scheduled at or after the end starts while the last requests drain: it
+            // is outside the run (`check` warns about it) and no output claims it.
+            .filter(|(_, f)| f.at < end)
             .map(|(k, f)| {
                 let from = f.recovered.or(f.detected).unwrap_or(f.at).max(f.at);
                 let back = normal.and_then(|n| {
@@ -622,8 +731,108 @@ impl Collector {
                     lost_above_baseline: round6(lost as f64 - base_rate * (until - f.at).as_secs_f64()),
                     relogins: f.relogins,
                     latency_normal_after_s: back.map(secs),
+                    users_logged_out: f.users_logged_out,
+                    normal_latency_ms: p95.map(|n| round6(n / 1e6)),
+                    time_to_normal_s: p95
+                        .and_then(|n| back_to_normal(&buckets, f.at, n))
+                        .map(|t| secs(t - f.at)),
+                    time_to_normal_after_recovery_s: p95.and_then(|n| {
+                        let r = f.recovered?;
+                        back_to_normal(&buckets, r, n).map(|t| secs(t - r))
+                    }),
                 }
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod normal_tests {
+    use super::*;
+
+    /// Ten-second buckets with the given mean latencies in ms (None: nothing completed).
+    fn buckets(ms: &[Option<f64>]) -> Vec<LatencyBucket> {
+        ms.iter()
+            .enumerate()
+            .map(|(i, l)| {
+                let s = SimTime::from_secs(10 * i as u64);
+                (s, s + SimTime::from_secs(10), l.map(|x| x * 1e6))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn normal_is_the_p95_of_the_last_ten_pre_fault_buckets() {
+        // Warm-up 0..20 s (buckets 0, 1 excluded: 900 ms), then 12 buckets 20..140 s before the
+        // fault at 140 s. The last ten are 40..140 s: 41, 42, ..., 50 ms. Nearest rank of p95 over
+        // ten values is the ceil(9.5) = 10th smallest: 50 ms. The 60 and 61 ms of 20..40 s are
+        // not among the last ten.
+        let mut ms = vec![Some(900.0), Some(900.0), Some(60.0), Some(61.0)];
+        ms.extend((41..=50).map(|x| Some(x as f64)));
+        ms.push(Some(500.0)); // the fault's bucket
+        let b = buckets(&ms);
+        let n = normal_latency(&b, SimTime::from_secs(20), SimTime::from_secs(140));
+        assert_eq!(n, Some(50.0 * 1e6));
+        // Only two buckets after a 100 s warm-up: 49, 50 -> rank ceil(1.9) = 2: 50 ms.
+        assert_eq!(
+            normal_latency(&b, SimTime::from_secs(120), SimTime::from_secs(140)),
+            Some(50.0 * 1e6)
+        );
+        // A fault inside the warm-up falls back to every bucket before it: 900, 900 -> 900 ms.
+        assert_eq!(
+            normal_latency(&b, SimTime::from_secs(100), SimTime::from_secs(20)),
+            Some(900.0 * 1e6)
+        );
+        assert_eq!(normal_latency(&b, SimTime::ZERO, SimTime::from_secs(5)), None);
+    }
+
+    #[test]
+    fn back_to_normal_needs_three_normal_buckets_and_is_measured_from_fault_and_recovery() {
+        // Normal = 50 ms. Fault at 25 s (bucket 20..30), recovery at 45 s (bucket 40..50).
+        // Buckets: 0: 40, 1: 45, 2: 200 (fault), 3: none (nothing completed), 4: 120,
+        // 5: 48, 6: 90 (a single bad bucket after one good one), 7: 40, 8: 41, 9: 42.
+        // From the fault: bucket 0-1 lie before it; the first run of three normal buckets is
+        // 7, 8, 9 (5 is followed by 6), so back at 70 s: 45 s after the fault, 25 s after the
+        // recovery.
+        let ms = [
+            Some(40.0),
+            Some(45.0),
+            Some(200.0),
+            None,
+            Some(120.0),
+            Some(48.0),
+            Some(90.0),
+            Some(40.0),
+            Some(41.0),
+            Some(42.0),
+        ];
+        let b = buckets(&ms);
+        let n = 50.0 * 1e6;
+        assert_eq!(
+            back_to_normal(&b, SimTime::from_secs(25), n),
+            Some(SimTime::from_secs(70))
+        );
+        assert_eq!(
+            back_to_normal(&b, SimTime::from_secs(45), n),
+            Some(SimTime::from_secs(70))
+        );
+        // From 72 s: its bucket 70..80 and the next two are normal: back at once, at 72 s.
+        assert_eq!(
+            back_to_normal(&b, SimTime::from_secs(72), n),
+            Some(SimTime::from_secs(72))
+        );
+        // From 3 s: 0..10 and 10..20 are normal but 20..30 is not, so the search goes on to 70 s.
+        assert_eq!(
+            back_to_normal(&b, SimTime::from_secs(3), n),
+            Some(SimTime::from_secs(70))
+        );
+        // Near the end a shorter run counts: from 95 s only bucket 9 is left, and it is normal.
+        assert_eq!(
+            back_to_normal(&b, SimTime::from_secs(95), n),
+            Some(SimTime::from_secs(95))
+        );
+        // Latency that never comes back.
+        let high = buckets(&[Some(40.0), Some(400.0), Some(400.0)]);
+        assert_eq!(back_to_normal(&high, SimTime::from_secs(12), n), None);
     }
 }

@@ -130,6 +130,25 @@ summary_row! {
     replication_cpu_s: f64,
     /// Mean bytes of session cookie per request that carried one (`cookie`, `cookie_fallback`).
     cookie_bytes_mean: f64,
+    /// Requests the users themselves made: `requests` minus `relogins` (the extra logins a
+    /// lost session forced). Older files lack the columns from here on: read as 0.
+    #[serde(default)]
+    user_requests: u64,
+    /// Extra backend work the strategy caused, as a percentage of the users' own requests:
+    /// `100 * (relogins + retries) / user_requests` [%].
+    #[serde(default)]
+    extra_backend_pct: f64,
+    /// Distinct users (arrived after the warm-up) logged out at least once: they lost a session
+    /// and saw the login page.
+    #[serde(default)]
+    users_logged_out: u64,
+    /// `users_logged_out` as a percentage of `users` [%].
+    #[serde(default)]
+    users_logged_out_pct: f64,
+    /// Requests that arrived at the balancer per second of measured time, re-logins included:
+    /// the offered load [requests/s].
+    #[serde(default)]
+    offered_rps: f64,
 }
 
 /// One row of `backends.csv`: one backend in one strategy and replication.
@@ -180,6 +199,13 @@ pub struct TimeseriesRow {
     pub latency_mean_ms: f64,
     /// Busy fraction of the busiest store server in the bucket (0 without store servers).
     pub store_utilization: f64,
+    /// Median and 99th percentile of the latency of every request completed in the bucket, all
+    /// backends (the same on every backend's row; 0 if none completed) [ms]. Older files lack
+    /// them: read as 0.
+    #[serde(default)]
+    pub cluster_latency_p50_ms: f64,
+    #[serde(default)]
+    pub cluster_latency_p99_ms: f64,
 }
 
 /// One row of `stores.csv`: one store server in one strategy and replication (only strategies
@@ -247,6 +273,25 @@ pub struct FaultRow {
     /// From the fault to the end of the first time bucket, after recovery (or detection), whose
     /// mean latency is within 10% of the mean before the first fault; empty if never.
     pub latency_normal_after_s: Option<f64>,
+    /// Distinct users logged out (a lost session sent them to the login page) while this fault
+    /// was the latest, warm-up included. Older files lack the columns from here on.
+    #[serde(default)]
+    pub users_logged_out: u64,
+    /// Normal latency before the faults: the 95th percentile (nearest rank) of the cluster's
+    /// mean latency over the last [`collector::NORMAL_BUCKETS`] buckets before the first fault
+    /// (after the warm-up) [ms]; empty if no such bucket completed a request.
+    #[serde(default)]
+    pub normal_latency_ms: Option<f64>,
+    /// From the fault to the start of the first [`collector::NORMAL_RUN`] consecutive buckets
+    /// whose mean latency is at most `normal_latency_ms` [s]; 0 if latency never rose; empty if
+    /// it never came back during the run.
+    #[serde(default)]
+    pub time_to_normal_s: Option<f64>,
+    /// The same, measured from the recovery (the target serving again) and searching from
+    /// there: how long latency stays high after the target is back [s]; empty if it never
+    /// recovered or latency never came back.
+    #[serde(default)]
+    pub time_to_normal_after_recovery_s: Option<f64>,
 }
 
 /// Everything one simulation (one strategy, one replication) produced.

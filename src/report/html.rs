@@ -71,6 +71,18 @@ fn head(title: &str) -> String {
     )
 }
 
+fn answers(a: &[String]) -> String {
+    if a.is_empty() {
+        return String::new();
+    }
+    let mut s = String::from("<h2 id=\"answer\">Answer</h2>\n<ul class=\"verdicts\">\n");
+    for x in a {
+        s.push_str(&format!("<li>{}</li>\n", esc(x)));
+    }
+    s.push_str("</ul>\n");
+    s
+}
+
 fn verdicts(v: &[Verdict]) -> String {
     let mut s = String::from("<h2>Verdict</h2>\n<ul class=\"verdicts\">\n");
     for x in v {
@@ -144,8 +156,62 @@ const RUN_COLUMNS: &[(&str, &str, usize)] = &[
     ("backend utilisation", "backend_utilization", 3),
 ];
 
+/// The faults section: one row per fault and strategy, only faults that happened
+/// (`faults.csv` has a row only for those).
+fn faults(t: &RunTables, palette: &Palette) -> String {
+    let groups = super::answer::fault_groups(t);
+    if groups.is_empty() {
+        return String::new();
+    }
+    let mut s = String::from(
+        "<h2 id=\"faults\">Faults</h2>\n<p>Per fault and strategy, mean ± 95% confidence half-width over replications. \
+         Users logged out: distinct users who lost their session while the fault was the latest. Normal latency: the 95th \
+         percentile of the cluster's mean latency over the last ten time buckets before the first fault; latency is back \
+         to normal at the start of three consecutive buckets at or below it, searched from the fault and from the \
+         recovery.</p>\n<div class=\"tw\"><table>\n<tr><th>strategy</th><th style=\"text-align:left\">what happened</th><th>detected after [s]</th>\
+         <th>users logged out</th><th>requests failed</th><th>sessions lost</th><th>normal latency [ms]</th>\
+         <th>back to normal after the fault [s]</th><th>back to normal after the recovery [s]</th></tr>\n",
+    );
+    for g in &groups {
+        let never = if g.never_normal > 0 {
+            format!(" (not back in {} of {})", g.never_normal, g.replications)
+        } else {
+            String::new()
+        };
+        let cells = [
+            esc(&g.event),
+            esc(&fmt_est(&g.detected_s, 1)),
+            esc(&fmt_est(&g.users_logged_out, 0)),
+            esc(&fmt_est(&g.requests_failed, 0)),
+            esc(&fmt_est(&g.sessions_lost, 0)),
+            esc(&fmt_est(&g.normal_latency_ms, 1)),
+            esc(&format!("{}{never}", fmt_est(&g.time_to_normal_s, 0))),
+            esc(&fmt_est(&g.time_to_normal_after_recovery_s, 0)),
+        ];
+        s.push_str(&format!(
+            "<tr><td>{}{}</td><td style=\"text-align:left\">{}</td>",
+            swatch(palette, &g.strategy),
+            esc(&g.strategy),
+            cells[0]
+        ));
+        for c in &cells[1..] {
+            s.push_str(&format!("<td>{c}</td>"));
+        }
+        s.push_str("</tr>\n");
+    }
+    s.push_str("</table></div>\n");
+    s
+}
+
 /// The page of a run folder.
-pub fn run_page(t: &RunTables, v: &[Verdict], figs: &[Figure], notes: &[String], palette: &Palette) -> String {
+pub fn run_page(
+    t: &RunTables,
+    a: &[String],
+    v: &[Verdict],
+    figs: &[Figure],
+    notes: &[String],
+    palette: &Palette,
+) -> String {
     let name = t.summary.first().map_or("", |r| r.scenario.as_str());
     let reps = t.summary.iter().map(|r| r.replication).max().map_or(0, |m| m + 1);
     let names = strategies(&t.summary);
@@ -157,6 +223,7 @@ pub fn run_page(t: &RunTables, v: &[Verdict], figs: &[Figure], notes: &[String],
         reps,
         if reps == 1 { "" } else { "s" }
     ));
+    s.push_str(&answers(a));
     s.push_str(&verdicts(v));
 
     let mut cols: Vec<(&str, &str, usize)> = RUN_COLUMNS.to_vec();
@@ -183,6 +250,7 @@ pub fn run_page(t: &RunTables, v: &[Verdict], figs: &[Figure], notes: &[String],
         s.push_str("</tr>\n");
     }
     s.push_str("</table></div>\n");
+    s.push_str(&faults(t, palette));
     s.push_str(&figures(figs, notes));
     s.push_str(&scenario(&t.scenario_toml, "scenario.toml"));
     s.push_str(&foot());
@@ -190,7 +258,14 @@ pub fn run_page(t: &RunTables, v: &[Verdict], figs: &[Figure], notes: &[String],
 }
 
 /// The page of a sweep folder: one table per strategy, a row per point.
-pub fn sweep_page(t: &SweepTables, v: &[Verdict], figs: &[Figure], notes: &[String], palette: &Palette) -> String {
+pub fn sweep_page(
+    t: &SweepTables,
+    a: &[String],
+    v: &[Verdict],
+    figs: &[Figure],
+    notes: &[String],
+    palette: &Palette,
+) -> String {
     let name = t.rows.first().map_or("", |r| r.summary.scenario.as_str());
     let names = series::sweep_strategies(t);
     let mut points: Vec<(usize, Vec<String>)> = Vec::new();
@@ -208,6 +283,7 @@ pub fn sweep_page(t: &SweepTables, v: &[Verdict], figs: &[Figure], notes: &[Stri
         names.len(),
         t.rows.len()
     ));
+    s.push_str(&answers(a));
     s.push_str(&verdicts(v));
     let has_store = t.rows.iter().any(|r| r.summary.store_ops > 0);
     s.push_str("<h2>Headline metrics per point</h2>\n<p>Mean ± 95% confidence half-width over replications.</p>\n");

@@ -4,6 +4,7 @@
 //! drawn ([`charts`]) and laid out as `report.html` ([`html`]). This module sees only result
 //! types ([`crate::metrics`]), never the simulator.
 
+pub mod answer;
 pub mod charts;
 pub mod csv_out;
 pub mod html;
@@ -174,7 +175,15 @@ pub fn run_report(t: &RunTables) -> Result<(Vec<Rendered>, String, Vec<String>)>
     );
     let verdicts = verdict::run_verdicts(t);
     let rendered = render_all(specs, &mut palettes)?;
-    let page = html::run_page(t, &verdicts, &figures(&rendered), &notes, &palettes.strategies);
+    let answers = answer::run_answers(t);
+    let page = html::run_page(
+        t,
+        &answers,
+        &verdicts,
+        &figures(&rendered),
+        &notes,
+        &palettes.strategies,
+    );
     Ok((rendered, page, notes))
 }
 
@@ -228,7 +237,15 @@ pub fn sweep_report(t: &SweepTables) -> Result<(Vec<Rendered>, String, Vec<Strin
     notes.push("Charts over time and per backend come from `sessim run` (sweeps keep summaries only).".to_string());
     let verdicts = verdict::sweep_verdicts(t);
     let rendered = render_all(specs, &mut palettes)?;
-    let page = html::sweep_page(t, &verdicts, &figures(&rendered), &notes, &palettes.strategies);
+    let answers = answer::sweep_answers(t);
+    let page = html::sweep_page(
+        t,
+        &answers,
+        &verdicts,
+        &figures(&rendered),
+        &notes,
+        &palettes.strategies,
+    );
     Ok((rendered, page, notes))
 }
 

@@ -456,17 +456,20 @@ fn per_strategy_over_time(t: &RunTables, value: impl Fn(&TimeseriesRow) -> f64, 
         };
         let mut x: Vec<f64> = Vec::new();
         let mut y: Vec<f64> = Vec::new();
+        // A bucket's count belongs to its whole width: drawn at its middle, so that errors of a
+        // crash do not appear before the crash's band starts.
+        let half = bucket_s(&t.timeseries).unwrap_or(0.0) / 2.0;
         for r in t.timeseries.iter().filter(|r| r.strategy == s && r.replication == rep) {
             let v = value(r);
             any |= v > 0.0;
             match x.last() {
-                Some(last) if *last == r.time_s => {
+                Some(last) if *last == r.time_s + half => {
                     if let Some(acc) = y.last_mut() {
                         *acc = if max { acc.max(v) } else { *acc + v };
                     }
                 }
                 _ => {
-                    x.push(r.time_s);
+                    x.push(r.time_s + half);
                     y.push(v);
                 }
             }
@@ -559,6 +562,64 @@ fn capitalise(s: &str) -> String {
     }
 }
 
+/// The warm-up of the run as `scenario.toml` records it [s], if it is there.
+fn warmup_s(t: &RunTables) -> Option<f64> {
+    let table: toml::Table = toml::from_str(&t.scenario_toml).ok()?;
+    let w = table.get("warmup")?.as_str()?;
+    crate::dist::parse_duration(w).ok()
+}
+
+/// The cluster's p50 and p99 latency per bucket (`cluster_latency_p50_ms`,
+/// `cluster_latency_p99_ms`), one line per strategy (first replication), at each bucket's
+/// middle; the warm-up and the faults (until recovery) shaded. Not drawn for files without
+/// those columns (all zero).
+pub fn latency_over_time(t: &RunTables) -> Vec<ChartSpec> {
+    if t.timeseries.is_empty() {
+        return Vec::new();
+    }
+    let names = strategies(&t.summary);
+    let end = run_end(&t.timeseries);
+    let mut bands = Vec::new();
+    if let Some(w) = warmup_s(t).filter(|w| *w > 0.0) {
+        bands.push(EventBand {
+            label: "warm-up (not measured)".into(),
+            start: 0.0,
+            end: w.min(end),
+        });
+    }
+    bands.extend(common_bands(t, &names, end));
+    bands.truncate(MAX_BANDS);
+    let kinds: [(&str, &str, BucketValue); 2] = [
+        ("latency_p99_over_time", "99th percentile", |r| r.cluster_latency_p99_ms),
+        ("latency_p50_over_time", "median", |r| r.cluster_latency_p50_ms),
+    ];
+    let mut out = Vec::new();
+    for (stem, what, f) in kinds {
+        // Every backend's row of a bucket holds the same cluster-wide value: take the max.
+        let Some(series) = per_strategy_over_time(t, f, true) else {
+            continue;
+        };
+        out.push(ChartSpec {
+            stem: stem.into(),
+            colours: ColourKey::Strategies,
+            caption: format!(
+                "Response time, {what} of the requests completed in each time bucket (all backends), first replication of \
+                 each strategy, drawn at the bucket's middle; shaded: the warm-up{}.",
+                if bands.len() > 1 { " and each fault until recovery" } else { "" }
+            ),
+            chart: TimeSeries {
+                title: format!("Response time over time, {what} (first replication)"),
+                x_label: "simulated time [s]".into(),
+                y_label: format!("response time, {what} [ms]"),
+                series,
+                bands: bands.clone(),
+            }
+            .into(),
+        });
+    }
+    out
+}
+
 /// Every chart of a run folder, in the order the report shows them.
 pub fn run_charts(t: &RunTables) -> Vec<ChartSpec> {
     let mut out = Vec::new();
@@ -566,6 +627,7 @@ pub fn run_charts(t: &RunTables) -> Vec<ChartSpec> {
     out.extend(requests_per_backend(t));
     out.push(imbalance(&t.summary));
     out.push(latency_percentiles(&t.summary));
+    out.extend(latency_over_time(t));
     out.extend(requests_over_time(t));
     out.extend(errors_and_losses_over_time(t));
     out
@@ -1142,6 +1204,52 @@ mod tests {
     }
 
     #[test]
+    fn latency_over_time_is_per_strategy_at_bucket_middles_with_warm_up_and_fault_bands() {
+        let mut t = over_time();
+        // p99 = 100 + bucket start in ms on every backend's row of replication 0 (replication 1
+        // has 1 ms, so drawing it would show); p50 a tenth of that.
+        for r in &mut t.timeseries {
+            let base = if r.replication == 0 { 100.0 + r.time_s } else { 1.0 };
+            r.cluster_latency_p99_ms = base;
+            r.cluster_latency_p50_ms = base / 10.0;
+        }
+        t.scenario_toml = "name = \"x\"\nwarmup = \"4s\"\n".into();
+        let charts = latency_over_time(&t);
+        assert_eq!(
+            charts.iter().map(|c| c.stem.as_str()).collect::<Vec<_>>(),
+            ["latency_p99_over_time", "latency_p50_over_time"]
+        );
+        let Chart::TimeSeries(c) = &charts[0].chart else {
+            panic!("a time series")
+        };
+        assert_eq!(c.series.len(), 2, "one line per strategy");
+        assert_eq!(c.series[0].x, [5.0, 15.0, 25.0], "10 s buckets at their middles");
+        assert_eq!(
+            c.series[0].y,
+            [100.0, 110.0, 120.0],
+            "replication 0, not the sum of backends"
+        );
+        assert_eq!(
+            c.bands[0],
+            EventBand {
+                label: "warm-up (not measured)".into(),
+                start: 0.0,
+                end: 4.0
+            }
+        );
+        // Then the faults as on the errors chart: ip_hash's crash 10..20 s, cookie+redis's to
+        // the end of the run (30 s).
+        assert_eq!(c.bands.len(), 3);
+        assert_eq!((c.bands[1].start, c.bands[1].end, c.bands[2].end), (10.0, 20.0, 30.0));
+        let Chart::TimeSeries(c) = &charts[1].chart else {
+            panic!("a time series")
+        };
+        assert_eq!(c.series[1].y, [10.0, 11.0, 12.0]);
+        // Files from before these columns (all zero) draw no latency chart.
+        assert!(latency_over_time(&over_time()).is_empty());
+    }
+
+    #[test]
     fn requests_over_time_use_the_first_replication_and_its_faults() {
         let charts = requests_over_time(&over_time());
         assert_eq!(charts.len(), 2);
@@ -1164,7 +1272,8 @@ mod tests {
             panic!("a time series")
         };
         assert_eq!(c.series[0].name, "ip_hash");
-        assert_eq!(c.series[0].x, [0.0, 10.0, 20.0]);
+        // 10 s buckets starting at 0, 10, 20 s: drawn at their middles.
+        assert_eq!(c.series[0].x, [5.0, 15.0, 25.0]);
         assert_eq!(c.series[0].y, [0.0, 3.0, 0.0]);
         assert_eq!(c.series[1].y, [0.0, 0.0, 0.0]);
         // The two strategies' crashes are one band (same start and recovery), plus the one that

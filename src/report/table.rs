@@ -24,17 +24,33 @@ const COLUMNS: &[(&str, &str, usize)] = &[
     ("req/s", "throughput_rps", 1),
 ];
 
+/// Shown as well when a strategy has store servers: the store as a bottleneck.
+const STORE_COLUMNS: &[(&str, &str, usize)] = &[
+    ("store util", "store_utilization", 3),
+    ("store wait ms", "store_wait_mean_ms", 3),
+    ("store refused", "store_rejected", 0),
+];
+
 /// Renders the table; `labels` are the strategies in scenario order.
 pub fn render(labels: &[String], runs: &[RunResult]) -> String {
     let mut t = Table::new();
     t.load_style(UTF8_FULL_CONDENSED);
+    let mut columns: Vec<(&str, &str, usize)> = COLUMNS.to_vec();
+    if runs.iter().any(|r| r.summary.store_ops > 0) {
+        columns.extend_from_slice(STORE_COLUMNS);
+    }
     let mut header = vec!["strategy".to_string()];
-    header.extend(COLUMNS.iter().map(|c| c.0.to_string()));
+    header.extend(columns.iter().map(|c| c.0.to_string()));
     t.set_header(header);
     for (i, label) in labels.iter().enumerate() {
         let mine: Vec<&RunResult> = runs.iter().filter(|r| r.strategy_index == i).collect();
+        let has_store = mine.iter().any(|r| r.summary.store_ops > 0);
         let mut row = vec![label.clone()];
-        for (_, col, decimals) in COLUMNS {
+        for (_, col, decimals) in &columns {
+            if !has_store && STORE_COLUMNS.iter().any(|c| c.1 == *col) {
+                row.push("-".into());
+                continue;
+            }
             let vals: Vec<f64> = mine.iter().filter_map(|r| r.summary.metric(col)).collect();
             let e = estimate(&vals);
             row.push(if e.ci95.is_nan() {
@@ -45,7 +61,7 @@ pub fn render(labels: &[String], runs: &[RunResult]) -> String {
         }
         t.add_row(row);
     }
-    for c in 1..=COLUMNS.len() {
+    for c in 1..=columns.len() {
         if let Some(col) = t.column_mut(c) {
             col.set_cell_alignment(CellAlignment::Right);
         }

@@ -128,7 +128,44 @@ fn lost_sentence(t: &RunTables, s: &str) -> String {
         (Some((_, _, legend)), _) => format!(", mostly {legend}"),
         (None, _) => String::new(),
     };
-    format!("{s} lost {}% of its session requests{why}", fmt_est(&e, 2))
+    format!(
+        "{s} lost {}% of its session requests{why}{}",
+        fmt_est(&e, 2),
+        store_refusals(t, s).unwrap_or_default()
+    )
+}
+
+/// Why a store refused operations, from `stores.csv`: workers refused a connection at the
+/// server's limit ("286000 store operations refused: 6384 backend workers found redis1 at its
+/// connection limit of 10000").
+fn store_refusals(t: &RunTables, s: &str) -> Option<String> {
+    let reps = t.summary.iter().filter(|r| r.strategy == s).count().max(1) as f64;
+    let rejected: u64 = t
+        .summary
+        .iter()
+        .filter(|r| r.strategy == s)
+        .map(|r| r.store_rejected)
+        .sum();
+    let rows: Vec<&crate::metrics::StoreRow> = t.stores.iter().filter(|r| r.strategy == s).collect();
+    let refused: u64 = rows.iter().map(|r| r.refused_connections).sum();
+    if rejected == 0 {
+        return None;
+    }
+    let mut text = format!(
+        " ({} store operations refused per replication",
+        fmt_num((rejected as f64 / reps).round())
+    );
+    if refused > 0 {
+        let busiest = rows.iter().max_by_key(|r| r.refused_connections)?;
+        text.push_str(&format!(
+            ": {} backend workers per replication were refused a connection, {} holding {} connections, its limit",
+            fmt_num((refused as f64 / reps).round()),
+            busiest.server,
+            busiest.connections
+        ));
+    }
+    text.push(')');
+    Some(text)
 }
 
 fn metric_items(summary: &[SummaryRow], names: &[String], metric: &str) -> Vec<(String, Estimate)> {
@@ -374,6 +411,42 @@ mod tests {
         assert_eq!(
             compare(&items, false, 0, ""),
             "a 1; b 5. One replication: no confidence interval, so no difference is claimed."
+        );
+    }
+
+    #[test]
+    fn refused_store_operations_are_explained_by_the_connection_limit() {
+        // Two replications refusing 280000 and 292000 operations: 286000 per replication; the
+        // workers refused 6384 and 6384 times at redis1 holding 10000 connections.
+        let row = |rep: u32, rejected: u64| SummaryRow {
+            strategy: "redis".into(),
+            replication: rep,
+            session_requests: 1000,
+            sessions_lost: 500,
+            lost_store_failure: 500,
+            lost_session_pct: 50.0,
+            store_ops: 1,
+            store_rejected: rejected,
+            ..SummaryRow::default()
+        };
+        let store = |rep: u32| crate::metrics::StoreRow {
+            strategy: "redis".into(),
+            replication: rep,
+            server: "redis1".into(),
+            connections: 10000,
+            refused_connections: 6384,
+            ..Default::default()
+        };
+        let t = RunTables {
+            summary: vec![row(0, 280_000), row(1, 292_000)],
+            stores: vec![store(0), store(1)],
+            ..RunTables::default()
+        };
+        assert_eq!(
+            lost_sentence(&t, "redis"),
+            "redis lost 50.00 ± 0.00% of its session requests, mostly store failed (286000 store operations refused per \
+             replication: 6384 backend workers per replication were refused a connection, redis1 holding 10000 connections, \
+             its limit)"
         );
     }
 

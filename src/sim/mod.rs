@@ -138,6 +138,12 @@ struct User {
     login_pending: bool,
     /// Replay: the user's session in the log is over; it leaves when its last request ends.
     ended: bool,
+    /// Whether this user's being logged out counts in `users_logged_out`: it arrived after
+    /// the warm-up and has not been counted yet.
+    count_logout: bool,
+    /// The number of faults started when this user was last counted in a fault's
+    /// `users_logged_out` (0: never), so that each user counts once per fault.
+    fault_mark: u32,
 }
 
 /// Which session phase a request is in while the store works on it.
@@ -714,6 +720,8 @@ impl Sim<'_> {
             addr: IpAddr::V4(profile.addr),
             login_pending: false,
             ended: false,
+            count_logout: self.m.measured(now),
+            fault_mark: 0,
         };
         if !profile.login {
             if user.remaining == 0 {
@@ -1036,7 +1044,15 @@ impl Sim<'_> {
                 self.m.session_lookup(r.backend as usize, r.arrival, lost);
                 if lost.is_some() {
                     // The application answers with its login page; the user must log in again.
-                    self.users[r.user as usize].needs_login = true;
+                    let u = &mut self.users[r.user as usize];
+                    u.needs_login = true;
+                    let first = std::mem::replace(&mut u.count_logout, false);
+                    let faults = self.m.faults_started();
+                    let in_fault = faults > 0 && u.fault_mark < faults;
+                    if in_fault {
+                        u.fault_mark = faults;
+                    }
+                    self.m.user_logged_out(first, in_fault);
                 }
                 self.start_app(req, now);
             }
@@ -1268,6 +1284,8 @@ impl Sim<'_> {
                     addr: n.addr,
                     login_pending: false,
                     ended: false,
+                    count_logout: self.m.measured(now),
+                    fault_mark: 0,
                 }) as u32;
                 if let Some(rp) = &mut self.replay {
                     rp.slots.insert(n.user, slot);

@@ -6,6 +6,7 @@
 //! folders ([`report`]) and, ignored unless asked for, conformance with real nginx and HAProxy
 //! ([`conformance`]) and the report in headless Chromium ([`browser`]).
 
+mod answers;
 mod balancer;
 mod browser;
 mod charts;

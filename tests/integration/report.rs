@@ -146,6 +146,8 @@ fn run_draws_charts_and_a_report_and_report_redraws_them() {
         [
             "errors_over_time",
             "imbalance_cov",
+            "latency_p50_over_time",
+            "latency_p99_over_time",
             "latency_percentiles",
             "lost_sessions",
             "lost_sessions_over_time",
@@ -171,7 +173,7 @@ fn run_draws_charts_and_a_report_and_report_redraws_them() {
     let before = fs::read(run.join("charts/lost_sessions.png")).unwrap();
     let page = fs::read(run.join("report.html")).unwrap();
     let out = ok(d.path(), &["report", "run"]);
-    assert!(out.contains("12 charts (PNG + SVG)"), "{out}");
+    assert!(out.contains("14 charts (PNG + SVG)"), "{out}");
     assert_eq!(fs::read(run.join("charts/lost_sessions.png")).unwrap(), before);
     assert_eq!(fs::read(run.join("report.html")).unwrap(), page);
 

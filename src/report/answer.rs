@@ -1,0 +1,372 @@
+//! The answer a capacity planner asks for, in words and numbers, from the result files alone:
+//! per strategy how many users were logged out and how much extra work the strategy caused;
+//! per fault who was logged out, what failed and how long latency stayed above normal; per
+//! store how busy it was; after a sweep, the offered load at which a store or the backends
+//! become the bottleneck. The same lines are printed under the terminal table and head
+//! `report.html`. Numbers are means over replications, with the 95% confidence half-width when
+//! there are several (as in the tables).
+
+use super::input::{RunTables, SweepTables};
+use super::series::{self, KNEE_UTILISATION, Slice, fmt_num, metric_estimate, strategies};
+use super::verdict::{compare, fmt_est};
+use crate::metrics::stats::{Estimate, estimate};
+use crate::metrics::{FaultRow, SummaryRow};
+
+/// Below this mean percentage of users logged out a strategy counts as keeping sessions.
+pub const KEEPS_SESSIONS_PCT: f64 = 0.1;
+
+fn est(v: impl IntoIterator<Item = f64>) -> Estimate {
+    estimate(&v.into_iter().collect::<Vec<f64>>())
+}
+
+/// Seconds as "45 s" or "3 min 20 s".
+pub fn fmt_secs(s: f64) -> String {
+    if s < 120.0 {
+        format!("{} s", fmt_num((s * 10.0).round() / 10.0))
+    } else {
+        let m = (s / 60.0).floor();
+        let r = (s - 60.0 * m).round();
+        if r == 0.0 {
+            format!("{m} min")
+        } else {
+            format!("{m} min {r} s")
+        }
+    }
+}
+
+/// One sentence per strategy: users logged out, lost session requests, and the extra work.
+fn strategy_line(t: &RunTables, s: &str) -> String {
+    let m = |c: &str| metric_estimate(&t.summary, s, c);
+    let users = m("users");
+    let out = m("users_logged_out");
+    if out.mean == 0.0 && m("sessions_lost").mean == 0.0 {
+        return format!(
+            "{s}: no user was logged out (of {} users); the strategy added {}% backend work ({} retries) to the users' own {} requests.",
+            fmt_est(&users, 0),
+            fmt_est(&m("extra_backend_pct"), 1),
+            fmt_est(&m("retries"), 0),
+            fmt_est(&m("user_requests"), 0),
+        );
+    }
+    format!(
+        "{s}: {} of {} users ({}%) were logged out at least once, and {}% of the requests that needed a session found none; \
+         the {} re-logins{} are {}% extra backend work on top of the users' own {} requests.",
+        fmt_est(&out, 0),
+        fmt_est(&users, 0),
+        fmt_est(&m("users_logged_out_pct"), 2),
+        fmt_est(&m("lost_session_pct"), 2),
+        fmt_est(&m("relogins"), 0),
+        if m("retries").mean > 0.0 {
+            format!(" and {} retries", fmt_est(&m("retries"), 0))
+        } else {
+            String::new()
+        },
+        fmt_est(&m("extra_backend_pct"), 1),
+        fmt_est(&m("user_requests"), 0),
+    )
+}
+
+/// "Fixes": when one strategy logs users out and others do not, which keep the sessions.
+fn fixes_line(t: &RunTables, names: &[String]) -> Option<String> {
+    let pct = |s: &String| metric_estimate(&t.summary, s, "users_logged_out_pct").mean;
+    let losing: Vec<&String> = names.iter().filter(|s| pct(s) >= KEEPS_SESSIONS_PCT).collect();
+    let keeping: Vec<&String> = names.iter().filter(|s| pct(s) < KEEPS_SESSIONS_PCT).collect();
+    if losing.is_empty() || names.len() < 2 {
+        return None;
+    }
+    let items: Vec<(String, Estimate)> = names
+        .iter()
+        .map(|s| (s.clone(), metric_estimate(&t.summary, s, "users_logged_out_pct")))
+        .collect();
+    let who = if keeping.is_empty() {
+        "No strategy keeps every session".to_string()
+    } else {
+        format!(
+            "Fewer than {KEEPS_SESSIONS_PCT}% of users are logged out with {}",
+            keeping.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+        )
+    };
+    Some(format!(
+        "{who}. Users logged out at least once, {}",
+        compare(&items, false, 2, "%")
+    ))
+}
+
+/// "web3 crashed at 600 s and was back at 780 s".
+fn fault_event(f: &FaultRow) -> String {
+    let what = match f.kind.as_str() {
+        "crash" => "crashed",
+        "app_down" => "lost its application",
+        "drain" => "was drained",
+        "slow" => "slowed down",
+        k => k,
+    };
+    let back = match f.recovered_s {
+        Some(r) => format!(" and was serving again at {}", fmt_secs(r)),
+        None => " and was not back before the end of the run".to_string(),
+    };
+    format!("{} {what} at {}{back}", f.target, fmt_secs(f.at_s))
+}
+
+/// One fault of one strategy over its replications.
+pub struct FaultGroup {
+    pub strategy: String,
+    /// "web3 crashed at 10 min and was serving again at 13 min".
+    pub event: String,
+    pub replications: usize,
+    pub detected_s: Estimate,
+    pub users_logged_out: Estimate,
+    pub requests_failed: Estimate,
+    pub sessions_lost: Estimate,
+    pub normal_latency_ms: Estimate,
+    pub time_to_normal_s: Estimate,
+    pub time_to_normal_after_recovery_s: Estimate,
+    /// Replications in which latency was not back to normal by the end of the run.
+    pub never_normal: usize,
+}
+
+/// The faults of a run folder, per strategy and fault number, over replications (only faults
+/// that happened are in `faults.csv`, so only those are here).
+pub fn fault_groups(t: &RunTables) -> Vec<FaultGroup> {
+    let mut out = Vec::new();
+    for s in strategies(&t.summary) {
+        let rows: Vec<&FaultRow> = t.faults.iter().filter(|f| f.strategy == s).collect();
+        let mut numbers: Vec<u32> = rows.iter().map(|f| f.fault).collect();
+        numbers.sort_unstable();
+        numbers.dedup();
+        for k in numbers {
+            let of: Vec<&FaultRow> = rows.iter().copied().filter(|f| f.fault == k).collect();
+            let Some(first) = of.first() else { continue };
+            // Random failures differ by replication: name the kind, count over all.
+            let same = of.iter().all(|f| f.target == first.target && f.at_s == first.at_s);
+            out.push(FaultGroup {
+                strategy: s.clone(),
+                event: if same {
+                    fault_event(first)
+                } else {
+                    format!("fault {k} ({}, differs by replication)", first.kind)
+                },
+                replications: of.len(),
+                detected_s: est(of.iter().filter_map(|f| f.detected_s.map(|d| d - f.at_s))),
+                users_logged_out: est(of.iter().map(|f| f.users_logged_out as f64)),
+                requests_failed: est(of.iter().map(|f| f.requests_failed as f64)),
+                sessions_lost: est(of.iter().map(|f| f.sessions_lost as f64)),
+                normal_latency_ms: est(of.iter().filter_map(|f| f.normal_latency_ms)),
+                time_to_normal_s: est(of.iter().filter_map(|f| f.time_to_normal_s)),
+                time_to_normal_after_recovery_s: est(of.iter().filter_map(|f| f.time_to_normal_after_recovery_s)),
+                never_normal: of.iter().filter(|f| f.time_to_normal_s.is_none()).count(),
+            });
+        }
+    }
+    out
+}
+
+/// One sentence per fault and strategy, over the replications.
+fn fault_lines(t: &RunTables) -> Vec<String> {
+    fault_groups(t)
+        .iter()
+        .map(|g| {
+            let normal = &g.normal_latency_ms;
+            let latency = if normal.n == 0 {
+                "normal latency is unknown (no bucket before the first fault)".to_string()
+            } else if g.never_normal > 0 {
+                format!(
+                    "latency was still above normal ({} ms) at the end of the run in {} of {} replications",
+                    fmt_est(normal, 1),
+                    g.never_normal,
+                    g.replications
+                )
+            } else if g.time_to_normal_s.mean == 0.0 {
+                format!("latency never rose above normal ({} ms)", fmt_est(normal, 1))
+            } else {
+                let ttr = &g.time_to_normal_after_recovery_s;
+                let after = if ttr.n > 0 {
+                    format!(", {} s after it was back", fmt_est(ttr, 0))
+                } else {
+                    String::new()
+                };
+                format!(
+                    "the other users saw latency above normal ({} ms) for {} s after the fault{after}",
+                    fmt_est(normal, 1),
+                    fmt_est(&g.time_to_normal_s, 0)
+                )
+            };
+            format!(
+                "{}: {}: {} users logged out, {} requests failed; {latency}.",
+                g.strategy,
+                g.event,
+                fmt_est(&g.users_logged_out, 0),
+                fmt_est(&g.requests_failed, 0)
+            )
+        })
+        .collect()
+}
+
+/// One sentence per strategy with store servers.
+fn store_lines(t: &RunTables, names: &[String]) -> Vec<String> {
+    names
+        .iter()
+        .filter(|s| t.summary.iter().any(|r| &r.strategy == *s && r.store_ops > 0))
+        .map(|s| {
+            let m = |c: &str| metric_estimate(&t.summary, s, c);
+            let util = m("store_utilization");
+            let state = if util.mean >= KNEE_UTILISATION {
+                "saturated: it is the bottleneck"
+            } else {
+                "not the bottleneck"
+            };
+            format!(
+                "{s}: the busiest store server was {} busy ({state}); an operation waited {} ms in its queue on average, \
+                 p99 {} ms; {} operations refused, {} timed out.",
+                fmt_est(&util, 3),
+                fmt_est(&m("store_wait_mean_ms"), 3),
+                fmt_est(&m("store_latency_p99_ms"), 2),
+                fmt_est(&m("store_rejected"), 0),
+                fmt_est(&m("store_timeouts"), 0),
+            )
+        })
+        .collect()
+}
+
+/// The answer lines of a run folder.
+pub fn run_answers(t: &RunTables) -> Vec<String> {
+    let names = strategies(&t.summary);
+    let mut out: Vec<String> = names.iter().map(|s| strategy_line(t, s)).collect();
+    out.extend(fixes_line(t, &names));
+    out.extend(fault_lines(t));
+    out.extend(store_lines(t, &names));
+    out
+}
+
+/// The mean offered load and a utilisation at each point of a slice, for one strategy.
+fn load_and(t: &SweepTables, slice: &Slice, s: &str, f: fn(&SummaryRow) -> f64) -> Vec<(f64, f64, f64)> {
+    let rps = series::along(t, slice, s, |r| r.offered_rps);
+    let u = series::along(t, slice, s, f);
+    slice
+        .points
+        .iter()
+        .zip(rps.iter().zip(&u))
+        .filter(|(_, (a, b))| a.n > 0 && b.n > 0)
+        .map(|((x, _), (a, b))| (*x, a.mean, b.mean))
+        .collect()
+}
+
+/// "1 Redis: the utilisation of the busiest store server reaches 0.9 (the bottleneck) between
+/// users/s = 80 (878 requests/s offered, 0.838 busy) and ...; ... reaches 1 near 1047
+/// requests/s offered." `extrapolate` only where utilisation is proportional to load below the
+/// knee (not for backend workers held by waits on a store).
+fn bottleneck_line(what: &str, key: &str, s: &str, pts: &[(f64, f64, f64)], extrapolate: bool) -> Option<String> {
+    let first = pts.first()?;
+    let knee = pts.iter().position(|p| p.2 >= KNEE_UTILISATION);
+    let at = |p: &(f64, f64, f64)| {
+        format!(
+            "{key} = {} ({:.0} requests/s offered, {:.3} busy)",
+            fmt_num(p.0),
+            p.1,
+            p.2
+        )
+    };
+    // Below saturation utilisation grows in proportion to the load (U = lambda x S / c), so the
+    // last point below the knee extrapolates to the load at which it would be fully busy.
+    let below = pts[..knee.unwrap_or(pts.len())].iter().rev().find(|p| p.2 > 0.0);
+    let full = below
+        .filter(|_| extrapolate)
+        .map(|p| {
+            format!(
+                "; from {}, utilisation grows in proportion to load and reaches 1 near {:.0} requests/s offered",
+                at(p),
+                p.1 / p.2
+            )
+        })
+        .unwrap_or_default();
+    Some(match knee {
+        Some(0) => format!(
+            "{s}: the utilisation of {what} is already past {KNEE_UTILISATION} (the bottleneck) at the lowest load, {}{full}.",
+            at(first)
+        ),
+        Some(i) => format!(
+            "{s}: the utilisation of {what} reaches {KNEE_UTILISATION} (the bottleneck) between {} and {}{full}.",
+            at(&pts[i - 1]),
+            at(&pts[i])
+        ),
+        None => format!(
+            "{s}: the utilisation of {what} stays below {KNEE_UTILISATION} up to {}{full}.",
+            at(pts.last()?)
+        ),
+    })
+}
+
+/// The answer lines of a sweep folder: where the store and the backends saturate, in offered
+/// requests per second.
+pub fn sweep_answers(t: &SweepTables) -> Vec<String> {
+    let Some(slices) = series::slices(t) else {
+        return Vec::new();
+    };
+    let Some(slice) = slices.first() else {
+        return Vec::new();
+    };
+    let key = &t.axes[slice.axis];
+    let names = series::sweep_strategies(t);
+    let mut out = Vec::new();
+    for s in &names {
+        let store = t
+            .rows
+            .iter()
+            .any(|r| &r.summary.strategy == s && r.summary.store_ops > 0);
+        let store_pts = load_and(t, slice, s, |r| r.store_utilization);
+        let store_knee = store_pts.iter().position(|p| p.2 >= KNEE_UTILISATION);
+        if store {
+            out.extend(bottleneck_line("the busiest store server", key, s, &store_pts, true));
+        }
+        let pts = load_and(t, slice, s, |r| r.backend_utilization);
+        let knee = pts.iter().position(|p| p.2 >= KNEE_UTILISATION);
+        match (store_knee, knee) {
+            // A worker waiting for a saturated store is busy: the store, not the backends, is
+            // the cause.
+            (Some(k), Some(b)) if store && k <= b => out.push(format!(
+                "{s}: the backends' workers fill up too from {key} = {} on ({:.3} busy), held by requests waiting for the store.",
+                fmt_num(pts[b].0),
+                pts[b].2
+            )),
+            _ => out.extend(bottleneck_line("the backends' workers", key, s, &pts, !store)),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seconds_read_as_words() {
+        assert_eq!(fmt_secs(45.0), "45 s");
+        assert_eq!(fmt_secs(12.34), "12.3 s");
+        assert_eq!(fmt_secs(600.0), "10 min");
+        assert_eq!(fmt_secs(620.0), "10 min 20 s");
+    }
+
+    #[test]
+    fn no_knee_and_no_extrapolation_say_so() {
+        // Highest point 0.5 busy at 500 requests/s: below the knee; without extrapolation the
+        // sentence ends there.
+        let pts = [(1.0, 100.0, 0.1), (5.0, 500.0, 0.5)];
+        assert_eq!(
+            bottleneck_line("the workers", "n", "b", &pts, false).unwrap_or_default(),
+            "b: the utilisation of the workers stays below 0.9 up to n = 5 (500 requests/s offered, 0.500 busy)."
+        );
+    }
+
+    #[test]
+    fn a_bottleneck_is_placed_between_two_points_and_extrapolated() {
+        // Utilisation 0.3, 0.6, 0.95 at 300, 600, 950 requests/s: the knee lies between the
+        // second and third point; 600 / 0.6 = 1000 requests/s at full utilisation.
+        let pts = [(10.0, 300.0, 0.3), (20.0, 600.0, 0.6), (30.0, 950.0, 0.95)];
+        assert_eq!(
+            bottleneck_line("the store", "users/s", "a", &pts, true).unwrap_or_default(),
+            "a: the utilisation of the store reaches 0.9 (the bottleneck) between users/s = 20 \
+             (600 requests/s offered, 0.600 busy) and users/s = 30 (950 requests/s offered, 0.950 busy); from users/s = 20 \
+             (600 requests/s offered, 0.600 busy), utilisation grows in proportion to load and reaches 1 near 1000 requests/s offered."
+        );
+    }
+}
