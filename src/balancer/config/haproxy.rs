@@ -142,7 +142,13 @@ struct Settings {
 fn apply(s: &mut Settings, l: &Line, notes: &mut Vec<Note>) -> Result<(), ConfigError> {
     let w = &l.words;
     let kw = w[0].as_str();
-    let note = |notes: &mut Vec<Note>, m: String| notes.push(Note { line: l.no, message: m });
+    let note = |notes: &mut Vec<Note>, m: String| {
+        notes.push(Note {
+            file: None,
+            line: l.no,
+            message: m,
+        })
+    };
     match kw {
         "balance" => {
             let algo = w.get(1).map_or("", String::as_str);
@@ -402,6 +408,7 @@ fn server_params(b: &mut SrvBuild, words: &[String], line: usize, notes: &mut Ve
                     "ssl" | "send-proxy" | "send-proxy-v2" | "check-ssl" | "check-send-proxy"
                 );
                 notes.push(Note {
+                    file: None,
                     line,
                     message: format!("server keyword `{k}` does not change which server is chosen; ignored"),
                 });
@@ -526,6 +533,7 @@ pub fn import(text: &str, wanted: Option<&str>) -> Result<Imported, ConfigError>
         && servers.iter().all(|s| s.cookie.is_none())
     {
         notes.push(Note {
+            file: None,
             line: sec.line,
             message: format!(
                 "cookie {} is set but no server has a `cookie` value: every response clears it",
