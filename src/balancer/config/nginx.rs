@@ -187,7 +187,7 @@ fn hash_key(v: &str, line: usize) -> Result<HashKey, ConfigError> {
             }
             _ => Err(ConfigError::new(
                 line,
-                format!("unsupported hash key \"{v}\": sessim models $remote_addr, $request_uri and $cookie_NAME"),
+                format!("hash key \"{v}\" is not modelled: sessim models $remote_addr, $request_uri and $cookie_NAME"),
             )),
         },
     }
@@ -735,6 +735,37 @@ http {
         assert_eq!(e.map(|e| e.line), Some(2));
         assert!(import("", None).is_err());
         assert!(import("}}}{{;;\"", None).is_err());
+    }
+
+    #[test]
+    fn includes_are_followed_relative_to_the_main_file() {
+        // nginx takes a relative include from the main file's folder (its conf prefix with
+        // -c), in nested includes too; a glob may match nothing; a plain missing file is an
+        // error; an error inside an included file names that file and its own line.
+        let d = tempfile::tempdir().expect("tempdir");
+        let w = |name: &str, text: &str| std::fs::write(d.path().join(name), text).expect("write");
+        std::fs::create_dir(d.path().join("inc")).expect("mkdir");
+        w(
+            "main.conf",
+            "events {}\nhttp {\n include inc/up.conf;\n include inc/none-*.conf;\n}\n",
+        );
+        w("inc/up.conf", "upstream app {\n include inc/s-*.conf;\n}\n");
+        w("inc/s-2.conf", "server 127.0.0.1:2;\n");
+        w("inc/s-1.conf", "server 127.0.0.1:1 weight=4;\n");
+        let imp = import_file(&d.path().join("main.conf"), None).expect("imports");
+        // Glob matches in name order: s-1 then s-2.
+        let addrs: Vec<(&str, u32)> = imp.conf.servers.iter().map(|s| (s.addr.as_str(), s.weight)).collect();
+        assert_eq!(addrs, vec![("127.0.0.1:1", 4), ("127.0.0.1:2", 1)]);
+        w("inc/s-2.conf", "# second\nserver 127.0.0.1:2 wieght=1;\n");
+        let e = import_file(&d.path().join("main.conf"), None).expect_err("error");
+        assert_eq!((e.file, e.line), (Some(d.path().join("inc/s-2.conf")), 2));
+        w("main.conf", "events {}\nhttp {\n include inc/missing.conf;\n}\n");
+        let e = import_file(&d.path().join("main.conf"), None).expect_err("error");
+        assert_eq!((e.file, e.line), (None, 3));
+        assert!(e.message.contains("missing.conf"));
+        // Text-only import cannot follow includes: a note says so.
+        let imp = import("upstream u { server a:1; }\ninclude x.conf;\n", None).expect("imports");
+        assert!(imp.notes.iter().any(|n| n.message.contains("not followed")));
     }
 
     #[test]

@@ -419,7 +419,7 @@ const SPECS: &[(&str, &[Ctx], bool, Arity)] = {
 };
 
 /// Other directives of the modules Debian's nginx 1.22 builds in (http core, proxy,
-/// fastcgi, uwsgi, scgi, grpc, gzip, ssl, http2, log, rewrite, access, headers, index,
+/// fastcgi, uwsgi, scgi, grpc, gzip, ssl, http2 (1.22 has no `http2` directive), log, rewrite, access, headers, index,
 /// limit_conn/_req, realip, ...): allowed as simple directives in `http`, `server` and
 /// `location`, their arity not checked (a wrong one is refused by nginx, not by sessim;
 /// they do not change which server is chosen).
@@ -493,7 +493,6 @@ const OTHERS: &[&str] = &[
     "gzip_types",
     "gzip_vary",
     "gzip_static",
-    "http2",
     "http2_max_concurrent_streams",
     "if_modified_since",
     "ignore_invalid_headers",
@@ -652,6 +651,15 @@ pub(crate) fn check(tree: &[Directive], lone: bool) -> Result<(), ConfigError> {
                     ));
                 }
                 continue;
+            }
+            // NGINX Plus's upstream directives: open-source nginx refuses them as unknown.
+            if ctx == Ctx::Upstream && matches!(name, "sticky" | "least_time" | "queue" | "ntlm" | "state") {
+                return Err(ConfigError::new(
+                    d.line,
+                    format!(
+                        "`{name}` (NGINX Plus) changes balancing and is not modelled; remove it or use ip_hash/hash"
+                    ),
+                ));
             }
             if known.is_empty() && !OTHERS.contains(&name) {
                 return Err(ConfigError::new(
