@@ -8,7 +8,9 @@
 //! `downinter`, `fall`, `rise`, `backup`, `cookie`, `disabled`, `maxconn`), with the
 //! values of the last unnamed `defaults` section before it, as HAProxy inherits them.
 //! Syntax follows HAProxy's line parser (src/cfgparse.c `readcfgfile`): one statement
-//! per line, `#` comments, `"..."` with `\` escapes, `'...'` verbatim.
+//! per line, `#` comments, `"..."` with `\` escapes, `'...'` verbatim. Every section is
+//! checked as `haproxy -c` checks it (`validate`): unknown keywords and options, nameless
+//! or same-named proxies and same-named servers are errors naming the line.
 
 use super::{ConfigError, Imported, Note, choose};
 use crate::balancer::{
@@ -95,8 +97,9 @@ const SECTIONS: &[&str] = &[
 /// HAProxy 2.6 knows: those `cfg_parse_listen` (src/cfgparse-listen.c) parses itself, and
 /// those modules register for the `listen` class (the list `haproxy -dKcfg` prints).
 /// Any other first word is refused, as HAProxy refuses it ("unknown keyword 'X' in
-/// 'backend' section", cfgparse-listen.c). Checked against `haproxy -c` in
-/// tests/integration/config_conformance.rs.
+/// 'backend' section", cfgparse-listen.c). Checked against `haproxy -c` 2.6.12: no keyword
+/// of these lists (nor of [`GLOBAL_KEYWORDS`], [`OPTIONS`]), written alone in its section, is
+/// reported unknown; the corpus of tests/integration/config_conformance.rs checks whole files.
 const PROXY_KEYWORDS: &[&str] = &[
     // cfgparse-listen.c
     "acl",

@@ -6,8 +6,9 @@
 //! `proxy_next_upstream` / `_tries` / `_timeout` in force where a `proxy_pass` names the
 //! upstream (inherited http -> server -> location, as nginx merges them). Commercial or
 //! unmodelled directives that change decisions are errors naming their line; the rest
-//! become notes. Syntax follows nginx's `ngx_conf_parse` (src/core/ngx_conf_file.c):
-//! `;`-terminated directives, `{}` blocks, `#` comments, quotes with `\` escapes.
+//! become notes. Syntax, and the place, shape and arity of directives, follow nginx's
+//! `ngx_conf_parse` (src/core/ngx_conf_file.c), see `nginx_grammar.rs`;
+//! [`import_file`] follows `include`s.
 
 use super::{ConfigError, Imported, Note, choose};
 use crate::balancer::{
