@@ -103,7 +103,9 @@ impl Tally {
             self.rejected += 1;
             !ours.ok && (ours.place.is_some() || real.place.is_none())
         };
-        if !real.ok && real.place.is_some() && real.place == ours.place {
+        // Same place: the same file and line, or no line in either (nginx's `no "events"
+        // section` names none).
+        if !real.ok && !ours.ok && real.place == ours.place {
             self.same_place += 1;
         } else if !real.ok && !ours.ok {
             self.other_place.push(format!(

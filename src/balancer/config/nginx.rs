@@ -15,7 +15,7 @@ use crate::balancer::{
     BalancerConf, FailurePolicy, HashKey, Method, NEXT_UPSTREAM_STATUSES, NextUpstream, ServerConf, SimTime,
 };
 
-use super::nginx_grammar::{Directive, LINE_STRIDE, check, parse, shown};
+use super::nginx_grammar::{Directive, LINE_STRIDE, check, parse, parse_main, shown};
 use std::path::{Path, PathBuf};
 
 /// Parse an nginx time. `sec_default`: no unit means seconds (`ngx_parse_time(.., 1)`,
@@ -204,7 +204,7 @@ fn is_lone(tree: &[Directive]) -> bool {
 /// `include`s are not followed (there is no file to resolve them against): they give a
 /// note. [`import_file`] follows them.
 pub fn import(text: &str, wanted: Option<&str>) -> Result<Imported, ConfigError> {
-    let tree = parse(text)?;
+    let tree = parse_main(text)?;
     check(&tree, is_lone(&tree))?;
     import_tree(&tree, wanted)
 }
@@ -224,7 +224,7 @@ pub fn import_file(path: &Path, wanted: Option<&str>) -> Result<Imported, Config
         .map_err(|e| ConfigError::new(0, format!("cannot read {}: {e}", path.display())))?;
     let mut files = vec![path.to_path_buf()];
     let prefix = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    let result = parse(&text).and_then(|mut tree| {
+    let result = parse_main(&text).and_then(|mut tree| {
         expand(&mut tree, &prefix, &mut files, 0)?;
         check(&tree, is_lone(&tree))?;
         import_tree(&tree, wanted)
@@ -482,7 +482,14 @@ fn import_tree(tree: &[Directive], wanted: Option<&str>) -> Result<Imported, Con
         }
     }
     if servers.is_empty() {
-        return Err(ConfigError::new(up.line, format!("no servers in upstream `{name}`")));
+        // nginx checks this once the block is read, and reports the line of its `}`.
+        return Err(ConfigError::new(
+            up.end,
+            format!(
+                "no servers are inside upstream `{name}` (opened on line {}): add a server line",
+                shown(up.line)
+            ),
+        ));
     }
     let allows_backup = matches!(method, Method::RoundRobin | Method::LeastConn);
     for (s, line) in &servers {

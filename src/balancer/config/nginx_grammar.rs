@@ -28,6 +28,9 @@ pub(crate) struct Directive {
     pub line: usize,
     /// Line of its first word.
     pub start: usize,
+    /// Line of the `}` that closes its block (= `line` for a simple directive): where
+    /// nginx reports what it checks once a block is read ("no servers are inside upstream").
+    pub end: usize,
     pub args: Vec<String>,
     pub block: Option<Vec<Directive>>,
 }
@@ -240,6 +243,24 @@ impl Reader<'_> {
 
 /// Tokenise and nest one file. Nesting uses an explicit stack (no recursion on input).
 pub(crate) fn parse(text: &str) -> Result<Vec<Directive>, ConfigError> {
+    parse_partial(text).map_err(|(e, _)| e)
+}
+
+/// [`parse`] for a main file: nginx checks each directive as soon as it has read it
+/// (`ngx_conf_handler` is called from inside `ngx_conf_parse`), so when the file has a
+/// syntax error, an error of a directive read before it is the one nginx reports.
+pub(crate) fn parse_main(text: &str) -> Result<Vec<Directive>, ConfigError> {
+    parse_partial(text).map_err(|(e, read)| {
+        let lone = !read.iter().any(|d| matches!(d.name(), "http" | "events"));
+        match check(&read, lone) {
+            Err(earlier) if earlier.line <= e.line => earlier,
+            _ => e,
+        }
+    })
+}
+
+/// On error, also the directives read before it (open blocks closed where they stop).
+fn parse_partial(text: &str) -> Result<Vec<Directive>, (ConfigError, Vec<Directive>)> {
     let mut r = Reader {
         b: text.as_bytes(),
         pos: 0,
@@ -247,16 +268,35 @@ pub(crate) fn parse(text: &str) -> Result<Vec<Directive>, ConfigError> {
     };
     type Open = (Vec<Directive>, Option<(usize, usize, Vec<String>)>);
     let mut stack: Vec<Open> = vec![(Vec::new(), None)];
+    let fail = |e: ConfigError, mut stack: Vec<Open>| {
+        while let Some((body, head)) = stack.pop() {
+            match (head, stack.last_mut()) {
+                (Some((line, start, args)), Some(top)) => top.0.push(Directive {
+                    line,
+                    start,
+                    end: line,
+                    args,
+                    block: Some(body),
+                }),
+                _ => return (e, body),
+            }
+        }
+        (e, Vec::new())
+    };
     loop {
         let mut args = Vec::new();
         let mut start = r.line;
-        let ev = r.token(&mut args, &mut start)?;
+        let ev = match r.token(&mut args, &mut start) {
+            Ok(ev) => ev,
+            Err(e) => return Err(fail(e, stack)),
+        };
         match ev {
             Ev::Semi => {
                 if let Some(top) = stack.last_mut() {
                     top.0.push(Directive {
                         line: r.line,
                         start,
+                        end: r.line,
                         args,
                         block: None,
                     });
@@ -264,33 +304,36 @@ pub(crate) fn parse(text: &str) -> Result<Vec<Directive>, ConfigError> {
             }
             Ev::Open => stack.push((Vec::new(), Some((r.line, start, args)))),
             Ev::Close => {
-                let Some((body, Some((line, start, args)))) = stack.pop() else {
-                    return Err(ConfigError::new(
+                if stack.len() < 2 {
+                    let e = ConfigError::new(
                         r.line,
                         "unexpected \"}\": no block is open here (remove it, or the block's \"{\" is missing)",
-                    ));
-                };
-                if let Some(top) = stack.last_mut() {
+                    );
+                    return Err(fail(e, stack));
+                }
+                if let Some((body, Some((line, start, args)))) = stack.pop()
+                    && let Some(top) = stack.last_mut()
+                {
                     top.0.push(Directive {
                         line,
                         start,
+                        end: r.line,
                         args,
                         block: Some(body),
                     });
                 }
             }
             Ev::Eof => {
-                return match stack.pop() {
-                    Some((top, None)) => Ok(top),
-                    Some((_, Some((l, _, args)))) => Err(ConfigError::new(
-                        r.line,
-                        format!(
-                            "unexpected end of file, expecting \"}}\" (block `{}` opened on line {l} is not closed)",
-                            args.join(" ")
-                        ),
-                    )),
-                    None => Err(ConfigError::new(r.line, "unexpected end of file")),
-                };
+                if stack.len() == 1 {
+                    return Ok(stack.pop().map(|(top, _)| top).unwrap_or_default());
+                }
+                let what = stack
+                    .last()
+                    .and_then(|(_, h)| h.as_ref())
+                    .map(|(l, _, args)| format!(" (block `{}` opened on line {l} is not closed)", args.join(" ")))
+                    .unwrap_or_default();
+                let e = ConfigError::new(r.line, format!("unexpected end of file, expecting \"}}\"{what}"));
+                return Err(fail(e, stack));
             }
         }
     }
@@ -765,6 +808,22 @@ mod tests {
         let e = check(&t, true).err();
         assert_eq!(e.as_ref().map(|e| e.line), Some(3));
         assert!(e.is_some_and(|e| e.message.contains("invalid number of arguments in \"ip_hash\"")));
+    }
+
+    #[test]
+    fn an_earlier_directive_error_comes_before_a_later_syntax_error() {
+        // The upstream's `}` is missing, so the `server {` block lands in it: nginx checks
+        // that directive when it reads its `{` (line 5) before reaching the end of the file.
+        let text = "events {}\nhttp {\n upstream u {\n server 127.0.0.1:1;\n server {\n listen 1;\n }\n}\n";
+        let e = parse_main(text).err();
+        assert!(e.is_some_and(|e| e.line == 5 && e.message.contains("not terminated")));
+        // Without an earlier error, the syntax error itself (the end of the file, line 5).
+        assert_eq!(
+            parse_main("events {}\nhttp {\n upstream u {\n server 127.0.0.1:1;\n")
+                .err()
+                .map(|e| e.line),
+            Some(5)
+        );
     }
 
     #[test]
