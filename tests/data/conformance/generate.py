@@ -173,7 +173,7 @@ HAPROXY_VARIANTS = {
     "base": HAPROXY,
     "leastconn": hsub("balance roundrobin", "balance leastconn"),
     "source-map-based": hsub("balance roundrobin", "balance source"),
-    "source-consistent-not-modelled": hsub("balance roundrobin", "balance source\n    hash-type consistent"),
+    "source-consistent": hsub("balance roundrobin", "balance source\n    hash-type consistent"),
     "static-rr-not-modelled": hsub("balance roundrobin", "balance static-rr"),
     "cookie-insert": hsub("balance roundrobin", "balance roundrobin\n    cookie SERVERID insert indirect nocache").replace("check weight 3", "check weight 3 cookie s1").replace("18452 check", "18452 check cookie s2"),
     "redispatch": hsub("    retries 2\n", "    retries 2\n    option redispatch\n"),
