@@ -722,6 +722,24 @@ fn haproxy_balance_source_consistent_weights_and_disabled() {
 
 #[test]
 #[ignore = "needs real nginx and haproxy (apt-get install nginx haproxy); run: cargo test --test integration -- --ignored conformance --test-threads 1"]
+fn haproxy_balance_source_map_based_avalanche() {
+    // The map of src/lb_map.c indexed by full_hash(address) % total weight (get_server_sh
+    // with the `avalanche` modifier, src/backend.c).
+    haproxy_plain_case(
+        "haproxy-source-map-avalanche",
+        18290,
+        "    balance source
+    hash-type map-based sdbm avalanche
+    server b1 127.0.0.1:18291 weight 3
+    server b2 127.0.0.1:18292 weight 1
+    server b3 127.0.0.1:18293 weight 1
+    server b4 127.0.0.1:18294 weight 1",
+        1,
+    );
+}
+
+#[test]
+#[ignore = "needs real nginx and haproxy (apt-get install nginx haproxy); run: cargo test --test integration -- --ignored conformance --test-threads 1"]
 fn haproxy_balance_source_consistent_avalanche() {
     // As above with the `avalanche` modifier: the address goes through full_hash first.
     haproxy_plain_case(
