@@ -207,7 +207,9 @@ pub(crate) fn full_hash(mut a: u32) -> u32 {
     a = a.wrapping_add(0xd3a2_646c) ^ (a << 9);
     a = a.wrapping_add(0xfd70_46c5).wrapping_add(a << 3);
     a = (a ^ 0xb55a_4f09) ^ (a >> 16);
-    a
+    // Then "multiplying by a large prime close to 3/4 of the tree" (tools.h): without this
+    // step the ring points and avalanche keys are not HAProxy's.
+    a.wrapping_mul(3_221_225_473)
 }
 
 #[cfg(test)]
@@ -236,5 +238,10 @@ mod tests {
         // full_hash(0) != 0.
         assert_ne!(full_hash(0), 0);
         assert_ne!(full_hash(1), full_hash(2));
+        // Exact values, from a line-by-line transcription of tools.h's full_hash (the six
+        // mixing steps, then * 3221225473, all mod 2^32) evaluated in Python.
+        assert_eq!(full_hash(0), 0xab4e_d927);
+        assert_eq!(full_hash(1), 0x3486_81b6);
+        assert_eq!(full_hash(0x7f01_0101), 0x82d0_5f7a);
     }
 }

@@ -823,12 +823,6 @@ fn validate(conf: &BalancerConf) -> Result<(), BalancerError> {
         }
     }
     validate_envoy_kube(&conf.method)?;
-    if let Method::Source { consistent: true, .. } = conf.method {
-        return Err(BalancerError::NotConformant(
-            "haproxy `balance source` with `hash-type consistent`",
-            "it disagrees with HAProxy 2.6 on loopback; use the default map-based hash-type",
-        ));
-    }
     if conf.cookie.is_some() && !haproxy {
         return Err(BalancerError::CookieNeedsHaproxy(method_name(&conf.method)));
     }

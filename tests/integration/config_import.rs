@@ -61,11 +61,6 @@ fn config_errors_name_the_file_and_line() {
         "haproxy.cfg",
         "backend app\n    balance uri\n    server a 10.0.0.1:80\n",
     );
-    write(
-        d.path(),
-        "chash.cfg",
-        "backend app\n    balance source\n    hash-type consistent\n    server a 10.0.0.1:80\n    server b 10.0.0.2:80\n",
-    );
     let cases: &[(&str, String, &str)] = &[
         (
             "several.toml",
@@ -91,13 +86,6 @@ fn config_errors_name_the_file_and_line() {
              roundrobin, leastconn and source\n",
         ),
         (
-            "chash.toml",
-            scenario("config = \"chash.cfg\"", ""),
-            "error: chash.toml: balancer.config: chash.cfg: haproxy `balance source` with `hash-type consistent` \
-             is not modelled exactly yet: it disagrees with HAProxy 2.6 on loopback; use the default map-based \
-             hash-type\n",
-        ),
-        (
             "both.toml",
             scenario("config = \"nginx.conf\"\nupstream = \"app\"\npolicy = \"ip_hash\"", ""),
             "error: both.toml: balancer.policy: cannot be combined with `balancer.config`: the config file sets \
@@ -113,13 +101,6 @@ fn config_errors_name_the_file_and_line() {
             "missing.toml",
             scenario("config = \"nope.conf\"", ""),
             "error: missing.toml: balancer.config: cannot read nope.conf: No such file or directory (os error 2)\n",
-        ),
-        (
-            "source-chash.toml",
-            scenario("policy = \"source\"\nhash_type = \"consistent\"", ""),
-            "error: source-chash.toml: balancer.hash_type: haproxy `balance source` with `hash-type consistent` \
-             is not modelled exactly yet: it disagrees with HAProxy 2.6 on loopback; use the default map-based \
-             hash-type\n",
         ),
         (
             "family.toml",

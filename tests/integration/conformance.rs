@@ -703,6 +703,60 @@ fn haproxy_balance_source_weights() {
 
 #[test]
 #[ignore = "needs real nginx and haproxy (apt-get install nginx haproxy); run: cargo test --test integration -- --ignored conformance --test-threads 1"]
+fn haproxy_balance_source_consistent_weights_and_disabled() {
+    // The chash tree of src/lb_chash.c: 16 * weight points per server at
+    // full_hash(puid * 4096 + n), the request at the raw source address (get_server_sh,
+    // src/backend.c), the nearer of the points around it. b3 `disabled` has no points.
+    haproxy_plain_case(
+        "haproxy-source-consistent-3121-disabled",
+        18260,
+        "    balance source
+    hash-type consistent
+    server b1 127.0.0.1:18261 weight 3
+    server b2 127.0.0.1:18262 weight 1
+    server b3 127.0.0.1:18263 weight 2 disabled
+    server b4 127.0.0.1:18264 weight 1",
+        2,
+    );
+}
+
+#[test]
+#[ignore = "needs real nginx and haproxy (apt-get install nginx haproxy); run: cargo test --test integration -- --ignored conformance --test-threads 1"]
+fn haproxy_balance_source_map_based_avalanche() {
+    // The map of src/lb_map.c indexed by full_hash(address) % total weight (get_server_sh
+    // with the `avalanche` modifier, src/backend.c).
+    haproxy_plain_case(
+        "haproxy-source-map-avalanche",
+        18290,
+        "    balance source
+    hash-type map-based sdbm avalanche
+    server b1 127.0.0.1:18291 weight 3
+    server b2 127.0.0.1:18292 weight 1
+    server b3 127.0.0.1:18293 weight 1
+    server b4 127.0.0.1:18294 weight 1",
+        1,
+    );
+}
+
+#[test]
+#[ignore = "needs real nginx and haproxy (apt-get install nginx haproxy); run: cargo test --test integration -- --ignored conformance --test-threads 1"]
+fn haproxy_balance_source_consistent_avalanche() {
+    // As above with the `avalanche` modifier: the address goes through full_hash first.
+    haproxy_plain_case(
+        "haproxy-source-consistent-avalanche",
+        18270,
+        "    balance source
+    hash-type consistent sdbm avalanche
+    server b1 127.0.0.1:18271 weight 3
+    server b2 127.0.0.1:18272 weight 1
+    server b3 127.0.0.1:18273 weight 1
+    server b4 127.0.0.1:18274 weight 1",
+        2,
+    );
+}
+
+#[test]
+#[ignore = "needs real nginx and haproxy (apt-get install nginx haproxy); run: cargo test --test integration -- --ignored conformance --test-threads 1"]
 fn haproxy_cookie_insert_with_server_stopped() {
     let case = "haproxy-cookie-rr-3111";
     let base = 18220;

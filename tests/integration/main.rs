@@ -12,6 +12,7 @@ mod browser;
 mod charts;
 mod cli;
 mod common;
+mod config_conformance;
 mod config_import;
 mod conformance;
 mod determinism;

@@ -8,14 +8,17 @@
 
 use super::BalancerConf;
 use std::fmt;
+use std::path::PathBuf;
 
 pub mod haproxy;
 pub mod nginx;
+mod nginx_grammar;
 
 /// A config that cannot be imported, with the 1-based line it concerns (0 = the file).
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("line {line}: {message}")]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConfigError {
+    /// The file it concerns when that is not the file imported (an nginx `include`).
+    pub file: Option<PathBuf>,
     /// 1-based line number (0 when the error concerns the whole file).
     pub line: usize,
     /// What is wrong and how to fix it.
@@ -25,15 +28,29 @@ pub struct ConfigError {
 impl ConfigError {
     pub(crate) fn new(line: usize, message: impl Into<String>) -> Self {
         ConfigError {
+            file: None,
             line,
             message: message.into(),
         }
     }
 }
 
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.file {
+            Some(p) => write!(f, "{}:{}: {}", p.display(), self.line, self.message),
+            None => write!(f, "line {}: {}", self.line, self.message),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
 /// A directive that was read but does not change balancing decisions.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Note {
+    /// The file it concerns when that is not the file imported (an nginx `include`).
+    pub file: Option<PathBuf>,
     /// 1-based line number.
     pub line: usize,
     /// What was ignored and why.
@@ -42,7 +59,10 @@ pub struct Note {
 
 impl fmt::Display for Note {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "line {}: {}", self.line, self.message)
+        match &self.file {
+            Some(p) => write!(f, "{}:{}: {}", p.display(), self.line, self.message),
+            None => write!(f, "line {}: {}", self.line, self.message),
+        }
     }
 }
 

@@ -6,192 +6,17 @@
 //! `proxy_next_upstream` / `_tries` / `_timeout` in force where a `proxy_pass` names the
 //! upstream (inherited http -> server -> location, as nginx merges them). Commercial or
 //! unmodelled directives that change decisions are errors naming their line; the rest
-//! become notes. Syntax follows nginx's `ngx_conf_parse` (src/core/ngx_conf_file.c):
-//! `;`-terminated directives, `{}` blocks, `#` comments, quotes with `\` escapes.
+//! become notes. Syntax, and the place, shape and arity of directives, follow nginx's
+//! `ngx_conf_parse` (src/core/ngx_conf_file.c), see `nginx_grammar.rs`;
+//! [`import_file`] follows `include`s.
 
 use super::{ConfigError, Imported, Note, choose};
 use crate::balancer::{
     BalancerConf, FailurePolicy, HashKey, Method, NEXT_UPSTREAM_STATUSES, NextUpstream, ServerConf, SimTime,
 };
 
-/// One directive: its words, its line, and its block if it has one.
-#[derive(Clone, Debug, PartialEq, Eq)]
-struct Directive {
-    line: usize,
-    args: Vec<String>,
-    block: Option<Vec<Directive>>,
-}
-
-impl Directive {
-    fn name(&self) -> &str {
-        self.args.first().map_or("", String::as_str)
-    }
-}
-
-/// Tokenise and nest; errors name the line.
-fn parse(text: &str) -> Result<Vec<Directive>, ConfigError> {
-    #[derive(Debug)]
-    enum Tok {
-        Word(String, usize),
-        Semi(usize),
-        Open(usize),
-        Close(usize),
-    }
-    let mut toks = Vec::new();
-    let mut line = 1usize;
-    let mut chars = text.chars().peekable();
-    while let Some(&c) = chars.peek() {
-        match c {
-            '\n' => {
-                line += 1;
-                chars.next();
-            }
-            c if c.is_whitespace() => {
-                chars.next();
-            }
-            '#' => {
-                while let Some(&c) = chars.peek() {
-                    if c == '\n' {
-                        break;
-                    }
-                    chars.next();
-                }
-            }
-            ';' => {
-                toks.push(Tok::Semi(line));
-                chars.next();
-            }
-            '{' => {
-                toks.push(Tok::Open(line));
-                chars.next();
-            }
-            '}' => {
-                toks.push(Tok::Close(line));
-                chars.next();
-            }
-            '"' | '\'' => {
-                let start = line;
-                chars.next();
-                let mut w = String::new();
-                let mut closed = false;
-                while let Some(ch) = chars.next() {
-                    match ch {
-                        '\\' => {
-                            if let Some(n) = chars.next() {
-                                if n == '\n' {
-                                    line += 1;
-                                }
-                                w.push(n);
-                            }
-                        }
-                        ch if ch == c => {
-                            closed = true;
-                            break;
-                        }
-                        '\n' => {
-                            line += 1;
-                            w.push('\n');
-                        }
-                        ch => w.push(ch),
-                    }
-                }
-                if !closed {
-                    return Err(ConfigError::new(start, "unterminated quoted string"));
-                }
-                toks.push(Tok::Word(w, start));
-            }
-            _ => {
-                let start = line;
-                let mut w = String::new();
-                while let Some(&ch) = chars.peek() {
-                    if ch.is_whitespace() || matches!(ch, ';' | '{' | '}') {
-                        break;
-                    }
-                    if ch == '\\' {
-                        chars.next();
-                        if let Some(n) = chars.next() {
-                            w.push(n);
-                        }
-                        continue;
-                    }
-                    w.push(ch);
-                    chars.next();
-                }
-                toks.push(Tok::Word(w, start));
-            }
-        }
-    }
-    // Nest with an explicit stack (no recursion depth limit on hostile input).
-    // Each open block: its directives so far, and (line, words) of its header.
-    type Open = (Vec<Directive>, Option<(usize, Vec<String>)>);
-    let mut stack: Vec<Open> = vec![(Vec::new(), None)];
-    let mut words: Vec<String> = Vec::new();
-    let mut first_line = 0usize;
-    for t in toks {
-        match t {
-            Tok::Word(w, l) => {
-                if words.is_empty() {
-                    first_line = l;
-                }
-                words.push(w);
-            }
-            Tok::Semi(l) => {
-                if words.is_empty() {
-                    return Err(ConfigError::new(l, "unexpected \";\""));
-                }
-                let d = Directive {
-                    line: first_line,
-                    args: std::mem::take(&mut words),
-                    block: None,
-                };
-                if let Some(top) = stack.last_mut() {
-                    top.0.push(d);
-                }
-            }
-            Tok::Open(l) => {
-                if words.is_empty() {
-                    return Err(ConfigError::new(l, "unexpected \"{\""));
-                }
-                stack.push((Vec::new(), Some((first_line, std::mem::take(&mut words)))));
-            }
-            Tok::Close(l) => {
-                if !words.is_empty() {
-                    return Err(ConfigError::new(
-                        l,
-                        format!("unexpected \"}}\": directive `{}` has no \";\"", words[0]),
-                    ));
-                }
-                let Some((body, Some((dl, args)))) = stack.pop() else {
-                    return Err(ConfigError::new(l, "unexpected \"}\""));
-                };
-                if let Some(top) = stack.last_mut() {
-                    top.0.push(Directive {
-                        line: dl,
-                        args,
-                        block: Some(body),
-                    });
-                }
-            }
-        }
-    }
-    if !words.is_empty() {
-        return Err(ConfigError::new(
-            first_line,
-            format!("unexpected end of file: directive `{}` has no \";\"", words[0]),
-        ));
-    }
-    match stack.pop() {
-        Some((top, None)) if stack.is_empty() => Ok(top),
-        Some((_, Some((l, args)))) => Err(ConfigError::new(
-            l,
-            format!(
-                "unexpected end of file: block `{}` is not closed with \"}}\"",
-                args.join(" ")
-            ),
-        )),
-        _ => Err(ConfigError::new(0, "unbalanced braces")),
-    }
-}
+use super::nginx_grammar::{Directive, LINE_STRIDE, check, parse, parse_main, shown};
+use std::path::{Path, PathBuf};
 
 /// Parse an nginx time. `sec_default`: no unit means seconds (`ngx_parse_time(.., 1)`,
 /// where `ms` is not allowed); otherwise milliseconds (`ngx_conf_set_msec_slot`).
@@ -363,17 +188,211 @@ fn hash_key(v: &str, line: usize) -> Result<HashKey, ConfigError> {
             }
             _ => Err(ConfigError::new(
                 line,
-                format!("unsupported hash key \"{v}\": sessim models $remote_addr, $request_uri and $cookie_NAME"),
+                format!("hash key \"{v}\" is not modelled: sessim models $remote_addr, $request_uri and $cookie_NAME"),
             )),
         },
     }
 }
 
-/// Import an upstream. `wanted` names it when the file has several.
+/// Whether the file is a lone block meant to be included in `http` (an `upstream`
+/// block, maybe with `server` blocks), not a whole `nginx.conf`.
+fn is_lone(tree: &[Directive]) -> bool {
+    !tree.iter().any(|d| matches!(d.name(), "http" | "events"))
+}
+
+/// Import an upstream from a config's text. `wanted` names it when the file has several.
+/// `include`s are not followed (there is no file to resolve them against): they give a
+/// note. [`import_file`] follows them.
 pub fn import(text: &str, wanted: Option<&str>) -> Result<Imported, ConfigError> {
-    let tree = parse(text)?;
+    let tree = parse_main(text)?;
+    check(&tree, is_lone(&tree))?;
+    import_tree(&tree, wanted)
+}
+
+/// How deep `include`s may nest (nginx has no limit but runs out of file descriptors on
+/// a loop; this gives the loop a clear message).
+const MAX_INCLUDE_DEPTH: usize = 16;
+
+/// Import an upstream from a config file, following `include`s as nginx does
+/// (`ngx_conf_include`, src/core/ngx_conf_file.c): a relative path is taken from the
+/// directory of the file given (nginx's conf prefix with `-c`), also in nested includes;
+/// a name with `*` or `?` in its last part is a glob, its matches read in name order, and
+/// no match is not an error; a plain name that cannot be opened is an error. Errors and
+/// notes in an included file name that file.
+pub fn import_file(path: &Path, wanted: Option<&str>) -> Result<Imported, ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError::new(0, format!("cannot read {}: {e}", path.display())))?;
+    let mut files = vec![path.to_path_buf()];
+    let prefix = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let result = parse_main(&text).and_then(|mut tree| {
+        expand(&mut tree, &prefix, &mut files, 0)?;
+        check(&tree, is_lone(&tree))?;
+        import_tree(&tree, wanted)
+    });
+    let locate = |line: usize| {
+        let k = line / LINE_STRIDE;
+        (files.get(k).filter(|_| k > 0).cloned(), shown(line))
+    };
+    match result {
+        Ok(mut imp) => {
+            for n in &mut imp.notes {
+                if n.file.is_none() {
+                    (n.file, n.line) = locate(n.line);
+                }
+            }
+            Ok(imp)
+        }
+        Err(mut e) => {
+            if e.file.is_none() {
+                (e.file, e.line) = locate(e.line);
+            }
+            Err(e)
+        }
+    }
+}
+
+/// Replace each `include` in `tree` by the directives of the files it names.
+fn expand(tree: &mut Vec<Directive>, prefix: &Path, files: &mut Vec<PathBuf>, depth: usize) -> Result<(), ConfigError> {
+    let mut out = Vec::with_capacity(tree.len());
+    for mut d in std::mem::take(tree) {
+        if d.name() != "include" {
+            if let Some(b) = &mut d.block {
+                expand(b, prefix, files, depth)?;
+            }
+            out.push(d);
+            continue;
+        }
+        if d.args.len() != 2 || d.block.is_some() {
+            return Err(ConfigError::new(
+                d.line,
+                "invalid number of arguments in \"include\" directive",
+            ));
+        }
+        if depth >= MAX_INCLUDE_DEPTH {
+            return Err(ConfigError::new(
+                d.line,
+                format!("include nested more than {MAX_INCLUDE_DEPTH} deep: do the files include each other?"),
+            ));
+        }
+        let name = &d.args[1];
+        let full = if Path::new(name).is_absolute() {
+            PathBuf::from(name)
+        } else {
+            prefix.join(name)
+        };
+        let paths = if name.contains(['*', '?', '[']) {
+            glob(&full, d.line)?
+        } else {
+            vec![full]
+        };
+        for p in paths {
+            let text = std::fs::read_to_string(&p).map_err(|e| {
+                ConfigError::new(
+                    d.line,
+                    format!(
+                        "include: open() \"{}\" failed ({e}): fix the path (relative paths are taken from the directory of the main file)",
+                        p.display()
+                    ),
+                )
+            })?;
+            let k = files.len();
+            files.push(p.clone());
+            let mut sub = parse(&text).map_err(|mut e| {
+                e.file = Some(p.clone());
+                e
+            })?;
+            let mut stack: Vec<&mut Directive> = sub.iter_mut().collect();
+            while let Some(x) = stack.pop() {
+                x.line += k * LINE_STRIDE;
+                x.start += k * LINE_STRIDE;
+                if let Some(b) = &mut x.block {
+                    stack.extend(b.iter_mut());
+                }
+            }
+            expand(&mut sub, prefix, files, depth + 1)?;
+            out.extend(sub);
+        }
+    }
+    *tree = out;
+    Ok(())
+}
+
+/// The files matching a glob whose wildcards (`*`, `?`) are in its last part, sorted by
+/// name as glob(3) returns them.
+fn glob(pattern: &Path, line: usize) -> Result<Vec<PathBuf>, ConfigError> {
+    let not_modelled = || {
+        ConfigError::new(
+            line,
+            format!(
+                "include {}: sessim's reader models `*` and `?` in the last part of the path only (not modelled: `[`, wildcard directories); list the files",
+                pattern.display()
+            ),
+        )
+    };
+    let (Some(dir), Some(last)) = (pattern.parent(), pattern.file_name().and_then(|n| n.to_str())) else {
+        return Err(not_modelled());
+    };
+    if dir.to_string_lossy().contains(['*', '?', '[']) || last.contains('[') {
+        return Err(not_modelled());
+    }
+    let mut out: Vec<PathBuf> = match std::fs::read_dir(dir) {
+        Ok(rd) => rd
+            .filter_map(Result::ok)
+            .filter(|e| {
+                e.file_name()
+                    .to_str()
+                    .is_some_and(|n| !n.starts_with('.') && wild_match(last.as_bytes(), n.as_bytes()))
+            })
+            .map(|e| e.path())
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    out.sort();
+    Ok(out)
+}
+
+/// `*` and `?` matching (iterative, no recursion on input).
+fn wild_match(p: &[u8], s: &[u8]) -> bool {
+    let (mut pi, mut si) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while si < s.len() {
+        if pi < p.len() && (p[pi] == b'?' || p[pi] == s[si]) {
+            pi += 1;
+            si += 1;
+        } else if pi < p.len() && p[pi] == b'*' {
+            star = Some((pi, si));
+            pi += 1;
+        } else if let Some((sp, ss)) = star {
+            pi = sp + 1;
+            si = ss + 1;
+            star = Some((sp, ss + 1));
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|&c| c == b'*')
+}
+
+fn import_tree(tree: &[Directive], wanted: Option<&str>) -> Result<Imported, ConfigError> {
+    if !is_lone(tree) && !tree.iter().any(|d| d.name() == "events") {
+        return Err(ConfigError::new(
+            0,
+            "no \"events\" section in configuration: nginx needs `events { }` in a whole nginx.conf",
+        ));
+    }
     let mut found = Vec::new();
-    upstreams(&tree, &mut found);
+    upstreams(tree, &mut found);
+    for (i, (n, d)) in found.iter().enumerate() {
+        if let Some((_, first)) = found[..i].iter().find(|(m, _)| m.eq_ignore_ascii_case(n)) {
+            return Err(ConfigError::new(
+                d.line,
+                format!(
+                    "duplicate upstream \"{n}\" (first at line {}): rename one",
+                    shown(first.line)
+                ),
+            ));
+        }
+    }
     let (name, up) = choose("upstream", &found, wanted)?;
     let up: &Directive = up;
     let mut notes = Vec::new();
@@ -386,8 +405,12 @@ pub fn import(text: &str, wanted: Option<&str>) -> Result<Imported, ConfigError>
         let set_method = |m: Method, notes: &mut Vec<Note>, prev: &mut Option<usize>| {
             if let Some(p) = prev {
                 notes.push(Note {
+                    file: None,
                     line: d.line,
-                    message: format!("load balancing method redefined (line {p}); nginx uses the last one"),
+                    message: format!(
+                        "load balancing method redefined (line {}); nginx uses the last one",
+                        shown(*p)
+                    ),
                 });
             }
             *prev = Some(d.line);
@@ -429,6 +452,7 @@ pub fn import(text: &str, wanted: Option<&str>) -> Result<Imported, ConfigError>
             }
             "keepalive" | "keepalive_requests" | "keepalive_time" | "keepalive_timeout"
             | "zone" | "resolver" | "resolver_timeout" => notes.push(Note {
+                file: None,
                 line: d.line,
                 message: format!(
                     "`{}` does not change which server is chosen; ignored{}",
@@ -458,7 +482,14 @@ pub fn import(text: &str, wanted: Option<&str>) -> Result<Imported, ConfigError>
         }
     }
     if servers.is_empty() {
-        return Err(ConfigError::new(up.line, format!("no servers in upstream `{name}`")));
+        // nginx checks this once the block is read, and reports the line of its `}`.
+        return Err(ConfigError::new(
+            up.end,
+            format!(
+                "no servers are inside upstream `{name}` (opened on line {}): add a server line",
+                shown(up.line)
+            ),
+        ));
     }
     let allows_backup = matches!(method, Method::RoundRobin | Method::LeastConn);
     for (s, line) in &servers {
@@ -487,10 +518,11 @@ pub fn import(text: &str, wanted: Option<&str>) -> Result<Imported, ConfigError>
     }
     // proxy_next_upstream where this upstream is used.
     let mut uses = Vec::new();
-    find_next_upstream(&tree, NextSettings::default(), name, &mut uses)?;
+    find_next_upstream(tree, NextSettings::default(), name, &mut uses)?;
     let mut next = NextUpstream::default();
     match uses.first() {
         None => notes.push(Note {
+            file: None,
             line: up.line,
             message: format!(
                 "no proxy_pass to `{name}` found: using nginx's default proxy_next_upstream error timeout"
@@ -504,6 +536,7 @@ pub fn import(text: &str, wanted: Option<&str>) -> Result<Imported, ConfigError>
             next.timeout_limit = s.timeout.unwrap_or(SimTime::ZERO);
             if uses.iter().any(|(_, o)| o != s) {
                 notes.push(Note {
+                    file: None,
                     line: uses.get(1).map_or(0, |u| u.0),
                     message: "locations proxying to this upstream differ in proxy_next_upstream; using the first one's"
                         .into(),
@@ -511,7 +544,7 @@ pub fn import(text: &str, wanted: Option<&str>) -> Result<Imported, ConfigError>
             }
         }
     }
-    for d in &tree {
+    for d in tree {
         worker_note(d, &mut notes);
     }
     Ok(Imported {
@@ -529,6 +562,7 @@ pub fn import(text: &str, wanted: Option<&str>) -> Result<Imported, ConfigError>
 fn worker_note(d: &Directive, notes: &mut Vec<Note>) {
     match d.name() {
         "worker_processes" if d.args.get(1).is_some_and(|v| v != "1") => notes.push(Note {
+            file: None,
             line: d.line,
             message: format!(
                 "worker_processes {}: without a zone each worker keeps its own round-robin and failure state; sessim models one worker",
@@ -536,6 +570,7 @@ fn worker_note(d: &Directive, notes: &mut Vec<Note>) {
             ),
         }),
         "include" => notes.push(Note {
+            file: None,
             line: d.line,
             message: format!(
                 "include {} is not followed: upstreams or proxy_next_upstream in it are not seen",
@@ -696,12 +731,49 @@ http {
         assert_eq!(e.map(|e| e.line), Some(2));
         let e = import("upstream u {\n server a:1\n}", None).err();
         assert_eq!(e.map(|e| e.line), Some(3));
+        // An unclosed block: nginx reports the end of the file (line 3, after the last
+        // newline); the message names the block's line.
         let e = import("upstream u {\n server a:1;\n", None).err();
-        assert_eq!(e.map(|e| e.line), Some(1));
+        assert_eq!(e.as_ref().map(|e| e.line), Some(3));
+        assert!(e.is_some_and(|e| e.message.contains("opened on line 1")));
+        // The bug of issue 13: a missing `;` after ip_hash used to swallow the next server.
+        let e = import("upstream u {\n ip_hash\n server a:1;\n server b:1;\n}", None).err();
+        assert!(e.is_some_and(|e| e.line == 3 && e.message.contains("\"ip_hash\"")));
         let e = import("upstream u {\n hash $host;\n server a:1;\n}", None).err();
         assert_eq!(e.map(|e| e.line), Some(2));
         assert!(import("", None).is_err());
         assert!(import("}}}{{;;\"", None).is_err());
+    }
+
+    #[test]
+    fn includes_are_followed_relative_to_the_main_file() {
+        // nginx takes a relative include from the main file's folder (its conf prefix with
+        // -c), in nested includes too; a glob may match nothing; a plain missing file is an
+        // error; an error inside an included file names that file and its own line.
+        let d = tempfile::tempdir().expect("tempdir");
+        let w = |name: &str, text: &str| std::fs::write(d.path().join(name), text).expect("write");
+        std::fs::create_dir(d.path().join("inc")).expect("mkdir");
+        w(
+            "main.conf",
+            "events {}\nhttp {\n include inc/up.conf;\n include inc/none-*.conf;\n}\n",
+        );
+        w("inc/up.conf", "upstream app {\n include inc/s-*.conf;\n}\n");
+        w("inc/s-2.conf", "server 127.0.0.1:2;\n");
+        w("inc/s-1.conf", "server 127.0.0.1:1 weight=4;\n");
+        let imp = import_file(&d.path().join("main.conf"), None).expect("imports");
+        // Glob matches in name order: s-1 then s-2.
+        let addrs: Vec<(&str, u32)> = imp.conf.servers.iter().map(|s| (s.addr.as_str(), s.weight)).collect();
+        assert_eq!(addrs, vec![("127.0.0.1:1", 4), ("127.0.0.1:2", 1)]);
+        w("inc/s-2.conf", "# second\nserver 127.0.0.1:2 wieght=1;\n");
+        let e = import_file(&d.path().join("main.conf"), None).expect_err("error");
+        assert_eq!((e.file, e.line), (Some(d.path().join("inc/s-2.conf")), 2));
+        w("main.conf", "events {}\nhttp {\n include inc/missing.conf;\n}\n");
+        let e = import_file(&d.path().join("main.conf"), None).expect_err("error");
+        assert_eq!((e.file, e.line), (None, 3));
+        assert!(e.message.contains("missing.conf"));
+        // Text-only import cannot follow includes: a note says so.
+        let imp = import("upstream u { server a:1; }\ninclude x.conf;\n", None).expect("imports");
+        assert!(imp.notes.iter().any(|n| n.message.contains("not followed")));
     }
 
     #[test]

@@ -424,26 +424,28 @@ fn from_config(
             Some(head) => format!("{head}name the one to use with {which}"),
             None => e.message,
         };
+        let file = e.file.as_ref().map_or(shown.clone(), |p| p.display().to_string());
         let msg = if e.line > 0 {
-            format!("{shown}:{}: {message}", e.line)
+            format!("{file}:{}: {message}", e.line)
         } else {
-            format!("{shown}: {message}")
+            format!("{file}: {message}")
         };
         ("balancer.config".to_string(), msg)
     };
     let imported: Imported = if is_haproxy {
         haproxy::import(&text, b.backend.as_deref()).map_err(at_line)?
     } else {
-        nginx::import(&text, b.upstream.as_deref()).map_err(at_line)?
+        nginx::import_file(&full, b.upstream.as_deref()).map_err(at_line)?
     };
     let notes = imported
         .notes
         .iter()
         .map(|n| {
+            let file = n.file.as_ref().map_or(shown.clone(), |p| p.display().to_string());
             if n.line > 0 {
-                format!("{shown}:{}: {}", n.line, n.message)
+                format!("{file}:{}: {}", n.line, n.message)
             } else {
-                format!("{shown}: {}", n.message)
+                format!("{file}: {}", n.message)
             }
         })
         .collect();
