@@ -19,6 +19,7 @@
 use std::fmt;
 use std::net::IpAddr;
 
+pub mod apache;
 pub mod config;
 pub mod cookie;
 mod haproxy_lb;
@@ -63,7 +64,7 @@ pub struct ServerConf {
     pub max_fails: u32,
     /// nginx `fail_timeout=` (default 10 s; nginx keeps whole seconds).
     pub fail_timeout: SimTime,
-    /// HAProxy `cookie <value>` of the server line.
+    /// HAProxy `cookie <value>` of the server line; Apache `route=` of a `BalancerMember`.
     pub cookie: Option<String>,
     /// HAProxy `check` with its `inter`/`fastinter`/`downinter`/`rise`/`fall`.
     pub check: Option<CheckConf>,
@@ -238,6 +239,10 @@ pub struct Needs {
     pub uri: bool,
     /// `ClientInfo::server_cookie` and [`Policy::response_cookie`] (HAProxy cookie insert).
     pub server_cookie: bool,
+    /// `ClientInfo::session_cookie` as Tomcat renders JSESSIONID: `<id>.<route>`, the route
+    /// ([`ServerConf::cookie`]) of the server that created the session (Apache
+    /// `stickysession`).
+    pub session_route: bool,
 }
 
 impl HashKey {
@@ -246,7 +251,7 @@ impl HashKey {
         Needs {
             session_cookie: matches!(self, HashKey::Cookie(_)),
             uri: matches!(self, HashKey::RequestUri),
-            server_cookie: false,
+            ..Needs::default()
         }
     }
 }
@@ -366,6 +371,8 @@ pub enum Method {
     Source { consistent: bool, avalanche: bool },
     /// HAProxy `balance leastconn` (lb_fwlc.c).
     HaproxyLeastConn,
+    /// Apache httpd `mod_proxy_balancer` (lbmethod, stickysession routes).
+    Apache(apache::ApacheConf),
 }
 
 impl Method {
@@ -653,6 +660,7 @@ impl CheckedConf {
                 avalanche,
             } => Box::new(source::SourceConsistent::with_avalanche(s, *avalanche)),
             Method::HaproxyLeastConn => Box::new(least_conn::HaproxyLeastConn::new(s)),
+            Method::Apache(a) => Box::new(apache::ApacheBalancer::new(s, a.clone())),
         };
         match &conf.cookie {
             None => inner,
@@ -686,6 +694,7 @@ fn method_name(m: &Method) -> &'static str {
         Method::HaproxyRoundRobin => "haproxy roundrobin",
         Method::Source { .. } => "haproxy source",
         Method::HaproxyLeastConn => "haproxy leastconn",
+        Method::Apache(_) => "apache mod_proxy_balancer",
     }
 }
 
@@ -704,7 +713,13 @@ fn validate(conf: &BalancerConf) -> Result<(), BalancerError> {
     for srv in s {
         // nginx: weight=0 is "invalid parameter"; HAProxy accepts 0..=256. sessim caps
         // nginx weights at 1000 (consistent hashing keeps 160 points per unit).
-        let (ok, range) = if haproxy {
+        let (ok, range) = if let Method::Apache(_) = conf.method {
+            // Apache keeps loadfactor x 100 (`loadfactor` 1..100).
+            (
+                (100..=10_000).contains(&srv.weight),
+                "loadfactor 1..100 (lbfactor 100..=10000)",
+            )
+        } else if haproxy {
             (srv.weight <= 256, "0..=256")
         } else {
             ((1..=MAX_NGINX_WEIGHT).contains(&srv.weight), "1..=1000 (sessim limit)")
@@ -718,7 +733,7 @@ fn validate(conf: &BalancerConf) -> Result<(), BalancerError> {
         }
         // Only round-robin and least_conn accept `backup` in nginx
         // (NGX_HTTP_UPSTREAM_BACKUP in their flags).
-        let backup_ok = haproxy || matches!(conf.method, Method::RoundRobin | Method::LeastConn);
+        let backup_ok = haproxy || matches!(conf.method, Method::RoundRobin | Method::LeastConn | Method::Apache(_));
         if srv.backup && !backup_ok {
             return Err(BalancerError::BackupNotAllowed {
                 name: srv.name.clone(),

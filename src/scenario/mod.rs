@@ -218,6 +218,8 @@ pub enum PolicyKind {
     Source,
     /// HAProxy `cookie SERVERID insert indirect nocache` over a `balance` algorithm.
     Cookie,
+    /// Apache httpd `mod_proxy_balancer` (`lbmethod`, `stickysession` routes).
+    Apache,
 }
 
 impl PolicyKind {
@@ -233,6 +235,7 @@ impl PolicyKind {
         ("leastconn", PolicyKind::HaproxyLeastConn),
         ("source", PolicyKind::Source),
         ("cookie", PolicyKind::Cookie),
+        ("apache", PolicyKind::Apache),
     ];
 
     pub fn name(self) -> &'static str {
@@ -264,6 +267,7 @@ impl PolicyKind {
             Method::HaproxyRoundRobin => PolicyKind::HaproxyRoundRobin,
             Method::HaproxyLeastConn => PolicyKind::HaproxyLeastConn,
             Method::Source { .. } => PolicyKind::Source,
+            Method::Apache(_) => PolicyKind::Apache,
         }
     }
 }
@@ -532,6 +536,14 @@ impl fmt::Display for BalancerConfig {
                 " (hash-type {})",
                 if *consistent { "consistent" } else { "map-based" }
             )?,
+            Method::Apache(a) => {
+                write!(f, " (lbmethod={}", a.lbmethod.name())?;
+                if let Some(s) = &a.sticky {
+                    write!(f, " stickysession={}|{}", s.cookie, s.path)?;
+                    write!(f, " nofailover={}", if a.nofailover { "On" } else { "Off" })?;
+                }
+                write!(f, " forcerecovery={})", if a.forcerecovery { "On" } else { "Off" })?;
+            }
             _ => {}
         }
         if let Some(k) = &c.cookie {

@@ -10,6 +10,7 @@ use super::BalancerConf;
 use std::fmt;
 
 pub mod haproxy;
+pub mod httpd;
 pub mod nginx;
 
 /// A config that cannot be imported, with the 1-based line it concerns (0 = the file).
