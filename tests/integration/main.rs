@@ -4,7 +4,8 @@
 //! ([`config_import`]), session storage ([`storage`]), failures ([`faults`]), log replay and
 //! the trace ([`replay`]), the chart layer ([`charts`]), charts and report.html of whole
 //! folders ([`report`]) and, ignored unless asked for, conformance with real nginx and HAProxy
-//! ([`conformance`]) and the report in headless Chromium ([`browser`]).
+//! ([`conformance`]) and Apache httpd ([`conformance_httpd`]), and the report in headless
+//! Chromium ([`browser`]).
 
 mod balancer;
 mod browser;
@@ -13,6 +14,7 @@ mod cli;
 mod common;
 mod config_import;
 mod conformance;
+mod conformance_httpd;
 mod determinism;
 mod faults;
 mod replay;
