@@ -51,7 +51,7 @@ fn bad_scenarios_exit_2_with_the_place_and_the_fix() {
             format!("{OK}[balancer]\npolicy = \"roundrobin\"\n"),
             "error: policy.toml: balancer.policy: unknown value `roundrobin`; did you mean `round_robin`?; \
              choose one of: round_robin, ip_hash, hash, hash_consistent, least_conn, random, \
-             random_two_least_conn, haproxy_roundrobin, leastconn, source, cookie\n",
+             random_two_least_conn, haproxy_roundrobin, leastconn, source, cookie, apache\n",
         ),
     ];
     for (name, text, want) in cases {

@@ -1,12 +1,14 @@
 //! Integration tests, one binary: the command line ([`cli`]), determinism ([`determinism`]),
 //! sweeps, shards, resume and plan ([`sweep`]), agreement with queueing theory ([`theory`]),
-//! the balancer's failure detection and retries ([`balancer`]), config import
+//! the balancer's failure detection and retries ([`balancer`]), the Apache policy in whole runs
+//! ([`apache`]), config import
 //! ([`config_import`]), session storage ([`storage`]), failures ([`faults`]), log replay and
 //! the trace ([`replay`]), the chart layer ([`charts`]), charts and report.html of whole
 //! folders ([`report`]) and, ignored unless asked for, conformance with real nginx and HAProxy
 //! ([`conformance`]) and Apache httpd ([`conformance_httpd`]), and the report in headless
 //! Chromium ([`browser`]).
 
+mod apache;
 mod balancer;
 mod browser;
 mod charts;
