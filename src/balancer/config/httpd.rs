@@ -481,12 +481,10 @@ pub fn import(text: &str, wanted: Option<&str>) -> Result<Imported, ConfigError>
             "proxypass" => {
                 if let Some(name) = args.get(1).and_then(|a| balancer_name(a)) {
                     let b = find(&mut found, &name, no);
-                    for w in &args[2..] {
-                        // ProxyPass also takes worker-level keys for the balancer's own
-                        // worker; only balancer parameters change the choice of a member.
-                        if w.contains('=') && param(w, no)?.0 != "timeout" {
-                            balancer_param(&mut b.conf, w, no, &mut notes)?;
-                        }
+                    // mod_proxy.c add_pass: the key=value parameters of a ProxyPass to a
+                    // balancer are balancer parameters; bare flags (nocanon, ...) are not.
+                    for w in args[2..].iter().filter(|w| w.contains('=')) {
+                        balancer_param(&mut b.conf, w, no, &mut notes)?;
                     }
                 }
             }
