@@ -14,8 +14,11 @@
 use super::conformance::{Backend, Proc, keep_dir, record, request, require, sources, start_backends, wait_port};
 use sessim::balancer::config::httpd;
 use sessim::balancer::{Attempt, BalancerConf, ClientInfo, FailurePolicy, PeerState, Policy, SimRng, SimTime, build};
-use std::net::{IpAddr, Ipv4Addr};
+use std::io::{Read, Write};
+use std::net::{IpAddr, Ipv4Addr, TcpListener, TcpStream};
 use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 const MODULES: &[(&str, &str)] = &[
@@ -260,7 +263,7 @@ fn httpd_bybusyness_tie_rule() {
     // One request at a time, so every member has busy 0 when chosen: this checks the tie
     // rule (largest lbstatus wins), the lbfactor accounting (the hot standby is never
     // compared while a primary is usable) and the failover when backend 2 stops at request
-    // 200. Unequal `busy` is covered by the unit tests against the source only. The pause
+    // 200 (unequal `busy`: `httpd_bybusyness_with_requests_in_flight`). The pause
     // lets Apache's request-pool cleanup decrement `busy` before the next request.
     case(
         "httpd-bybusyness-1-3-1-standby",
@@ -332,4 +335,155 @@ fn httpd_stickysession_nofailover() {
         Some((150, 2)),
         Duration::ZERO,
     );
+}
+
+/// Backends that hold every request whose path starts with `/hold` until `release` is set
+/// (at most 10 s), so that Apache sees members with requests in flight (`busy` > 0).
+struct HoldingBackends {
+    stop: Arc<AtomicBool>,
+    release: Arc<AtomicBool>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl HoldingBackends {
+    fn start(base: u16) -> HoldingBackends {
+        let stop = Arc::new(AtomicBool::new(false));
+        let release = Arc::new(AtomicBool::new(false));
+        let threads = (1..=4)
+            .map(|i| {
+                let addr = format!("127.0.0.1:{}", base + i);
+                let listener = TcpListener::bind(&addr).unwrap_or_else(|e| panic!("bind {addr}: {e}"));
+                listener.set_nonblocking(true).expect("non-blocking listener");
+                let (stop, release) = (stop.clone(), release.clone());
+                std::thread::spawn(move || {
+                    let deadline = Instant::now() + Duration::from_secs(120);
+                    while !stop.load(Ordering::Relaxed) && Instant::now() < deadline {
+                        match listener.accept() {
+                            Ok((s, _)) => {
+                                let (body, release) = (addr.clone(), release.clone());
+                                std::thread::spawn(move || hold_and_serve(s, &body, &release));
+                            }
+                            Err(_) => std::thread::sleep(Duration::from_millis(1)),
+                        }
+                    }
+                })
+            })
+            .collect();
+        HoldingBackends { stop, release, threads }
+    }
+}
+
+impl Drop for HoldingBackends {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        self.release.store(true, Ordering::Relaxed);
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+fn hold_and_serve(mut s: TcpStream, body: &str, release: &AtomicBool) {
+    let _ = s.set_nonblocking(false);
+    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 1024];
+    while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+        match s.read(&mut chunk) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+    if buf.starts_with(b"GET /hold") {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !release.load(Ordering::Relaxed) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+    let resp = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let _ = s.write_all(resp.as_bytes());
+}
+
+#[test]
+#[ignore = "needs real apache2 (apt-get install apache2); run: cargo test --test integration -- --ignored conformance --test-threads 1"]
+fn httpd_bybusyness_with_requests_in_flight() {
+    let base = 18340;
+    let backends = HoldingBackends::start(base);
+    let proxy = block(
+        base,
+        &["loadfactor=1", "loadfactor=2", "loadfactor=1", "loadfactor=1"],
+        "lbmethod=bybusyness",
+    );
+    let apache = start_apache(base, &proxy);
+    let mut sim = Sim::new(&apache.conf_text);
+    let src = Ipv4Addr::new(127, 0, 0, 1);
+    let client = ClientInfo {
+        addr: IpAddr::V4(src),
+        session_cookie: None,
+        uri: "/",
+        server_cookie: None,
+    };
+    let (mut agree, mut total) = (0, 0);
+    // Each round: k requests (k = 1, 2, 3 in turn) held in flight, each chosen while the
+    // previous ones are held; then 5 requests answered at once while those are still busy;
+    // then the held ones are released.
+    for round in 0..30 {
+        backends.release.store(false, Ordering::Relaxed);
+        let mut held = Vec::new();
+        for h in 0..1 + round % 3 {
+            let path = format!("/hold/{round}/{h}");
+            let port = apache.port;
+            let t = std::thread::spawn(move || request(src, port, &path, None));
+            // Let Apache choose and the backend take the request before the next one.
+            std::thread::sleep(Duration::from_millis(40));
+            let mut a = Attempt::default();
+            let i = sim
+                .policy
+                .pick(&client, &mut sim.peers, &mut a, SimTime::ZERO, &mut sim.rng)
+                .expect("a member");
+            held.push((t, i));
+        }
+        for k in 0..5 {
+            let r = request(src, apache.port, &format!("/quick/{round}/{k}"), None);
+            let s = sim.request(&client, SimTime::ZERO, &[]);
+            total += 1;
+            if Some(&r.body) == s.as_ref() {
+                agree += 1;
+            } else if total - agree <= 5 {
+                eprintln!(
+                    "bybusyness-in-flight: round {round} quick {k}: real {} sim {s:?}",
+                    r.body
+                );
+            }
+            // Apache decrements `busy` in the request pool's cleanup, after the response.
+            std::thread::sleep(Duration::from_millis(3));
+        }
+        backends.release.store(true, Ordering::Relaxed);
+        for (h, (t, i)) in held.into_iter().enumerate() {
+            let r = t.join().expect("held request");
+            sim.policy.report(i, true, &mut sim.peers, SimTime::ZERO);
+            let want = sim.conf.servers[i].addr.clone();
+            total += 1;
+            if r.body == want {
+                agree += 1;
+            } else if total - agree <= 5 {
+                eprintln!(
+                    "bybusyness-in-flight: round {round} held {h}: real {} sim {want}",
+                    r.body
+                );
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = std::fs::write(
+        keep_dir().join("httpd-bybusyness-in-flight.httpd.conf"),
+        &apache.conf_text,
+    );
+    record(&format!(
+        "httpd-bybusyness-in-flight: {agree}/{total} requests agree with real Apache httpd"
+    ));
+    assert_eq!(agree, total, "bybusyness with requests in flight: disagreements");
 }
