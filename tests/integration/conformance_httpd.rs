@@ -3,7 +3,9 @@
 //! Each case writes an `httpd.conf` (its own ServerRoot, pid file, runtime directory and logs
 //! in a temporary folder; `Listen 127.0.0.1` only; Debian's modules loaded from
 //! /usr/lib/apache2/modules), starts the four tiny backends of [`super::conformance`], starts
-//! `apache2 -X` (one process) in its own process group, and sends requests one at a time.
+//! `apache2 -X` (one process) in its own process group, and sends requests one at a time
+//! (except `httpd_bybusyness_with_requests_in_flight`, whose backends hold some requests so
+//! that members differ in `busy`).
 //! The policy is imported from the *same file* and fed the same requests, each attempt
 //! reported as the real connection went (refused by a stopped backend, or answered). Every
 //! answer (the backend that replied, or 503) must agree.
@@ -18,7 +20,7 @@ use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, TcpListener, TcpStream};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 const MODULES: &[(&str, &str)] = &[
@@ -342,6 +344,8 @@ fn httpd_stickysession_nofailover() {
 struct HoldingBackends {
     stop: Arc<AtomicBool>,
     release: Arc<AtomicBool>,
+    /// Held requests that reached a backend so far.
+    arrived: Arc<AtomicUsize>,
     threads: Vec<std::thread::JoinHandle<()>>,
 }
 
@@ -349,19 +353,20 @@ impl HoldingBackends {
     fn start(base: u16) -> HoldingBackends {
         let stop = Arc::new(AtomicBool::new(false));
         let release = Arc::new(AtomicBool::new(false));
+        let arrived = Arc::new(AtomicUsize::new(0));
         let threads = (1..=4)
             .map(|i| {
                 let addr = format!("127.0.0.1:{}", base + i);
                 let listener = TcpListener::bind(&addr).unwrap_or_else(|e| panic!("bind {addr}: {e}"));
                 listener.set_nonblocking(true).expect("non-blocking listener");
-                let (stop, release) = (stop.clone(), release.clone());
+                let (stop, release, arrived) = (stop.clone(), release.clone(), arrived.clone());
                 std::thread::spawn(move || {
                     let deadline = Instant::now() + Duration::from_secs(120);
                     while !stop.load(Ordering::Relaxed) && Instant::now() < deadline {
                         match listener.accept() {
                             Ok((s, _)) => {
-                                let (body, release) = (addr.clone(), release.clone());
-                                std::thread::spawn(move || hold_and_serve(s, &body, &release));
+                                let (body, release, arrived) = (addr.clone(), release.clone(), arrived.clone());
+                                std::thread::spawn(move || hold_and_serve(s, &body, &release, &arrived));
                             }
                             Err(_) => std::thread::sleep(Duration::from_millis(1)),
                         }
@@ -369,7 +374,12 @@ impl HoldingBackends {
                 })
             })
             .collect();
-        HoldingBackends { stop, release, threads }
+        HoldingBackends {
+            stop,
+            release,
+            arrived,
+            threads,
+        }
     }
 }
 
@@ -383,7 +393,7 @@ impl Drop for HoldingBackends {
     }
 }
 
-fn hold_and_serve(mut s: TcpStream, body: &str, release: &AtomicBool) {
+fn hold_and_serve(mut s: TcpStream, body: &str, release: &AtomicBool, arrived: &AtomicUsize) {
     let _ = s.set_nonblocking(false);
     let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
     let mut buf = Vec::new();
@@ -395,6 +405,7 @@ fn hold_and_serve(mut s: TcpStream, body: &str, release: &AtomicBool) {
         }
     }
     if buf.starts_with(b"GET /hold") {
+        arrived.fetch_add(1, Ordering::SeqCst);
         let deadline = Instant::now() + Duration::from_secs(10);
         while !release.load(Ordering::Relaxed) && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(1));
@@ -426,7 +437,7 @@ fn httpd_bybusyness_with_requests_in_flight() {
         uri: "/",
         server_cookie: None,
     };
-    let (mut agree, mut total) = (0, 0);
+    let (mut agree, mut total, mut expected_arrivals) = (0, 0, 0);
     // Each round: k requests (k = 1, 2, 3 in turn) held in flight, each chosen while the
     // previous ones are held; then 5 requests answered at once while those are still busy;
     // then the held ones are released.
@@ -437,8 +448,12 @@ fn httpd_bybusyness_with_requests_in_flight() {
             let path = format!("/hold/{round}/{h}");
             let port = apache.port;
             let t = std::thread::spawn(move || request(src, port, &path, None));
-            // Let Apache choose and the backend take the request before the next one.
-            std::thread::sleep(Duration::from_millis(40));
+            // Apache has chosen once the backend holds the request: wait for it (at most 5 s).
+            expected_arrivals += 1;
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while backends.arrived.load(Ordering::SeqCst) < expected_arrivals && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(1));
+            }
             let mut a = Attempt::default();
             let i = sim
                 .policy
@@ -459,7 +474,7 @@ fn httpd_bybusyness_with_requests_in_flight() {
                 );
             }
             // Apache decrements `busy` in the request pool's cleanup, after the response.
-            std::thread::sleep(Duration::from_millis(3));
+            std::thread::sleep(Duration::from_millis(10));
         }
         backends.release.store(true, Ordering::Relaxed);
         for (h, (t, i)) in held.into_iter().enumerate() {
