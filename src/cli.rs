@@ -39,7 +39,7 @@ pub enum Command {
     Merge(MergeArgs),
     /// Find per strategy the smallest configuration meeting every --target.
     Plan(PlanArgs),
-    /// Replay an access log through the balancer of an nginx or HAProxy config and write
+    /// Replay an access log through the balancer of an nginx, HAProxy or Apache httpd config and write
     /// DIR/trace.csv (where each request went) and the usual summary files.
     Replay(ReplayArgs),
     /// Redraw the charts (DIR/charts/) and DIR/report.html of a run or sweep folder from its CSV
@@ -65,7 +65,7 @@ pub struct TraceArgs {
 pub struct ReplayArgs {
     /// The access log.
     pub log: PathBuf,
-    /// The nginx or HAProxy config whose balancer routes the requests.
+    /// The nginx, HAProxy or Apache httpd config whose balancer routes the requests.
     #[arg(long, value_name = "CONFIG")]
     pub balancer: PathBuf,
     /// A scenario giving the rest (backends, sessions, strategies, replay keys); its workload
@@ -76,7 +76,7 @@ pub struct ReplayArgs {
     /// scenario's, else combined].
     #[arg(long, value_name = "F")]
     pub format: Option<String>,
-    /// The nginx upstream block to use, when the config has several.
+    /// The nginx upstream block (or Apache balancer://NAME) to use, when the config has several.
     #[arg(long, value_name = "NAME", conflicts_with = "backend")]
     pub upstream: Option<String>,
     /// The HAProxy backend (or listen) section to use, when the config has several.

@@ -19,6 +19,7 @@
 use std::fmt;
 use std::net::IpAddr;
 
+pub mod apache;
 pub mod config;
 pub mod cookie;
 pub mod envoy;
@@ -69,7 +70,7 @@ pub struct ServerConf {
     pub max_fails: u32,
     /// nginx `fail_timeout=` (default 10 s; nginx keeps whole seconds).
     pub fail_timeout: SimTime,
-    /// HAProxy `cookie <value>` of the server line.
+    /// HAProxy `cookie <value>` of the server line; Apache `route=` of a `BalancerMember`.
     pub cookie: Option<String>,
     /// HAProxy `check` with its `inter`/`fastinter`/`downinter`/`rise`/`fall`.
     pub check: Option<CheckConf>,
@@ -244,6 +245,10 @@ pub struct Needs {
     pub uri: bool,
     /// `ClientInfo::server_cookie` and [`Policy::response_cookie`] (HAProxy cookie insert).
     pub server_cookie: bool,
+    /// `ClientInfo::session_cookie` as Tomcat renders JSESSIONID: `<id>.<route>`, the route
+    /// ([`ServerConf::cookie`]) of the server that created the session (Apache
+    /// `stickysession`).
+    pub session_route: bool,
 }
 
 impl HashKey {
@@ -252,7 +257,7 @@ impl HashKey {
         Needs {
             session_cookie: matches!(self, HashKey::Cookie(_)),
             uri: matches!(self, HashKey::RequestUri),
-            server_cookie: false,
+            ..Needs::default()
         }
     }
 }
@@ -399,6 +404,8 @@ pub enum Method {
         affinity: Option<SimTime>,
         recent_list_size: u32,
     },
+    /// Apache httpd `mod_proxy_balancer` (lbmethod, stickysession routes).
+    Apache(apache::ApacheConf),
 }
 
 /// Envoy's `active_request_bias` (a double), compared by its bits so that [`Method`] stays `Eq`.
@@ -744,6 +751,7 @@ impl CheckedConf {
                 affinity,
                 recent_list_size,
             } => Box::new(kube_proxy::KubeProxy::new(s, *affinity, *recent_list_size)),
+            Method::Apache(a) => Box::new(apache::ApacheBalancer::new(s, a.clone())),
         };
         match &conf.cookie {
             None => inner,
@@ -782,6 +790,7 @@ fn method_name(m: &Method) -> &'static str {
         Method::EnvoyRingHash { .. } => "envoy RING_HASH",
         Method::EnvoyMaglev { .. } => "envoy MAGLEV",
         Method::KubeProxy { .. } => "kube-proxy",
+        Method::Apache(_) => "apache mod_proxy_balancer",
     }
 }
 
@@ -800,7 +809,13 @@ fn validate(conf: &BalancerConf) -> Result<(), BalancerError> {
     for srv in s {
         // nginx: weight=0 is "invalid parameter"; HAProxy accepts 0..=256. sessim caps
         // nginx weights at 1000 (consistent hashing keeps 160 points per unit).
-        let (ok, range) = if haproxy {
+        let (ok, range) = if let Method::Apache(_) = conf.method {
+            // Apache keeps loadfactor x 100 (`loadfactor` 1..100).
+            (
+                (100..=10_000).contains(&srv.weight),
+                "loadfactor 1..100 (lbfactor 100..=10000)",
+            )
+        } else if haproxy {
             (srv.weight <= 256, "0..=256")
         } else {
             ((1..=MAX_NGINX_WEIGHT).contains(&srv.weight), "1..=1000 (sessim limit)")
@@ -814,7 +829,7 @@ fn validate(conf: &BalancerConf) -> Result<(), BalancerError> {
         }
         // Only round-robin and least_conn accept `backup` in nginx
         // (NGX_HTTP_UPSTREAM_BACKUP in their flags).
-        let backup_ok = haproxy || matches!(conf.method, Method::RoundRobin | Method::LeastConn);
+        let backup_ok = haproxy || matches!(conf.method, Method::RoundRobin | Method::LeastConn | Method::Apache(_));
         if srv.backup && !backup_ok {
             return Err(BalancerError::BackupNotAllowed {
                 name: srv.name.clone(),

@@ -228,6 +228,8 @@ pub enum PolicyKind {
     EnvoyMaglev,
     /// A Kubernetes Service through kube-proxy (iptables mode).
     KubeProxy,
+    /// Apache httpd `mod_proxy_balancer` (`lbmethod`, `stickysession` routes).
+    Apache,
 }
 
 impl PolicyKind {
@@ -248,6 +250,7 @@ impl PolicyKind {
         ("envoy_ring_hash", PolicyKind::EnvoyRingHash),
         ("envoy_maglev", PolicyKind::EnvoyMaglev),
         ("kube_proxy", PolicyKind::KubeProxy),
+        ("apache", PolicyKind::Apache),
     ];
 
     pub fn name(self) -> &'static str {
@@ -284,6 +287,7 @@ impl PolicyKind {
             Method::EnvoyRingHash { .. } => PolicyKind::EnvoyRingHash,
             Method::EnvoyMaglev { .. } => PolicyKind::EnvoyMaglev,
             Method::KubeProxy { .. } => PolicyKind::KubeProxy,
+            Method::Apache(_) => PolicyKind::Apache,
         }
     }
 
@@ -740,6 +744,14 @@ impl fmt::Display for BalancerConfig {
                 " (hash-type {})",
                 if *consistent { "consistent" } else { "map-based" }
             )?,
+            Method::Apache(a) => {
+                write!(f, " (lbmethod={}", a.lbmethod.name())?;
+                if let Some(s) = &a.sticky {
+                    write!(f, " stickysession={}|{}", s.cookie, s.path)?;
+                    write!(f, " nofailover={}", if a.nofailover { "On" } else { "Off" })?;
+                }
+                write!(f, " forcerecovery={})", if a.forcerecovery { "On" } else { "Off" })?;
+            }
             _ => {}
         }
         if let Some(k) = &c.cookie {

@@ -132,6 +132,8 @@ struct User {
     /// The balancer's persistence cookie the client holds (HAProxy `SERVERID`), as the index of
     /// the server whose cookie value it is. Never set for users who refuse cookies.
     server_cookie: Option<u8>,
+    /// The server that created the current session (its route is JSESSIONID's suffix).
+    session_node: Option<u8>,
     /// The client's address (a replayed log's may be IPv6).
     addr: IpAddr,
     /// Replay: a login of this user is in flight.
@@ -717,6 +719,7 @@ impl Sim<'_> {
             logins: 0,
             session: None,
             server_cookie: None,
+            session_node: None,
             addr: IpAddr::V4(profile.addr),
             login_pending: false,
             ended: false,
@@ -815,8 +818,17 @@ impl Sim<'_> {
             // stack buffers: PHPSESSID as 16 hex digits, the URI as /page/<n>.
             let mut sid_buf = [0u8; 16];
             let mut uri_buf = [0u8; 16];
+            let mut routed_buf = [0u8; ROUTED_SID_MAX];
             let session_cookie = match u.session {
                 Some(sid) if self.needs.session_cookie && u.profile.accepts_cookies => Some(hex16(sid, &mut sid_buf)),
+                Some(sid) if self.needs.session_route && u.profile.accepts_cookies => {
+                    let route = u
+                        .session_node
+                        .and_then(|n| self.sys.balancer.conf.conf().servers.get(usize::from(n)))
+                        .and_then(|s| s.cookie.as_deref())
+                        .unwrap_or("");
+                    Some(routed_sid(sid, route, &mut routed_buf))
+                }
                 _ => None,
             };
             let uri = if self.needs.uri && self.replay.is_none() {
@@ -1109,6 +1121,7 @@ impl Sim<'_> {
                 u.needs_login = false;
                 u.login_pending = false;
                 u.session = Some(sid);
+                u.session_node = u8::try_from(r.backend).ok();
                 if let Some(old) = old {
                     self.store.abandon(old);
                 }
@@ -1281,6 +1294,7 @@ impl Sim<'_> {
                     logins: 0,
                     session: None,
                     server_cookie: None,
+                    session_node: None,
                     addr: n.addr,
                     login_pending: false,
                     ended: false,
@@ -1385,6 +1399,24 @@ fn hex16(sid: u64, buf: &mut [u8; 16]) -> &str {
         *c = HEX[((sid >> (60 - 4 * i)) & 0xF) as usize];
     }
     std::str::from_utf8(buf).unwrap_or("")
+}
+
+/// Longest `<hex16>.<route>` session id rendered; longer routes are cut (Apache's own limit
+/// is 63 bytes).
+const ROUTED_SID_MAX: usize = 96;
+
+/// `sid` as Tomcat's JSESSIONID with a `jvmRoute`: 16 hex digits, `.`, the route of the
+/// server that created the session (Apache `stickysession` reads the suffix).
+fn routed_sid<'b>(sid: u64, route: &str, buf: &'b mut [u8; ROUTED_SID_MAX]) -> &'b str {
+    let mut hex = [0u8; 16];
+    buf[..16].copy_from_slice(hex16(sid, &mut hex).as_bytes());
+    buf[16] = b'.';
+    let mut n = route.len().min(ROUTED_SID_MAX - 17);
+    while !route.is_char_boundary(n) {
+        n -= 1;
+    }
+    buf[17..17 + n].copy_from_slice(&route.as_bytes()[..n]);
+    std::str::from_utf8(&buf[..17 + n]).unwrap_or("")
 }
 
 /// `/page/<n>`: the URI nginx's `hash $request_uri` reads.

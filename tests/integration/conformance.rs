@@ -38,7 +38,7 @@ use std::time::{Duration, Instant};
 // Harness: binaries, processes, backends, client requests.
 // ---------------------------------------------------------------------------------
 
-fn require(name: &str) -> PathBuf {
+pub(crate) fn require(name: &str) -> PathBuf {
     let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
         .map(|p| std::env::split_paths(&p).collect())
         .unwrap_or_default();
@@ -52,13 +52,13 @@ fn require(name: &str) -> PathBuf {
 }
 
 /// A process in its own process group, stopped (TERM, then KILL) on drop.
-struct Proc {
+pub(crate) struct Proc {
     child: Child,
     what: String,
 }
 
 impl Proc {
-    fn spawn(what: &str, cmd: &mut Command) -> Proc {
+    pub(crate) fn spawn(what: &str, cmd: &mut Command) -> Proc {
         cmd.stdin(Stdio::null()).process_group(0);
         let child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
         Proc {
@@ -95,7 +95,7 @@ impl Drop for Proc {
 }
 
 /// A backend on 127.0.0.1:port answering every request with its own address.
-struct Backend {
+pub(crate) struct Backend {
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
@@ -127,7 +127,7 @@ impl Backend {
         }
     }
 
-    fn stop(&mut self) {
+    pub(crate) fn stop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
         if let Some(t) = self.thread.take() {
             let _ = t.join();
@@ -165,11 +165,11 @@ fn serve(mut s: TcpStream, body: &str) {
     let _ = s.write_all(resp.as_bytes());
 }
 
-fn start_backends(base: u16) -> Vec<Backend> {
+pub(crate) fn start_backends(base: u16) -> Vec<Backend> {
     (1..=4).map(|i| Backend::start(base + i)).collect()
 }
 
-fn wait_port(port: u16, what: &str) {
+pub(crate) fn wait_port(port: u16, what: &str) {
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let deadline = Instant::now() + Duration::from_secs(10);
     while Instant::now() < deadline {
@@ -182,14 +182,14 @@ fn wait_port(port: u16, what: &str) {
 }
 
 #[derive(Debug)]
-struct Response {
-    status: u16,
-    body: String,
-    set_cookie: Option<String>,
+pub(crate) struct Response {
+    pub(crate) status: u16,
+    pub(crate) body: String,
+    pub(crate) set_cookie: Option<String>,
 }
 
 /// One HTTP/1.1 request from source address `src` (bound before connecting).
-fn request(src: Ipv4Addr, port: u16, path: &str, cookie: Option<&str>) -> Response {
+pub(crate) fn request(src: Ipv4Addr, port: u16, path: &str, cookie: Option<&str>) -> Response {
     let sock = Socket::new(Domain::IPV4, Type::STREAM, None).expect("socket");
     sock.bind(&SocketAddr::from((src, 0)).into())
         .unwrap_or_else(|e| panic!("bind {src}: {e}"));
@@ -220,7 +220,7 @@ fn request(src: Ipv4Addr, port: u16, path: &str, cookie: Option<&str>) -> Respon
 }
 
 /// 400 source addresses: 150 sharing 127.1.1.0/24, 250 in distinct /24s.
-fn sources() -> Vec<Ipv4Addr> {
+pub(crate) fn sources() -> Vec<Ipv4Addr> {
     let mut v: Vec<Ipv4Addr> = (1..=150).map(|d| Ipv4Addr::new(127, 1, 1, d)).collect();
     for i in 0..250u32 {
         let b = 2 + (i / 100) as u8;
@@ -232,14 +232,14 @@ fn sources() -> Vec<Ipv4Addr> {
 }
 
 /// Where logs and configs are kept after the run: `target/conformance/`.
-fn keep_dir() -> PathBuf {
+pub(crate) fn keep_dir() -> PathBuf {
     let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
     let d = tmp.parent().unwrap_or(tmp).join("conformance");
     std::fs::create_dir_all(&d).expect("create kept-output dir");
     d
 }
 
-fn record(summary: &str) {
+pub(crate) fn record(summary: &str) {
     println!("{summary}");
     let path = keep_dir().join("summary.txt");
     let mut f = std::fs::OpenOptions::new()

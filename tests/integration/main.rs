@@ -1,12 +1,15 @@
 //! Integration tests, one binary: the command line ([`cli`]), determinism ([`determinism`]),
 //! sweeps, shards, resume and plan ([`sweep`]), agreement with queueing theory ([`theory`]),
-//! the balancer's failure detection and retries ([`balancer`]), config import
+//! the balancer's failure detection and retries ([`balancer`]), the Apache policy in whole runs
+//! ([`apache`]), config import
 //! ([`config_import`]), session storage ([`storage`]), failures ([`faults`]), log replay and
 //! the trace ([`replay`]), the chart layer ([`charts`]), charts and report.html of whole
 //! folders ([`report`]) and, ignored unless asked for, conformance with real nginx and HAProxy
-//! ([`conformance`]) and the report in headless Chromium ([`browser`]).
+//! ([`conformance`]) and Apache httpd ([`conformance_httpd`]), and the report in headless
+//! Chromium ([`browser`]).
 
 mod answers;
+mod apache;
 mod balancer;
 mod browser;
 mod charts;
@@ -15,6 +18,7 @@ mod common;
 mod config_conformance;
 mod config_import;
 mod conformance;
+mod conformance_httpd;
 mod determinism;
 mod faults;
 mod replay;

@@ -11,6 +11,7 @@ use std::fmt;
 use std::path::PathBuf;
 
 pub mod haproxy;
+pub mod httpd;
 pub mod nginx;
 mod nginx_grammar;
 

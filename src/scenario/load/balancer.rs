@@ -10,7 +10,8 @@
 //!   optional per-server entries matched by name.
 
 use super::*;
-use crate::balancer::config::{ConfigError, Imported, haproxy, nginx};
+use crate::balancer::apache::{ApacheConf, LBFACTOR_ONE, LbMethod};
+use crate::balancer::config::{ConfigError, Imported, haproxy, httpd, nginx};
 use crate::balancer::{
     BalancerError, CheckConf, CookieConf, HaproxyRetries, NEXT_UPSTREAM_STATUSES, NextUpstream, ServerConf,
 };
@@ -34,7 +35,7 @@ pub(super) fn validate(
 
 /// Keys of `[balancer]` besides `policy` and `config`, with whether they are set; for the
 /// checks that a key applies to the policy in use.
-fn set_keys(b: &RawBalancer) -> [(&'static str, bool); 17] {
+fn set_keys(b: &RawBalancer) -> [(&'static str, bool); 22] {
     [
         ("key", b.key.is_some()),
         ("cookie_name", b.cookie_name.is_some()),
@@ -53,8 +54,16 @@ fn set_keys(b: &RawBalancer) -> [(&'static str, bool); 17] {
         ("connect_timeout", b.connect_timeout.is_some()),
         ("upstream", b.upstream.is_some()),
         ("backend", b.backend.is_some()),
+        ("lbmethod", b.lbmethod.is_some()),
+        ("stickysession", b.stickysession.is_some()),
+        ("nofailover", b.nofailover.is_some()),
+        ("forcerecovery", b.forcerecovery.is_some()),
+        ("retry", b.retry.is_some()),
     ]
 }
+
+/// The `[balancer]` keys of the policy `apache` (Apache httpd's own names).
+const APACHE_KEYS: &[&str] = &["lbmethod", "stickysession", "nofailover", "forcerecovery", "retry"];
 
 const NGINX_KEYS: &[&str] = &["max_fails", "fail_timeout", "next_upstream", "next_upstream_tries"];
 const HAPROXY_KEYS: &[&str] = &[
@@ -93,6 +102,12 @@ fn from_keys(b: &RawBalancer, bk: &RawBackends, backends: &[BackendConfig]) -> P
             }
             "hash_type" if policy != PolicyKind::Source => Some("applies only to the policy source".to_string()),
             "upstream" | "backend" => Some("names a block of `balancer.config`; set `config` too".to_string()),
+            k if APACHE_KEYS.contains(&k) && policy != PolicyKind::Apache => {
+                Some("applies only to the policy apache".to_string())
+            }
+            k if policy == PolicyKind::Apache && (NGINX_KEYS.contains(&k) || HAPROXY_KEYS.contains(&k)) => Some(
+                format!("does not apply to the policy apache; use {}", APACHE_KEYS.join(", ")),
+            ),
             k if haproxy && NGINX_KEYS.contains(&k) => Some(format!(
                 "is an nginx setting, and policy `{name}` follows HAProxy; use {}",
                 HAPROXY_KEYS.join(", ")
@@ -172,6 +187,7 @@ fn from_keys(b: &RawBalancer, bk: &RawBackends, backends: &[BackendConfig]) -> P
             b.cookie_balance.as_deref().unwrap_or("roundrobin"),
             "balancer.cookie_balance",
         )?,
+        PolicyKind::Apache => Method::Apache(apache_conf(b)?),
     };
     let cookie = match policy {
         PolicyKind::Cookie => {
@@ -201,7 +217,29 @@ fn from_keys(b: &RawBalancer, bk: &RawBackends, backends: &[BackendConfig]) -> P
         Some(v) => whole_seconds(v, "balancer.fail_timeout")?,
         None => SimTime::from_secs(10),
     };
-    let failure = if haproxy {
+    let apache = policy == PolicyKind::Apache;
+    let (max_fails, fail_timeout) = if apache {
+        // Apache: the first connection failure puts the member in error state for `retry`.
+        let retry = match &b.retry {
+            Some(v) => duration(v, "balancer.retry")?,
+            None => SimTime::from_secs(60),
+        };
+        (1, retry)
+    } else {
+        (max_fails, fail_timeout)
+    };
+    let failure = if apache {
+        // mod_proxy fails over on connection errors only; a member's response (any status)
+        // goes to the client. `maxattempts` defaults to one attempt per member.
+        FailurePolicy::Nginx(NextUpstream {
+            error: true,
+            timeout: false,
+            http: 0,
+            non_idempotent: false,
+            tries: 0,
+            timeout_limit: SimTime::ZERO,
+        })
+    } else if haproxy {
         let connect_timeout = match &b.connect_timeout {
             Some(v) => duration(v, "balancer.connect_timeout")?,
             None => SimTime::ZERO,
@@ -298,8 +336,17 @@ fn from_keys(b: &RawBalancer, bk: &RawBackends, backends: &[BackendConfig]) -> P
                     format!("is an nginx setting, and policy `{name}` follows HAProxy (health checks)"),
                 );
             }
-            if r.cookie.is_some() && policy != PolicyKind::Cookie {
-                return err(format!("{path}.cookie"), "applies only to the policy cookie");
+            if r.cookie.is_some() && policy != PolicyKind::Cookie && !apache {
+                return err(
+                    format!("{path}.cookie"),
+                    "applies only to the policies cookie (HAProxy cookie value) and apache (route)",
+                );
+            }
+            if apache && (r.max_fails.is_some() || r.fail_timeout.is_some()) {
+                return err(
+                    format!("{path}.fail_timeout"),
+                    "is an nginx setting; the policy apache uses `balancer.retry`",
+                );
             }
             if let Some(m) = r.max_fails {
                 s.max_fails = m;
@@ -317,6 +364,16 @@ fn from_keys(b: &RawBalancer, bk: &RawBackends, backends: &[BackendConfig]) -> P
             );
         }
         s.cookie = Some(value);
+        if apache {
+            // `loadfactor` = the backend's weight; Apache keeps it x 100.
+            if !(1..=100).contains(&be.weight) {
+                return err(
+                    format!("{path}.weight"),
+                    format!("is the Apache loadfactor, 1..100; got {}", be.weight),
+                );
+            }
+            s.weight = be.weight * LBFACTOR_ONE;
+        }
         servers.push(s);
     }
     let conf = BalancerConf {
@@ -350,6 +407,45 @@ fn unreachable_envoy(policy: PolicyKind) -> PathResult<Method> {
     )
 }
 
+/// The `[balancer]` keys of the policy `apache`, with Apache's defaults.
+fn apache_conf(b: &RawBalancer) -> PathResult<ApacheConf> {
+    let lbmethod = match b.lbmethod.as_deref().unwrap_or("byrequests") {
+        "byrequests" => LbMethod::ByRequests,
+        "bybusyness" => LbMethod::ByBusyness,
+        "bytraffic" => LbMethod::ByTraffic,
+        "heartbeat" => {
+            return err(
+                "balancer.lbmethod",
+                "`heartbeat` balances by the load that mod_heartbeat reports over multicast, which \
+                 sessim does not model; choose byrequests, bybusyness or bytraffic",
+            );
+        }
+        other => {
+            return err(
+                "balancer.lbmethod",
+                format!(
+                    "unknown value `{other}`{}; choose one of: byrequests, bybusyness, bytraffic",
+                    suggest(other, &["byrequests", "bybusyness", "bytraffic"])
+                ),
+            );
+        }
+    };
+    let sticky = match b.stickysession.as_deref() {
+        None => None,
+        Some(v) => Some(httpd::sticky_of(v).map_err(|m| ("balancer.stickysession".to_string(), m))?),
+    };
+    if sticky.is_none() && b.nofailover.is_some() {
+        return err("balancer.nofailover", "applies only with `stickysession`");
+    }
+    Ok(ApacheConf {
+        lbmethod,
+        sticky,
+        nofailover: b.nofailover.unwrap_or(false),
+        forcerecovery: b.forcerecovery.unwrap_or(true),
+        ..ApacheConf::default()
+    })
+}
+
 /// nginx keeps `fail_timeout` in whole seconds (`ngx_parse_time(value, 1)`).
 fn whole_seconds(v: &Value, path: &str) -> PathResult<SimTime> {
     let t = duration(v, path)?;
@@ -376,6 +472,15 @@ fn looks_like_haproxy(text: &str) -> bool {
         .find(|l| !l.is_empty())
         .and_then(|l| l.split_whitespace().next())
         .is_some_and(|w| SECTIONS.contains(&w))
+}
+
+/// Whether a config file is Apache httpd's: it has a `BalancerMember` line or a
+/// `<Proxy balancer://...>` block.
+fn looks_like_httpd(text: &str) -> bool {
+    text.lines().map(str::trim_start).any(|l| {
+        let l = l.to_ascii_lowercase();
+        l.starts_with("balancermember") || (l.starts_with("<proxy") && l.contains("balancer://"))
+    })
 }
 
 fn from_config(
@@ -409,11 +514,13 @@ fn from_config(
     let shown = full.display().to_string();
     let text = std::fs::read_to_string(&full)
         .map_err(|e| ("balancer.config".to_string(), format!("cannot read {shown}: {e}")))?;
-    let is_haproxy = match (&b.upstream, &b.backend) {
-        (Some(_), _) => false,
-        (_, Some(_)) => true,
-        _ => looks_like_haproxy(&text),
-    };
+    let is_httpd = b.backend.is_none() && looks_like_httpd(&text);
+    let is_haproxy = !is_httpd
+        && match (&b.upstream, &b.backend) {
+            (Some(_), _) => false,
+            (_, Some(_)) => true,
+            _ => looks_like_haproxy(&text),
+        };
     let which = if is_haproxy {
         "balancer.backend"
     } else {
@@ -432,7 +539,9 @@ fn from_config(
         };
         ("balancer.config".to_string(), msg)
     };
-    let imported: Imported = if is_haproxy {
+    let imported: Imported = if is_httpd {
+        httpd::import(&text, b.upstream.as_deref()).map_err(at_line)?
+    } else if is_haproxy {
         haproxy::import(&text, b.backend.as_deref()).map_err(at_line)?
     } else {
         nginx::import_file(&full, b.upstream.as_deref()).map_err(at_line)?
@@ -572,7 +681,13 @@ fn from_config(
             conf,
             import: Some(ImportInfo {
                 path: shown,
-                format: if is_haproxy { "haproxy" } else { "nginx" },
+                format: if is_httpd {
+                    "httpd"
+                } else if is_haproxy {
+                    "haproxy"
+                } else {
+                    "nginx"
+                },
                 block: imported.name,
                 notes,
             }),
