@@ -70,7 +70,7 @@ mod tests {
         let mut b = slab::Slab::with_capacity(2);
         for step in 0..1000u64 {
             let r = crate::engine::rng::mix64(step);
-            if r % 3 == 0 && !b.is_empty() {
+            if r.is_multiple_of(3) && !b.is_empty() {
                 let k = (r >> 8) as usize % b.capacity();
                 if b.contains(k) {
                     assert_eq!(a.remove(k), b.remove(k));

@@ -134,8 +134,8 @@ impl<E> RadixQueue<E> {
                 // Every other bucket holds larger keys. `last` becomes the largest key taken:
                 // it shares the bits above i - 1 with the old `last`, so the buckets above
                 // stay valid.
-                self.front.extend(entries.drain(..));
-                self.front.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+                self.front.append(&mut entries);
+                self.front.sort_unstable_by_key(|e| std::cmp::Reverse(e.0));
                 self.last = self.front[0].0;
                 self.buckets[i] = entries;
                 return;
