@@ -153,8 +153,9 @@ label = "b"
 costs.backend_per_hour = 3
 "#;
         let sc = load_str(text, "c.toml", &[]).unwrap();
-        assert_eq!(fixed_per_hour(&sc.strategies[0].system).0, 2.0); // 2 backends by default
-        assert_eq!(fixed_per_hour(&sc.strategies[1].system).0, 6.0);
+        // 4 backends by default (docs/scenario-format.md): 4 x 1 and 4 x 3.
+        assert_eq!(fixed_per_hour(&sc.strategies[0].system).0, 4.0);
+        assert_eq!(fixed_per_hour(&sc.strategies[1].system).0, 12.0);
         let e = load_str(
             &text.replace("backend_per_hour = 1", "backend_per_hr = 1"),
             "c.toml",

@@ -1033,9 +1033,9 @@ mod tests {
     #[test]
     fn objectives_and_margins() {
         assert_eq!(parse_objective("cost_total_per_h").unwrap(), "cost_total_per_h");
-        let e = parse_objective("cost_total").unwrap_err().to_string();
+        let e = parse_objective("cost_totl_per_h").unwrap_err().to_string();
         assert!(
-            e.starts_with("--minimize cost_total: not a cost column; did you mean `cost_total_per_h`?"),
+            e.starts_with("--minimize cost_totl_per_h: not a cost column; did you mean `cost_total_per_h`?"),
             "{e}"
         );
         let t = Target::parse("latency_p99_ms<300").unwrap();
