@@ -214,7 +214,7 @@ pub struct PlanArgs {
     /// configuration meets the targets, and the cheapest configuration at G times the load.
     #[arg(long, value_name = "G")]
     pub growth: Option<f64>,
-    /// Output folder for plan.csv [default: output/<scenario name>/plan].
+    /// Output folder for plan.csv [default: output/<scenario name>/plan, or .../max-load].
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// Worker threads [default: one per core]. The answer is the same for any value.
@@ -531,10 +531,10 @@ fn plan_cmd(args: &PlanArgs) -> Result<()> {
     }
     let sc = args.scenario.load()?;
     let origin = args.scenario.scenario.display().to_string();
-    let out_dir = args
-        .out
-        .clone()
-        .unwrap_or_else(|| Path::new("output").join(&sc.name).join("plan"));
+    let out_dir = args.out.clone().unwrap_or_else(|| {
+        let sub = if args.max_load.is_some() { "max-load" } else { "plan" };
+        Path::new("output").join(&sc.name).join(sub)
+    });
     let started = Instant::now();
     let opts = planner::Options {
         targets: &targets,

@@ -237,7 +237,11 @@ pub fn cost_verdict(s: &[SummaryRow], names: &[String]) -> Option<Verdict> {
         "Cost per hour (cost_total_per_h: backends, store servers, network, lost sessions). Meeting p99 < \
          {TARGET_P99_MS} ms and lost sessions < {TARGET_LOST_PCT}% (upper end of the 95% interval), cheapest \
          first: {}.",
-        if ranked.is_empty() { "none".to_string() } else { ranked.join("; ") }
+        if ranked.is_empty() {
+            "none".to_string()
+        } else {
+            ranked.join("; ")
+        }
     );
     if !miss.is_empty() {
         text.push_str(&format!(" Missing a target: {}.", miss.join("; ")));
@@ -470,9 +474,18 @@ mod tests {
             .collect();
         let names: Vec<String> = ["a", "b", "c"].iter().map(|s| s.to_string()).collect();
         let v = cost_verdict(&rows, &names).unwrap().text;
-        assert!(v.contains("cheapest first: b 1.000 ± 0.000/h; a 2.000 ± 0.000/h."), "{v}");
+        assert!(
+            v.contains("cheapest first: b 1.000 ± 0.000/h; a 2.000 ± 0.000/h."),
+            "{v}"
+        );
         assert!(v.contains("Missing a target: c 0.500 ± 0.000/h."), "{v}");
-        let free: Vec<SummaryRow> = rows.iter().map(|r| SummaryRow { cost_total_per_h: 0.0, ..r.clone() }).collect();
+        let free: Vec<SummaryRow> = rows
+            .iter()
+            .map(|r| SummaryRow {
+                cost_total_per_h: 0.0,
+                ..r.clone()
+            })
+            .collect();
         assert!(cost_verdict(&free, &names).is_none(), "no prices, no cost verdict");
     }
 }
