@@ -1,7 +1,7 @@
 //! The tables printed on the terminal: after `sessim run` one line per strategy, each figure
 //! the mean over replications with its 95% confidence half-width when there are several;
-//! after `sessim sweep` the same per point; after `sessim plan` the answers and the
-//! configurations the search ran.
+//! after `sessim sweep` the same per point; after `sessim plan` each strategy's cheapest
+//! sufficient configuration (or, with `--max-load`, its largest load).
 
 use crate::metrics::RunResult;
 use crate::metrics::stats::estimate;

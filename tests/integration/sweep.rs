@@ -558,6 +558,12 @@ fn plan_resumes_from_its_runs_and_gives_the_same_answer() {
     let out = ok(d.path(), &resumed);
     assert!(out.contains("read back by --resume"), "{out}");
     assert_eq!(fs::read(d.path().join("p/plan.csv")).unwrap(), first);
+    // One thread gives the same plan as two.
+    let mut one = args.to_vec();
+    one[9] = "p1";
+    one.extend(["--jobs", "1"]);
+    ok(d.path(), &one);
+    assert_eq!(fs::read(d.path().join("p1/plan.csv")).unwrap(), first);
     // Another sweep in the folder is refused.
     let mut other = resumed.clone();
     other[5] = "backends.count=1..7";
@@ -600,4 +606,37 @@ fn a_real_kill_keeps_the_rows_written_and_resume_finishes_them() {
     let whole = files(&d.path().join("whole"));
     assert!(files(&d.path().join("killed")) == whole);
     assert!(whole[1].starts_with(&at_kill[..at_kill.iter().rposition(|b| *b == b'\n').unwrap_or(0)]));
+}
+
+#[test]
+fn cheapest_fix_prices_its_strategies_as_documented() {
+    // scenarios/cheapest-fix.toml: a worker $0.0102/h, a store server $0.0816/h. At 3 backends
+    // x 8 workers: 24 x 0.0102 = 0.2448 for every strategy, plus one Redis or memcached
+    // server (0.0816) for the shared stores, none for local, replicated and cookie sessions.
+    let sc = sessim::scenario::load(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("scenarios/cheapest-fix.toml")
+            .as_path(),
+        &[sessim::scenario::Override::parse("backends.count=3").unwrap()],
+    )
+    .unwrap();
+    let fixed: Vec<(String, f64)> = sc
+        .strategies
+        .iter()
+        .map(|s| {
+            let (b, st) = sessim::metrics::cost::fixed_per_hour(&s.system);
+            (s.label.clone(), ((b + st) * 1e6).round() / 1e6)
+        })
+        .collect();
+    let want = [
+        ("ip_hash + local", 0.2448),
+        ("round-robin + replicated", 0.2448),
+        ("round-robin + redis", 0.3264),
+        ("round-robin + memcached", 0.3264),
+        ("round-robin + cookie", 0.2448),
+    ];
+    assert_eq!(fixed.len(), want.len());
+    for ((l, c), (wl, wc)) in fixed.iter().zip(want) {
+        assert_eq!((l.as_str(), *c), (wl, wc));
+    }
 }
