@@ -321,6 +321,18 @@ pub fn sweep_verdicts(t: &SweepTables) -> Vec<Verdict> {
                     compare(&items(&|r| r.lost_session_pct), false, 2, "%")
                 ),
             });
+            let here: Vec<SummaryRow> = t
+                .rows
+                .iter()
+                .filter(|r| r.point == *p)
+                .map(|r| r.summary.clone())
+                .collect();
+            if let Some(v) = cost_verdict(&here, &names) {
+                out.push(Verdict {
+                    metric: format!("Cost at the highest {key}{at}"),
+                    text: format!("At {key} = {}: {}", fmt_num(*x), v.text),
+                });
+            }
         }
     }
     out
