@@ -640,3 +640,41 @@ fn cheapest_fix_prices_its_strategies_as_documented() {
         assert_eq!((l.as_str(), *c), (wl, wc));
     }
 }
+
+#[test]
+fn growth_finds_the_next_configuration_at_the_grown_load() {
+    // rho = 0.05 lambda / N < 0.3. At 50 users/s N = 9 (0.278; 8 gives 0.3125); at 1.5 x 50 =
+    // 75 users/s N > 12.5: 13 (0.288; 12 gives 0.3125). The cheapest configuration at 50
+    // carries 9 x 0.3 / 0.05 = 54 users/s in expectation, so of the loads 50, 52.5, 55, ...
+    // it fails from 55 on.
+    let d = tempfile::tempdir().unwrap();
+    fs::write(
+        d.path().join("plan.toml"),
+        priced_scenario(50.0).replace("1000s", "400s"),
+    )
+    .unwrap();
+    let out = ok(
+        d.path(),
+        &[
+            "plan",
+            "plan.toml",
+            "--target",
+            "backend_utilization<0.3",
+            "--vary",
+            "backends.count=1..16",
+            "--growth",
+            "1.5",
+            "--out",
+            "g",
+        ],
+    );
+    assert!(out.contains("growth to 1.5 x 50 = 75 users/s"), "{out}");
+    let grown = fs::read_to_string(d.path().join("g/growth-plan/plan.csv")).unwrap();
+    let answer: Vec<&str> = grown.lines().filter(|l| l.contains(",true,true,")).collect();
+    assert_eq!(answer.len(), 1, "{grown}");
+    assert!(
+        answer[0].starts_with("round_robin + local,") && answer[0].contains(",12,13,true,true,"),
+        "{grown}"
+    );
+    assert!(out.contains("(fails at 55.0)"), "{out}");
+}
