@@ -522,6 +522,14 @@ impl Collector {
                 0.0
             }),
             offered_rps: round6(self.requests as f64 / secs),
+            store_mb: round6(store.store_bytes as f64 / 1e6),
+            cookie_mb: round6(store.cookie_bytes as f64 / 1e6),
+            // Filled in by `cost::apply`, which knows the strategy's prices.
+            cost_backends_per_h: 0.0,
+            cost_store_per_h: 0.0,
+            cost_network_per_h: 0.0,
+            cost_lost_per_h: 0.0,
+            cost_total_per_h: 0.0,
         };
         let width = self.bucket_width.as_nanos().max(1);
         let store_util = |start: SimTime| -> f64 {

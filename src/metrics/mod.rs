@@ -7,6 +7,7 @@
 //! never renamed. Every statistic counts only requests that arrived after the warm-up.
 
 pub mod collector;
+pub mod cost;
 pub mod stats;
 
 use serde::{Deserialize, Serialize};
@@ -149,6 +150,32 @@ summary_row! {
     /// the offered load [requests/s].
     #[serde(default)]
     offered_rps: f64,
+    // The columns from here on were added later: `default` lets `sessim report` read folders
+    // written before them (as 0).
+    /// Store operations' bytes on the network: per operation its command, key and reply
+    /// framing (100 B), plus the session data a read returns or a write sends [MB].
+    #[serde(default)]
+    store_mb: f64,
+    /// Session cookie bytes the clients sent (`cookie`, `cookie_fallback`) [MB].
+    #[serde(default)]
+    cookie_mb: f64,
+    /// Cost per hour of the backends: `backend_per_hour` x backends + `worker_per_hour` x
+    /// workers (see [`cost`]) [currency/h].
+    #[serde(default)]
+    cost_backends_per_h: f64,
+    /// Cost per hour of the store servers the strategy uses, by kind, and of their memory
+    /// [currency/h].
+    #[serde(default)]
+    cost_store_per_h: f64,
+    /// `network_per_gb` x (replication + store + cookie bytes) per measured hour [currency/h].
+    #[serde(default)]
+    cost_network_per_h: f64,
+    /// `lost_session` x lost sessions + `logout` x re-logins, per measured hour [currency/h].
+    #[serde(default)]
+    cost_lost_per_h: f64,
+    /// The sum of the four parts [currency/h].
+    #[serde(default)]
+    cost_total_per_h: f64,
 }
 
 /// One row of `backends.csv`: one backend in one strategy and replication.

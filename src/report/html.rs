@@ -234,6 +234,9 @@ pub fn run_page(
     if t.summary.iter().any(|r| r.replication_msgs > 0) {
         cols.push(("replication msgs", "replication_msgs", 0));
     }
+    if t.summary.iter().any(|r| r.cost_total_per_h > 0.0) {
+        cols.push(("cost [/h]", "cost_total_per_h", 3));
+    }
     s.push_str("<h2>Headline metrics</h2>\n<p>Mean ± 95% confidence half-width over replications.</p>\n<div class=\"tw\"><table>\n<tr><th>strategy</th>");
     for (h, _, _) in &cols {
         s.push_str(&format!("<th>{}</th>", esc(h)));
@@ -286,6 +289,7 @@ pub fn sweep_page(
     s.push_str(&answers(a));
     s.push_str(&verdicts(v));
     let has_store = t.rows.iter().any(|r| r.summary.store_ops > 0);
+    let has_cost = t.rows.iter().any(|r| r.summary.cost_total_per_h > 0.0);
     s.push_str("<h2>Headline metrics per point</h2>\n<p>Mean ± 95% confidence half-width over replications.</p>\n");
     const MAX_ROWS: usize = 200;
     for n in &names {
@@ -300,6 +304,9 @@ pub fn sweep_page(
         let mut heads = vec!["lost sessions [%]", "errors [%]", "p99 [ms]", "backend utilisation"];
         if has_store {
             heads.extend(["store utilisation", "store p99 [ms]"]);
+        }
+        if has_cost {
+            heads.push("cost [/h]");
         }
         for h in &heads {
             s.push_str(&format!("<th>{h}</th>"));
@@ -340,6 +347,9 @@ pub fn sweep_page(
             if has_store {
                 cells.push(fmt_est(&est(&|r| r.store_utilization), 3));
                 cells.push(fmt_est(&est(&|r| r.store_latency_p99_ms), 2));
+            }
+            if has_cost {
+                cells.push(fmt_est(&est(&|r| r.cost_total_per_h), 3));
             }
             for c in cells {
                 s.push_str(&format!("<td>{}</td>", esc(&c)));

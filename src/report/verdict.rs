@@ -241,7 +241,53 @@ pub fn run_verdicts(t: &RunTables) -> Vec<Verdict> {
             ),
         });
     }
+    if let Some(v) = cost_verdict(s, &names) {
+        out.push(v);
+    }
     out
+}
+
+/// Cost per hour, when the scenario has prices: the strategies that meet the targets (p99 <
+/// [`TARGET_P99_MS`] and lost sessions < [`TARGET_LOST_PCT`]%, each judged by the upper end of
+/// its 95% interval) ranked by mean cost, cheapest first, then those that miss them.
+pub fn cost_verdict(s: &[SummaryRow], names: &[String]) -> Option<Verdict> {
+    if !s.iter().any(|r| r.cost_total_per_h > 0.0) {
+        return None;
+    }
+    let upper = |e: &Estimate| e.mean + if e.ci95.is_finite() { e.ci95 } else { 0.0 };
+    let mut meet: Vec<(f64, String)> = Vec::new();
+    let mut miss: Vec<String> = Vec::new();
+    for n in names {
+        let cost = metric_estimate(s, n, "cost_total_per_h");
+        let p99 = metric_estimate(s, n, "latency_p99_ms");
+        let lost = metric_estimate(s, n, "lost_session_pct");
+        let text = format!("{n} {}/h", fmt_est(&cost, 3));
+        if upper(&p99) < TARGET_P99_MS && upper(&lost) < TARGET_LOST_PCT {
+            meet.push((cost.mean, text));
+        } else {
+            miss.push(text);
+        }
+    }
+    meet.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let ranked: Vec<String> = meet.into_iter().map(|(_, t)| t).collect();
+    let mut text = format!(
+        "Cost per hour (cost_total_per_h: backends, store servers, network, lost sessions). Meeting p99 < \
+         {TARGET_P99_MS} ms and lost sessions < {TARGET_LOST_PCT}% (upper end of the 95% interval), cheapest \
+         first: {}.",
+        if ranked.is_empty() {
+            "none".to_string()
+        } else {
+            ranked.join("; ")
+        }
+    );
+    if !miss.is_empty() {
+        text.push_str(&format!(" Missing a target: {}.", miss.join("; ")));
+    }
+    text.push_str(" `sessim plan` finds each strategy's cheapest sufficient configuration.");
+    Some(Verdict {
+        metric: "Cost".into(),
+        text,
+    })
 }
 
 /// The verdicts of a sweep folder: saturation knees, the load at which each strategy breaks
@@ -312,6 +358,18 @@ pub fn sweep_verdicts(t: &SweepTables) -> Vec<Verdict> {
                     compare(&items(&|r| r.lost_session_pct), false, 2, "%")
                 ),
             });
+            let here: Vec<SummaryRow> = t
+                .rows
+                .iter()
+                .filter(|r| r.point == *p)
+                .map(|r| r.summary.clone())
+                .collect();
+            if let Some(v) = cost_verdict(&here, &names) {
+                out.push(Verdict {
+                    metric: format!("Cost at the highest {key}{at}"),
+                    text: format!("At {key} = {}: {}", fmt_num(*x), v.text),
+                });
+            }
         }
     }
     out
@@ -483,5 +541,36 @@ mod tests {
             "During the run web2 crashed. ip_hash lost 4.10 ± 1.27% of its session requests, mostly when web2 crashed; redis lost no sessions. \
              Fewest lost: best: redis 0.00 ± 0.00%; worst: ip_hash 4.10 ± 1.27%."
         );
+    }
+
+    #[test]
+    fn the_cost_verdict_ranks_the_strategies_meeting_the_targets_by_cost() {
+        // Three replications each. a: cost 2, p99 200, no loss -> meets. b: cost 1, p99 200,
+        // no loss -> meets and is cheaper. c: cost 0.5 but p99 400 -> misses p99 < 300.
+        let mk = |st: &str, cost: f64, p99: f64, rep: u32| SummaryRow {
+            strategy: st.into(),
+            replication: rep,
+            cost_total_per_h: cost,
+            latency_p99_ms: p99,
+            ..SummaryRow::default()
+        };
+        let rows: Vec<SummaryRow> = (0..3)
+            .flat_map(|r| [mk("a", 2.0, 200.0, r), mk("b", 1.0, 200.0, r), mk("c", 0.5, 400.0, r)])
+            .collect();
+        let names: Vec<String> = ["a", "b", "c"].iter().map(|s| s.to_string()).collect();
+        let v = cost_verdict(&rows, &names).unwrap().text;
+        assert!(
+            v.contains("cheapest first: b 1.000 ± 0.000/h; a 2.000 ± 0.000/h."),
+            "{v}"
+        );
+        assert!(v.contains("Missing a target: c 0.500 ± 0.000/h."), "{v}");
+        let free: Vec<SummaryRow> = rows
+            .iter()
+            .map(|r| SummaryRow {
+                cost_total_per_h: 0.0,
+                ..r.clone()
+            })
+            .collect();
+        assert!(cost_verdict(&free, &names).is_none(), "no prices, no cost verdict");
     }
 }

@@ -17,7 +17,9 @@ use std::path::Path;
 use toml::{Table, Value};
 
 /// Keys a `[[strategy]]` entry may set besides `label`: the parts of a system.
-const STRATEGY_KEYS: &[&str] = &["label", "workload", "balancer", "backends", "sessions", "faults"];
+const STRATEGY_KEYS: &[&str] = &[
+    "label", "workload", "balancer", "backends", "sessions", "faults", "costs",
+];
 
 /// A `--set KEY=VALUE` override of one scenario key by its dotted path.
 #[derive(Clone, Debug, PartialEq)]
@@ -371,12 +373,44 @@ fn validate_system(raw: &RawScenario, base_dir: &Path) -> PathResult<System> {
     let (balancer, backends) = balancer::validate(&raw.balancer, &raw.backends, base_dir)?;
     let sessions = validate_sessions(&raw.sessions)?;
     let faults = faults::validate(raw.faults.as_deref().unwrap_or(&[]), &backends, &sessions)?;
+    let costs = validate_costs(raw.costs.as_ref())?;
     Ok(System {
         workload,
         balancer,
         backends,
         sessions,
         faults,
+        costs,
+    })
+}
+
+fn validate_costs(r: Option<&RawCosts>) -> PathResult<CostsConfig> {
+    let Some(r) = r else {
+        return Ok(CostsConfig::default());
+    };
+    let price = |v: Option<f64>, key: &str| -> PathResult<f64> {
+        match v {
+            None => Ok(0.0),
+            Some(x) if x.is_finite() && x >= 0.0 => Ok(x),
+            Some(x) => err(
+                format!("costs.{key}"),
+                format!("a price must be a number at least 0, got {x}"),
+            ),
+        }
+    };
+    Ok(CostsConfig {
+        currency: r.currency.clone().unwrap_or_default(),
+        backend_per_hour: price(r.backend_per_hour, "backend_per_hour")?,
+        worker_per_hour: price(r.worker_per_hour, "worker_per_hour")?,
+        server_per_hour: [
+            price(r.redis_server_per_hour, "redis_server_per_hour")?,
+            price(r.memcached_server_per_hour, "memcached_server_per_hour")?,
+            price(r.sql_server_per_hour, "sql_server_per_hour")?,
+        ],
+        store_memory_per_gb_hour: price(r.store_memory_per_gb_hour, "store_memory_per_gb_hour")?,
+        network_per_gb: price(r.network_per_gb, "network_per_gb")?,
+        lost_session: price(r.lost_session, "lost_session")?,
+        logout: price(r.logout, "logout")?,
     })
 }
 

@@ -52,6 +52,29 @@ pub struct System {
     pub sessions: SessionsConfig,
     /// What fails, when (see [`crate::faults`]).
     pub faults: crate::faults::FaultPlan,
+    /// Prices (`[costs]`), for the `cost_*` columns.
+    pub costs: CostsConfig,
+}
+
+/// `[costs]`: what the cluster and its failures cost. Every price defaults to 0, so a scenario
+/// without `[costs]` has `cost_*` columns of 0.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CostsConfig {
+    /// A label for the reports only (`USD`, `EUR`); no conversion.
+    pub currency: String,
+    pub backend_per_hour: f64,
+    pub worker_per_hour: f64,
+    /// Per store server and hour, by kind (in `StoreKind::ALL` order: redis, memcached, sql).
+    pub server_per_hour: [f64; 3],
+    /// Per GB (10^9 bytes) of configured store memory and hour (servers with `memory = 0`,
+    /// unlimited, cost nothing here).
+    pub store_memory_per_gb_hour: f64,
+    /// Per GB (10^9 bytes) of replication, store and cookie traffic.
+    pub network_per_gb: f64,
+    /// Per request that lost its session.
+    pub lost_session: f64,
+    /// Per re-login (a user sent back to the login page).
+    pub logout: f64,
 }
 
 #[derive(Clone, Debug)]

@@ -24,6 +24,23 @@ pub struct RawScenario {
     #[serde(default)]
     pub sessions: RawSessions,
     pub faults: Option<Vec<RawFault>>,
+    pub costs: Option<RawCosts>,
+}
+
+/// `[costs]`: prices, all optional (0 when not given).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCosts {
+    pub currency: Option<String>,
+    pub backend_per_hour: Option<f64>,
+    pub worker_per_hour: Option<f64>,
+    pub redis_server_per_hour: Option<f64>,
+    pub memcached_server_per_hour: Option<f64>,
+    pub sql_server_per_hour: Option<f64>,
+    pub store_memory_per_gb_hour: Option<f64>,
+    pub network_per_gb: Option<f64>,
+    pub lost_session: Option<f64>,
+    pub logout: Option<f64>,
 }
 
 /// One `[[faults]]` entry; which keys apply depends on `kind` (checked in validation).

@@ -389,6 +389,7 @@ pub fn run_traced<'a>(
         &totals,
         &servers,
     );
+    crate::metrics::cost::apply(&mut result.summary, sys, (sc.duration - sc.warmup).as_secs_f64());
     result.replay = replay_report;
     result
 }

@@ -48,7 +48,7 @@ impl SessionStore for CachedDb {
         }
         match p.step {
             CACHE_GET => {
-                let r = self.cache.op(a, p, now);
+                let r = self.cache.op_value(a, p, now);
                 let hit = matches!(r, OpResult::Ok(_)) && self.cache.lookup(a.sid, now).is_ok();
                 p.step = if hit { DONE } else { DB_GET };
                 if hit {
@@ -58,7 +58,7 @@ impl SessionStore for CachedDb {
                 Step::Wait(r.at())
             }
             DB_GET => {
-                let r = self.db.op(a, p, now);
+                let r = self.db.op_value(a, p, now);
                 p.step = DONE;
                 match r {
                     OpResult::Refused(_) => p.lost = Some(LostCause::StoreFailure),
@@ -74,7 +74,7 @@ impl SessionStore for CachedDb {
                 Step::Wait(r.at())
             }
             REFILL => {
-                let r = self.cache.op(a, p, now);
+                let r = self.cache.op_value(a, p, now);
                 if matches!(r, OpResult::Ok(_) | OpResult::Timeout(_)) {
                     self.cache.store(a, None, now, &mut StoreTotals::default());
                 }
@@ -101,7 +101,7 @@ impl SessionStore for CachedDb {
         }
         match p.step {
             DB_SET => {
-                let r = self.db.op(a, p, now);
+                let r = self.db.op_value(a, p, now);
                 match r {
                     OpResult::Refused(_) => {
                         if create {
@@ -122,7 +122,7 @@ impl SessionStore for CachedDb {
                 Step::Wait(r.at())
             }
             CACHE_SET => {
-                let r = self.cache.op(a, p, now);
+                let r = self.cache.op_value(a, p, now);
                 if matches!(r, OpResult::Ok(_) | OpResult::Timeout(_)) {
                     self.cache.store(a, None, now, &mut StoreTotals::default());
                 }
@@ -148,6 +148,7 @@ impl SessionStore for CachedDb {
     fn totals(&self) -> StoreTotals {
         let mut t = self.totals.clone();
         t.evictions = self.cache.evictions() + self.db.evictions();
+        t.store_bytes = self.cache.wire_bytes() + self.db.wire_bytes();
         t
     }
 

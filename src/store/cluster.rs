@@ -22,6 +22,12 @@ use rustc_hash::FxHashMap;
 /// Bytes of a lock item's value ("lock." prefix on the key plus a small token).
 const LOCK_VALUE: u32 = 16;
 
+/// Bytes on the wire of one store operation besides the session data: the command and its
+/// reply framing and the key, both ways (a RESP `GET PHPREDIS_SESSION:<26-char id>` is about
+/// 60 bytes, its reply header a dozen; memcached's text protocol is alike). TCP/IP headers are
+/// not counted. Only for the network cost (`store_mb`).
+pub const OP_WIRE_BYTES: u64 = 100;
+
 pub struct Cluster {
     pub cfg: StoreConfig,
     label: &'static str,
@@ -44,6 +50,8 @@ pub struct Cluster {
     locks: FxHashMap<SessionId, (u32, u16)>,
     /// Distinguishes the draws of two clusters of one strategy (cache and database).
     draw_salt: u64,
+    /// Bytes the measured operations put on the network (`store_mb`).
+    wire_bytes: u64,
 }
 
 impl Cluster {
@@ -97,6 +105,7 @@ impl Cluster {
             warmup: env.warmup,
             locks: FxHashMap::default(),
             draw_salt,
+            wire_bytes: 0,
         }
     }
 
@@ -131,11 +140,29 @@ impl Cluster {
             // connection is refused and the operation fails.
             return OpResult::Refused(now + self.cfg.rtt);
         }
+        if a.measured {
+            self.wire_bytes += OP_WIRE_BYTES;
+        }
         let draw = a.index.wrapping_mul(4096) ^ (p.ops as u64) ^ self.draw_salt;
         p.ops = p.ops.wrapping_add(1);
         let mut r = rng::item_rng(self.svc_key ^ a.user_key, draw);
         let service = SimTime::from_secs_f64(self.cfg.service_time.sample(&mut r));
         self.stations[s].op(a.conn, now, service, self.cfg.rtt, self.cfg.timeout, a.measured)
+    }
+
+    /// An operation that carries the session data (a read's reply, a write's request): its
+    /// bytes count on the network too.
+    pub fn op_value(&mut self, a: &Access, p: &mut Progress, now: SimTime) -> OpResult {
+        let r = self.op(a, p, now);
+        if a.measured && !matches!(r, OpResult::Refused(_)) {
+            self.wire_bytes += a.bytes as u64;
+        }
+        r
+    }
+
+    /// Bytes the measured operations put on the network.
+    pub fn wire_bytes(&self) -> u64 {
+        self.wire_bytes
     }
 
     fn list_of(&self, server: u32, class: u16) -> u32 {

@@ -170,7 +170,11 @@ mod tests {
         let mut reference: HashMap<u64, u32> = HashMap::new();
         for step in 0..200_000u64 {
             let r = mix64(step);
-            let sid = if r.is_multiple_of(3) { r % 512 } else { mix64(r) % 50_000 };
+            let sid = if r.is_multiple_of(3) {
+                r % 512
+            } else {
+                mix64(r) % 50_000
+            };
             match (r >> 8) % 4 {
                 0 | 1 => {
                     ix.insert(sid, step as u32);

@@ -164,6 +164,8 @@ pub struct StoreTotals {
     /// Requests that carried the session (or its fallback) in a cookie, and the bytes.
     pub cookie_requests: u64,
     pub cookie_bytes: u64,
+    /// Bytes of store operations on the network (see [`cluster::OP_WIRE_BYTES`]).
+    pub store_bytes: u64,
 }
 
 impl StoreTotals {

@@ -86,7 +86,7 @@ pub fn read_phase(c: &mut Cluster, totals: &mut StoreTotals, a: &Access, p: &mut
             }
         },
         GET => {
-            let r = c.op(a, p, now);
+            let r = c.op_value(a, p, now);
             match r {
                 OpResult::Refused(_) => p.lost = Some(LostCause::StoreFailure),
                 OpResult::Timeout(_) | OpResult::Dropped(_) => p.lost = Some(LostCause::StoreTimeout),
@@ -135,7 +135,7 @@ impl SessionStore for Shared {
         }
         match p.step {
             SET => {
-                let r = self.c.op(a, p, now);
+                let r = self.c.op_value(a, p, now);
                 match r {
                     OpResult::Refused(_) => {
                         if create {
@@ -184,6 +184,7 @@ impl SessionStore for Shared {
     fn totals(&self) -> StoreTotals {
         let mut t = self.totals.clone();
         t.evictions = self.c.evictions();
+        t.store_bytes = self.c.wire_bytes();
         t
     }
 

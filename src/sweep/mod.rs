@@ -2,8 +2,8 @@
 //! [`spec`]s), their parallel execution with replications ([`run`]), the files a sweep writes
 //! and reads back for `--resume` ([`output`]), statistics over replications with paired
 //! differences ([`summary`]) and for single long runs ([`steady`]), sharding across machines
-//! and merging ([`shard`]), and the search for the smallest sufficient configuration
-//! ([`plan`]).
+//! and merging ([`shard`]), and the search for the cheapest sufficient configuration and the largest
+//! load a configuration carries ([`plan`]).
 //!
 //! This module owns everything about many runs; one run is [`crate::sim::run`], which knows
 //! nothing of sweeps. A point of a sweep is an ordinary [`crate::scenario::Scenario`]: the

@@ -1,36 +1,65 @@
-//! `sessim plan`: per strategy, the smallest configuration that meets every target, found with
-//! far fewer simulations than the full grid.
+//! `sessim plan`: per strategy, the cheapest configuration that meets every target (and, with
+//! `--max-load`, the largest load a configuration carries), found with far fewer simulations
+//! than the full grid.
 //!
-//! Assumption: each axis lists its values from the cheapest to the most generous (more
-//! backends, more workers, more store servers), and once a configuration meets the targets,
-//! every configuration at least as generous on every axis does too (monotonicity). Then:
+//! The statistical rule: a target is judged by its 95% confidence interval over replications,
+//! so that a configuration is only called sufficient when the data say so: `m < v` is met when
+//! the upper bound mean + half-width is below v, `m > v` when the lower bound is above v. This
+//! needs at least two replications. The objective (`--minimize`, a `cost_*` column by default
+//! `cost_total_per_h`) is compared by its mean.
 //!
-//! - one axis (or a `zip` sweep, which is one axis of points): bisection. Check the largest
-//!   value; if it fails, nothing meets the targets; else halve the interval between the last
-//!   value known to fail and the first known to pass: 1 + ceil(log2 n) points instead of n.
-//! - two axes A x B: a staircase search of the Pareto frontier. For each value of A in order,
-//!   bisect B below the best B found so far (a configuration with more A and no less B is
-//!   dominated); stop when B's smallest value passes. At most n_A (1 + log2 n_B) points, and
-//!   every Pareto-minimal configuration is reported (with two axes there is no single
-//!   "smallest": 3 backends x 3 workers and 5 x 2 are both minimal).
+//! Assumptions: every axis lists its values from the least to the most generous (more
+//! backends, workers, store servers or memory), and feasibility is monotone: a configuration at
+//! least as generous on every axis as one that meets the targets meets them too, and one at most
+//! as generous as a failing one fails.
 //!
-//! A target is judged by its 95% confidence interval over replications, so that a
-//! configuration is only called sufficient when the data say so: `m < v` is met when the upper
-//! bound mean + half-width is below v, `m > v` when the lower bound is above v. This needs at
-//! least two replications. Every strategy searches on its own, but the points they need in
-//! one round run together on the thread pool; results are deterministic.
+//! The search ([`search`]), per strategy: every configuration of the grid has a lower bound of
+//! its objective known before any simulation, the fixed cost of its backends and store servers
+//! ([`crate::metrics::cost::fixed_per_hour`]; network and lost-session costs are never
+//! negative). Configurations are visited in increasing lower bound (ties: fewer axis steps
+//! first, then grid order):
+//!
+//! - one whose lower bound is above the best objective found so far ends the search: no later
+//!   one can be cheaper (branch and bound; one of equal bound is still looked at, so that of
+//!   equally cheap configurations the least generous wins);
+//! - one at most as generous as a failing configuration fails (monotonicity): skipped;
+//! - one at least as generous as a passing configuration costs at least as much in backends and
+//!   store: skipped when the objective is `cost_total_per_h`, `cost_backends_per_h` or
+//!   `cost_store_per_h` (its network and lost-session costs are assumed not to fall by more than
+//!   its extra fixed cost), simulated otherwise;
+//! - any other is decided by bisection along the last axis through it (its "line"): between the
+//!   most generous point of the line known to fail and the least generous known to pass (the
+//!   line's top first when none is known to pass). Each line takes at most 1 + ceil(log2 n)
+//!   simulations, and a failure also rules out every configuration below it in the other
+//!   lines.
+//!
+//! With one axis this is plain bisection (7 configurations instead of 63 for `2..64`); with
+//! two it is the staircase walk of the Pareto frontier, cut short by the cost bound. Every
+//! strategy searches on its own, but the configurations they need in one round run together on
+//! the thread pool. Every simulation is appended to `plan_runs.csv` as soon as its round ends;
+//! `--resume` reads it back and replays the search, so a resumed plan gives the same answer
+//! and `plan.csv` as an uninterrupted one. Results are deterministic for any `--jobs`.
+//!
+//! Sharding: the search is adaptive (which configuration runs next depends on the last
+//! result), so it does not fit `--shard`'s fixed slices of the grid; it runs on one machine.
 
-use super::grid::{Mode, Sweep};
+use super::grid::{AxesFrom, Mode, Sweep};
+use super::output::{self, MANIFEST, Manifest};
 use super::spec;
 use crate::dist::suggest;
 use crate::error::{Error, Result};
 use crate::metrics::SummaryRow;
 use crate::metrics::round6;
 use crate::metrics::stats::{Estimate, estimate};
+use crate::report::csv_out::OutputDir;
 use crate::runner;
+use crate::scenario::Scenario;
 use crate::sim;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
 use std::collections::BTreeMap;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Cmp {
@@ -118,12 +147,64 @@ impl std::fmt::Display for Target {
     }
 }
 
+impl Target {
+    /// How far the interval's end is from the target, as a percentage of the target (positive:
+    /// met with room to spare; negative: missed). Empty (NaN) for a target of 0.
+    pub fn margin_pct(&self, e: &Estimate) -> f64 {
+        let b = self.bound(e);
+        let slack = match self.cmp {
+            Cmp::Lt | Cmp::Le => self.value - b,
+            Cmp::Gt | Cmp::Ge => b - self.value,
+        };
+        if self.value == 0.0 {
+            f64::NAN
+        } else {
+            100.0 * slack / self.value.abs()
+        }
+    }
+}
+
+/// The columns `--minimize` accepts: the costs, whose fixed part bounds them from below.
+pub const OBJECTIVES: &[&str] = &[
+    "cost_total_per_h",
+    "cost_backends_per_h",
+    "cost_store_per_h",
+    "cost_network_per_h",
+    "cost_lost_per_h",
+];
+
+/// Checks a `--minimize` column.
+pub fn parse_objective(s: &str) -> Result<String> {
+    let s = s.trim();
+    if OBJECTIVES.contains(&s) {
+        return Ok(s.to_string());
+    }
+    Err(Error::bad_input(format!(
+        "--minimize {s}: not a cost column{}; choose one of: {}",
+        suggest(s, OBJECTIVES),
+        OBJECTIVES.join(", ")
+    )))
+}
+
+/// A lower bound of `objective` for strategy `s` at a point, known before simulating it.
+fn lower_bound(sc: &Scenario, s: usize, objective: &str) -> f64 {
+    let (b, st) = crate::metrics::cost::fixed_per_hour(&sc.strategies[s].system);
+    match objective {
+        "cost_total_per_h" => b + st,
+        "cost_backends_per_h" => b,
+        "cost_store_per_h" => st,
+        _ => 0.0,
+    }
+}
+
 /// One configuration evaluated for one strategy.
 #[derive(Clone, Debug)]
 pub struct Evaluated {
     pub point: usize,
     /// One estimate per target, in target order.
     pub estimates: Vec<Estimate>,
+    /// The `--minimize` column over replications.
+    pub objective: Estimate,
     pub met: bool,
 }
 
@@ -131,58 +212,328 @@ pub struct Evaluated {
 #[derive(Clone, Debug)]
 pub struct StrategyPlan {
     pub label: String,
-    /// The minimal configurations (points) that meet every target; empty if none does.
-    pub answers: Vec<usize>,
-    /// Every configuration run, in the order the search ran them.
+    /// The cheapest configuration (point) meeting every target; None if none does.
+    pub answer: Option<usize>,
+    /// Every configuration the search looked at, in the order it asked for them.
     pub evaluated: Vec<Evaluated>,
+}
+
+impl StrategyPlan {
+    pub fn answer_eval(&self) -> Option<&Evaluated> {
+        self.answer.and_then(|p| self.evaluated.iter().find(|e| e.point == p))
+    }
 }
 
 #[derive(Clone, Debug)]
 pub struct Plan {
     pub strategies: Vec<StrategyPlan>,
-    /// Simulations run (points x replications, over strategies).
+    pub objective: String,
+    /// Simulations the search used (configurations x replications, over strategies), of which
+    /// `resumed` came from `plan_runs.csv`.
     pub runs: usize,
+    pub resumed: usize,
     /// Simulations the full grid would have needed.
     pub grid_runs: usize,
+    /// Configurations simulated (over strategies) and in the grid (per strategy x strategies).
+    pub configurations: usize,
+    pub grid_configurations: usize,
 }
 
-/// The staircase search, replayed from the start against what is known: returns the Pareto
-/// frontier once every point it needs is known, or the next point `(i, j)` it needs.
-pub fn staircase(
-    n_a: usize,
-    n_b: usize,
-    known: impl Fn(usize, usize) -> Option<bool>,
-) -> Result<Vec<(usize, usize)>, (usize, usize)> {
-    let mut frontier = Vec::new();
-    let mut hi = n_b; // candidates for B are 0..hi
-    for i in 0..n_a {
-        if hi == 0 {
-            break;
-        }
-        let top = hi - 1;
-        if !known(i, top).ok_or((i, top))? {
-            continue;
-        }
-        // Invariant: `pass` meets the targets; every index <= `fail` is known (or, for -1,
-        // assumed) to fail.
-        let (mut fail, mut pass) = (-1isize, top);
-        while pass as isize - fail > 1 {
-            let mid = ((fail + pass as isize) / 2) as usize;
-            if known(i, mid).ok_or((i, mid))? {
-                pass = mid;
-            } else {
-                fail = mid as isize;
+impl Plan {
+    /// The strategy with the cheapest answer (ties: the first in scenario order).
+    pub fn winner(&self) -> Option<usize> {
+        let mut best: Option<(f64, usize)> = None;
+        for (s, sp) in self.strategies.iter().enumerate() {
+            if let Some(e) = sp.answer_eval()
+                && best.is_none_or(|(b, _)| e.objective.mean < b)
+            {
+                best = Some((e.objective.mean, s));
             }
         }
-        frontier.push((i, pass));
-        hi = pass;
+        best.map(|(_, s)| s)
     }
-    Ok(frontier)
 }
 
-/// Finds, per strategy, the smallest configurations of `sweep` meeting every target.
-pub fn plan(sweep: &Sweep, targets: &[Target], jobs: usize) -> Result<Plan> {
-    if targets.is_empty() {
+/// What the search knows of one simulated configuration: met, and the objective's mean.
+pub type Known = BTreeMap<usize, (bool, f64)>;
+
+/// The shape of the configuration space and the order of the search.
+pub struct Space {
+    /// Values per axis (one axis of points in a zip sweep); the last axis varies fastest.
+    pub dims: Vec<usize>,
+    /// The objective's lower bound per point.
+    pub lower: Vec<f64>,
+    /// Whether a point at least as generous as a passing one may be skipped.
+    pub skip_dominating: bool,
+}
+
+impl Space {
+    fn coords(&self, mut p: usize) -> Vec<usize> {
+        let mut c = vec![0; self.dims.len()];
+        for (i, n) in self.dims.iter().enumerate().rev() {
+            c[i] = p % n;
+            p /= n;
+        }
+        c
+    }
+
+    fn index(&self, c: &[usize]) -> usize {
+        c.iter().zip(&self.dims).fold(0, |acc, (x, n)| acc * n + x)
+    }
+
+    /// Points in search order: lower bound, then axis steps, then grid order.
+    pub fn order(&self) -> Vec<usize> {
+        let mut v: Vec<usize> = (0..self.lower.len()).collect();
+        v.sort_by(|&a, &b| {
+            let sa: usize = self.coords(a).iter().sum();
+            let sb: usize = self.coords(b).iter().sum();
+            self.lower[a]
+                .total_cmp(&self.lower[b])
+                .then(sa.cmp(&sb))
+                .then(a.cmp(&b))
+        });
+        v
+    }
+}
+
+fn leq(a: &[usize], b: &[usize]) -> bool {
+    a.iter().zip(b).all(|(x, y)| x <= y)
+}
+
+/// The cost-ordered search, replayed from the start against what is known: the cheapest
+/// passing point (None if none passes) once every point it needs is known, or the next point
+/// it needs.
+pub fn search(space: &Space, order: &[usize], known: &Known) -> std::result::Result<Option<usize>, usize> {
+    let sims: Vec<(Vec<usize>, bool, f64, usize)> =
+        known.iter().map(|(&p, &(m, o))| (space.coords(p), m, o, p)).collect();
+    let fails = |c: &[usize]| sims.iter().any(|(f, m, _, _)| !m && leq(c, f));
+    let passes = |c: &[usize]| sims.iter().any(|(q, m, _, _)| *m && leq(q, c));
+    // The best passing point so far: least objective, then earliest in the search order.
+    let rank: BTreeMap<usize, usize> = order.iter().enumerate().map(|(i, &p)| (p, i)).collect();
+    let best = || {
+        sims.iter()
+            .filter(|(_, m, _, _)| *m)
+            .min_by(|a, b| a.2.total_cmp(&b.2).then(rank[&a.3].cmp(&rank[&b.3])))
+            .map(|(_, _, o, p)| (*o, *p))
+    };
+    let best_now = best();
+    for &p in order {
+        if best_now.is_some_and(|(b, _)| b < space.lower[p]) {
+            break;
+        }
+        if known.contains_key(&p) {
+            continue;
+        }
+        let c = space.coords(p);
+        if fails(&c) {
+            continue;
+        }
+        if passes(&c) {
+            if space.skip_dominating {
+                continue;
+            }
+            return Err(p);
+        }
+        // Bisection along the last axis through p.
+        let last = c.len() - 1;
+        let n = space.dims[last] as isize;
+        let at = |k: isize| {
+            let mut x = c.clone();
+            x[last] = k as usize;
+            x
+        };
+        let mut lo = -1isize;
+        let mut hi = n;
+        for k in 0..n {
+            let x = at(k);
+            if fails(&x) {
+                lo = k;
+            }
+            if hi == n && passes(&x) {
+                hi = k;
+            }
+        }
+        if lo >= hi {
+            // Noisy, non-monotone data: decide p itself.
+            return Err(p);
+        }
+        let k = if hi == n { n - 1 } else { (lo + hi).div_euclid(2) };
+        return Err(space.index(&at(k)));
+    }
+    Ok(best_now.map(|(_, p)| p))
+}
+
+/// The largest passing index of a load axis whose feasibility falls with the load (a prefix of
+/// the axis passes): the smallest load first (if it fails, nothing passes), then bisection
+/// between the largest load known to pass and the smallest known to fail (or the end).
+pub fn largest_passing(n: usize, known: impl Fn(usize) -> Option<bool>) -> std::result::Result<Option<usize>, usize> {
+    if n == 0 {
+        return Ok(None);
+    }
+    if !known(0).ok_or(0usize)? {
+        return Ok(None);
+    }
+    let (mut pass, mut fail) = (0usize, n);
+    while fail - pass > 1 {
+        let mid = (pass + fail) / 2;
+        if known(mid).ok_or(mid)? {
+            pass = mid;
+        } else {
+            fail = mid;
+        }
+    }
+    Ok(Some(pass))
+}
+
+/// The simulations a plan has run, by (strategy, point, replication), and the file they are
+/// appended to (`plan_runs.csv`, the rows formatted as in `sweep.csv`).
+pub struct Cache {
+    rows: BTreeMap<(usize, usize, u32), SummaryRow>,
+    file: Option<(PathBuf, std::fs::File)>,
+    /// Rows read back by `--resume`.
+    pub resumed: usize,
+}
+
+pub const RUNS: &str = "plan_runs.csv";
+
+impl Cache {
+    /// Keeps the simulations in memory only.
+    pub fn memory() -> Cache {
+        Cache {
+            rows: BTreeMap::new(),
+            file: None,
+            resumed: 0,
+        }
+    }
+
+    /// Opens `dir/plan_runs.csv` for this sweep: afresh, or (`resume`) keeping its complete
+    /// rows when `dir/sweep.toml` says they belong to the same sweep.
+    pub fn open(dir: &Path, sweep: &Sweep, resume: bool) -> Result<Cache> {
+        let manifest = Manifest::new(sweep, super::Shard::WHOLE)?;
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        let path = dir.join(RUNS);
+        let mut rows = BTreeMap::new();
+        let mut valid_len = 0;
+        let mut header_ok = false;
+        if resume {
+            let found = Manifest::read(dir).map_err(|e| {
+                Error::bad_input(format!("--resume: {e}; to start this plan afresh, leave out --resume"))
+            })?;
+            if found.fingerprint != manifest.fingerprint {
+                return Err(Error::bad_input(format!(
+                    "--resume: {} holds another plan's simulations (fingerprint {}, this one is {}): the \
+                     scenario, --set, --vary, --replications or the sessim version differ; choose another \
+                     --out, or leave out --resume to start afresh",
+                    dir.display(),
+                    found.fingerprint,
+                    manifest.fingerprint
+                )));
+            }
+            let bytes = match std::fs::read(&path) {
+                Ok(b) => b,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+                Err(e) => return Err(Error::io(&path, e)),
+            };
+            let existing = output::read_existing(&bytes, &manifest.columns);
+            header_ok = existing.header_ok;
+            valid_len = existing.valid_len;
+            let first = 1 + sweep.axes.len();
+            let head = csv::StringRecord::from(manifest.columns[first..].to_vec());
+            for (k, r) in existing.rows.iter().enumerate() {
+                let bad = || {
+                    Error::bad_input(format!(
+                        "--resume: {} row {} is not a run of this plan: the file was changed; delete the \
+                         folder and start afresh",
+                        path.display(),
+                        k + 2
+                    ))
+                };
+                let point: usize = r[0].parse().map_err(|_| bad())?;
+                let summary = csv::StringRecord::from(r.iter().skip(first).collect::<Vec<_>>());
+                let row: SummaryRow = summary.deserialize(Some(&head)).map_err(|_| bad())?;
+                let s = sweep
+                    .strategies
+                    .iter()
+                    .position(|l| *l == row.strategy)
+                    .ok_or_else(bad)?;
+                if point >= sweep.points.len() || row.replication >= sweep.replications {
+                    return Err(bad());
+                }
+                rows.insert((s, point, row.replication), row);
+            }
+        }
+        let mut m = OutputDir::create(dir)?;
+        m.bytes(MANIFEST, manifest.text()?.as_bytes())?;
+        m.commit()?;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|e| Error::io(&path, e))?;
+        if header_ok {
+            f.set_len(valid_len).map_err(|e| Error::io(&path, e))?;
+            std::io::Seek::seek(&mut f, std::io::SeekFrom::End(0)).map_err(|e| Error::io(&path, e))?;
+        } else {
+            f.set_len(0).map_err(|e| Error::io(&path, e))?;
+            f.write_all(&output::record_bytes(&manifest.columns)?)
+                .map_err(|e| Error::io(&path, e))?;
+        }
+        Ok(Cache {
+            resumed: rows.len(),
+            rows,
+            file: Some((path, f)),
+        })
+    }
+
+    fn has(&self, s: usize, p: usize, reps: u32) -> bool {
+        (0..reps).all(|r| self.rows.contains_key(&(s, p, r)))
+    }
+
+    fn insert(&mut self, sweep: &Sweep, s: usize, p: usize, r: u32, row: SummaryRow) -> Result<()> {
+        if let Some((path, f)) = &mut self.file {
+            let bytes = output::row_bytes(p, &sweep.points[p].values, &row, None)?;
+            f.write_all(&bytes).map_err(|e| Error::io(path.clone(), e))?;
+        }
+        self.rows.insert((s, p, r), row);
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        if let Some((path, f)) = &mut self.file {
+            f.flush().map_err(|e| Error::io(path.clone(), e))?;
+        }
+        Ok(())
+    }
+
+    fn evaluate(&self, s: usize, p: usize, reps: u32, targets: &[Target], objective: &str) -> Evaluated {
+        let mine: Vec<&SummaryRow> = (0..reps).filter_map(|r| self.rows.get(&(s, p, r))).collect();
+        let est = |m: &str| estimate(&mine.iter().filter_map(|r| r.metric(m)).collect::<Vec<_>>());
+        let estimates: Vec<Estimate> = targets.iter().map(|t| est(&t.metric)).collect();
+        let met = targets.iter().zip(&estimates).all(|(t, e)| t.met(e));
+        Evaluated {
+            point: p,
+            estimates,
+            objective: est(objective),
+            met,
+        }
+    }
+}
+
+/// How to search.
+pub struct Options<'a> {
+    pub targets: &'a [Target],
+    /// The `--minimize` column.
+    pub objective: String,
+    pub jobs: usize,
+    /// Draw a progress line on stderr (only if it is a terminal).
+    pub progress: bool,
+    /// Search only these strategies (all when empty).
+    pub only: Vec<usize>,
+}
+
+fn check(sweep: &Sweep, opts: &Options) -> Result<()> {
+    if opts.targets.is_empty() {
         return Err(Error::bad_input(
             "plan: give at least one --target, e.g. --target 'latency_p99_ms<300'",
         ));
@@ -194,115 +545,302 @@ pub fn plan(sweep: &Sweep, targets: &[Target], jobs: usize) -> Result<Plan> {
             sweep.replications
         )));
     }
-    let (n_a, n_b) = match (sweep.mode, sweep.axes.len()) {
-        (Mode::Zip, _) | (Mode::Grid, 1) => (1, sweep.points.len()),
-        (Mode::Grid, 2) => (sweep.axes[0].values.len(), sweep.axes[1].values.len()),
-        (Mode::Grid, n) => {
-            return Err(Error::bad_input(format!(
-                "plan searches one or two axes; {n} are given (--vary or [sweep] axes): fix the others with --set"
-            )));
-        }
+    Ok(())
+}
+
+fn progress(enabled: bool, what: &str) -> ProgressBar {
+    if !enabled || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+    let style = ProgressStyle::with_template("{spinner} {prefix}: {msg}, {elapsed} elapsed")
+        .unwrap_or_else(|_| ProgressStyle::default_spinner());
+    bar.set_style(style);
+    bar.set_prefix(what.to_string());
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    bar
+}
+
+/// Runs the simulations of `needed` (strategy, point) that the cache lacks, on the pool.
+fn simulate(sweep: &Sweep, needed: &[(usize, usize)], cache: &mut Cache, pool: &rayon::ThreadPool) -> Result<usize> {
+    let tasks: Vec<(usize, usize, u32)> = needed
+        .iter()
+        .flat_map(|&(s, p)| (0..sweep.replications).map(move |r| (s, p, r)))
+        .filter(|&(s, p, r)| !cache.rows.contains_key(&(s, p, r)))
+        .collect();
+    let results: Vec<crate::metrics::RunResult> = pool.install(|| {
+        tasks
+            .par_iter()
+            .map(|&(s, p, r)| sim::run(&sweep.points[p].scenario, s, r))
+            .collect()
+    });
+    // A replayed log that could not be read (or broke `strict`) is bad input.
+    runner::check_replay(&results)?;
+    for (&(s, p, r), res) in tasks.iter().zip(results) {
+        cache.insert(sweep, s, p, r, res.summary)?;
+    }
+    cache.flush()?;
+    Ok(tasks.len())
+}
+
+/// Finds, per strategy, the cheapest configuration of `sweep` meeting every target.
+pub fn plan(sweep: &Sweep, opts: &Options, cache: &mut Cache) -> Result<Plan> {
+    check(sweep, opts)?;
+    parse_objective(&opts.objective)?;
+    let dims: Vec<usize> = match sweep.mode {
+        Mode::Zip => vec![sweep.points.len()],
+        Mode::Grid => sweep.axes.iter().map(|a| a.values.len()).collect(),
     };
-    let point_of = |i: usize, j: usize| i * n_b + j;
-    let pool = runner::pool(jobs)?;
     let s_count = sweep.strategies.len();
+    let searched: Vec<usize> = if opts.only.is_empty() {
+        (0..s_count).collect()
+    } else {
+        opts.only.clone()
+    };
+    let skip_dominating = matches!(
+        opts.objective.as_str(),
+        "cost_total_per_h" | "cost_backends_per_h" | "cost_store_per_h"
+    );
+    let spaces: Vec<Space> = (0..s_count)
+        .map(|s| Space {
+            dims: dims.clone(),
+            lower: sweep
+                .points
+                .iter()
+                .map(|pt| lower_bound(&pt.scenario, s, &opts.objective))
+                .collect(),
+            skip_dominating,
+        })
+        .collect();
+    let orders: Vec<Vec<usize>> = spaces.iter().map(Space::order).collect();
+    let pool = runner::pool(opts.jobs)?;
     let reps = sweep.replications;
-    let mut cache: BTreeMap<(usize, usize), Evaluated> = BTreeMap::new();
-    let mut order: Vec<Vec<usize>> = vec![Vec::new(); s_count];
-    let mut answers: Vec<Option<Vec<usize>>> = vec![None; s_count];
-    let mut runs = 0;
+    let mut known: Vec<Known> = vec![Known::new(); s_count];
+    let mut seen: Vec<Vec<Evaluated>> = vec![Vec::new(); s_count];
+    let mut answers: Vec<Option<Option<usize>>> = vec![None; s_count];
+    let mut simulated = 0;
+    let bar = progress(opts.progress, &sweep.name);
+    let before = cache.resumed;
     loop {
         let mut needed: Vec<(usize, usize)> = Vec::new();
-        for (s, answer) in answers.iter_mut().enumerate() {
-            if answer.is_some() {
-                continue;
-            }
-            match staircase(n_a, n_b, |i, j| cache.get(&(s, point_of(i, j))).map(|e| e.met)) {
-                Ok(f) => *answer = Some(f.into_iter().map(|(i, j)| point_of(i, j)).collect()),
-                Err((i, j)) => needed.push((s, point_of(i, j))),
+        for &s in &searched {
+            while answers[s].is_none() {
+                match search(&spaces[s], &orders[s], &known[s]) {
+                    Ok(a) => answers[s] = Some(a),
+                    Err(p) if cache.has(s, p, reps) => {
+                        let e = cache.evaluate(s, p, reps, opts.targets, &opts.objective);
+                        known[s].insert(p, (e.met, e.objective.mean));
+                        seen[s].push(e);
+                    }
+                    Err(p) => {
+                        needed.push((s, p));
+                        break;
+                    }
+                }
             }
         }
         if needed.is_empty() {
             break;
         }
-        let tasks: Vec<(usize, usize, u32)> = needed
-            .iter()
-            .flat_map(|&(s, p)| (0..reps).map(move |r| (s, p, r)))
-            .collect();
-        runs += tasks.len();
-        let results: Vec<crate::metrics::RunResult> = pool.install(|| {
-            tasks
-                .par_iter()
-                .map(|&(s, p, r)| sim::run(&sweep.points[p].scenario, s, r))
-                .collect()
-        });
-        // A replayed log that could not be read (or broke `strict`) is bad input.
-        crate::runner::check_replay(&results)?;
-        let rows: Vec<SummaryRow> = results.into_iter().map(|r| r.summary).collect();
-        for (k, &(s, p)) in needed.iter().enumerate() {
-            let mine = &rows[k * reps as usize..(k + 1) * reps as usize];
-            let estimates: Vec<Estimate> = targets
-                .iter()
-                .map(|t| estimate(&mine.iter().filter_map(|r| r.metric(&t.metric)).collect::<Vec<_>>()))
-                .collect();
-            let met = targets.iter().zip(&estimates).all(|(t, e)| t.met(e));
-            cache.insert(
-                (s, p),
-                Evaluated {
-                    point: p,
-                    estimates,
-                    met,
-                },
-            );
-            order[s].push(p);
-        }
+        simulated += simulate(sweep, &needed, cache, &pool)?;
+        let done = searched.iter().filter(|&&s| answers[s].is_some()).count();
+        bar.set_message(format!(
+            "{} configurations x {reps} replications simulated, {done}/{} strategies decided",
+            seen.iter().map(Vec::len).sum::<usize>() + needed.len(),
+            searched.len()
+        ));
     }
-    let strategies = (0..s_count)
+    bar.finish_and_clear();
+    let strategies: Vec<StrategyPlan> = (0..s_count)
         .map(|s| StrategyPlan {
             label: sweep.strategies[s].clone(),
-            answers: answers[s].clone().unwrap_or_default(),
-            evaluated: order[s].iter().filter_map(|p| cache.get(&(s, *p)).cloned()).collect(),
+            answer: answers[s].flatten(),
+            evaluated: seen[s].clone(),
         })
         .collect();
+    let configurations: usize = seen.iter().map(Vec::len).sum();
     Ok(Plan {
         strategies,
-        runs,
-        grid_runs: sweep.runs(),
+        objective: opts.objective.clone(),
+        runs: configurations * reps as usize,
+        resumed: (configurations * reps as usize).saturating_sub(simulated).min(before),
+        grid_runs: sweep.points.len() * searched.len() * reps as usize,
+        configurations,
+        grid_configurations: sweep.points.len() * searched.len(),
     })
 }
 
-/// `plan.csv`: one row per strategy and configuration run, in search order.
+/// The answer of `--max-load` for one strategy.
+#[derive(Clone, Debug)]
+pub struct LoadAnswer {
+    pub label: String,
+    /// The largest load value (an index of the load axis) meeting every target; None if even
+    /// the smallest fails.
+    pub largest: Option<usize>,
+    /// Every load simulated, in search order.
+    pub evaluated: Vec<Evaluated>,
+}
+
+/// `--max-load`: per strategy, the largest value of the one (load) axis of `sweep` that meets
+/// every target, by bisection on that axis.
+pub fn max_load(sweep: &Sweep, opts: &Options, cache: &mut Cache) -> Result<Vec<LoadAnswer>> {
+    check(sweep, opts)?;
+    let n = sweep.points.len();
+    let s_count = sweep.strategies.len();
+    let searched: Vec<usize> = if opts.only.is_empty() {
+        (0..s_count).collect()
+    } else {
+        opts.only.clone()
+    };
+    let pool = runner::pool(opts.jobs)?;
+    let reps = sweep.replications;
+    let mut seen: Vec<Vec<Evaluated>> = vec![Vec::new(); s_count];
+    let mut answers: Vec<Option<Option<usize>>> = vec![None; s_count];
+    let bar = progress(opts.progress, &format!("{} (max load)", sweep.name));
+    let objective = if opts.objective.is_empty() {
+        "cost_total_per_h".to_string()
+    } else {
+        opts.objective.clone()
+    };
+    loop {
+        let mut needed = Vec::new();
+        for &s in &searched {
+            while answers[s].is_none() {
+                let met: BTreeMap<usize, bool> = seen[s].iter().map(|e| (e.point, e.met)).collect();
+                match largest_passing(n, |i| met.get(&i).copied()) {
+                    Ok(a) => answers[s] = Some(a),
+                    Err(p) if cache.has(s, p, reps) => {
+                        seen[s].push(cache.evaluate(s, p, reps, opts.targets, &objective));
+                    }
+                    Err(p) => {
+                        needed.push((s, p));
+                        break;
+                    }
+                }
+            }
+        }
+        if needed.is_empty() {
+            break;
+        }
+        simulate(sweep, &needed, cache, &pool)?;
+        bar.set_message(format!(
+            "{} loads simulated",
+            seen.iter().map(Vec::len).sum::<usize>() + needed.len()
+        ));
+    }
+    bar.finish_and_clear();
+    Ok(searched
+        .iter()
+        .map(|&s| LoadAnswer {
+            label: sweep.strategies[s].clone(),
+            largest: answers[s].flatten(),
+            evaluated: seen[s].clone(),
+        })
+        .collect())
+}
+
+/// The key `--max-load` and `--growth` vary.
+pub const LOAD_KEY: &str = "workload.users_per_second";
+
+/// The scenario's load: its base `workload.users_per_second`.
+pub fn base_load(sc: &Scenario) -> Result<f64> {
+    sc.source
+        .get("workload")
+        .and_then(|w| w.get("users_per_second"))
+        .and_then(|v| v.as_float().or_else(|| v.as_integer().map(|i| i as f64)))
+        .ok_or_else(|| {
+            Error::bad_input(
+                "--max-load and --growth vary workload.users_per_second, which the scenario does not set \
+                 (a replayed log has no rate to scale): set it, e.g. --set workload.users_per_second=50",
+            )
+        })
+}
+
+/// The scenario with `key = value` set (a configuration the planner chose, or another load).
+pub fn with_values(sc: &Scenario, origin: &str, values: &[(String, toml::Value)]) -> Result<Scenario> {
+    let mut t = sc.source.clone();
+    for (k, v) in values {
+        crate::scenario::load::set_path(&mut t, k, v.clone())
+            .map_err(|m| Error::bad_input(format!("{origin}: {k}: {m}")))?;
+    }
+    crate::scenario::load::from_table(t, origin)
+}
+
+/// A sweep of the scenario's load over `values` (users per second), nothing else varied.
+pub fn load_sweep(sc: &Scenario, origin: &str, values: &[f64]) -> Result<Sweep> {
+    let spec: Vec<String> = values
+        .iter()
+        .map(|v| toml::Value::Float(round6(*v)).to_string())
+        .collect();
+    let spec = format!("[{}]", spec.join(", "));
+    let mut sc = sc.clone();
+    sc.source.remove("sweep");
+    Sweep::build(&sc, origin, &[format!("{LOAD_KEY}={spec}")], AxesFrom::VaryOnly)
+}
+
+/// `plan.csv`: one row per strategy and configuration looked at, in search order.
 pub fn plan_csv(sweep: &Sweep, targets: &[Target], plan: &Plan) -> Result<Vec<u8>> {
     let mut header: Vec<String> = vec!["strategy".into(), "step".into(), "point".into()];
     header.extend(sweep.axes.iter().map(|a| a.key.clone()));
+    header.push("meets_targets".into());
+    header.push("answer".into());
+    header.push(format!("{}_mean", plan.objective));
+    header.push(format!("{}_ci95", plan.objective));
+    for t in targets {
+        header.push(format!("{}_mean", t.metric));
+        header.push(format!("{}_ci95", t.metric));
+    }
+    let mut out = output::record_bytes(&header)?;
+    for sp in &plan.strategies {
+        for (step, e) in sp.evaluated.iter().enumerate() {
+            let mut rec = vec![sp.label.clone(), (step + 1).to_string(), e.point.to_string()];
+            rec.extend(sweep.points[e.point].values.iter().map(spec::display));
+            rec.push(e.met.to_string());
+            rec.push((sp.answer == Some(e.point)).to_string());
+            rec.push(num(e.objective.mean));
+            rec.push(num(e.objective.ci95));
+            for est in &e.estimates {
+                rec.push(num(est.mean));
+                rec.push(num(est.ci95));
+            }
+            out.extend(output::record_bytes(&rec)?);
+        }
+    }
+    Ok(out)
+}
+
+/// `max_load.csv`: one row per strategy and load looked at, in search order.
+pub fn max_load_csv(sweep: &Sweep, targets: &[Target], answers: &[LoadAnswer]) -> Result<Vec<u8>> {
+    let mut header: Vec<String> = vec!["strategy".into(), "step".into(), LOAD_KEY.into()];
     header.push("meets_targets".into());
     header.push("answer".into());
     for t in targets {
         header.push(format!("{}_mean", t.metric));
         header.push(format!("{}_ci95", t.metric));
     }
-    let mut out = super::output::record_bytes(&header)?;
-    let num = |x: f64| {
-        if x.is_finite() {
-            round6(x).to_string()
-        } else {
-            String::new()
-        }
-    };
-    for sp in &plan.strategies {
-        for (step, e) in sp.evaluated.iter().enumerate() {
-            let mut rec = vec![sp.label.clone(), (step + 1).to_string(), e.point.to_string()];
+    let mut out = output::record_bytes(&header)?;
+    for a in answers {
+        for (step, e) in a.evaluated.iter().enumerate() {
+            let mut rec = vec![a.label.clone(), (step + 1).to_string()];
             rec.extend(sweep.points[e.point].values.iter().map(spec::display));
             rec.push(e.met.to_string());
-            rec.push(sp.answers.contains(&e.point).to_string());
+            rec.push((a.largest == Some(e.point)).to_string());
             for est in &e.estimates {
                 rec.push(num(est.mean));
                 rec.push(num(est.ci95));
             }
-            out.extend(super::output::record_bytes(&rec)?);
+            out.extend(output::record_bytes(&rec)?);
         }
     }
     Ok(out)
+}
+
+fn num(x: f64) -> String {
+    if x.is_finite() {
+        round6(x).to_string()
+    } else {
+        String::new()
+    }
 }
 
 /// The configuration of a point, as `backends.count=9, backends.workers=2`.
@@ -314,6 +852,16 @@ pub fn describe(sweep: &Sweep, p: usize) -> String {
         .map(|(a, v)| format!("{}={}", a.key, spec::display(v)))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// The axis values of a point, as `--set` pairs.
+pub fn values_of(sweep: &Sweep, p: usize) -> Vec<(String, toml::Value)> {
+    sweep
+        .axes
+        .iter()
+        .zip(&sweep.points[p].values)
+        .map(|(a, v)| (a.key.clone(), v.clone()))
+        .collect()
 }
 
 #[cfg(test)]
@@ -362,36 +910,142 @@ mod tests {
         assert!(!Target::parse("backend_utilization>0.27").unwrap().met(&e));
     }
 
-    /// Drives the staircase against a known feasibility function, returning the frontier and
-    /// the points probed.
-    fn search(n_a: usize, n_b: usize, ok: impl Fn(usize, usize) -> bool) -> (Vec<(usize, usize)>, usize) {
-        let mut known = BTreeMap::new();
+    /// Drives the search against a known feasibility and objective, returning the answer and
+    /// the points simulated in order.
+    fn drive(space: &Space, ok: impl Fn(&[usize]) -> bool, obj: impl Fn(usize) -> f64) -> (Option<usize>, Vec<usize>) {
+        let order = space.order();
+        let mut known = Known::new();
+        let mut probes = Vec::new();
         loop {
-            match staircase(n_a, n_b, |i, j| known.get(&(i, j)).copied()) {
-                Ok(f) => return (f, known.len()),
-                Err((i, j)) => {
-                    known.insert((i, j), ok(i, j));
+            match search(space, &order, &known) {
+                Ok(a) => return (a, probes),
+                Err(p) => {
+                    assert!(!known.contains_key(&p), "asked twice for {p}");
+                    probes.push(p);
+                    known.insert(p, (ok(&space.coords(p)), obj(p)));
                 }
             }
         }
     }
 
     #[test]
-    fn bisection_on_one_axis() {
-        // Feasible from index 8 on (of 63): 1 + 6 probes instead of 63.
-        let (f, probes) = search(1, 63, |_, j| j >= 8);
-        assert_eq!(f, [(0, 8)]);
-        assert!(probes <= 7, "{probes}");
-        assert_eq!(search(1, 10, |_, _| false).0, []);
-        assert_eq!(search(1, 10, |_, _| true).0, [(0, 0)]);
+    fn one_axis_is_bisection() {
+        // Feasible from index 8 on (of 16), no costs: the top first, then halving:
+        // 15 passes, 7 fails, 11, 9, 8 pass: 5 probes instead of 16.
+        let space = Space {
+            dims: vec![16],
+            lower: vec![0.0; 16],
+            skip_dominating: true,
+        };
+        let (a, probes) = drive(&space, |c| c[0] >= 8, |_| 0.0);
+        assert_eq!(a, Some(8));
+        assert_eq!(probes, [15, 7, 11, 9, 8]);
+        // Feasible from 8 of 63: at most 1 + ceil(log2 63) = 7 probes.
+        let space = Space {
+            dims: vec![63],
+            lower: (0..63).map(|i| i as f64).collect(),
+            skip_dominating: true,
+        };
+        let (a, probes) = drive(&space, |c| c[0] >= 8, |p| p as f64);
+        assert_eq!(a, Some(8));
+        assert!(probes.len() <= 7, "{probes:?}");
+        assert_eq!(drive(&space, |_| false, |p| p as f64).0, None);
+        assert_eq!(drive(&space, |_| true, |p| p as f64).0, Some(0));
+    }
+
+    /// A tiny deterministic generator for the brute-force comparisons (SplitMix64).
+    fn splitmix(x: &mut u64) -> u64 {
+        *x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = *x;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
     }
 
     #[test]
-    fn staircase_finds_the_pareto_frontier() {
-        // Feasible when (i + 1) * (j + 1) >= 9 on 8 x 8: for i + 1 = 1..8 the least j + 1 is
-        // 9 (none), 5, 3, 3, 2, 2, 2, 2; Pareto-minimal: (2, 5), (3, 3), (5, 2).
-        let (f, probes) = search(8, 8, |i, j| (i + 1) * (j + 1) >= 9);
-        assert_eq!(f, [(1, 4), (2, 2), (4, 1)]);
-        assert!(probes < 64 / 2, "{probes}");
+    fn the_search_finds_the_brute_force_cheapest_on_random_monotone_spaces() {
+        // 300 random spaces of 1 to 3 axes: feasible when a weighted sum of the coordinates
+        // reaches a threshold (monotone), cost a positive price per step of each axis plus a
+        // random non-negative variable part. The answer must be the cheapest feasible point
+        // by brute force (ties: search order), and use fewer probes than the grid on average.
+        let mut seed = 7u64;
+        let (mut probes_total, mut grid_total) = (0, 0);
+        for case in 0..300 {
+            let k = 1 + (splitmix(&mut seed) % 3) as usize;
+            let dims: Vec<usize> = (0..k).map(|_| 2 + (splitmix(&mut seed) % 9) as usize).collect();
+            let n: usize = dims.iter().product();
+            let w: Vec<f64> = (0..k).map(|_| 1.0 + (splitmix(&mut seed) % 5) as f64).collect();
+            let price: Vec<f64> = (0..k).map(|_| 0.5 + (splitmix(&mut seed) % 7) as f64).collect();
+            let reach: f64 = dims.iter().zip(&w).map(|(d, w)| (d - 1) as f64 * w).sum();
+            let threshold = (splitmix(&mut seed) % 1000) as f64 / 1000.0 * reach * 1.1;
+            let space = Space {
+                dims: dims.clone(),
+                lower: vec![0.0; n],
+                skip_dominating: true,
+            };
+            let fixed: Vec<f64> = (0..n)
+                .map(|p| space.coords(p).iter().zip(&price).map(|(c, pr)| *c as f64 * pr).sum())
+                .collect();
+            // Variable part: small, so that a dominating point is never cheaper (the
+            // assumption `skip_dominating` rests on).
+            let var: Vec<f64> = (0..n).map(|_| (splitmix(&mut seed) % 100) as f64 / 1000.0).collect();
+            let space = Space {
+                lower: fixed.clone(),
+                ..space
+            };
+            let ok = |c: &[usize]| c.iter().zip(&w).map(|(c, w)| *c as f64 * w).sum::<f64>() >= threshold;
+            let obj = |p: usize| fixed[p] + var[p];
+            let (a, probes) = drive(&space, ok, obj);
+            let order = space.order();
+            let brute = order
+                .iter()
+                .filter(|&&p| ok(&space.coords(p)))
+                .min_by(|&&x, &&y| obj(x).total_cmp(&obj(y)));
+            assert_eq!(a, brute.copied(), "case {case}: dims {dims:?}, probes {probes:?}");
+            probes_total += probes.len();
+            grid_total += n;
+        }
+        assert!(probes_total * 2 < grid_total, "{probes_total} of {grid_total}");
+    }
+
+    #[test]
+    fn load_bisection_finds_the_largest_passing_load() {
+        // Loads 0..20 pass up to index 12.
+        let mut probes = Vec::new();
+        let ok = |i: usize| i <= 12;
+        let mut known = BTreeMap::new();
+        let a = loop {
+            match largest_passing(21, |i| known.get(&i).copied()) {
+                Ok(a) => break a,
+                Err(i) => {
+                    probes.push(i);
+                    known.insert(i, ok(i));
+                }
+            }
+        };
+        assert_eq!(a, Some(12));
+        // (pass, fail) = (0, 21) -> 10 passes -> (10, 21) -> 15 fails -> 12 passes -> 13 fails.
+        assert_eq!(probes, [0, 10, 15, 12, 13]);
+        assert_eq!(largest_passing(5, |_| Some(false)), Ok(None));
+        assert_eq!(largest_passing(5, |_| Some(true)), Ok(Some(4)));
+    }
+
+    #[test]
+    fn objectives_and_margins() {
+        assert_eq!(parse_objective("cost_total_per_h").unwrap(), "cost_total_per_h");
+        let e = parse_objective("cost_totl_per_h").unwrap_err().to_string();
+        assert!(
+            e.starts_with("--minimize cost_totl_per_h: not a cost column; did you mean `cost_total_per_h`?"),
+            "{e}"
+        );
+        let t = Target::parse("latency_p99_ms<300").unwrap();
+        // Upper bound 240 + 15 = 255: 45 below 300 = 15%.
+        let e = Estimate {
+            n: 3,
+            mean: 240.0,
+            sd: 1.0,
+            ci95: 15.0,
+        };
+        assert!((t.margin_pct(&e) - 15.0).abs() < 1e-9);
     }
 }
