@@ -1135,7 +1135,11 @@ impl Sim<'_> {
         let locked = r.prog.locked;
         let drop_write = r.prog.drop_write;
         let read_version = r.prog.read_version;
+        // The operation counter carries over: it picks each store operation's service-time
+        // draw, so the write phase's operations must not reuse the read phase's draws.
+        let ops = r.prog.ops;
         r.prog = Progress {
+            ops,
             lost,
             locked,
             drop_write,
