@@ -26,6 +26,9 @@ use crate::engine::SimTime;
 /// Buckets 0..=128: a key of 128 bits differs from `last` in its highest bit at most at 127.
 const BUCKETS: usize = 129;
 
+/// Capacity [entries] an emptied bucket keeps for its next use (256 KiB of entries).
+const KEEP_AT_MOST: usize = 8192;
+
 /// A bucket this small is sorted into `front` whole instead of being redistributed.
 const SORT_AT_MOST: usize = 32;
 
@@ -146,8 +149,12 @@ impl<E> RadixQueue<E> {
             for (key, event) in entries.drain(..) {
                 self.put(key, event);
             }
-            // Keep the emptied vector's capacity for the next time this bucket fills.
-            self.buckets[i] = entries;
+            // Keep the emptied vector's capacity for the next time this bucket fills, unless it
+            // is large: a bucket that once held a million entries would otherwise keep their
+            // room for the whole run (and every bucket likewise), several times what is pending.
+            if entries.capacity() <= KEEP_AT_MOST {
+                self.buckets[i] = entries;
+            }
         }
     }
 
