@@ -1458,3 +1458,7 @@ mod tests {
         assert_eq!(page_uri(u32::MAX, &mut u), "/page/4294967295");
     }
 }
+
+/// The record of a user alive: with a million of them, its size is the workload's memory
+/// (README, "Speed"). `Option` is how `slots::Slots` holds it.
+const _: () = assert!(std::mem::size_of::<Option<User>>() == 96);
