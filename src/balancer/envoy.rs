@@ -203,6 +203,17 @@ pub fn present_mask(servers: &[super::ServerConf]) -> u64 {
         .fold(0u64, |m, (i, _)| m | (1u64 << i))
 }
 
+/// Envoy's test hosts `tcp://127.0.0.1:90` ... `:95` (the ring hash and Maglev tests'): the
+/// hashed address is `127.0.0.1:9x`.
+#[cfg(test)]
+pub(crate) fn test_hosts(ports: &[u16], weights: &[u32]) -> Vec<super::ServerConf> {
+    ports
+        .iter()
+        .zip(weights)
+        .map(|(p, &w)| super::ServerConf::new(format!(":{p}"), format!("127.0.0.1:{p}")).weight(w))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

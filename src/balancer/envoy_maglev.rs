@@ -186,13 +186,7 @@ impl Policy for EnvoyMaglev {
 mod tests {
     use super::*;
 
-    fn envoy_hosts(ports: &[u16], weights: &[u32]) -> Vec<ServerConf> {
-        ports
-            .iter()
-            .zip(weights)
-            .map(|(p, &w)| ServerConf::new(format!(":{p}"), format!("127.0.0.1:{p}")).weight(w))
-            .collect()
-    }
+    use crate::balancer::envoy::test_hosts as envoy_hosts;
 
     #[test]
     fn table_matches_envoys_basic_test() {

@@ -184,14 +184,7 @@ impl Policy for EnvoyRingHash {
 mod tests {
     use super::*;
 
-    /// Envoy's test hosts `tcp://127.0.0.1:90` ... `:95`: the hashed address is `127.0.0.1:9x`.
-    fn envoy_hosts(ports: &[u16], weights: &[u32]) -> Vec<ServerConf> {
-        ports
-            .iter()
-            .zip(weights)
-            .map(|(p, &w)| ServerConf::new(format!(":{p}"), format!("127.0.0.1:{p}")).weight(w))
-            .collect()
-    }
+    use crate::balancer::envoy::test_hosts as envoy_hosts;
 
     #[test]
     fn ring_matches_envoys_basic_test() {
