@@ -1445,6 +1445,10 @@ fn page_uri(n: u32, buf: &mut [u8; 16]) -> &str {
     std::str::from_utf8(&buf[..len]).unwrap_or("/")
 }
 
+/// The record of a user alive: with a million of them, its size is the workload's memory
+/// (README, "Speed"). `Option` is how `slots::Slots` holds it.
+const _: () = assert!(std::mem::size_of::<Option<User>>() == 96);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1458,7 +1462,3 @@ mod tests {
         assert_eq!(page_uri(u32::MAX, &mut u), "/page/4294967295");
     }
 }
-
-/// The record of a user alive: with a million of them, its size is the workload's memory
-/// (README, "Speed"). `Option` is how `slots::Slots` holds it.
-const _: () = assert!(std::mem::size_of::<Option<User>>() == 96);
