@@ -204,10 +204,7 @@ impl Policy for EnvoyRoundRobin {
     }
 
     fn report(&mut self, peer: usize, ok: bool, peers: &mut [PeerState], now: SimTime) {
-        self.hosts.record(peer, ok, now);
-        if let Some(p) = peers.get_mut(peer) {
-            p.conns = p.conns.saturating_sub(1);
-        }
+        self.hosts.report(peer, ok, peers, now);
     }
 }
 
