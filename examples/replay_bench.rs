@@ -57,9 +57,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
         let sc = sessim::scenario::load_str(&text, "bench.toml", &[])?;
         let t = Instant::now();
-        let r = sessim::sim::run(&sc, 0, 0);
+        let run = sessim::sim::run(&sc, 0, 0)?;
         let secs = t.elapsed().as_secs_f64();
-        let rep = r.replay.clone().unwrap_or_default();
+        let (r, rep) = (run.result, run.replay.unwrap_or_default());
         if let Some(e) = rep.error {
             return Err(e.into());
         }

@@ -373,9 +373,8 @@ fn run_and_report(
     charts: bool,
 ) -> Result<()> {
     let started = Instant::now();
-    let (runs, trace_file) = runner::run_all_traced(sc, jobs(jobs_arg), spec)?;
+    let (runs, replay, trace_file) = runner::run_all_traced(sc, jobs(jobs_arg), spec)?;
     let elapsed = started.elapsed();
-    let replay = runs.first().and_then(|r| r.replay.clone());
     if let Some(rep) = &replay {
         // Malformed lines are never skipped silently: said even under --quiet.
         if rep.bad_count > 0 || !quiet {

@@ -7,6 +7,7 @@ use crate::error::{Error, Result};
 use crate::metrics::RunResult;
 use crate::scenario::Scenario;
 use crate::sim::{self, trace, trace::Tracer};
+use crate::workload::replay::source::ReplayReport;
 use rayon::prelude::*;
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
@@ -20,13 +21,42 @@ pub fn pool(jobs: usize) -> Result<rayon::ThreadPool> {
         .map_err(|e| Error::bad_input(format!("--jobs {jobs}: cannot start the thread pool: {e}")))
 }
 
-/// All runs of a scenario: strategy-major, then replication.
+/// All runs of a scenario: strategy-major, then replication. A replayed log that cannot be
+/// read, broke `strict`, or gave no request is bad input.
 pub fn run_all(sc: &Scenario, jobs: usize) -> Result<Vec<RunResult>> {
+    run_all_with_replay(sc, jobs).map(|(runs, _)| runs)
+}
+
+/// [`run_all`], with what reading the replayed log found (every run read the same log: the
+/// first run's report speaks for all).
+pub fn run_all_with_replay(sc: &Scenario, jobs: usize) -> Result<(Vec<RunResult>, Option<ReplayReport>)> {
     let tasks: Vec<(usize, u32)> = (0..sc.strategies.len())
         .flat_map(|s| (0..sc.replications).map(move |r| (s, r)))
         .collect();
     let pool = pool(jobs)?;
-    Ok(pool.install(|| tasks.par_iter().map(|&(s, r)| sim::run(sc, s, r)).collect()))
+    let runs: Vec<std::result::Result<sim::Run, sim::RunError>> =
+        pool.install(|| tasks.par_iter().map(|&(s, r)| sim::run(sc, s, r)).collect());
+    checked_runs(runs)
+}
+
+/// The results of `runs`, in order, and the first run's replay report; the first run that
+/// failed, or a replay report that [`check_report`] refuses, is bad input.
+pub fn checked_runs(
+    runs: Vec<std::result::Result<sim::Run, sim::RunError>>,
+) -> Result<(Vec<RunResult>, Option<ReplayReport>)> {
+    let mut results = Vec::with_capacity(runs.len());
+    let mut first = None;
+    for run in runs {
+        let run = run.map_err(|e| Error::bad_input(e.to_string()))?;
+        if let Some(rep) = &run.replay {
+            check_report(rep)?;
+        }
+        if results.is_empty() {
+            first = run.replay;
+        }
+        results.push(run.result);
+    }
+    Ok((results, first))
 }
 
 /// Where `--trace` writes and which share of the requests it keeps.
@@ -46,11 +76,10 @@ pub fn run_all_traced(
     sc: &Scenario,
     jobs: usize,
     trace: Option<&TraceSpec>,
-) -> Result<(Vec<RunResult>, Option<NamedTempFile>)> {
+) -> Result<(Vec<RunResult>, Option<ReplayReport>, Option<NamedTempFile>)> {
     let Some(spec) = trace else {
-        let runs = run_all(sc, jobs)?;
-        check_replay(&runs)?;
-        return Ok((runs, None));
+        let (runs, replay) = run_all_with_replay(sc, jobs)?;
+        return Ok((runs, replay, None));
     };
     let dir = match spec.path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
@@ -65,7 +94,7 @@ pub fn run_all_traced(
         .flat_map(|s| (0..sc.replications).map(move |r| (s, r)))
         .collect();
     let pool = pool(jobs)?;
-    let parts: Vec<Result<(RunResult, NamedTempFile)>> = pool.install(|| {
+    let parts: Vec<Result<(std::result::Result<sim::Run, sim::RunError>, NamedTempFile)>> = pool.install(|| {
         tasks
             .par_iter()
             .map(|&(s, r)| {
@@ -89,7 +118,7 @@ pub fn run_all_traced(
         runs.push(run);
         files.push(file);
     }
-    check_replay(&runs)?;
+    let (runs, replay) = checked_runs(runs)?;
     let mut joined = NamedTempFile::with_prefix_in(format!(".{name}."), &dir).map_err(|e| Error::io(&spec.path, e))?;
     {
         let mut w = BufWriter::new(joined.as_file_mut());
@@ -102,22 +131,11 @@ pub fn run_all_traced(
         }
         w.flush().map_err(io)?;
     }
-    Ok((runs, Some(joined)))
+    Ok((runs, replay, Some(joined)))
 }
 
-/// A replayed log that could not be read, broke `strict`, or gave no request at all is bad
-/// input: every run read the same log, so the first run's report speaks for all.
-pub fn check_replay(runs: &[RunResult]) -> Result<()> {
-    for r in runs {
-        if let Some(rep) = &r.replay {
-            check_report(rep)?;
-        }
-    }
-    Ok(())
-}
-
-/// See [`check_replay`].
-pub fn check_report(rep: &crate::workload::replay::source::ReplayReport) -> Result<()> {
+/// A replayed log that broke `strict`, or gave no request at all, is bad input.
+pub fn check_report(rep: &ReplayReport) -> Result<()> {
     if let Some(e) = &rep.error {
         return Err(Error::bad_input(e.clone()));
     }

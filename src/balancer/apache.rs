@@ -293,14 +293,6 @@ fn path_param<'u>(url: &'u str, name: &str) -> Option<&'u str> {
 }
 
 impl Policy for ApacheBalancer {
-    fn name(&self) -> &'static str {
-        match self.conf.lbmethod {
-            LbMethod::ByRequests => "apache byrequests",
-            LbMethod::ByBusyness => "apache bybusyness",
-            LbMethod::ByTraffic => "apache bytraffic",
-        }
-    }
-
     fn needs(&self) -> Needs {
         let sticky = self.conf.sticky.is_some();
         Needs {
@@ -364,6 +356,16 @@ impl Policy for ApacheBalancer {
         }
     }
 }
+
+/// The policy `apache` (registered in [`super::registry::POLICIES`]).
+pub(crate) static POLICY: super::registry::PolicyInfo = super::registry::PolicyInfo {
+    name: "apache",
+    title: "apache mod_proxy_balancer",
+    family: super::registry::Family::Apache,
+    backup: true,
+    keys: &["lbmethod", "stickysession", "nofailover", "forcerecovery", "retry"],
+    method: |p| super::Method::Apache(p.apache.clone()),
+};
 
 #[cfg(test)]
 mod tests {

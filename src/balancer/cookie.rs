@@ -45,10 +45,6 @@ impl CookieInsert {
 }
 
 impl Policy for CookieInsert {
-    fn name(&self) -> &'static str {
-        "haproxy cookie insert"
-    }
-
     fn needs(&self) -> Needs {
         Needs {
             server_cookie: true,
@@ -100,6 +96,16 @@ impl Policy for CookieInsert {
         }
     }
 }
+
+/// The policy `cookie` (registered in [`super::registry::POLICIES`]).
+pub(crate) static POLICY: super::registry::PolicyInfo = super::registry::PolicyInfo {
+    name: "cookie",
+    title: "haproxy cookie insert",
+    family: super::registry::Family::Haproxy,
+    backup: true,
+    keys: &["cookie_name", "cookie_balance"],
+    method: |p| p.cookie_balance.clone(),
+};
 
 #[cfg(test)]
 mod tests {

@@ -78,10 +78,6 @@ impl EnvoyLeastRequest {
 }
 
 impl Policy for EnvoyLeastRequest {
-    fn name(&self) -> &'static str {
-        "envoy LEAST_REQUEST"
-    }
-
     fn pick(
         &mut self,
         _client: &ClientInfo<'_>,
@@ -117,6 +113,20 @@ impl Policy for EnvoyLeastRequest {
         self.hosts.report(peer, ok, peers, now);
     }
 }
+
+/// The policy `envoy_least_request` (registered in [`super::registry::POLICIES`]).
+pub(crate) static POLICY: super::registry::PolicyInfo = super::registry::PolicyInfo {
+    name: "envoy_least_request",
+    title: "envoy LEAST_REQUEST",
+    family: super::registry::Family::Envoy,
+    backup: false,
+    keys: &["choice_count", "active_request_bias", "outlier_detection"],
+    method: |p| super::Method::EnvoyLeastRequest {
+        choice_count: p.choice_count,
+        active_request_bias: super::Bias(p.active_request_bias),
+        outlier: p.outlier,
+    },
+};
 
 #[cfg(test)]
 mod tests {

@@ -145,10 +145,6 @@ impl EnvoyMaglev {
 }
 
 impl Policy for EnvoyMaglev {
-    fn name(&self) -> &'static str {
-        "envoy MAGLEV"
-    }
-
     fn needs(&self) -> Needs {
         self.key.needs()
     }
@@ -178,6 +174,20 @@ impl Policy for EnvoyMaglev {
         self.hosts.report(peer, ok, peers, now);
     }
 }
+
+/// The policy `envoy_maglev` (registered in [`super::registry::POLICIES`]).
+pub(crate) static POLICY: super::registry::PolicyInfo = super::registry::PolicyInfo {
+    name: "envoy_maglev",
+    title: "envoy MAGLEV",
+    family: super::registry::Family::Envoy,
+    backup: false,
+    keys: &["key", "table_size", "outlier_detection"],
+    method: |p| super::Method::EnvoyMaglev {
+        key: p.key.clone(),
+        table_size: p.table_size,
+        outlier: p.outlier,
+    },
+};
 
 #[cfg(test)]
 mod tests {

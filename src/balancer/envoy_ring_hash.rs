@@ -143,10 +143,6 @@ impl EnvoyRingHash {
 }
 
 impl Policy for EnvoyRingHash {
-    fn name(&self) -> &'static str {
-        "envoy RING_HASH"
-    }
-
     fn needs(&self) -> Needs {
         self.key.needs()
     }
@@ -176,6 +172,21 @@ impl Policy for EnvoyRingHash {
         self.hosts.report(peer, ok, peers, now);
     }
 }
+
+/// The policy `envoy_ring_hash` (registered in [`super::registry::POLICIES`]).
+pub(crate) static POLICY: super::registry::PolicyInfo = super::registry::PolicyInfo {
+    name: "envoy_ring_hash",
+    title: "envoy RING_HASH",
+    family: super::registry::Family::Envoy,
+    backup: false,
+    keys: &["key", "minimum_ring_size", "maximum_ring_size", "outlier_detection"],
+    method: |p| super::Method::EnvoyRingHash {
+        key: p.key.clone(),
+        minimum_ring_size: p.minimum_ring_size,
+        maximum_ring_size: p.maximum_ring_size,
+        outlier: p.outlier,
+    },
+};
 
 #[cfg(test)]
 mod tests {

@@ -160,10 +160,6 @@ impl EnvoyRoundRobin {
 }
 
 impl Policy for EnvoyRoundRobin {
-    fn name(&self) -> &'static str {
-        "envoy ROUND_ROBIN"
-    }
-
     fn pick(
         &mut self,
         _client: &ClientInfo<'_>,
@@ -207,6 +203,16 @@ impl Policy for EnvoyRoundRobin {
         self.hosts.report(peer, ok, peers, now);
     }
 }
+
+/// The policy `envoy_round_robin` (registered in [`super::registry::POLICIES`]).
+pub(crate) static POLICY: super::registry::PolicyInfo = super::registry::PolicyInfo {
+    name: "envoy_round_robin",
+    title: "envoy ROUND_ROBIN",
+    family: super::registry::Family::Envoy,
+    backup: false,
+    keys: &["outlier_detection"],
+    method: |p| super::Method::EnvoyRoundRobin { outlier: p.outlier },
+};
 
 #[cfg(test)]
 mod tests {

@@ -383,10 +383,6 @@ pub(crate) fn take(i: usize, peers: &mut [PeerState], attempt: &mut Attempt) {
 }
 
 impl Policy for HaproxyRoundRobin {
-    fn name(&self) -> &'static str {
-        "haproxy roundrobin"
-    }
-
     fn pick(
         &mut self,
         _client: &ClientInfo<'_>,
@@ -409,6 +405,16 @@ impl Policy for HaproxyRoundRobin {
         self.fwrr.set_up(peer, up);
     }
 }
+
+/// The policy `haproxy_roundrobin` (registered in [`super::registry::POLICIES`]).
+pub(crate) static POLICY: super::registry::PolicyInfo = super::registry::PolicyInfo {
+    name: "haproxy_roundrobin",
+    title: "haproxy roundrobin",
+    family: super::registry::Family::Haproxy,
+    backup: true,
+    keys: &[],
+    method: |_| super::Method::HaproxyRoundRobin,
+};
 
 #[cfg(test)]
 mod tests {

@@ -69,10 +69,6 @@ impl Hash {
 }
 
 impl Policy for Hash {
-    fn name(&self) -> &'static str {
-        "nginx hash"
-    }
-
     fn needs(&self) -> Needs {
         self.key.needs()
     }
@@ -213,10 +209,6 @@ impl ConsistentHash {
 }
 
 impl Policy for ConsistentHash {
-    fn name(&self) -> &'static str {
-        "nginx hash consistent"
-    }
-
     fn needs(&self) -> Needs {
         self.key.needs()
     }
@@ -287,6 +279,32 @@ impl Policy for ConsistentHash {
         self.peers.free(peer, ok, peers, nginx_secs(now));
     }
 }
+
+/// The policy `hash` (registered in [`super::registry::POLICIES`]).
+pub(crate) static POLICY: super::registry::PolicyInfo = super::registry::PolicyInfo {
+    name: "hash",
+    title: "nginx hash",
+    family: super::registry::Family::Nginx,
+    backup: false,
+    keys: &["key"],
+    method: |p| super::Method::Hash {
+        key: p.key.clone(),
+        consistent: false,
+    },
+};
+
+/// The policy `hash_consistent` (registered in [`super::registry::POLICIES`]).
+pub(crate) static CONSISTENT_POLICY: super::registry::PolicyInfo = super::registry::PolicyInfo {
+    name: "hash_consistent",
+    title: "nginx hash consistent",
+    family: super::registry::Family::Nginx,
+    backup: false,
+    keys: &["key"],
+    method: |p| super::Method::Hash {
+        key: p.key.clone(),
+        consistent: true,
+    },
+};
 
 #[cfg(test)]
 mod tests {

@@ -91,10 +91,6 @@ pub(crate) fn walk(peers: &NginxPeers, mut w: i64) -> Option<usize> {
 }
 
 impl Policy for IpHash {
-    fn name(&self) -> &'static str {
-        "nginx ip_hash"
-    }
-
     fn pick(
         &mut self,
         client: &ClientInfo<'_>,
@@ -136,6 +132,16 @@ impl Policy for IpHash {
         self.peers.free(peer, ok, peers, nginx_secs(now));
     }
 }
+
+/// The policy `ip_hash` (registered in [`super::registry::POLICIES`]).
+pub(crate) static POLICY: super::registry::PolicyInfo = super::registry::PolicyInfo {
+    name: "ip_hash",
+    title: "nginx ip_hash",
+    family: super::registry::Family::Nginx,
+    backup: false,
+    keys: &[],
+    method: |_| super::Method::IpHash,
+};
 
 #[cfg(test)]
 mod tests {

@@ -114,14 +114,6 @@ impl KubeProxy {
 }
 
 impl Policy for KubeProxy {
-    fn name(&self) -> &'static str {
-        if self.affinity.is_some() {
-            "kube-proxy iptables, sessionAffinity ClientIP"
-        } else {
-            "kube-proxy iptables"
-        }
-    }
-
     fn pick(
         &mut self,
         client: &ClientInfo<'_>,
@@ -168,6 +160,19 @@ impl Policy for KubeProxy {
         }
     }
 }
+
+/// The policy `kube_proxy` (registered in [`super::registry::POLICIES`]).
+pub(crate) static POLICY: super::registry::PolicyInfo = super::registry::PolicyInfo {
+    name: "kube_proxy",
+    title: "kube-proxy",
+    family: super::registry::Family::KubeProxy,
+    backup: false,
+    keys: &["session_affinity", "affinity_timeout", "recent_list_size"],
+    method: |p| super::Method::KubeProxy {
+        affinity: p.affinity,
+        recent_list_size: p.recent_list_size,
+    },
+};
 
 #[cfg(test)]
 mod tests {

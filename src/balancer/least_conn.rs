@@ -103,10 +103,6 @@ impl NginxLeastConn {
 }
 
 impl Policy for NginxLeastConn {
-    fn name(&self) -> &'static str {
-        "nginx least_conn"
-    }
-
     fn pick(
         &mut self,
         _client: &ClientInfo<'_>,
@@ -186,10 +182,6 @@ impl HaproxyLeastConn {
 }
 
 impl Policy for HaproxyLeastConn {
-    fn name(&self) -> &'static str {
-        "haproxy leastconn"
-    }
-
     fn pick(
         &mut self,
         _client: &ClientInfo<'_>,
@@ -253,6 +245,26 @@ impl Policy for HaproxyLeastConn {
         }
     }
 }
+
+/// The policy `least_conn` (registered in [`super::registry::POLICIES`]).
+pub(crate) static NGINX_POLICY: super::registry::PolicyInfo = super::registry::PolicyInfo {
+    name: "least_conn",
+    title: "nginx least_conn",
+    family: super::registry::Family::Nginx,
+    backup: true,
+    keys: &[],
+    method: |_| super::Method::LeastConn,
+};
+
+/// The policy `leastconn` (registered in [`super::registry::POLICIES`]).
+pub(crate) static HAPROXY_POLICY: super::registry::PolicyInfo = super::registry::PolicyInfo {
+    name: "leastconn",
+    title: "haproxy leastconn",
+    family: super::registry::Family::Haproxy,
+    backup: true,
+    keys: &[],
+    method: |_| super::Method::HaproxyLeastConn,
+};
 
 #[cfg(test)]
 mod tests {

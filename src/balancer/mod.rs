@@ -16,10 +16,10 @@
 //! epoch offset so that the zero-initialised `checked`/`accessed` fields behave as they
 //! do in a real process started long after 1970).
 
-use std::fmt;
 use std::net::IpAddr;
 
 pub mod apache;
+pub(crate) mod client;
 pub mod config;
 pub mod cookie;
 pub mod envoy;
@@ -34,11 +34,21 @@ pub mod health;
 pub mod ip_hash;
 pub mod kube_proxy;
 pub mod least_conn;
+mod method;
 pub mod random;
+pub mod registry;
+mod retry;
 pub mod round_robin;
+pub(crate) mod router;
 pub mod source;
+mod validate;
 
 pub use crate::engine::{SimRng, SimTime};
+pub use method::{Bias, HashKey, Method};
+pub use retry::{
+    AttemptOutcome, FailurePolicy, HaproxyRetries, NEXT_UPSTREAM_STATUSES, NextUpstream, RetryAction, Verdict,
+};
+use validate::validate;
 
 /// One second of [`SimTime`].
 pub const SECOND: SimTime = SimTime::from_secs(1);
@@ -251,22 +261,8 @@ pub struct Needs {
     pub session_route: bool,
 }
 
-impl HashKey {
-    /// What hashing this key reads from the request.
-    pub fn needs(&self) -> Needs {
-        Needs {
-            session_cookie: matches!(self, HashKey::Cookie(_)),
-            uri: matches!(self, HashKey::RequestUri),
-            ..Needs::default()
-        }
-    }
-}
-
 /// A load-balancing policy: one file per policy implements this.
 pub trait Policy: Send {
-    /// Short name for reports (`nginx ip_hash`, `haproxy roundrobin`, ...).
-    fn name(&self) -> &'static str;
-
     /// The request attributes this policy reads (default: only the address).
     fn needs(&self) -> Needs {
         Needs::default()
@@ -316,131 +312,6 @@ pub trait Policy: Send {
     }
 }
 
-/// The key of nginx `hash` / `hash ... consistent`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum HashKey {
-    /// `$remote_addr`: the client address as text (`127.0.0.1`).
-    RemoteAddr,
-    /// `$cookie_NAME`: the session cookie value (empty when absent).
-    Cookie(String),
-    /// `$request_uri`: the request URI.
-    RequestUri,
-}
-
-impl HashKey {
-    /// Write the key's bytes for `client` into `buf`; returns the used prefix.
-    /// Allocation-free: an address is formatted into the stack buffer.
-    pub(crate) fn bytes<'b>(&self, client: &ClientInfo<'b>, buf: &'b mut [u8; 64]) -> &'b [u8] {
-        match self {
-            HashKey::RemoteAddr => {
-                use std::io::Write;
-                let mut cursor = std::io::Cursor::new(&mut buf[..]);
-                // 64 bytes hold any IPv4 or IPv6 text form; on the impossible overflow
-                // the key is what fit.
-                let _ = write!(cursor, "{}", client.addr);
-                let n = usize::try_from(cursor.position()).unwrap_or(0).min(64);
-                &buf[..n]
-            }
-            HashKey::Cookie(_) => client.session_cookie.unwrap_or("").as_bytes(),
-            HashKey::RequestUri => client.uri.as_bytes(),
-        }
-    }
-}
-
-impl fmt::Display for HashKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            HashKey::RemoteAddr => write!(f, "$remote_addr"),
-            HashKey::Cookie(name) => write!(f, "$cookie_{name}"),
-            HashKey::RequestUri => write!(f, "$request_uri"),
-        }
-    }
-}
-
-/// Which algorithm a balancer uses, with its parameters.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Method {
-    /// nginx default: smooth weighted round-robin, with backup servers.
-    RoundRobin,
-    /// nginx `ip_hash`.
-    IpHash,
-    /// nginx `hash KEY` / `hash KEY consistent`.
-    Hash { key: HashKey, consistent: bool },
-    /// nginx `least_conn`.
-    LeastConn,
-    /// nginx `random` / `random two [least_conn]`.
-    Random { two: bool },
-    /// HAProxy `balance roundrobin` (lb_fwrr.c).
-    HaproxyRoundRobin,
-    /// HAProxy `balance source`, map-based or `hash-type consistent`, optionally with
-    /// the `avalanche` hash modifier.
-    Source { consistent: bool, avalanche: bool },
-    /// HAProxy `balance leastconn` (lb_fwlc.c).
-    HaproxyLeastConn,
-    /// Envoy `ROUND_ROBIN` (EDF when weights differ).
-    EnvoyRoundRobin { outlier: Option<envoy::OutlierConf> },
-    /// Envoy `LEAST_REQUEST`.
-    EnvoyLeastRequest {
-        choice_count: u32,
-        active_request_bias: Bias,
-        outlier: Option<envoy::OutlierConf>,
-    },
-    /// Envoy `RING_HASH` with a hash policy.
-    EnvoyRingHash {
-        key: HashKey,
-        minimum_ring_size: u64,
-        maximum_ring_size: u64,
-        outlier: Option<envoy::OutlierConf>,
-    },
-    /// Envoy `MAGLEV` with a hash policy.
-    EnvoyMaglev {
-        key: HashKey,
-        table_size: u64,
-        outlier: Option<envoy::OutlierConf>,
-    },
-    /// A Kubernetes Service through kube-proxy's iptables rules; `affinity` is
-    /// `sessionAffinity: ClientIP` with its `timeoutSeconds`.
-    KubeProxy {
-        affinity: Option<SimTime>,
-        recent_list_size: u32,
-    },
-    /// Apache httpd `mod_proxy_balancer` (lbmethod, stickysession routes).
-    Apache(apache::ApacheConf),
-}
-
-/// Envoy's `active_request_bias` (a double), compared by its bits so that [`Method`] stays `Eq`.
-#[derive(Clone, Copy, Debug)]
-pub struct Bias(pub f64);
-
-impl PartialEq for Bias {
-    fn eq(&self, other: &Self) -> bool {
-        self.0.to_bits() == other.0.to_bits()
-    }
-}
-impl Eq for Bias {}
-
-impl Method {
-    /// Whether this is one of Envoy's algorithms or kube-proxy (no retries, health from checks).
-    pub fn is_envoy_or_kube(&self) -> bool {
-        matches!(
-            self,
-            Method::EnvoyRoundRobin { .. }
-                | Method::EnvoyLeastRequest { .. }
-                | Method::EnvoyRingHash { .. }
-                | Method::EnvoyMaglev { .. }
-                | Method::KubeProxy { .. }
-        )
-    }
-
-    /// Whether this is one of HAProxy's algorithms.
-    pub fn is_haproxy(&self) -> bool {
-        matches!(
-            self,
-            Method::HaproxyRoundRobin | Method::Source { .. } | Method::HaproxyLeastConn
-        )
-    }
-}
-
 /// HAProxy `cookie NAME insert [indirect] [nocache]`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CookieConf {
@@ -450,186 +321,6 @@ pub struct CookieConf {
     pub indirect: bool,
     /// `nocache`: adds `Cache-control: private` (no effect on routing).
     pub nocache: bool,
-}
-
-/// nginx `proxy_next_upstream` and its limits.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct NextUpstream {
-    /// `error` (connection errors; always counted as a failure of the peer).
-    pub error: bool,
-    /// `timeout` (always counted as a failure of the peer).
-    pub timeout: bool,
-    /// `http_500`, `http_502`, `http_503`, `http_504`, `http_403`, `http_404`,
-    /// `http_429`, in that bit order.
-    pub http: u8,
-    /// `non_idempotent`: also retry POST/LOCK/PATCH once the request was sent.
-    pub non_idempotent: bool,
-    /// `proxy_next_upstream_tries` (0 = no limit but the number of servers).
-    pub tries: u32,
-    /// `proxy_next_upstream_timeout` (0 = none).
-    pub timeout_limit: SimTime,
-}
-
-/// HTTP statuses that `proxy_next_upstream` can name, in [`NextUpstream::http`] bit order.
-pub const NEXT_UPSTREAM_STATUSES: [u16; 7] = [500, 502, 503, 504, 403, 404, 429];
-
-impl Default for NextUpstream {
-    /// nginx's default: `error timeout`.
-    fn default() -> Self {
-        NextUpstream {
-            error: true,
-            timeout: true,
-            http: 0,
-            non_idempotent: false,
-            tries: 0,
-            timeout_limit: SimTime::ZERO,
-        }
-    }
-}
-
-/// How an attempt ended, as the balancer sees it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum AttemptOutcome {
-    /// A response the balancer passes on (any status not listed below).
-    Response(u16),
-    /// Connection refused/reset before a response (nginx `error`).
-    ConnectError,
-    /// No answer in time (nginx `timeout`).
-    Timeout,
-}
-
-/// What nginx does after one attempt ([`NextUpstream::verdict`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Verdict {
-    /// Pass `ok = !peer_failed` to [`Policy::report`].
-    pub peer_failed: bool,
-    /// Try the next peer (if tries remain); otherwise the client gets the answer or an
-    /// error (502 for errors, 504 for timeouts).
-    pub next: bool,
-}
-
-impl NextUpstream {
-    /// nginx's decision after an attempt (`ngx_http_upstream_next`,
-    /// `ngx_http_upstream_test_next` in src/http/ngx_http_upstream.c): errors and
-    /// timeouts always count against the peer, even when not listed; an HTTP status is
-    /// only a failure when listed, and 403/404 then move on without counting
-    /// (`NGX_PEER_NEXT`). A listed-away 502 from a live backend is a success.
-    pub fn verdict(&self, outcome: AttemptOutcome) -> Verdict {
-        match outcome {
-            AttemptOutcome::ConnectError => Verdict {
-                peer_failed: true,
-                next: self.error,
-            },
-            AttemptOutcome::Timeout => Verdict {
-                peer_failed: true,
-                next: self.timeout,
-            },
-            AttemptOutcome::Response(status) => {
-                let listed = NEXT_UPSTREAM_STATUSES
-                    .iter()
-                    .position(|&s| s == status)
-                    .is_some_and(|bit| self.http & (1 << bit) != 0);
-                Verdict {
-                    peer_failed: listed && status != 403 && status != 404,
-                    next: listed,
-                }
-            }
-        }
-    }
-
-    /// Maximum attempts for a request: every primary and backup server once
-    /// (`ngx_http_upstream_tries`), capped by `proxy_next_upstream_tries`. A single
-    /// server upstream gets one attempt (`peers->single`).
-    pub fn max_attempts(&self, servers: &[ServerConf]) -> u32 {
-        let n = u32::try_from(servers.len()).unwrap_or(u32::MAX);
-        if self.tries > 0 { n.min(self.tries) } else { n }
-    }
-}
-
-/// HAProxy `retries` and `option redispatch`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct HaproxyRetries {
-    /// `retries` (default 3): connection attempts after the first.
-    pub retries: u32,
-    /// `option redispatch [interval]`: `None` when off; default interval -1 (the last
-    /// retry).
-    pub redispatch: Option<i32>,
-    /// `timeout connect` (0 = none): the turn-around delay before a retry on the same
-    /// server is `min(timeout connect, 1 s)`.
-    pub connect_timeout: SimTime,
-}
-
-impl Default for HaproxyRetries {
-    fn default() -> Self {
-        HaproxyRetries {
-            retries: 3,
-            redispatch: None,
-            connect_timeout: SimTime::ZERO,
-        }
-    }
-}
-
-/// What HAProxy does after a failed connection attempt.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RetryAction {
-    /// Retry the same server after `delay` (the turn-around timer).
-    Same { delay: SimTime },
-    /// Load-balance again now, avoiding the failed server: call `pick` again.
-    Redispatch,
-    /// Give up: 503 to the client.
-    GiveUp,
-}
-
-impl HaproxyRetries {
-    /// Decision after the `failures`-th failed connection attempt of a request
-    /// (HAProxy 2.6 `back_handle_st_cer` / `stream_choose_redispatch`): with
-    /// `option redispatch`, a request that did not follow a cookie is redispatched on
-    /// every retry when the algorithm is round-robin-like and more than one active
-    /// server exists; otherwise every `interval`-th retry (negative: counted from the
-    /// last), or at once if the server is already known down.
-    pub fn after_failure(
-        &self,
-        failures: u32,
-        direct: bool,
-        server_known_down: bool,
-        active_servers: u32,
-        round_robin_kind: bool,
-    ) -> RetryAction {
-        if failures > self.retries {
-            return RetryAction::GiveUp;
-        }
-        if let Some(interval) = self.redispatch {
-            let done = i64::from(failures);
-            let interval = i64::from(interval);
-            let by_interval = if interval > 0 {
-                done % interval == 0
-            } else if interval < 0 {
-                let period = i64::from(self.retries) + 1 + interval;
-                period > 0 && done % period == 0
-            } else {
-                false
-            };
-            let free_choice = !direct && active_servers > 1 && round_robin_kind;
-            if server_known_down || by_interval || free_choice {
-                return RetryAction::Redispatch;
-            }
-        }
-        let delay = if self.connect_timeout > SimTime::ZERO {
-            self.connect_timeout.min(SECOND)
-        } else {
-            SECOND
-        };
-        RetryAction::Same { delay }
-    }
-}
-
-/// The retry rules of the balancer a policy imitates.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FailurePolicy {
-    /// nginx passive detection and `proxy_next_upstream`.
-    Nginx(NextUpstream),
-    /// HAProxy `retries` / `option redispatch`.
-    Haproxy(HaproxyRetries),
 }
 
 /// A complete balancer description: what the config import produces and what
@@ -774,155 +465,6 @@ impl BalancerConf {
     }
 }
 
-fn method_name(m: &Method) -> &'static str {
-    match m {
-        Method::RoundRobin => "nginx round-robin",
-        Method::IpHash => "nginx ip_hash",
-        Method::Hash { consistent: false, .. } => "nginx hash",
-        Method::Hash { consistent: true, .. } => "nginx hash consistent",
-        Method::LeastConn => "nginx least_conn",
-        Method::Random { .. } => "nginx random",
-        Method::HaproxyRoundRobin => "haproxy roundrobin",
-        Method::Source { .. } => "haproxy source",
-        Method::HaproxyLeastConn => "haproxy leastconn",
-        Method::EnvoyRoundRobin { .. } => "envoy ROUND_ROBIN",
-        Method::EnvoyLeastRequest { .. } => "envoy LEAST_REQUEST",
-        Method::EnvoyRingHash { .. } => "envoy RING_HASH",
-        Method::EnvoyMaglev { .. } => "envoy MAGLEV",
-        Method::KubeProxy { .. } => "kube-proxy",
-        Method::Apache(_) => "apache mod_proxy_balancer",
-    }
-}
-
-fn validate(conf: &BalancerConf) -> Result<(), BalancerError> {
-    let s = &conf.servers;
-    if s.is_empty() {
-        return Err(BalancerError::NoServers);
-    }
-    if s.len() > MAX_SERVERS {
-        return Err(BalancerError::TooManyServers(s.len()));
-    }
-    if s.iter().all(|x| x.backup) {
-        return Err(BalancerError::NoPrimary);
-    }
-    let haproxy = conf.method.is_haproxy();
-    for srv in s {
-        // nginx: weight=0 is "invalid parameter"; HAProxy accepts 0..=256. sessim caps
-        // nginx weights at 1000 (consistent hashing keeps 160 points per unit).
-        let (ok, range) = if let Method::Apache(_) = conf.method {
-            // Apache keeps loadfactor x 100 (`loadfactor` 1..100).
-            (
-                (100..=10_000).contains(&srv.weight),
-                "loadfactor 1..100 (lbfactor 100..=10000)",
-            )
-        } else if haproxy {
-            (srv.weight <= 256, "0..=256")
-        } else {
-            ((1..=MAX_NGINX_WEIGHT).contains(&srv.weight), "1..=1000 (sessim limit)")
-        };
-        if !ok {
-            return Err(BalancerError::BadWeight {
-                name: srv.name.clone(),
-                weight: srv.weight,
-                range,
-            });
-        }
-        // Only round-robin and least_conn accept `backup` in nginx
-        // (NGX_HTTP_UPSTREAM_BACKUP in their flags).
-        let backup_ok = haproxy || matches!(conf.method, Method::RoundRobin | Method::LeastConn | Method::Apache(_));
-        if srv.backup && !backup_ok {
-            return Err(BalancerError::BackupNotAllowed {
-                name: srv.name.clone(),
-                method: method_name(&conf.method),
-            });
-        }
-    }
-    validate_envoy_kube(&conf.method)?;
-    if conf.cookie.is_some() && !haproxy {
-        return Err(BalancerError::CookieNeedsHaproxy(method_name(&conf.method)));
-    }
-    Ok(())
-}
-
-/// The ranges Envoy's config validation (and sessim) accept for the Envoy and kube-proxy
-/// parameters.
-fn validate_envoy_kube(m: &Method) -> Result<(), BalancerError> {
-    let bad = |s: String| Err(BalancerError::BadParameter(s));
-    let outlier = match m {
-        Method::EnvoyRoundRobin { outlier }
-        | Method::EnvoyLeastRequest { outlier, .. }
-        | Method::EnvoyRingHash { outlier, .. }
-        | Method::EnvoyMaglev { outlier, .. } => *outlier,
-        _ => None,
-    };
-    if let Some(o) = outlier {
-        if o.max_ejection_percent > 100 {
-            return bad(format!("max_ejection_percent {} is above 100", o.max_ejection_percent));
-        }
-        if o.interval == SimTime::ZERO {
-            return bad("the outlier detection interval must be positive".into());
-        }
-    }
-    match m {
-        Method::EnvoyLeastRequest {
-            choice_count,
-            active_request_bias,
-            ..
-        } => {
-            if *choice_count < 2 {
-                return bad(format!("choice_count {choice_count} is below 2 (Envoy: `gte: 2`)"));
-            }
-            if !(active_request_bias.0.is_finite() && active_request_bias.0 >= 0.0) {
-                return bad(format!(
-                    "active_request_bias {} must be a number >= 0",
-                    active_request_bias.0
-                ));
-            }
-        }
-        Method::EnvoyRingHash {
-            minimum_ring_size,
-            maximum_ring_size,
-            ..
-        } => {
-            let cap = envoy_ring_hash::DEFAULT_MAX_RING;
-            if *minimum_ring_size == 0 || *minimum_ring_size > cap || *maximum_ring_size > cap {
-                return bad(format!("ring sizes must be within 1..={cap} (Envoy: `lte: 8388608`)"));
-            }
-            if minimum_ring_size > maximum_ring_size {
-                // Envoy's own message.
-                return bad(format!(
-                    "ring hash: minimum_ring_size ({minimum_ring_size}) > maximum_ring_size ({maximum_ring_size})"
-                ));
-            }
-        }
-        Method::EnvoyMaglev { table_size, .. }
-            if *table_size > envoy_maglev::MAX_TABLE_SIZE || !envoy_maglev::is_prime(*table_size) =>
-        {
-            return bad(format!(
-                "table_size {table_size}: the table size of maglev must be a prime number up to {}",
-                envoy_maglev::MAX_TABLE_SIZE
-            ));
-        }
-        Method::KubeProxy {
-            affinity,
-            recent_list_size,
-        } => {
-            if let Some(t) = affinity
-                && (*t == SimTime::ZERO || *t > SimTime::from_secs(86400))
-            {
-                return bad(format!(
-                    "timeoutSeconds {t} must be within 1..=86400 s (Kubernetes API)"
-                ));
-            }
-            if *recent_list_size == 0 {
-                return bad("recent_list_size must be at least 1".into());
-            }
-        }
-        _ => {}
-    }
-    Ok(())
-}
-
 /// nginx's `ngx_time()` for a simulated instant: whole seconds, offset so that a
 /// zero-initialised `checked` lies far in the past as it does in a real process.
 pub(crate) fn nginx_secs(now: SimTime) -> i64 {
@@ -979,72 +521,6 @@ pub(crate) mod testutil {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn next_upstream_default_counts_errors_not_502() {
-        let d = NextUpstream::default();
-        assert_eq!(
-            d.verdict(AttemptOutcome::ConnectError),
-            Verdict {
-                peer_failed: true,
-                next: true
-            }
-        );
-        // A 502 answered by a live backend web server: passed to the client, success.
-        assert_eq!(
-            d.verdict(AttemptOutcome::Response(502)),
-            Verdict {
-                peer_failed: false,
-                next: false
-            }
-        );
-        let with_502 = NextUpstream { http: 0b10, ..d };
-        assert!(with_502.verdict(AttemptOutcome::Response(502)).peer_failed);
-        let with_404 = NextUpstream { http: 1 << 5, ..d };
-        assert_eq!(
-            with_404.verdict(AttemptOutcome::Response(404)),
-            Verdict {
-                peer_failed: false,
-                next: true
-            }
-        );
-        let off = NextUpstream {
-            error: false,
-            timeout: false,
-            ..d
-        };
-        // `off` still counts a refused connection against the peer.
-        assert_eq!(
-            off.verdict(AttemptOutcome::ConnectError),
-            Verdict {
-                peer_failed: true,
-                next: false
-            }
-        );
-    }
-
-    #[test]
-    fn haproxy_redispatch_on_last_retry_for_cookie_requests() {
-        let r = HaproxyRetries {
-            retries: 3,
-            redispatch: Some(-1),
-            connect_timeout: SimTime::from_millis(100),
-        };
-        let same = RetryAction::Same {
-            delay: SimTime::from_millis(100),
-        };
-        // Direct (cookie) request: retries 1 and 2 stay, retry 3 (the last) redispatches.
-        assert_eq!(r.after_failure(1, true, false, 4, true), same);
-        assert_eq!(r.after_failure(2, true, false, 4, true), same);
-        assert_eq!(r.after_failure(3, true, false, 4, true), RetryAction::Redispatch);
-        assert_eq!(r.after_failure(4, true, false, 4, true), RetryAction::GiveUp);
-        // Balanced round-robin request: redispatched on every retry.
-        assert_eq!(r.after_failure(1, false, false, 4, true), RetryAction::Redispatch);
-        // Without option redispatch: always the same server, then 503.
-        let plain = HaproxyRetries { redispatch: None, ..r };
-        assert_eq!(plain.after_failure(3, false, false, 4, true), same);
-        assert_eq!(plain.after_failure(4, false, false, 4, true), RetryAction::GiveUp);
-    }
 
     #[test]
     fn build_rejects_bad_input_without_panicking() {

@@ -66,14 +66,6 @@ impl Random {
 }
 
 impl Policy for Random {
-    fn name(&self) -> &'static str {
-        if self.two {
-            "nginx random two least_conn"
-        } else {
-            "nginx random"
-        }
-    }
-
     fn pick(
         &mut self,
         _client: &ClientInfo<'_>,
@@ -121,6 +113,26 @@ impl Policy for Random {
         self.peers.free(peer, ok, peers, nginx_secs(now));
     }
 }
+
+/// The policy `random` (registered in [`super::registry::POLICIES`]).
+pub(crate) static POLICY: super::registry::PolicyInfo = super::registry::PolicyInfo {
+    name: "random",
+    title: "nginx random",
+    family: super::registry::Family::Nginx,
+    backup: false,
+    keys: &[],
+    method: |_| super::Method::Random { two: false },
+};
+
+/// The policy `random_two_least_conn` (registered in [`super::registry::POLICIES`]).
+pub(crate) static TWO_LEAST_CONN_POLICY: super::registry::PolicyInfo = super::registry::PolicyInfo {
+    name: "random_two_least_conn",
+    title: "nginx random two least_conn",
+    family: super::registry::Family::Nginx,
+    backup: false,
+    keys: &[],
+    method: |_| super::Method::Random { two: true },
+};
 
 #[cfg(test)]
 mod tests {

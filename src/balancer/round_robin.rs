@@ -230,10 +230,6 @@ impl NginxRoundRobin {
 }
 
 impl Policy for NginxRoundRobin {
-    fn name(&self) -> &'static str {
-        "nginx round-robin"
-    }
-
     fn pick(
         &mut self,
         _client: &ClientInfo<'_>,
@@ -250,6 +246,16 @@ impl Policy for NginxRoundRobin {
         self.peers.free(peer, ok, peers, nginx_secs(now));
     }
 }
+
+/// The policy `round_robin` (registered in [`super::registry::POLICIES`]).
+pub(crate) static POLICY: super::registry::PolicyInfo = super::registry::PolicyInfo {
+    name: "round_robin",
+    title: "nginx round-robin",
+    family: super::registry::Family::Nginx,
+    backup: true,
+    keys: &[],
+    method: |_| super::Method::RoundRobin,
+};
 
 #[cfg(test)]
 mod tests {

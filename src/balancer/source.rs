@@ -142,10 +142,6 @@ impl SourceMap {
 }
 
 impl Policy for SourceMap {
-    fn name(&self) -> &'static str {
-        "haproxy source"
-    }
-
     fn pick(
         &mut self,
         client: &ClientInfo<'_>,
@@ -282,10 +278,6 @@ impl SourceConsistent {
 }
 
 impl Policy for SourceConsistent {
-    fn name(&self) -> &'static str {
-        "haproxy source consistent"
-    }
-
     fn pick(
         &mut self,
         client: &ClientInfo<'_>,
@@ -314,6 +306,19 @@ impl Policy for SourceConsistent {
         }
     }
 }
+
+/// The policy `source` (registered in [`super::registry::POLICIES`]).
+pub(crate) static POLICY: super::registry::PolicyInfo = super::registry::PolicyInfo {
+    name: "source",
+    title: "haproxy source",
+    family: super::registry::Family::Haproxy,
+    backup: true,
+    keys: &["hash_type"],
+    method: |p| super::Method::Source {
+        consistent: p.consistent,
+        avalanche: false,
+    },
+};
 
 #[cfg(test)]
 mod tests {

@@ -594,7 +594,6 @@ impl Collector {
             faults,
             stores,
             events,
-            replay: None,
         }
     }
 }

@@ -333,8 +333,6 @@ pub struct RunResult {
     pub stores: Vec<StoreRow>,
     /// Events the engine processed (for benchmarks).
     pub events: u64,
-    /// What reading a replayed log found (malformed lines, the error that stopped it).
-    pub replay: Option<crate::workload::replay::source::ReplayReport>,
 }
 
 /// Rounds to 6 decimals so that CSV files stay readable and identical across platforms' float

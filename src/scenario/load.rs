@@ -97,7 +97,7 @@ pub fn from_table(mut table: Table, origin: &str) -> Result<Scenario> {
 
     if strategies.is_empty() {
         let system = validate_system(&base_raw, &base_dir).map_err(|(p, m)| bad(&p, m))?;
-        let label = format!("{} + {}", system.balancer.policy.name(), system.sessions.storage.name());
+        let label = format!("{} + {}", system.balancer.policy.name, system.sessions.storage.name());
         scenario.strategies.push(Strategy { label, system });
     }
     for (i, s) in strategies.into_iter().enumerate() {
@@ -1116,8 +1116,8 @@ users_per_second = 5
         );
         let s = load_str(&text, "x.toml", &[]).unwrap();
         assert_eq!(s.strategies.len(), 2);
-        assert_eq!(s.strategies[0].system.balancer.policy, PolicyKind::RoundRobin);
-        assert_eq!(s.strategies[1].system.balancer.policy, PolicyKind::Random);
+        assert_eq!(s.strategies[0].system.balancer.policy.name, "round_robin");
+        assert_eq!(s.strategies[1].system.balancer.policy.name, "random");
         assert_eq!(s.strategies[1].system.backends.len(), 3, "count kept from the base");
         assert_eq!(s.strategies[1].system.backends[0].workers, 5);
         assert_eq!(s.strategies[0].system.backends[0].workers, 2);
@@ -1185,7 +1185,7 @@ users_per_second = 5
         let s = load_str(MINIMAL, "x.toml", &o).unwrap();
         let sys = &s.strategies[0].system;
         assert_eq!(sys.backends.len(), 6);
-        assert_eq!(sys.balancer.policy, PolicyKind::Random);
+        assert_eq!(sys.balancer.policy.name, "random");
         assert_eq!(sys.workload.classes[0].think_time.mean(), 2.0);
         assert!(Override::parse("nokey").is_err());
         let bad = [Override::parse("backends.servers[3].weight=2").unwrap()];

@@ -8,6 +8,7 @@
 pub mod load;
 pub mod raw;
 
+use crate::balancer::registry::PolicyInfo;
 use crate::balancer::{BalancerConf, CheckedConf, FailurePolicy, HashKey, Method};
 use crate::dist::{Dist, Kind};
 use crate::engine::SimTime;
@@ -195,8 +196,8 @@ pub struct AddressModel {
 /// backends in order (server i of the balancer is backend i).
 #[derive(Clone, Debug, PartialEq)]
 pub struct BalancerConfig {
-    /// The policy's scenario name (for an imported config, the name of its method).
-    pub policy: PolicyKind,
+    /// The policy (for an imported config, the one its method amounts to).
+    pub policy: &'static PolicyInfo,
     /// The full description the simulator builds its policy from, already checked.
     pub conf: CheckedConf,
     /// Set when the balancer was imported from an nginx or HAProxy config file.
@@ -214,117 +215,6 @@ pub struct ImportInfo {
     pub block: String,
     /// Directives read but ignored because they do not change routing, as `file:line: text`.
     pub notes: Vec<String>,
-}
-
-/// The balancer policies. Adding one means adding a file under `src/balancer/` and an arm here.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum PolicyKind {
-    /// nginx's smooth weighted round-robin (the default of an `upstream` block).
-    RoundRobin,
-    /// nginx `ip_hash`.
-    IpHash,
-    /// nginx `hash $key`.
-    Hash,
-    /// nginx `hash $key consistent`.
-    HashConsistent,
-    /// nginx `least_conn`.
-    LeastConn,
-    /// nginx `random`: weighted random choice per request.
-    Random,
-    /// nginx `random two least_conn` (power of two choices).
-    RandomTwoLeastConn,
-    /// HAProxy `balance roundrobin`.
-    HaproxyRoundRobin,
-    /// HAProxy `balance leastconn`.
-    HaproxyLeastConn,
-    /// HAProxy `balance source`.
-    Source,
-    /// HAProxy `cookie SERVERID insert indirect nocache` over a `balance` algorithm.
-    Cookie,
-    /// Envoy `ROUND_ROBIN`.
-    EnvoyRoundRobin,
-    /// Envoy `LEAST_REQUEST`.
-    EnvoyLeastRequest,
-    /// Envoy `RING_HASH`.
-    EnvoyRingHash,
-    /// Envoy `MAGLEV`.
-    EnvoyMaglev,
-    /// A Kubernetes Service through kube-proxy (iptables mode).
-    KubeProxy,
-    /// Apache httpd `mod_proxy_balancer` (`lbmethod`, `stickysession` routes).
-    Apache,
-}
-
-impl PolicyKind {
-    pub const ALL: &'static [(&'static str, PolicyKind)] = &[
-        ("round_robin", PolicyKind::RoundRobin),
-        ("ip_hash", PolicyKind::IpHash),
-        ("hash", PolicyKind::Hash),
-        ("hash_consistent", PolicyKind::HashConsistent),
-        ("least_conn", PolicyKind::LeastConn),
-        ("random", PolicyKind::Random),
-        ("random_two_least_conn", PolicyKind::RandomTwoLeastConn),
-        ("haproxy_roundrobin", PolicyKind::HaproxyRoundRobin),
-        ("leastconn", PolicyKind::HaproxyLeastConn),
-        ("source", PolicyKind::Source),
-        ("cookie", PolicyKind::Cookie),
-        ("envoy_round_robin", PolicyKind::EnvoyRoundRobin),
-        ("envoy_least_request", PolicyKind::EnvoyLeastRequest),
-        ("envoy_ring_hash", PolicyKind::EnvoyRingHash),
-        ("envoy_maglev", PolicyKind::EnvoyMaglev),
-        ("kube_proxy", PolicyKind::KubeProxy),
-        ("apache", PolicyKind::Apache),
-    ];
-
-    pub fn name(self) -> &'static str {
-        name_in(Self::ALL, self)
-    }
-
-    /// Whether the policy imitates HAProxy (health checks, `retries`, `option redispatch`)
-    /// rather than nginx (passive `max_fails`, `proxy_next_upstream`).
-    pub fn is_haproxy(self) -> bool {
-        matches!(
-            self,
-            PolicyKind::HaproxyRoundRobin | PolicyKind::HaproxyLeastConn | PolicyKind::Source | PolicyKind::Cookie
-        )
-    }
-
-    /// The policy an imported balancer amounts to.
-    pub fn of(conf: &BalancerConf) -> PolicyKind {
-        if conf.cookie.is_some() {
-            return PolicyKind::Cookie;
-        }
-        match conf.method {
-            Method::RoundRobin => PolicyKind::RoundRobin,
-            Method::IpHash => PolicyKind::IpHash,
-            Method::Hash { consistent: false, .. } => PolicyKind::Hash,
-            Method::Hash { consistent: true, .. } => PolicyKind::HashConsistent,
-            Method::LeastConn => PolicyKind::LeastConn,
-            Method::Random { two: false } => PolicyKind::Random,
-            Method::Random { two: true } => PolicyKind::RandomTwoLeastConn,
-            Method::HaproxyRoundRobin => PolicyKind::HaproxyRoundRobin,
-            Method::HaproxyLeastConn => PolicyKind::HaproxyLeastConn,
-            Method::Source { .. } => PolicyKind::Source,
-            Method::EnvoyRoundRobin { .. } => PolicyKind::EnvoyRoundRobin,
-            Method::EnvoyLeastRequest { .. } => PolicyKind::EnvoyLeastRequest,
-            Method::EnvoyRingHash { .. } => PolicyKind::EnvoyRingHash,
-            Method::EnvoyMaglev { .. } => PolicyKind::EnvoyMaglev,
-            Method::KubeProxy { .. } => PolicyKind::KubeProxy,
-            Method::Apache(_) => PolicyKind::Apache,
-        }
-    }
-
-    /// Whether the policy imitates Envoy or kube-proxy (no retries; health from checks).
-    pub fn is_envoy_or_kube(self) -> bool {
-        matches!(
-            self,
-            PolicyKind::EnvoyRoundRobin
-                | PolicyKind::EnvoyLeastRequest
-                | PolicyKind::EnvoyRingHash
-                | PolicyKind::EnvoyMaglev
-                | PolicyKind::KubeProxy
-        )
-    }
 }
 
 #[derive(Clone, Debug)]
@@ -729,7 +619,7 @@ impl fmt::Display for BalancerConfig {
     /// The balancer lines of `sessim check`: policy, its parameters, retry rules, import notes.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let c = self.conf.conf();
-        write!(f, "  balancer   {}", self.policy.name())?;
+        write!(f, "  balancer   {}", self.policy.name)?;
         match &c.method {
             Method::Hash { key, .. } => write!(f, " (key {key})")?,
             Method::EnvoyLeastRequest {

@@ -136,6 +136,55 @@ pub struct Progress {
     pub since: SimTime,
 }
 
+impl Progress {
+    /// The progress a request starts its write phase with, after its read phase ended with
+    /// `self`: what the read found and holds (loss, lock, dropped write, version read) carries
+    /// over, and so does the operation counter, which picks each store operation's
+    /// service-time draw: the write phase's operations must not reuse the read phase's draws.
+    pub(crate) fn for_write(&self) -> Progress {
+        Progress {
+            ops: self.ops,
+            lost: self.lost,
+            locked: self.locked,
+            drop_write: self.drop_write,
+            read_version: self.read_version,
+            ..Progress::default()
+        }
+    }
+}
+
+/// The read phase of a request whose client holds a session (`holds_session`) or none: without
+/// one, the session is lost as expired at once (the server has nothing to find); with one, the
+/// store reads it.
+#[inline]
+pub(crate) fn read_session(
+    store: &mut dyn SessionStore,
+    holds_session: bool,
+    a: &Access,
+    p: &mut Progress,
+    now: SimTime,
+) -> Step {
+    if holds_session {
+        store.read(a, p, now)
+    } else {
+        p.lost = Some(LostCause::Expired);
+        Step::Ready
+    }
+}
+
+/// Whether the stores of `cfg` need to know which worker (store connection) runs a request:
+/// only those with servers and connection limits.
+pub(crate) fn tracks_workers(cfg: &SessionsConfig) -> bool {
+    match cfg.storage {
+        StorageKind::Shared | StorageKind::CachedDb => true,
+        StorageKind::Local
+        | StorageKind::ReplicatedAll
+        | StorageKind::ReplicatedBackup
+        | StorageKind::Cookie
+        | StorageKind::CookieFallback => false,
+    }
+}
+
 /// How a phase goes on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Step {

@@ -568,14 +568,14 @@ fn simulate(sweep: &Sweep, needed: &[(usize, usize)], cache: &mut Cache, pool: &
         .flat_map(|&(s, p)| (0..sweep.replications).map(move |r| (s, p, r)))
         .filter(|&(s, p, r)| !cache.rows.contains_key(&(s, p, r)))
         .collect();
-    let results: Vec<crate::metrics::RunResult> = pool.install(|| {
+    let runs: Vec<_> = pool.install(|| {
         tasks
             .par_iter()
             .map(|&(s, p, r)| sim::run(&sweep.points[p].scenario, s, r))
             .collect()
     });
     // A replayed log that could not be read (or broke `strict`) is bad input.
-    runner::check_replay(&results)?;
+    let (results, _) = runner::checked_runs(runs)?;
     for (&(s, p, r), res) in tasks.iter().zip(results) {
         cache.insert(sweep, s, p, r, res.summary)?;
     }

@@ -321,13 +321,14 @@ fn execute(
 /// rows are dropped here, on the worker).
 fn run_one(sweep: &Sweep, t: Task) -> (Result<Vec<u8>>, u64) {
     let point = &sweep.points[t.point];
-    let r = sim::run(&point.scenario, t.strategy, t.replication);
     // A replayed log that could not be read (or broke `strict`) is bad input, not a row.
-    if let Some(rep) = &r.replay
-        && let Err(e) = crate::runner::check_report(rep)
-    {
-        return (Err(e), 0);
-    }
+    let r = match crate::runner::checked_runs(vec![sim::run(&point.scenario, t.strategy, t.replication)]) {
+        Ok((mut runs, _)) => match runs.pop() {
+            Some(r) => r,
+            None => return (Ok(Vec::new()), 0),
+        },
+        Err(e) => return (Err(e), 0),
+    };
     let steady = sweep
         .steady_state
         .then(|| steady::from_timeseries(&r.timeseries, point.scenario.warmup.as_secs_f64()));

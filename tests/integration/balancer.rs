@@ -51,7 +51,7 @@ service_time = "10ms"
 }
 
 fn run(text: &str, changes: &[StateChange]) -> RunResult {
-    run_with(&scenario(text), 0, 0, changes)
+    run_with(&scenario(text), 0, 0, changes).expect("run").result
 }
 
 fn web2(at_s: u64, state: Liveness) -> StateChange {
@@ -164,7 +164,7 @@ fn nginx_ip_hash_rehashes_only_the_dead_servers_clients() {
         "count = 4",
         "servers = [{ name = \"web1\" }, { name = \"web2\", down = true }, { name = \"web3\" }, { name = \"web4\" }]",
     ));
-    let r = run_with(&marked, 0, 0, &[]);
+    let r = run_with(&marked, 0, 0, &[]).expect("run").result;
     assert_eq!((r.summary.failed_attempts, r.backends[1].requests), (0, 0));
     assert_eq!(r.summary.errors, 0);
 }
@@ -237,7 +237,7 @@ fn haproxy_cookie_users_of_a_dead_server_retry_then_are_repinned() {
         &session_users("policy = \"cookie\"", "100s")
             .replace("think_time = \"1s\"", "think_time = \"1s\"\nrefuse_cookies = 1.0"),
     );
-    let r = run_with(&refusing, 0, 0, &[]);
+    let r = run_with(&refusing, 0, 0, &[]).expect("run").result;
     assert!(r.summary.lost_session_pct > 50.0, "{:?}", r.summary);
 }
 

@@ -390,7 +390,7 @@ fn plan_on_two_axes_equals_the_brute_force_cheapest_configuration() {
     let mut brute: Option<(f64, usize)> = None;
     for (i, pt) in sw.points.iter().enumerate() {
         let rows: Vec<_> = (0..sw.replications)
-            .map(|r| sessim::sim::run(&pt.scenario, 0, r).summary)
+            .map(|r| sessim::sim::run(&pt.scenario, 0, r).expect("run").result.summary)
             .collect();
         let util = sessim::metrics::stats::estimate(&rows.iter().map(|r| r.backend_utilization).collect::<Vec<_>>());
         let cost = rows.iter().map(|r| r.cost_total_per_h).sum::<f64>() / rows.len() as f64;

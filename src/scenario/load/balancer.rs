@@ -12,9 +12,11 @@
 use super::*;
 use crate::balancer::apache::{ApacheConf, LBFACTOR_ONE, LbMethod};
 use crate::balancer::config::{ConfigError, Imported, haproxy, httpd, nginx};
+use crate::balancer::registry::{self, Family, HAPROXY_KEYS, MethodParams, NGINX_KEYS, PolicyInfo};
 use crate::balancer::{
     BalancerError, CheckConf, CookieConf, HaproxyRetries, NEXT_UPSTREAM_STATUSES, NextUpstream, ServerConf,
 };
+use crate::balancer::{apache, cookie};
 use std::path::Path;
 
 /// The balancer of a system and the backends it balances over.
@@ -62,52 +64,38 @@ fn set_keys(b: &RawBalancer) -> [(&'static str, bool); 22] {
     ]
 }
 
-/// The `[balancer]` keys of the policy `apache` (Apache httpd's own names).
-const APACHE_KEYS: &[&str] = &["lbmethod", "stickysession", "nofailover", "forcerecovery", "retry"];
-
-const NGINX_KEYS: &[&str] = &["max_fails", "fail_timeout", "next_upstream", "next_upstream_tries"];
-const HAPROXY_KEYS: &[&str] = &[
-    "check",
-    "inter",
-    "fall",
-    "rise",
-    "retries",
-    "redispatch",
-    "connect_timeout",
-];
-
 fn from_keys(b: &RawBalancer, bk: &RawBackends, backends: &[BackendConfig]) -> PathResult<BalancerConfig> {
-    let policy = choice(
-        b.policy.as_deref().unwrap_or("round_robin"),
-        PolicyKind::ALL,
-        "balancer.policy",
-    )?;
+    let all: Vec<(&str, &'static PolicyInfo)> = registry::POLICIES.iter().map(|p| (p.name, *p)).collect();
+    let policy = choice(b.policy.as_deref().unwrap_or("round_robin"), &all, "balancer.policy")?;
     if policy.is_envoy_or_kube() {
         return super::envoy_kube::from_keys(b, bk, backends, policy);
     }
     super::envoy_kube::reject_foreign(b, policy)?;
-    let name = policy.name();
+    let name = policy.name;
     let haproxy = policy.is_haproxy();
+    let apache = policy.family == Family::Apache;
+    let apache_keys = apache::POLICY.keys;
     for (k, set) in set_keys(b) {
         if !set {
             continue;
         }
         let path = format!("balancer.{k}");
+        // The policies (nginx, HAProxy, Apache) whose own keys include `k`.
+        let owners: Vec<&str> = registry::taking(k)
+            .into_iter()
+            .filter(|n| registry::find(n).is_some_and(|p| !p.is_envoy_or_kube()))
+            .collect();
         let why = match k {
-            "key" if !matches!(policy, PolicyKind::Hash | PolicyKind::HashConsistent) => {
-                Some("applies only to the policies hash and hash_consistent".to_string())
-            }
-            "cookie_name" | "cookie_balance" if policy != PolicyKind::Cookie => {
-                Some("applies only to the policy cookie".to_string())
-            }
-            "hash_type" if policy != PolicyKind::Source => Some("applies only to the policy source".to_string()),
             "upstream" | "backend" => Some("names a block of `balancer.config`; set `config` too".to_string()),
-            k if APACHE_KEYS.contains(&k) && policy != PolicyKind::Apache => {
-                Some("applies only to the policy apache".to_string())
-            }
-            k if policy == PolicyKind::Apache && (NGINX_KEYS.contains(&k) || HAPROXY_KEYS.contains(&k)) => Some(
-                format!("does not apply to the policy apache; use {}", APACHE_KEYS.join(", ")),
-            ),
+            k if !owners.is_empty() && !policy.keys.contains(&k) => Some(match owners.as_slice() {
+                [one] => format!("applies only to the policy {one}"),
+                [rest @ .., last] => format!("applies only to the policies {} and {last}", rest.join(", ")),
+                [] => String::new(),
+            }),
+            k if apache && (NGINX_KEYS.contains(&k) || HAPROXY_KEYS.contains(&k)) => Some(format!(
+                "does not apply to the policy apache; use {}",
+                apache_keys.join(", ")
+            )),
             k if haproxy && NGINX_KEYS.contains(&k) => Some(format!(
                 "is an nginx setting, and policy `{name}` follows HAProxy; use {}",
                 HAPROXY_KEYS.join(", ")
@@ -164,33 +152,19 @@ fn from_keys(b: &RawBalancer, bk: &RawBackends, backends: &[BackendConfig]) -> P
             ),
         }
     };
-    let method = match policy {
-        PolicyKind::RoundRobin => Method::RoundRobin,
-        PolicyKind::IpHash => Method::IpHash,
-        PolicyKind::Hash => Method::Hash { key, consistent: false },
-        PolicyKind::HashConsistent => Method::Hash { key, consistent: true },
-        PolicyKind::LeastConn => Method::LeastConn,
-        PolicyKind::Random => Method::Random { two: false },
-        PolicyKind::RandomTwoLeastConn => Method::Random { two: true },
-        PolicyKind::HaproxyRoundRobin => Method::HaproxyRoundRobin,
-        PolicyKind::HaproxyLeastConn => Method::HaproxyLeastConn,
-        PolicyKind::Source => Method::Source {
-            consistent: consistent_source,
-            avalanche: false,
-        },
-        PolicyKind::EnvoyRoundRobin
-        | PolicyKind::EnvoyLeastRequest
-        | PolicyKind::EnvoyRingHash
-        | PolicyKind::EnvoyMaglev
-        | PolicyKind::KubeProxy => unreachable_envoy(policy)?,
-        PolicyKind::Cookie => haproxy_method(
+    let params = MethodParams {
+        key,
+        consistent: consistent_source,
+        cookie_balance: haproxy_method(
             b.cookie_balance.as_deref().unwrap_or("roundrobin"),
             "balancer.cookie_balance",
         )?,
-        PolicyKind::Apache => Method::Apache(apache_conf(b)?),
+        apache: apache_conf(b)?,
+        ..MethodParams::default()
     };
+    let method = (policy.method)(&params);
     let cookie = match policy {
-        PolicyKind::Cookie => {
+        p if *p == cookie::POLICY => {
             let name = b.cookie_name.clone().unwrap_or_else(|| "SERVERID".into());
             if name.is_empty()
                 || !name
@@ -217,7 +191,6 @@ fn from_keys(b: &RawBalancer, bk: &RawBackends, backends: &[BackendConfig]) -> P
         Some(v) => whole_seconds(v, "balancer.fail_timeout")?,
         None => SimTime::from_secs(10),
     };
-    let apache = policy == PolicyKind::Apache;
     let (max_fails, fail_timeout) = if apache {
         // Apache: the first connection failure puts the member in error state for `retry`.
         let retry = match &b.retry {
@@ -336,7 +309,7 @@ fn from_keys(b: &RawBalancer, bk: &RawBackends, backends: &[BackendConfig]) -> P
                     format!("is an nginx setting, and policy `{name}` follows HAProxy (health checks)"),
                 );
             }
-            if r.cookie.is_some() && policy != PolicyKind::Cookie && !apache {
+            if r.cookie.is_some() && *policy != cookie::POLICY && !apache {
                 return err(
                     format!("{path}.cookie"),
                     "applies only to the policies cookie (HAProxy cookie value) and apache (route)",
@@ -397,14 +370,6 @@ fn from_keys(b: &RawBalancer, bk: &RawBackends, backends: &[BackendConfig]) -> P
         conf,
         import: None,
     })
-}
-
-/// The Envoy and kube-proxy policies return early (`envoy_kube::from_keys`).
-fn unreachable_envoy(policy: PolicyKind) -> PathResult<Method> {
-    err(
-        "balancer.policy",
-        format!("internal: `{}` is built by envoy_kube", policy.name()),
-    )
 }
 
 /// The `[balancer]` keys of the policy `apache`, with Apache's defaults.
@@ -673,7 +638,7 @@ fn from_config(
             format!("{shown}: every server is marked `down`: nothing could serve a request"),
         );
     }
-    let policy = PolicyKind::of(&imported.conf);
+    let policy = imported.conf.info();
     let conf = CheckedConf::new(imported.conf).map_err(|e| ("balancer.config".to_string(), format!("{shown}: {e}")))?;
     Ok((
         BalancerConfig {

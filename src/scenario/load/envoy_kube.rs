@@ -10,13 +10,14 @@
 use super::{PathResult, at_least, duration, err};
 use crate::balancer::envoy::OutlierConf;
 use crate::balancer::kube_proxy::{DEFAULT_AFFINITY_TIMEOUT, DEFAULT_RECENT_LIST_SIZE};
+use crate::balancer::registry::{self, Family, MethodParams, PolicyInfo};
 use crate::balancer::{
-    BalancerConf, Bias, CheckConf, CheckedConf, FailurePolicy, HaproxyRetries, HashKey, Method, ServerConf,
-    envoy_maglev, envoy_ring_hash,
+    BalancerConf, CheckConf, CheckedConf, FailurePolicy, HaproxyRetries, HashKey, ServerConf, envoy_maglev,
+    envoy_ring_hash,
 };
 use crate::engine::SimTime;
 use crate::scenario::raw::{RawBackends, RawBalancer};
-use crate::scenario::{BackendConfig, BalancerConfig, PolicyKind};
+use crate::scenario::{BackendConfig, BalancerConfig};
 
 /// The keys of this file, with whether they are set.
 pub(super) fn set_keys(b: &RawBalancer) -> [(&'static str, bool); 9] {
@@ -33,24 +34,20 @@ pub(super) fn set_keys(b: &RawBalancer) -> [(&'static str, bool); 9] {
     ]
 }
 
-/// Which policies each key of [`set_keys`] applies to.
-fn applies(key: &str, policy: PolicyKind) -> Result<(), &'static str> {
-    use PolicyKind as P;
-    let (ok, names) = match key {
-        "choice_count" | "active_request_bias" => (policy == P::EnvoyLeastRequest, "envoy_least_request"),
-        "minimum_ring_size" | "maximum_ring_size" => (policy == P::EnvoyRingHash, "envoy_ring_hash"),
-        "table_size" => (policy == P::EnvoyMaglev, "envoy_maglev"),
-        "outlier_detection" => (
-            policy.is_envoy_or_kube() && policy != P::KubeProxy,
-            "envoy_round_robin, envoy_least_request, envoy_ring_hash and envoy_maglev",
-        ),
-        _ => (policy == P::KubeProxy, "kube_proxy"),
-    };
-    if ok { Ok(()) } else { Err(names) }
+/// Which policies each key of [`set_keys`] applies to: the registered policies whose own keys
+/// include it (`Err` names them).
+fn applies(key: &str, policy: &PolicyInfo) -> Result<(), String> {
+    if policy.keys.contains(&key) {
+        return Ok(());
+    }
+    Err(match registry::taking(key).as_slice() {
+        [rest @ .., last] if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+        names => names.join(", "),
+    })
 }
 
 /// Refuses a key of this file on a policy it does not apply to (any nginx or HAProxy policy).
-pub(super) fn reject_foreign(b: &RawBalancer, policy: PolicyKind) -> PathResult<()> {
+pub(super) fn reject_foreign(b: &RawBalancer, policy: &PolicyInfo) -> PathResult<()> {
     for (k, set) in set_keys(b) {
         if set && let Err(names) = applies(k, policy) {
             return err(format!("balancer.{k}"), format!("applies only to the policies {names}"));
@@ -77,9 +74,10 @@ pub(super) fn from_keys(
     b: &RawBalancer,
     bk: &RawBackends,
     backends: &[BackendConfig],
-    policy: PolicyKind,
+    policy: &'static PolicyInfo,
 ) -> PathResult<BalancerConfig> {
-    let name = policy.name();
+    let name = policy.name;
+    let kube = policy.family == Family::KubeProxy;
     reject_foreign(b, policy)?;
     let nginx_or_haproxy = [
         ("cookie_name", b.cookie_name.is_some()),
@@ -102,7 +100,7 @@ pub(super) fn from_keys(
                 format!(
                     "is an nginx or HAProxy setting; policy `{name}` makes one attempt per request and \
                      learns of failures from `check`/`inter`/`fall`/`rise`{}",
-                    if policy == PolicyKind::KubeProxy {
+                    if kube {
                         ""
                     } else {
                         " and `[balancer.outlier_detection]`"
@@ -111,8 +109,7 @@ pub(super) fn from_keys(
             );
         }
     }
-    let hashes = matches!(policy, PolicyKind::EnvoyRingHash | PolicyKind::EnvoyMaglev);
-    if b.key.is_some() && !hashes {
+    if b.key.is_some() && !policy.keys.contains(&"key") {
         return err(
             "balancer.key",
             "applies only to the policies hash, hash_consistent, envoy_ring_hash and envoy_maglev",
@@ -163,69 +160,60 @@ pub(super) fn from_keys(
             })
         }
     };
-    let method = match policy {
-        PolicyKind::EnvoyRoundRobin => Method::EnvoyRoundRobin { outlier },
-        PolicyKind::EnvoyLeastRequest => Method::EnvoyLeastRequest {
-            choice_count: b.choice_count.unwrap_or(2),
-            active_request_bias: Bias(b.active_request_bias.unwrap_or(1.0)),
-            outlier,
-        },
-        PolicyKind::EnvoyRingHash => Method::EnvoyRingHash {
-            key,
-            minimum_ring_size: b.minimum_ring_size.unwrap_or(envoy_ring_hash::DEFAULT_MIN_RING),
-            maximum_ring_size: b.maximum_ring_size.unwrap_or(envoy_ring_hash::DEFAULT_MAX_RING),
-            outlier,
-        },
-        PolicyKind::EnvoyMaglev => Method::EnvoyMaglev {
-            key,
-            table_size: b.table_size.unwrap_or(envoy_maglev::DEFAULT_TABLE_SIZE),
-            outlier,
-        },
-        _ => {
-            let affinity = match b.session_affinity.as_deref().unwrap_or("None") {
-                "None" => {
-                    if b.affinity_timeout.is_some() {
-                        return err(
-                            "balancer.affinity_timeout",
-                            "applies only with session_affinity = \"ClientIP\"",
-                        );
-                    }
-                    None
-                }
-                "ClientIP" => Some(match &b.affinity_timeout {
-                    None => DEFAULT_AFFINITY_TIMEOUT,
-                    Some(v) => {
-                        let t = duration(v, "balancer.affinity_timeout")?;
-                        if t.as_nanos() % 1_000_000_000 != 0 || t < SimTime::from_secs(1) {
-                            return err(
-                                "balancer.affinity_timeout",
-                                format!("timeoutSeconds is a whole number of seconds (1..=86400), got {t}"),
-                            );
-                        }
-                        t
-                    }
-                }),
-                other => {
+    let affinity = if kube {
+        match b.session_affinity.as_deref().unwrap_or("None") {
+            "None" => {
+                if b.affinity_timeout.is_some() {
                     return err(
-                        "balancer.session_affinity",
-                        format!("unknown value `{other}`; choose one of: None, ClientIP (as in the Service spec)"),
+                        "balancer.affinity_timeout",
+                        "applies only with session_affinity = \"ClientIP\"",
                     );
                 }
-            };
-            Method::KubeProxy {
-                affinity,
-                recent_list_size: at_least(
-                    b.recent_list_size.unwrap_or(DEFAULT_RECENT_LIST_SIZE),
-                    1,
-                    "balancer.recent_list_size",
-                )?,
+                None
+            }
+            "ClientIP" => Some(match &b.affinity_timeout {
+                None => DEFAULT_AFFINITY_TIMEOUT,
+                Some(v) => {
+                    let t = duration(v, "balancer.affinity_timeout")?;
+                    if t.as_nanos() % 1_000_000_000 != 0 || t < SimTime::from_secs(1) {
+                        return err(
+                            "balancer.affinity_timeout",
+                            format!("timeoutSeconds is a whole number of seconds (1..=86400), got {t}"),
+                        );
+                    }
+                    t
+                }
+            }),
+            other => {
+                return err(
+                    "balancer.session_affinity",
+                    format!("unknown value `{other}`; choose one of: None, ClientIP (as in the Service spec)"),
+                );
             }
         }
+    } else {
+        None
     };
+    let params = MethodParams {
+        key,
+        outlier,
+        choice_count: b.choice_count.unwrap_or(2),
+        active_request_bias: b.active_request_bias.unwrap_or(1.0),
+        minimum_ring_size: b.minimum_ring_size.unwrap_or(envoy_ring_hash::DEFAULT_MIN_RING),
+        maximum_ring_size: b.maximum_ring_size.unwrap_or(envoy_ring_hash::DEFAULT_MAX_RING),
+        table_size: b.table_size.unwrap_or(envoy_maglev::DEFAULT_TABLE_SIZE),
+        affinity,
+        recent_list_size: at_least(
+            b.recent_list_size.unwrap_or(DEFAULT_RECENT_LIST_SIZE),
+            1,
+            "balancer.recent_list_size",
+        )?,
+        ..MethodParams::default()
+    };
+    let method = (policy.method)(&params);
     // Envoy's active health checks (off unless asked: `health_checks` is optional); a pod's
     // readiness for kube-proxy (on: the kubelet reports a stopped container at once, then the
     // EndpointSlice and kube-proxy's sync follow, about a second).
-    let kube = policy == PolicyKind::KubeProxy;
     let check = if b.check.unwrap_or(kube) {
         let inter = match &b.inter {
             Some(v) => duration(v, "balancer.inter")?,
@@ -300,11 +288,12 @@ pub(super) fn from_keys(
     let conf = CheckedConf::new(conf).map_err(|e| {
         let path = match &e {
             crate::balancer::BalancerError::BadWeight { .. } => "backends",
-            _ => match policy {
-                PolicyKind::EnvoyLeastRequest => "balancer.choice_count",
-                PolicyKind::EnvoyRingHash => "balancer.minimum_ring_size",
-                PolicyKind::EnvoyMaglev => "balancer.table_size",
-                PolicyKind::KubeProxy => "balancer.affinity_timeout",
+            // The parameter that `CheckedConf` checks for each policy.
+            _ => match policy.name {
+                "envoy_least_request" => "balancer.choice_count",
+                "envoy_ring_hash" => "balancer.minimum_ring_size",
+                "envoy_maglev" => "balancer.table_size",
+                "kube_proxy" => "balancer.affinity_timeout",
                 _ => "balancer.policy",
             },
         };

@@ -8,6 +8,7 @@
 //! deterministically over their second, in log order ([`spread`]).
 
 pub mod csv_log;
+pub(crate) mod feed;
 pub mod haproxy;
 pub mod nginx;
 pub mod source;
