@@ -1,37 +1,40 @@
-//! Runs every strategy and replication of a scenario, in parallel on a rayon pool of `jobs`
-//! threads. Results come back in (strategy, replication) order whatever the thread count, and
+//! Runs every strategy and replication of a scenario, in parallel on `jobs` threads
+//! ([`crate::parallel`]). Results come back in (strategy, replication) order whatever the thread count, and
 //! each run depends only on the scenario, its strategy and its replication: the output is
 //! byte-identical for every `--jobs`.
+#![warn(missing_docs)]
 
 use crate::error::{Error, Result};
 use crate::metrics::RunResult;
 use crate::scenario::Scenario;
 use crate::sim::{self, trace, trace::Tracer};
-use rayon::prelude::*;
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 use tempfile::NamedTempFile;
 
-/// Builds a thread pool with `jobs` threads (0 = one per core).
-pub fn pool(jobs: usize) -> Result<rayon::ThreadPool> {
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(jobs)
-        .build()
-        .map_err(|e| Error::bad_input(format!("--jobs {jobs}: cannot start the thread pool: {e}")))
+/// The (strategy, replication) of every run of a scenario: strategy-major, then replication.
+fn tasks(sc: &Scenario) -> Vec<(usize, u32)> {
+    (0..sc.strategies.len())
+        .flat_map(|s| (0..sc.replications).map(move |r| (s, r)))
+        .collect()
 }
 
-/// All runs of a scenario: strategy-major, then replication.
+/// All runs of a scenario on `jobs` threads (0 = one per core): strategy-major, then
+/// replication. A replayed log's fatal problem is returned as bad input.
 pub fn run_all(sc: &Scenario, jobs: usize) -> Result<Vec<RunResult>> {
-    let tasks: Vec<(usize, u32)> = (0..sc.strategies.len())
-        .flat_map(|s| (0..sc.replications).map(move |r| (s, r)))
-        .collect();
-    let pool = pool(jobs)?;
-    Ok(pool.install(|| tasks.par_iter().map(|&(s, r)| sim::run(sc, s, r)).collect()))
+    let tasks = tasks(sc);
+    let runs = crate::parallel::map(jobs, tasks.len(), |k| {
+        let (s, r) = tasks[k];
+        Ok(sim::run(sc, s, r))
+    })?;
+    check_replay(&runs)?;
+    Ok(runs)
 }
 
 /// Where `--trace` writes and which share of the requests it keeps.
 #[derive(Clone, Debug)]
 pub struct TraceSpec {
+    /// The trace file to write.
     pub path: PathBuf,
     /// Fraction of requests kept (0 < sample <= 1), chosen by request identity.
     pub sample: f64,
@@ -48,9 +51,7 @@ pub fn run_all_traced(
     trace: Option<&TraceSpec>,
 ) -> Result<(Vec<RunResult>, Option<NamedTempFile>)> {
     let Some(spec) = trace else {
-        let runs = run_all(sc, jobs)?;
-        check_replay(&runs)?;
-        return Ok((runs, None));
+        return Ok((run_all(sc, jobs)?, None));
     };
     let dir = match spec.path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
@@ -61,34 +62,21 @@ pub fn run_all_traced(
         .path
         .file_name()
         .map_or("trace.csv".into(), |n| n.to_string_lossy().into_owned());
-    let tasks: Vec<(usize, u32)> = (0..sc.strategies.len())
-        .flat_map(|s| (0..sc.replications).map(move |r| (s, r)))
-        .collect();
-    let pool = pool(jobs)?;
-    let parts: Vec<Result<(RunResult, NamedTempFile)>> = pool.install(|| {
-        tasks
-            .par_iter()
-            .map(|&(s, r)| {
-                let part = NamedTempFile::with_prefix_in(format!(".{name}.part{s}-{r}."), &dir)
-                    .map_err(|e| Error::io(&spec.path, e))?;
-                let file = part.reopen().map_err(|e| Error::io(part.path(), e))?;
-                let mut tracer = Tracer::new(Box::new(BufWriter::with_capacity(1 << 16, file)), spec.sample);
-                let run = sim::run_traced(sc, s, r, &[], Some(&mut tracer));
-                tracer.finish().map_err(|source| Error::Csv {
-                    path: spec.path.clone(),
-                    source,
-                })?;
-                Ok((run, part))
-            })
-            .collect()
-    });
-    let mut runs = Vec::with_capacity(parts.len());
-    let mut files = Vec::with_capacity(parts.len());
-    for p in parts {
-        let (run, file) = p?;
-        runs.push(run);
-        files.push(file);
-    }
+    let tasks = tasks(sc);
+    let parts = crate::parallel::map(jobs, tasks.len(), |k| {
+        let (s, r) = tasks[k];
+        let part = NamedTempFile::with_prefix_in(format!(".{name}.part{s}-{r}."), &dir)
+            .map_err(|e| Error::io(&spec.path, e))?;
+        let file = part.reopen().map_err(|e| Error::io(part.path(), e))?;
+        let mut tracer = Tracer::new(Box::new(BufWriter::with_capacity(1 << 16, file)), spec.sample);
+        let run = sim::run_traced(sc, s, r, &[], Some(&mut tracer));
+        tracer.finish().map_err(|source| Error::Csv {
+            path: spec.path.clone(),
+            source,
+        })?;
+        Ok((run, part))
+    })?;
+    let (runs, files): (Vec<RunResult>, Vec<NamedTempFile>) = parts.into_iter().unzip();
     check_replay(&runs)?;
     let mut joined = NamedTempFile::with_prefix_in(format!(".{name}."), &dir).map_err(|e| Error::io(&spec.path, e))?;
     {
