@@ -99,7 +99,7 @@ fn measure(case: &str) -> Result<(u64, u64, f64), Box<dyn std::error::Error>> {
     let t = Instant::now();
     let mut requests = 0;
     let mut events = 0;
-    for s in 0..sc.strategies.len() {
+    for s in 0..sc.strategies().len() {
         let r = sessim::sim::run(&sc, s, 0)?.result;
         requests += r.summary.requests;
         events += r.events;

@@ -33,9 +33,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         overrides.push(scenario::Override::parse(&format!("workload.users_per_second={rate}"))?);
     }
     let sc = scenario::load(&path, &overrides)?;
-    let w = &sc.strategies[0].system.workload;
-    let pop = Population::new(w, sc.seed, 0);
-    let mut arrivals = Arrivals::new(w, sc.seed, 0);
+    let w = &sc.strategies()[0].system.workload;
+    let pop = Population::new(w, sc.seed(), 0);
+    let mut arrivals = Arrivals::new(w, sc.seed(), 0);
     let end = SimTime::from_secs(seconds);
     // (time, user, request index): requests in time order; ties by user then index.
     let mut heap = BinaryHeap::new();

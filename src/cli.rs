@@ -1,17 +1,23 @@
 //! The command line: clap types and the glue that turns arguments into library calls. No clap
 //! type goes below this module.
+#![warn(missing_docs)]
 
 use crate::error::{Error, Result};
 use crate::metrics::RunResult;
 use crate::report::csv_out::{self, OutputDir};
 use crate::report::{self, table};
 use crate::runner::{self, TraceSpec};
+use crate::scenario::load::replay::ReplayOverride;
+use crate::scenario::load::{Overrides, load_with};
 use crate::scenario::{self, Override, Scenario};
-use crate::sweep::plan::{self as planner, Target};
 use crate::sweep::run::{self as sweeper, Options};
 use crate::sweep::{AxesFrom, Shard, Sweep, shard};
 use crate::workload::replay::source::ReplayReport;
 use clap::{Args, Parser, Subcommand};
+
+mod plan;
+#[cfg(test)]
+mod tests;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -21,11 +27,14 @@ use std::time::Instant;
     version,
     about = "Compare session strategies for web clusters behind a load balancer"
 )]
+/// The `sessim` command line.
 pub struct Cli {
+    /// The subcommand to run.
     #[command(subcommand)]
     pub command: Command,
 }
 
+/// The subcommands.
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run every strategy of a scenario and write summary.csv, backends.csv, timeseries.csv.
@@ -47,6 +56,7 @@ pub enum Command {
     Report(ReportArgs),
 }
 
+/// `--trace`, `--trace-sample` and `--strict` of `sessim run`.
 #[derive(Args, Debug)]
 pub struct TraceArgs {
     /// Write one CSV row per request to FILE (see README, "Trace").
@@ -61,6 +71,7 @@ pub struct TraceArgs {
     pub strict: bool,
 }
 
+/// `sessim replay`.
 #[derive(Args, Debug)]
 pub struct ReplayArgs {
     /// The access log.
@@ -99,6 +110,7 @@ pub struct ReplayArgs {
     pub quiet: bool,
 }
 
+/// `sessim report`.
 #[derive(Args, Debug)]
 pub struct ReportArgs {
     /// The output folder of `sessim run` (summary.csv, ...) or `sessim sweep` (sweep.csv, ...).
@@ -109,6 +121,7 @@ pub struct ReportArgs {
     pub quiet: bool,
 }
 
+/// The scenario file and the overrides every scenario command takes.
 #[derive(Args, Debug)]
 pub struct ScenarioArgs {
     /// The scenario file (TOML); see docs/scenario-format.md.
@@ -124,8 +137,10 @@ pub struct ScenarioArgs {
     pub replications: Option<u32>,
 }
 
+/// `sessim run`.
 #[derive(Args, Debug)]
 pub struct RunArgs {
+    /// The scenario and its overrides.
     #[command(flatten)]
     pub scenario: ScenarioArgs,
     /// Output folder [default: output/<scenario name>].
@@ -137,6 +152,7 @@ pub struct RunArgs {
     /// Print nothing but errors.
     #[arg(long, short)]
     pub quiet: bool,
+    /// The trace and `--strict`.
     #[command(flatten)]
     pub trace: TraceArgs,
     /// Do not draw DIR/charts/ and DIR/report.html (`sessim report DIR` draws them later).
@@ -144,14 +160,18 @@ pub struct RunArgs {
     pub no_charts: bool,
 }
 
+/// `sessim check`.
 #[derive(Args, Debug)]
 pub struct CheckArgs {
+    /// The scenario and its overrides.
     #[command(flatten)]
     pub scenario: ScenarioArgs,
 }
 
+/// `sessim sweep`.
 #[derive(Args, Debug)]
 pub struct SweepArgs {
+    /// The scenario and its overrides.
     #[command(flatten)]
     pub scenario: ScenarioArgs,
     /// Sweep a key over values: KEY=1,2,4 or KEY=2..64 or KEY=10..100+10 or KEY=10..1000x1.5
@@ -179,6 +199,7 @@ pub struct SweepArgs {
     pub no_charts: bool,
 }
 
+/// `sessim merge`.
 #[derive(Args, Debug)]
 pub struct MergeArgs {
     /// The output folders of every shard (`sessim sweep --shard I/N --out DIR`).
@@ -189,8 +210,10 @@ pub struct MergeArgs {
     pub out: PathBuf,
 }
 
+/// `sessim plan`.
 #[derive(Args, Debug)]
 pub struct PlanArgs {
+    /// The scenario and its overrides.
     #[command(flatten)]
     pub scenario: ScenarioArgs,
     /// A target every answer must meet, judged by its 95% confidence interval:
@@ -228,9 +251,41 @@ pub struct PlanArgs {
     pub quiet: bool,
 }
 
+impl ReplayArgs {
+    /// The arguments that make the scenario.
+    fn replay_override(&self) -> ReplayOverride {
+        ReplayOverride {
+            log: self.log.clone(),
+            balancer: self.balancer.clone(),
+            scenario: self.scenario.clone(),
+            format: self.format.clone(),
+            upstream: self.upstream.clone(),
+            backend: self.backend.clone(),
+            strict: self.strict,
+        }
+    }
+}
+
 impl ScenarioArgs {
     /// Loads the scenario with `--set`, `--seed` and `--replications` applied.
     pub fn load(&self) -> Result<Scenario> {
+        self.load_strict(false)
+    }
+
+    /// Loads the scenario with the overrides and, with `strict`, `--strict`: all applied to the
+    /// file's table before it is validated.
+    pub fn load_strict(&self, strict: bool) -> Result<Scenario> {
+        load_with(
+            &self.scenario,
+            &Overrides {
+                set: self.overrides()?,
+                strict,
+            },
+        )
+    }
+
+    /// `--set`, `--seed` and `--replications` as overrides, in that order.
+    fn overrides(&self) -> Result<Vec<Override>> {
         let mut overrides = self
             .set
             .iter()
@@ -250,7 +305,7 @@ impl ScenarioArgs {
                 value: toml::Value::Integer(r as i64),
             });
         }
-        scenario::load(&self.scenario, &overrides)
+        Ok(overrides)
     }
 }
 
@@ -260,7 +315,7 @@ pub fn main_with(cli: Cli) -> Result<()> {
         Command::Run(args) => run(&args),
         Command::Sweep(args) => sweep_cmd(&args),
         Command::Merge(args) => merge_cmd(&args),
-        Command::Plan(args) => plan_cmd(&args),
+        Command::Plan(args) => plan::plan_cmd(&args),
         Command::Replay(args) => replay_cmd(&args),
         Command::Report(args) => {
             let o = report::report_dir(&args.dir)?;
@@ -321,11 +376,8 @@ fn warn(file: &Path, sc: &Scenario) {
 }
 
 fn run(args: &RunArgs) -> Result<()> {
-    let mut sc = args.scenario.load()?;
+    let sc = args.scenario.load_strict(args.trace.strict)?;
     warn(&args.scenario.scenario, &sc);
-    if args.trace.strict {
-        set_strict(&mut sc)?;
-    }
     let out_dir = args.out.clone().unwrap_or_else(|| Path::new("output").join(&sc.name));
     check_out(&out_dir)?;
     let spec = trace_spec(args.trace.trace.clone(), args.trace.trace_sample)?;
@@ -339,28 +391,6 @@ fn trace_spec(path: Option<PathBuf>, sample: f64) -> Result<Option<TraceSpec>> {
         )));
     }
     Ok(path.map(|path| TraceSpec { path, sample }))
-}
-
-/// `--strict`: every replayed log of the scenario stops at its first malformed line.
-fn set_strict(sc: &mut Scenario) -> Result<()> {
-    let mut any = false;
-    for s in &mut sc.strategies {
-        if let Some(r) = &mut s.system.workload.replay {
-            r.strict = true;
-            any = true;
-        }
-    }
-    if !any {
-        return Err(Error::bad_input(
-            "--strict applies to replayed logs, and this scenario has no [workload.replay]",
-        ));
-    }
-    if let Some(toml::Value::Table(w)) = sc.source.get_mut("workload")
-        && let Some(toml::Value::Table(r)) = w.get_mut("replay")
-    {
-        r.insert("strict".into(), toml::Value::Boolean(true));
-    }
-    Ok(())
 }
 
 /// Runs every strategy, writes the outputs (and the trace) all or nothing, prints the table.
@@ -486,8 +516,8 @@ fn write_outputs(dir: &Path, sc: &Scenario, runs: &[RunResult], replay: Option<&
     if let Some(rep) = replay {
         csv_out::write_replay(&mut out, rep)?;
     }
-    let source = toml::to_string(&sc.source)
-        .map_err(|e| Error::bad_input(format!("cannot record the scenario as TOML: {e}")))?;
+    let source =
+        toml::to_string(&sc.source).map_err(|e| Error::internal(format!("cannot record the scenario as TOML: {e}")))?;
     let header = format!(
         "# The scenario exactly as run (after --set, --seed and --replications), by sessim {}.\n",
         env!("CARGO_PKG_VERSION")
@@ -570,346 +600,13 @@ fn merge_cmd(args: &MergeArgs) -> Result<()> {
     Ok(())
 }
 
-fn plan_cmd(args: &PlanArgs) -> Result<()> {
-    let targets = args
-        .targets
-        .iter()
-        .map(|t| Target::parse(t))
-        .collect::<Result<Vec<_>>>()?;
-    let objective = planner::parse_objective(&args.minimize)?;
-    if let Some(g) = args.growth
-        && !(g.is_finite() && g > 1.0)
-    {
-        return Err(Error::bad_input(format!(
-            "--growth {g}: the factor must be above 1, e.g. --growth 1.5 for 50% more load"
-        )));
-    }
-    let sc = args.scenario.load()?;
-    let origin = args.scenario.scenario.display().to_string();
-    let out_dir = args.out.clone().unwrap_or_else(|| {
-        let sub = if args.max_load.is_some() { "max-load" } else { "plan" };
-        Path::new("output").join(&sc.name).join(sub)
-    });
-    check_out(&out_dir)?;
-    let started = Instant::now();
-    let opts = planner::Options {
-        targets: &targets,
-        objective: objective.clone(),
-        jobs: jobs(args.jobs),
-        progress: !args.quiet,
-        only: Vec::new(),
-    };
-    let names: Vec<String> = targets.iter().map(|t| t.to_string()).collect();
-    let reps = sc.replications;
-    if let Some(spec) = &args.max_load {
-        let values =
-            crate::sweep::spec::parse(spec).map_err(|m| Error::bad_input(format!("--max-load {spec}: {m}")))?;
-        let loads: Vec<f64> = values
-            .iter()
-            .map(|v| v.as_float().or_else(|| v.as_integer().map(|i| i as f64)))
-            .collect::<Option<Vec<f64>>>()
-            .ok_or_else(|| {
-                Error::bad_input(format!(
-                    "--max-load {spec}: the values are users per second: numbers, e.g. 10..400+10"
-                ))
-            })?;
-        let sw = planner::load_sweep(&sc, &origin, &loads)?;
-        let mut cache = planner::Cache::open(&out_dir, &sw, args.resume)?;
-        let answers = planner::max_load(&sw, &opts, &mut cache)?;
-        let mut out = OutputDir::create(&out_dir)?;
-        out.bytes("max_load.csv", &planner::max_load_csv(&sw, &targets, &answers)?)?;
-        out.commit()?;
-        if !args.quiet {
-            println!(
-                "{}: the largest load meeting {} (each judged by its 95% CI over {reps} replications; \
-                 bisection over {} loads)",
-                sw.name,
-                names.join(" and "),
-                loads.len()
-            );
-            println!("{}", table::max_load_table(&sw, &targets, &answers));
-            let n: usize = answers.iter().map(|a| a.evaluated.len()).sum();
-            println!(
-                "{} simulations in {:.1} s instead of {} for every load; every load run is in {}",
-                n * reps as usize,
-                started.elapsed().as_secs_f64(),
-                loads.len() * answers.len() * reps as usize,
-                out_dir.join("max_load.csv").display()
-            );
-        }
-        return Ok(());
-    }
-    let from = if args.vary.is_empty() {
-        AxesFrom::FileAndVary
-    } else {
-        AxesFrom::VaryOnly
-    };
-    let sw = Sweep::build(&sc, &origin, &args.vary, from)?;
-    let mut cache = planner::Cache::open(&out_dir, &sw, args.resume)?;
-    let plan = planner::plan(&sw, &opts, &mut cache)?;
-    let mut out = OutputDir::create(&out_dir)?;
-    out.bytes("plan.csv", &planner::plan_csv(&sw, &targets, &plan)?)?;
-    out.commit()?;
-    if !args.quiet {
-        println!(
-            "{}: the cheapest configuration by {objective} meeting {} (a target is met when its whole 95% \
-             CI over {reps} replications is on the right side)",
-            sw.name,
-            names.join(" and "),
-        );
-        println!("{}", table::plan_table(&sw, &targets, &plan));
-        match plan.winner() {
-            Some(w) => {
-                let sp = &plan.strategies[w];
-                if let Some(e) = sp.answer_eval() {
-                    println!(
-                        "winner: {} with {}, {objective} {:.3} ± {:.3}",
-                        sp.label,
-                        planner::describe(&sw, e.point),
-                        e.objective.mean,
-                        e.objective.ci95
-                    );
-                }
-            }
-            None => println!("no strategy meets the targets on this grid: widen the axes"),
-        }
-        println!(
-            "{} of {} configurations simulated ({} of {} runs{}) in {:.1} s; every configuration run is in {}",
-            plan.configurations,
-            plan.grid_configurations,
-            plan.runs,
-            plan.grid_runs,
-            if plan.resumed > 0 {
-                format!(", {} read back by --resume", plan.resumed)
-            } else {
-                String::new()
-            },
-            started.elapsed().as_secs_f64(),
-            out_dir.join("plan.csv").display()
-        );
-    }
-    if let Some(g) = args.growth {
-        growth(args, &sc, &origin, &sw, &plan, &opts, g, &out_dir)?;
-    }
-    Ok(())
-}
-
-/// `--growth G`: per strategy, the largest load (between the scenario's and G times it) that
-/// the cheapest configuration carries within the targets, and the cheapest configuration at G
-/// times the load.
-#[allow(clippy::too_many_arguments)]
-fn growth(
-    args: &PlanArgs,
-    sc: &Scenario,
-    origin: &str,
-    sw: &Sweep,
-    plan: &planner::Plan,
-    opts: &planner::Options,
-    g: f64,
-    out_dir: &Path,
-) -> Result<()> {
-    let started = Instant::now();
-    let load = planner::base_load(sc)?;
-    // Eleven loads from the scenario's to G times it, bisected.
-    let loads: Vec<f64> = (0..=10).map(|k| load * (1.0 + (g - 1.0) * k as f64 / 10.0)).collect();
-    let mut carry: Vec<Option<(f64, Option<f64>)>> = Vec::new();
-    for (s, sp) in plan.strategies.iter().enumerate() {
-        let Some(p) = sp.answer else {
-            carry.push(None);
-            continue;
-        };
-        let chosen = planner::with_values(sc, origin, &planner::values_of(sw, p))?;
-        let lsw = planner::load_sweep(&chosen, origin, &loads)?;
-        let mut cache = planner::Cache::open(&out_dir.join(format!("growth-carry-{s}")), &lsw, args.resume)?;
-        let o = planner::Options {
-            only: vec![s],
-            ..clone_opts(opts)
-        };
-        let a = planner::max_load(&lsw, &o, &mut cache)?;
-        let largest = a.first().and_then(|a| a.largest);
-        carry.push(Some((
-            largest.map_or(f64::NAN, |i| loads[i]),
-            largest.and_then(|i| loads.get(i + 1).copied()),
-        )));
-    }
-    let grown = planner::with_values(sc, origin, &[(planner::LOAD_KEY.into(), toml::Value::Float(load * g))])?;
-    let from = if args.vary.is_empty() {
-        AxesFrom::FileAndVary
-    } else {
-        AxesFrom::VaryOnly
-    };
-    let gsw = Sweep::build(&grown, origin, &args.vary, from)?;
-    let mut cache = planner::Cache::open(&out_dir.join("growth-plan"), &gsw, args.resume)?;
-    let gplan = planner::plan(&gsw, &clone_opts(opts), &mut cache)?;
-    let mut out = OutputDir::create(&out_dir.join("growth-plan"))?;
-    out.bytes("plan.csv", &planner::plan_csv(&gsw, opts.targets, &gplan)?)?;
-    out.commit()?;
-    if args.quiet {
-        return Ok(());
-    }
-    println!(
-        "\ngrowth to {g} x {load} = {} users/s: where the cheapest configuration stops meeting the targets, and the next one",
-        load * g
-    );
-    let mut t = comfy_table::Table::new();
-    t.load_style(comfy_table::presets::UTF8_FULL_CONDENSED);
-    t.set_header(vec![
-        "strategy".to_string(),
-        format!("cheapest at {load} users/s"),
-        "meets the targets up to".to_string(),
-        format!("cheapest at {} users/s", load * g),
-        opts.objective.clone(),
-    ]);
-    for (s, sp) in plan.strategies.iter().enumerate() {
-        let now = sp.answer.map_or("none".to_string(), |p| planner::describe(sw, p));
-        let upto = match carry[s] {
-            None => String::new(),
-            Some((l, _)) if l.is_nan() => format!("fails at {load} (noise: rerun with more replications)"),
-            Some((l, None)) => format!("{l:.1} users/s and beyond"),
-            Some((l, Some(next))) => format!("{l:.1} users/s (fails at {next:.1})"),
-        };
-        let gp = &gplan.strategies[s];
-        let (later, cost) = match gp.answer_eval() {
-            Some(e) => (
-                planner::describe(&gsw, e.point),
-                format!("{:.3} ± {:.3}", e.objective.mean, e.objective.ci95),
-            ),
-            None => ("none on this grid".to_string(), String::new()),
-        };
-        t.add_row(vec![sp.label.clone(), now, upto, later, cost]);
-    }
-    println!("{t}");
-    if let Some(w) = gplan.winner() {
-        println!("winner at {} users/s: {}", load * g, gplan.strategies[w].label);
-    }
-    println!(
-        "growth: {:.1} s; files in {} and {}/growth-carry-*",
-        started.elapsed().as_secs_f64(),
-        out_dir.join("growth-plan").display(),
-        out_dir.display()
-    );
-    Ok(())
-}
-
-fn clone_opts<'a>(o: &planner::Options<'a>) -> planner::Options<'a> {
-    planner::Options {
-        targets: o.targets,
-        objective: o.objective.clone(),
-        jobs: o.jobs,
-        progress: o.progress,
-        only: o.only.clone(),
-    }
-}
-
-/// Keys of `[workload]` that the log replaces: dropped from a `--scenario` given to `replay`.
-const SYNTHETIC_WORKLOAD_KEYS: &[&str] = &[
-    "users_per_second",
-    "profile",
-    "profile_repeat",
-    "pages",
-    "login",
-    "requests",
-    "think_time",
-    "parallel",
-    "classes",
-    "addresses",
-];
-
-fn absolute(p: &Path) -> Result<String> {
-    let abs = std::path::absolute(p).map_err(|e| Error::io(p, e))?;
-    Ok(abs.display().to_string())
-}
-
-/// The scenario `sessim replay` runs: the given one (or an empty one, routing only) with the
-/// log as its workload and the config as its balancer.
-fn replay_table(args: &ReplayArgs) -> Result<(toml::Table, String)> {
-    use toml::Value;
-    let (mut table, origin) = match &args.scenario {
-        Some(p) => {
-            let text = std::fs::read_to_string(p)
-                .map_err(|e| Error::bad_input(format!("{}: cannot read the scenario file: {e}", p.display())))?;
-            let t: toml::Table =
-                toml::from_str(&text).map_err(|e| Error::bad_input(format!("{}: not valid TOML: {e}", p.display())))?;
-            (t, p.display().to_string())
-        }
-        None => {
-            let stem = args
-                .log
-                .file_stem()
-                .map_or("log".into(), |s| s.to_string_lossy().into_owned())
-                .replace(['/', '\\'], "_");
-            let mut t = toml::Table::new();
-            t.insert(
-                "name".into(),
-                Value::String(format!("replay-{}", stem.trim_start_matches('.'))),
-            );
-            (t, "replay".to_string())
-        }
-    };
-    // The duration is set from the log itself once it is known; a placeholder until then.
-    table.insert("duration".into(), Value::String("1s".into()));
-    table.remove("warmup");
-    let workload = table
-        .entry("workload")
-        .or_insert_with(|| Value::Table(toml::Table::new()));
-    let Value::Table(workload) = workload else {
-        return Err(Error::bad_input(format!("{origin}: workload: expected a table")));
-    };
-    for k in SYNTHETIC_WORKLOAD_KEYS {
-        workload.remove(*k);
-    }
-    let replay = workload
-        .entry("replay")
-        .or_insert_with(|| Value::Table(toml::Table::new()));
-    let Value::Table(replay) = replay else {
-        return Err(Error::bad_input(format!("{origin}: workload.replay: expected a table")));
-    };
-    replay.insert("file".into(), Value::String(absolute(&args.log)?));
-    if let Some(f) = &args.format {
-        replay.insert("format".into(), Value::String(f.clone()));
-    }
-    if args.scenario.is_none() {
-        // Routing only: no sessions to find or lose.
-        replay.insert("login".into(), Value::Boolean(false));
-    }
-    if args.strict {
-        replay.insert("strict".into(), Value::Boolean(true));
-    }
-    let mut balancer = toml::Table::new();
-    balancer.insert("config".into(), Value::String(absolute(&args.balancer)?));
-    if let Some(u) = &args.upstream {
-        balancer.insert("upstream".into(), Value::String(u.clone()));
-    }
-    if let Some(b) = &args.backend {
-        balancer.insert("backend".into(), Value::String(b.clone()));
-    }
-    table.insert("balancer".into(), Value::Table(balancer));
-    // The config is the balancer of every strategy: strategies keep their other overrides
-    // (storage, backends) and compare those behind it.
-    if let Some(Value::Array(strategies)) = table.get_mut("strategy") {
-        for st in strategies {
-            if let Value::Table(st) = st {
-                st.remove("balancer");
-            }
-        }
-    }
-    Ok((table, origin))
-}
-
 fn replay_cmd(args: &ReplayArgs) -> Result<()> {
-    let (mut table, origin) = replay_table(args)?;
-    let probe = scenario::load::from_table(table.clone(), &origin)?;
-    let Some(cfg) = probe.strategies.first().and_then(|s| s.system.workload.replay.clone()) else {
-        return Err(Error::bad_input(format!(
-            "{origin}: no [workload.replay] after setting the log"
-        )));
-    };
-    // One streaming pass to learn how long the replay lasts: arrivals stop at the duration.
-    let (last, report) = crate::workload::replay::source::span(&cfg).map_err(Error::bad_input)?;
-    runner::check_report(&report)?;
-    let secs = last.as_secs_f64().floor() as u64 + 1;
-    table.insert("duration".into(), toml::Value::String(format!("{secs}s")));
-    let sc = scenario::load::from_table(table, &origin)?;
+    let sc = scenario::load::replay::load_replay(&args.replay_override(), &|cfg| {
+        // One streaming pass to learn how long the replay lasts: arrivals stop at the duration.
+        let (last, report) = crate::workload::replay::source::span(cfg).map_err(Error::bad_input)?;
+        runner::check_report(&report)?;
+        Ok(last)
+    })?;
     let spec = trace_spec(Some(args.out.join("trace.csv")), args.trace_sample)?;
     check_out(&args.out)?;
     std::fs::create_dir_all(&args.out).map_err(|e| Error::io(&args.out, e))?;

@@ -17,7 +17,8 @@
 //! - [`store`]: session storage strategies, one file each behind [`store::SessionStore`].
 //! - [`sim`]: one run: the life of a request from arrival to completion.
 //! - [`metrics`]: the result rows every consumer reads ([`metrics::RunResult`]) and statistics.
-//! - [`runner`]: strategies x replications in parallel.
+//! - [`runner`]: strategies x replications in parallel (on the crate's one parallel loop,
+//!   `parallel`, which hands results on in task order).
 //! - [`sweep`]: grids of scenarios with replications, sharding and merging, capacity plans.
 //! - [`report`]: CSV files, the comparison table, the charts and report.html.
 //!
@@ -39,6 +40,7 @@ pub mod engine;
 pub mod error;
 pub mod faults;
 pub mod metrics;
+mod parallel;
 pub mod report;
 pub mod runner;
 pub mod scenario;

@@ -1,28 +1,28 @@
-//! Runs every strategy and replication of a scenario, in parallel on a rayon pool of `jobs`
-//! threads. Results come back in (strategy, replication) order whatever the thread count, and
+//! Runs every strategy and replication of a scenario, in parallel on `jobs` threads
+//! ([`crate::parallel`]). Results come back in (strategy, replication) order whatever the thread count, and
 //! each run depends only on the scenario, its strategy and its replication: the output is
 //! byte-identical for every `--jobs`.
+#![warn(missing_docs)]
 
 use crate::error::{Error, Result};
 use crate::metrics::RunResult;
 use crate::scenario::Scenario;
 use crate::sim::{self, trace, trace::Tracer};
 use crate::workload::replay::source::ReplayReport;
-use rayon::prelude::*;
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 use tempfile::NamedTempFile;
 
-/// Builds a thread pool with `jobs` threads (0 = one per core).
-pub fn pool(jobs: usize) -> Result<rayon::ThreadPool> {
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(jobs)
-        .build()
-        .map_err(|e| Error::bad_input(format!("--jobs {jobs}: cannot start the thread pool: {e}")))
+/// The (strategy, replication) of every run of a scenario: strategy-major, then replication.
+fn tasks(sc: &Scenario) -> Vec<(usize, u32)> {
+    (0..sc.strategies.len())
+        .flat_map(|s| (0..sc.replications).map(move |r| (s, r)))
+        .collect()
 }
 
-/// All runs of a scenario: strategy-major, then replication. A replayed log that cannot be
-/// read, broke `strict`, or gave no request is bad input.
+/// All runs of a scenario on `jobs` threads (0 = one per core): strategy-major, then
+/// replication. A replayed log that cannot be read, broke `strict`, or gave no request is bad
+/// input.
 pub fn run_all(sc: &Scenario, jobs: usize) -> Result<Vec<RunResult>> {
     run_all_with_replay(sc, jobs).map(|(runs, _)| runs)
 }
@@ -30,24 +30,20 @@ pub fn run_all(sc: &Scenario, jobs: usize) -> Result<Vec<RunResult>> {
 /// [`run_all`], with what reading the replayed log found (every run read the same log: the
 /// first run's report speaks for all).
 pub fn run_all_with_replay(sc: &Scenario, jobs: usize) -> Result<(Vec<RunResult>, Option<ReplayReport>)> {
-    let tasks: Vec<(usize, u32)> = (0..sc.strategies.len())
-        .flat_map(|s| (0..sc.replications).map(move |r| (s, r)))
-        .collect();
-    let pool = pool(jobs)?;
-    let runs: Vec<std::result::Result<sim::Run, sim::RunError>> =
-        pool.install(|| tasks.par_iter().map(|&(s, r)| sim::run(sc, s, r)).collect());
+    let tasks = tasks(sc);
+    let runs = crate::parallel::map(jobs, tasks.len(), |k| {
+        let (s, r) = tasks[k];
+        Ok(sim::run(sc, s, r)?)
+    })?;
     checked_runs(runs)
 }
 
-/// The results of `runs`, in order, and the first run's replay report; the first run that
-/// failed, or a replay report that [`check_report`] refuses, is bad input.
-pub fn checked_runs(
-    runs: Vec<std::result::Result<sim::Run, sim::RunError>>,
-) -> Result<(Vec<RunResult>, Option<ReplayReport>)> {
+/// The results of `runs`, in order, and the first run's replay report; a replay report that
+/// [`check_report`] refuses is bad input.
+pub fn checked_runs(runs: Vec<sim::Run>) -> Result<(Vec<RunResult>, Option<ReplayReport>)> {
     let mut results = Vec::with_capacity(runs.len());
     let mut first = None;
     for run in runs {
-        let run = run.map_err(|e| Error::bad_input(e.to_string()))?;
         if let Some(rep) = &run.replay {
             check_report(rep)?;
         }
@@ -62,6 +58,7 @@ pub fn checked_runs(
 /// Where `--trace` writes and which share of the requests it keeps.
 #[derive(Clone, Debug)]
 pub struct TraceSpec {
+    /// The trace file to write.
     pub path: PathBuf,
     /// Fraction of requests kept (0 < sample <= 1), chosen by request identity.
     pub sample: f64,
@@ -90,34 +87,21 @@ pub fn run_all_traced(
         .path
         .file_name()
         .map_or("trace.csv".into(), |n| n.to_string_lossy().into_owned());
-    let tasks: Vec<(usize, u32)> = (0..sc.strategies.len())
-        .flat_map(|s| (0..sc.replications).map(move |r| (s, r)))
-        .collect();
-    let pool = pool(jobs)?;
-    let parts: Vec<Result<(std::result::Result<sim::Run, sim::RunError>, NamedTempFile)>> = pool.install(|| {
-        tasks
-            .par_iter()
-            .map(|&(s, r)| {
-                let part = NamedTempFile::with_prefix_in(format!(".{name}.part{s}-{r}."), &dir)
-                    .map_err(|e| Error::io(&spec.path, e))?;
-                let file = part.reopen().map_err(|e| Error::io(part.path(), e))?;
-                let mut tracer = Tracer::new(Box::new(BufWriter::with_capacity(1 << 16, file)), spec.sample);
-                let run = sim::run_traced(sc, s, r, &[], Some(&mut tracer));
-                tracer.finish().map_err(|source| Error::Csv {
-                    path: spec.path.clone(),
-                    source,
-                })?;
-                Ok((run, part))
-            })
-            .collect()
-    });
-    let mut runs = Vec::with_capacity(parts.len());
-    let mut files = Vec::with_capacity(parts.len());
-    for p in parts {
-        let (run, file) = p?;
-        runs.push(run);
-        files.push(file);
-    }
+    let tasks = tasks(sc);
+    let parts = crate::parallel::map(jobs, tasks.len(), |k| {
+        let (s, r) = tasks[k];
+        let part = NamedTempFile::with_prefix_in(format!(".{name}.part{s}-{r}."), &dir)
+            .map_err(|e| Error::io(&spec.path, e))?;
+        let file = part.reopen().map_err(|e| Error::io(part.path(), e))?;
+        let mut tracer = Tracer::new(Box::new(BufWriter::with_capacity(1 << 16, file)), spec.sample);
+        let run = sim::run_traced(sc, s, r, &[], Some(&mut tracer))?;
+        tracer.finish().map_err(|source| Error::Csv {
+            path: spec.path.clone(),
+            source,
+        })?;
+        Ok((run, part))
+    })?;
+    let (runs, files): (Vec<sim::Run>, Vec<NamedTempFile>) = parts.into_iter().unzip();
     let (runs, replay) = checked_runs(runs)?;
     let mut joined = NamedTempFile::with_prefix_in(format!(".{name}."), &dir).map_err(|e| Error::io(&spec.path, e))?;
     {

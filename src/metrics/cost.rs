@@ -17,7 +17,7 @@
 //! planner uses it to stop searching (`crate::sweep::plan`).
 
 use super::{SummaryRow, round6};
-use crate::scenario::{CostsConfig, StorageKind, StoreConfig, StoreKind, System};
+use crate::scenario::{CostsConfig, StoreConfig, StoreKind, System};
 
 /// The index of a store kind in [`CostsConfig::server_per_hour`].
 fn kind_index(k: StoreKind) -> usize {
@@ -31,11 +31,7 @@ fn kind_index(k: StoreKind) -> usize {
 /// The store clusters a strategy runs (their servers cost money); none for local, replicated
 /// and cookie sessions.
 pub fn store_clusters(sys: &System) -> Vec<&StoreConfig> {
-    match sys.sessions.storage {
-        StorageKind::Shared => vec![&sys.sessions.store],
-        StorageKind::CachedDb => vec![&sys.sessions.cache, &sys.sessions.store],
-        _ => Vec::new(),
-    }
+    sys.sessions.store_clusters()
 }
 
 /// `(backends, store)` cost per hour: what the configuration costs before any request.

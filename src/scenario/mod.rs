@@ -5,6 +5,8 @@
 //! that is deep-merged over the base. Everything past [`load::load`] can assume the values
 //! here are in range: nothing downstream re-checks input.
 
+mod check;
+mod display;
 pub mod load;
 pub mod raw;
 
@@ -14,26 +16,97 @@ use crate::dist::{Dist, Kind};
 use crate::engine::SimTime;
 use std::fmt;
 
+// The storage strategies' configuration lives with them in `crate::store::config`; re-exported
+// here so that `scenario::SessionsConfig` and the other old paths keep working.
+pub use crate::store::config::{
+    Eviction, LockFail, Persistence, ReplicationConfig, SessionsConfig, Spread, StorageKind, StoreConfig, StoreKind,
+    WriteMode,
+};
+
 pub use load::{Override, load, load_str};
 
-/// A validated scenario: what every run, sweep and report starts from.
+/// A validated scenario: what every run, sweep and report starts from. Only the loader
+/// ([`load`]) makes one, and nothing edits it afterwards: its fields are private to the crate
+/// (read them through the accessors), so a `Scenario` is always one the loader accepted.
 #[derive(Clone, Debug)]
 pub struct Scenario {
-    pub name: String,
-    pub description: Option<String>,
-    pub seed: u64,
+    pub(crate) name: String,
+    pub(crate) description: Option<String>,
+    pub(crate) seed: u64,
     /// Arrivals stop at this time; requests in flight then are allowed to finish.
-    pub duration: SimTime,
+    pub(crate) duration: SimTime,
     /// Statistics count only requests that arrive at or after this time.
-    pub warmup: SimTime,
-    pub replications: u32,
+    pub(crate) warmup: SimTime,
+    pub(crate) replications: u32,
     /// Width of a `timeseries.csv` bucket.
-    pub bucket: SimTime,
+    pub(crate) bucket: SimTime,
     /// The systems to compare, in file order. Never empty.
-    pub strategies: Vec<Strategy>,
+    pub(crate) strategies: Vec<Strategy>,
     /// The scenario as a TOML table after `--set` overrides (strategies included): what
     /// `scenario.toml` in the output folder records, and what sweeps vary.
-    pub source: toml::Table,
+    pub(crate) source: toml::Table,
+}
+
+impl Scenario {
+    /// The scenario's `name` (also its output folder's name).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The scenario's `description`, if any.
+    pub fn description(&self) -> Option<&str> {
+        self.description.as_deref()
+    }
+
+    /// The seed every random stream derives from.
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// Arrivals stop at this time; requests in flight then are allowed to finish.
+    pub fn duration(&self) -> SimTime {
+        self.duration
+    }
+
+    /// Statistics count only requests that arrive at or after this time.
+    pub fn warmup(&self) -> SimTime {
+        self.warmup
+    }
+
+    /// Independent runs of every strategy.
+    pub fn replications(&self) -> u32 {
+        self.replications
+    }
+
+    /// Width of a `timeseries.csv` bucket.
+    pub fn bucket(&self) -> SimTime {
+        self.bucket
+    }
+
+    /// The systems to compare, in file order. Never empty.
+    pub fn strategies(&self) -> &[Strategy] {
+        &self.strategies
+    }
+
+    /// The scenario as a TOML table after the overrides (strategies included): what
+    /// `scenario.toml` in the output folder records, and what sweeps vary.
+    pub fn source(&self) -> &toml::Table {
+        &self.source
+    }
+
+    /// The same scenario without its recorded table (a sweep point's is its base's plus the
+    /// axis values: not worth keeping per point). The table is a record only: nothing reads
+    /// it to run, so the scenario stays the one the loader accepted.
+    pub(crate) fn forget_source(&mut self) {
+        self.source = toml::Table::new();
+    }
+
+    /// The same scenario with no `[sweep]` section in its recorded table (a sweep built from it
+    /// then has only the axes it is given).
+    pub(crate) fn without_sweep_section(mut self) -> Scenario {
+        self.source.remove("sweep");
+        self
+    }
 }
 
 /// One labelled system of the comparison.
@@ -233,388 +306,6 @@ pub struct BackendConfig {
     pub down: bool,
 }
 
-/// Where sessions live and what keeping them costs (`[sessions]`).
-#[derive(Clone, Debug)]
-pub struct SessionsConfig {
-    pub storage: StorageKind,
-    /// Idle time after which a session is deleted: PHP `session.gc_maxlifetime`, the TTL that
-    /// phpredis and php-memcached set, Tomcat's `maxInactiveInterval`.
-    pub lifetime: SimTime,
-    /// PHP's garbage collection runs at a session start with probability
-    /// `gc_probability / gc_divisor` (local files only).
-    pub gc_probability: u32,
-    pub gc_divisor: u32,
-    /// When a request writes its session back.
-    pub write: WriteMode,
-    /// Largest cookie a browser keeps [bytes] (`cookie`).
-    pub cookie_limit: u32,
-    /// Bytes of the essential-fields cookie of `cookie_fallback`.
-    pub fallback_cookie_bytes: u32,
-    pub replication: ReplicationConfig,
-    /// The shared store (`shared`) or the database of `cached_db`.
-    pub store: StoreConfig,
-    /// The cache in front of the database (`cached_db`).
-    pub cache: StoreConfig,
-}
-
-/// When the session is written back at the end of a request.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum WriteMode {
-    /// PHP's default `session.lazy_write = 1`: a changed session is written; an unchanged one
-    /// only has its timestamp refreshed (phpredis `EXPIRE`, php-memcached `touch`): one store
-    /// operation either way, but an unchanged write cannot overwrite anyone's update.
-    Lazy,
-    /// Written only when changed; nothing otherwise (Django's default).
-    Modified,
-    /// Written on every request, changed or not (`lazy_write = 0`,
-    /// Django `SESSION_SAVE_EVERY_REQUEST`): an unchanged write can overwrite a concurrent update.
-    Always,
-}
-
-impl WriteMode {
-    pub const ALL: &'static [(&'static str, WriteMode)] = &[
-        ("lazy", WriteMode::Lazy),
-        ("modified", WriteMode::Modified),
-        ("always", WriteMode::Always),
-    ];
-}
-
-/// Tomcat cluster replication (`[sessions.replication]`).
-#[derive(Clone, Debug, PartialEq)]
-pub struct ReplicationConfig {
-    /// CPU time the sending node spends per message [s].
-    pub send_cpu: SimTime,
-    /// CPU time a receiving node spends per message [s].
-    pub receive_cpu: SimTime,
-    /// Bytes of a message besides the session data.
-    pub message_overhead: u32,
-    /// Network round trip between nodes.
-    pub rtt: SimTime,
-    /// DeltaManager's asynchronous send: a delta is on the wire this long after its request.
-    pub send_window: SimTime,
-}
-
-/// The kind of a shared store: sets the defaults of every other figure.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum StoreKind {
-    Redis,
-    Memcached,
-    Sql,
-}
-
-impl StoreKind {
-    pub const ALL: &'static [(&'static str, StoreKind)] = &[
-        ("redis", StoreKind::Redis),
-        ("memcached", StoreKind::Memcached),
-        ("sql", StoreKind::Sql),
-    ];
-
-    pub fn name(self) -> &'static str {
-        name_in(Self::ALL, self)
-    }
-}
-
-/// How sessions are spread over the servers of a store, by session id.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Spread {
-    /// `hash(id) % servers` (phpredis with several hosts in `save_path`).
-    Modulo,
-    /// A hash ring with 160 points per server (php-memcached, libmemcached's ketama).
-    Consistent,
-}
-
-impl Spread {
-    pub const ALL: &'static [(&'static str, Spread)] =
-        &[("modulo", Spread::Modulo), ("consistent", Spread::Consistent)];
-}
-
-/// What a full store does with a new item.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Eviction {
-    /// Evict the least recently used item (memcached; Redis `allkeys-lru`).
-    Lru,
-    /// Refuse the write with an out-of-memory error (Redis `noeviction`; memcached `-M`).
-    NoEviction,
-}
-
-impl Eviction {
-    pub const ALL: &'static [(&'static str, Eviction)] =
-        &[("lru", Eviction::Lru), ("noeviction", Eviction::NoEviction)];
-}
-
-/// What a store server crash loses.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Persistence {
-    /// Everything (memcached; Redis without RDB or AOF).
-    None,
-    /// Writes since the last snapshot, taken every `every` (Redis RDB).
-    Snapshot { every: SimTime },
-    /// About the last second of writes (Redis `appendfsync everysec`).
-    AppendOnly,
-    /// Nothing that was acknowledged (a SQL database with a synced log).
-    Durable,
-}
-
-/// What a session handler does when it gives up waiting for a session lock.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum LockFail {
-    /// Read the session anyway, unlocked, and refuse to write it at the end (phpredis):
-    /// the request keeps its session but its update is lost.
-    DropWrite,
-    /// The read fails: the request runs without its session (php-memcached), a lost session.
-    LoseSession,
-}
-
-impl LockFail {
-    pub const ALL: &'static [(&'static str, LockFail)] = &[
-        ("drop_write", LockFail::DropWrite),
-        ("lose_session", LockFail::LoseSession),
-    ];
-}
-
-/// One shared store cluster (`[sessions.store]` or `[sessions.cache]`), every figure resolved
-/// from its kind's preset and the scenario's overrides.
-#[derive(Clone, Debug)]
-pub struct StoreConfig {
-    pub kind: StoreKind,
-    pub servers: u32,
-    pub spread: Spread,
-    /// Server time per operation [s].
-    pub service_time: Dist,
-    /// Operations a server works on at once (Redis 1 thread; memcached worker threads; SQL cores).
-    pub concurrency: u32,
-    /// Network round trip between a backend and a store server.
-    pub rtt: SimTime,
-    /// The client gives up on an operation after this long (phpredis `timeout`/`read_timeout`).
-    pub timeout: SimTime,
-    /// Connections a server accepts (memcached `-c`, Redis `maxclients`, MySQL
-    /// `max_connections`); 0 = unlimited.
-    pub max_connections: u32,
-    /// Memory per server for items [bytes]; 0 = unlimited.
-    pub memory: u64,
-    pub eviction: Eviction,
-    /// memcached slab chunk growth factor (`-f`).
-    pub growth_factor: f64,
-    /// memcached slab page size (`-I`) [bytes]; also the largest item.
-    pub page_size: u32,
-    /// Bytes an item takes besides its value: the item header.
-    pub item_overhead: u32,
-    /// Bytes of an item's key (`PHPREDIS_SESSION:` + a 26-character id).
-    pub key_bytes: u32,
-    pub persistence: Persistence,
-    pub locking: bool,
-    /// Pause between two lock attempts.
-    pub lock_wait: SimTime,
-    /// Lock attempts after the first before giving up.
-    pub lock_retries: u32,
-    pub lock_fail: LockFail,
-}
-
-/// The session storage strategies. Adding one means a file under `src/store/` and an arm here.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum StorageKind {
-    /// On the backend that created it (PHP's default files handler), with its lock and GC.
-    Local,
-    /// Every node holds every session (Tomcat DeltaManager).
-    ReplicatedAll,
-    /// A primary and one backup node per session (Tomcat BackupManager).
-    ReplicatedBackup,
-    /// A shared store cluster: Redis, memcached or a SQL database.
-    Shared,
-    /// Django's `cached_db`: a write-through cache in front of a database.
-    CachedDb,
-    /// In the client's cookie.
-    Cookie,
-    /// On the node, restored from an essential-fields cookie on any other node.
-    CookieFallback,
-}
-
-impl StorageKind {
-    pub const ALL: &'static [(&'static str, StorageKind)] = &[
-        ("local", StorageKind::Local),
-        ("replicated_all", StorageKind::ReplicatedAll),
-        ("replicated_backup", StorageKind::ReplicatedBackup),
-        ("shared", StorageKind::Shared),
-        ("cached_db", StorageKind::CachedDb),
-        ("cookie", StorageKind::Cookie),
-        ("cookie_fallback", StorageKind::CookieFallback),
-    ];
-
-    pub fn name(self) -> &'static str {
-        name_in(Self::ALL, self)
-    }
-}
-
-/// The scenario-file name of `k` in a table of (name, value) choices.
-fn name_in<T: PartialEq + Copy>(all: &[(&'static str, T)], k: T) -> &'static str {
-    all.iter().find(|(_, v)| *v == k).map_or("?", |(n, _)| *n)
-}
-
-/// Configurations that must fail, computed from the rates (lower bounds: re-logins, retries
-/// and lock polling only add work), for synthetic workloads:
-/// - the serving backends' utilisation at the peak arrival rate, `lambda x E[S] / workers`, at or
-///   above 1;
-/// - a `shared` store's busiest-possible utilisation at or above 1: every login writes once and
-///   every request of a logged-in user reads and writes once (`lambda_ops x E[S] / (concurrency x
-///   servers)`, spread evenly; the busiest server is at least that);
-/// - more backend workers than a store server's `max_connections` (each worker holds one
-///   connection to every server);
-/// - a `cookie` session whose mean size, base64-encoded plus 80 bytes, exceeds `cookie_limit`.
-fn must_fail(sys: &System) -> Vec<String> {
-    let mut out = Vec::new();
-    let serving: Vec<&BackendConfig> = sys.backends.iter().filter(|b| !b.down && !b.backup).collect();
-    let workers: u64 = serving.iter().map(|b| b.workers as u64).sum();
-    if sys.workload.replay.is_none() {
-        let peak = sys.workload.profile.iter().map(|p| p.factor).fold(1.0_f64, f64::max);
-        let peak = if sys.workload.profile.is_empty() { 1.0 } else { peak };
-        let users = sys.workload.users_per_second * peak;
-        let (mut req, mut ops) = (0.0, 0.0);
-        for c in &sys.workload.classes {
-            let pages = c.requests.mean() * c.parallel as f64;
-            let login = if c.login { 1.0 } else { 0.0 };
-            req += c.share * (login + pages);
-            ops += c.share * login * (1.0 + 2.0 * pages);
-        }
-        let rps = users * req;
-        let service = serving.iter().map(|b| b.service_time.mean()).sum::<f64>() / serving.len().max(1) as f64;
-        let util = rps * service / workers.max(1) as f64;
-        if workers > 0 && util.is_finite() && util >= 1.0 {
-            out.push(format!(
-                "the backends must saturate: {rps:.0} requests/s offered at the peak x {:.1} ms mean service time over \
-                 {workers} workers is a utilisation of {util:.2} (at least 1): queues grow until requests are rejected; add \
-                 backends or workers, or lower the load",
-                service * 1e3
-            ));
-        }
-        if sys.sessions.storage == StorageKind::Shared {
-            let st = &sys.sessions.store;
-            let cap = (st.concurrency as f64) * (st.servers as f64);
-            let u = users * ops * st.service_time.mean() / cap.max(1.0);
-            if u.is_finite() && u >= 1.0 {
-                out.push(format!(
-                    "the session store must saturate: at least {:.0} operations/s at the peak x {:.3} ms per operation \
-                     over {} server(s) x {} at once is a utilisation of {u:.2} (at least 1): operations queue until they \
-                     time out; add store servers or lower the load",
-                    users * ops,
-                    st.service_time.mean() * 1e3,
-                    st.servers,
-                    st.concurrency
-                ));
-            }
-        }
-        if sys.sessions.storage == StorageKind::Cookie {
-            for c in &sys.workload.classes {
-                let bytes = (c.session_size.mean() / 3.0).ceil() * 4.0 + 80.0;
-                if c.login && bytes > sys.sessions.cookie_limit as f64 {
-                    out.push(format!(
-                        "cookie sessions of {:.0} bytes on average become cookies of {bytes:.0} bytes (base64 + 80), over \
-                         cookie_limit = {}: browsers drop them and most sessions are lost (lost_cookie_too_large)",
-                        c.session_size.mean(),
-                        sys.sessions.cookie_limit
-                    ));
-                    break;
-                }
-            }
-        }
-    }
-    let uses_store = matches!(sys.sessions.storage, StorageKind::Shared | StorageKind::CachedDb);
-    if uses_store {
-        let mut stores = vec![("sessions.store", &sys.sessions.store)];
-        if sys.sessions.storage == StorageKind::CachedDb {
-            stores.push(("sessions.cache", &sys.sessions.cache));
-        }
-        for (key, st) in stores {
-            let max = st.max_connections as u64;
-            if max > 0 && workers > max {
-                out.push(format!(
-                    "{} backends x their workers = {workers} connections to each {key} server exceed its \
-                     max_connections = {max}: once {max} workers have connected (each keeps its connection), the other {} are \
-                     refused on every attempt (store_rejected, lost sessions); raise max_connections or lower the workers",
-                    serving.len(),
-                    workers - max
-                ));
-            }
-        }
-    }
-    out
-}
-
-impl Scenario {
-    /// What is valid but cannot do what the file seems to ask: a scheduled fault that starts at
-    /// or after the end of the run never happens (and no output will show it), and the
-    /// configurations that must fail ([`must_fail`]). One message per distinct problem, naming
-    /// the strategies it applies to unless it applies to all.
-    pub fn warnings(&self) -> Vec<String> {
-        let mut found: Vec<(String, Vec<&str>)> = Vec::new();
-        for st in &self.strategies {
-            let stores = crate::store::server_names(&st.system.sessions);
-            for f in &st.system.faults.scheduled {
-                if f.at < self.duration {
-                    continue;
-                }
-                let target = match f.target {
-                    crate::faults::Target::Backend(i) => st.system.backends.get(i).map(|b| b.name.clone()),
-                    crate::faults::Target::Store(i) => stores.get(i).cloned(),
-                }
-                .unwrap_or_default();
-                let kind = match f.kind {
-                    crate::faults::FaultKind::Crash { .. } => "crash",
-                    crate::faults::FaultKind::AppDown { .. } => "app_down",
-                    crate::faults::FaultKind::Drain { .. } => "drain",
-                    crate::faults::FaultKind::Slow { .. } => "slow",
-                };
-                let text = format!(
-                    "faults: the `{kind}` fault of {target} at {} starts at or after the end of the run (duration = \"{}\"): \
-                     it never happens and no output shows it; make `at` earlier or `duration` longer",
-                    f.at, self.duration
-                );
-                match found.iter_mut().find(|(t, _)| *t == text) {
-                    Some((_, who)) => who.push(&st.label),
-                    None => found.push((text, vec![&st.label])),
-                }
-            }
-        }
-        for st in &self.strategies {
-            for text in must_fail(&st.system) {
-                match found.iter_mut().find(|(t, _)| *t == text) {
-                    Some((_, who)) => who.push(&st.label),
-                    None => found.push((text, vec![&st.label])),
-                }
-            }
-        }
-        let all = self.strategies.len();
-        found
-            .into_iter()
-            .map(|(text, who)| {
-                if who.len() == all {
-                    text
-                } else {
-                    format!("strategy `{}`: {text}", who.join("`, `"))
-                }
-            })
-            .collect()
-    }
-}
-
-impl fmt::Display for Scenario {
-    /// The resolved scenario, every default filled in, as `sessim check` prints it.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "scenario     {}", self.name)?;
-        if let Some(d) = &self.description {
-            writeln!(f, "description  {d}")?;
-        }
-        writeln!(f, "seed         {}", self.seed)?;
-        writeln!(f, "duration     {} (warm-up {} discarded)", self.duration, self.warmup)?;
-        writeln!(f, "replications {}", self.replications)?;
-        writeln!(f, "bucket       {}", self.bucket)?;
-        for (i, s) in self.strategies.iter().enumerate() {
-            writeln!(f, "\nstrategy[{i}]  {}", s.label)?;
-            write!(f, "{}", s.system)?;
-        }
-        Ok(())
-    }
-}
-
 impl fmt::Display for BalancerConfig {
     /// The balancer lines of `sessim check`: policy, its parameters, retry rules, import notes.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -725,143 +416,5 @@ impl fmt::Display for BalancerConfig {
             }
         }
         Ok(())
-    }
-}
-
-impl fmt::Display for System {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let w = &self.workload;
-        if let Some(r) = &w.replay {
-            writeln!(
-                f,
-                "  workload   replay {} ({:?}), session gap {}, time scale {}, clone {}, login {}, service {:?}{}",
-                r.file.display(),
-                r.format,
-                r.session_gap,
-                r.time_scale,
-                r.clone,
-                r.login,
-                r.service,
-                if r.strict { ", strict" } else { "" }
-            )?;
-        } else {
-            writeln!(f, "  workload   {} users/s, {} pages", w.users_per_second, w.pages)?;
-        }
-        for p in &w.profile {
-            writeln!(f, "             from {} rate x{}", p.at, p.factor)?;
-        }
-        if let Some(r) = w.profile_repeat {
-            writeln!(f, "             profile repeats every {r}")?;
-        }
-        for c in &w.classes {
-            writeln!(
-                f,
-                "    class {:<10} share {}, login {}, requests {}, think {}, refuse cookies {}, session {}, \
-                 modify {}, parallel {}",
-                c.name,
-                c.share,
-                c.login,
-                c.requests.describe(Kind::Count),
-                c.think_time.describe(Kind::Duration),
-                c.refuse_cookies,
-                c.session_size.describe(Kind::Bytes),
-                c.session_modify,
-                c.parallel
-            )?;
-        }
-        let a = &w.addresses;
-        writeln!(
-            f,
-            "  addresses  {} /24 networks (skew {}), {} of users behind {} NAT addresses",
-            a.networks, a.network_skew, a.nat_share, a.nat_addresses
-        )?;
-        write!(f, "{}", self.balancer)?;
-        let servers = &self.balancer.conf.conf().servers;
-        for (b, s) in self.backends.iter().zip(servers) {
-            write!(
-                f,
-                "  backend    {:<8} weight {}, {} workers, queue {}, service {}{}{}",
-                b.name,
-                b.weight,
-                b.workers,
-                b.queue,
-                b.service_time.describe(Kind::Duration),
-                if b.backup { ", backup" } else { "" },
-                if b.down { ", down" } else { "" }
-            )?;
-            if s.max_conns > 0 {
-                write!(f, ", max_conns {}", s.max_conns)?;
-            }
-            if !self.balancer.policy.is_haproxy() && !self.balancer.policy.is_envoy_or_kube() {
-                write!(f, ", max_fails {}, fail_timeout {}", s.max_fails, s.fail_timeout)?;
-            }
-            if let Some(c) = &s.check {
-                write!(f, ", check inter {} fall {} rise {}", c.inter, c.fall, c.rise)?;
-            }
-            if self.balancer.conf.conf().cookie.is_some()
-                && let Some(c) = &s.cookie
-            {
-                write!(f, ", cookie {c}")?;
-            }
-            writeln!(f)?;
-        }
-        write!(f, "{}", self.sessions)
-    }
-}
-
-impl fmt::Display for SessionsConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let s = self;
-        writeln!(
-            f,
-            "  sessions   {}, gc_maxlifetime {}, write {:?}",
-            s.storage.name(),
-            s.lifetime,
-            s.write
-        )?;
-        match s.storage {
-            StorageKind::Local => writeln!(f, "             gc probability {}/{}", s.gc_probability, s.gc_divisor),
-            StorageKind::ReplicatedAll | StorageKind::ReplicatedBackup => {
-                let r = &s.replication;
-                writeln!(
-                    f,
-                    "             send cpu {}, receive cpu {}, overhead {} B, rtt {}, send window {}",
-                    r.send_cpu, r.receive_cpu, r.message_overhead, r.rtt, r.send_window
-                )
-            }
-            StorageKind::Shared => write!(f, "{}", DisplayStore("store", &s.store)),
-            StorageKind::CachedDb => {
-                write!(f, "{}", DisplayStore("cache", &s.cache))?;
-                write!(f, "{}", DisplayStore("store", &s.store))
-            }
-            StorageKind::Cookie => writeln!(f, "             cookie limit {} B", s.cookie_limit),
-            StorageKind::CookieFallback => writeln!(f, "             fallback cookie {} B", s.fallback_cookie_bytes),
-        }
-    }
-}
-
-struct DisplayStore<'a>(&'static str, &'a StoreConfig);
-
-impl fmt::Display for DisplayStore<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let c = self.1;
-        writeln!(
-            f,
-            "    {:<6}   {} x {} ({:?}), service {}, concurrency {}, rtt {}, timeout {}, max connections {}",
-            self.0,
-            c.servers,
-            c.kind.name(),
-            c.spread,
-            c.service_time.describe(Kind::Duration),
-            c.concurrency,
-            c.rtt,
-            c.timeout,
-            c.max_connections
-        )?;
-        writeln!(
-            f,
-            "             memory {} B ({:?}), persistence {:?}, locking {} (wait {}, {} retries, {:?})",
-            c.memory, c.eviction, c.persistence, c.locking, c.lock_wait, c.lock_retries, c.lock_fail
-        )
     }
 }

@@ -10,10 +10,23 @@
 //! wins. An unchanged session under `write = "lazy"` refreshes the cache's TTL only.
 
 use super::cluster::Cluster;
+use super::config::{SessionsConfig, WriteMode};
 use super::station::OpResult;
 use super::{Access, Env, LostCause, Progress, ServerReport, SessionStore, Step, StoreTotals, write_kind};
 use crate::engine::SimTime;
-use crate::scenario::{SessionsConfig, WriteMode};
+
+/// What the rest of the crate asks of this strategy (see [`super::Info`]): store servers
+/// the cache's `cache<i>` then the database's `db<i>`; every backend worker holds a connection to each.
+pub(crate) const INFO: super::Info = super::Info {
+    build: |cfg, env| Box::new(CachedDb::new(cfg, env)),
+    server_names: |cfg| {
+        let mut names = super::cluster_names(&cfg.cache, "cache");
+        names.extend(super::cluster_names(&cfg.store, "db"));
+        names
+    },
+    clusters: |cfg| vec![&cfg.cache, &cfg.store],
+    uses_connections: true,
+};
 
 pub struct CachedDb {
     cache: Cluster,

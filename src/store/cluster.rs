@@ -10,13 +10,13 @@
 //! server, a server's removal moves only its keys); lock items take slab memory but are never
 //! evicted; memory is accounted per item as header + key + value.
 
+use super::config::{Eviction, Persistence, Spread, StoreConfig, StoreKind};
 use super::slabs::Slabs;
 use super::station::{OpResult, Station};
 use super::table::Table;
 use super::{Access, Env, LostCause, Progress, ServerReport, SessionId, StoreTotals, apply_write};
 use crate::engine::SimTime;
 use crate::engine::rng::{self, Stream};
-use crate::scenario::{Eviction, Persistence, Spread, StoreConfig};
 use rustc_hash::FxHashMap;
 
 /// Bytes of a lock item's value ("lock." prefix on the key plus a small token).
@@ -57,7 +57,7 @@ pub struct Cluster {
 impl Cluster {
     pub fn new(cfg: &StoreConfig, label: &'static str, lifetime: SimTime, env: Env, draw_salt: u64) -> Self {
         let n = cfg.servers as usize;
-        let slabs: Vec<Slabs> = if cfg.kind == crate::scenario::StoreKind::Memcached {
+        let slabs: Vec<Slabs> = if cfg.kind == StoreKind::Memcached {
             let memory = if cfg.memory == 0 { u64::MAX / 2 } else { cfg.memory };
             (0..n)
                 .map(|_| Slabs::new(memory, cfg.page_size, cfg.growth_factor))

@@ -10,9 +10,9 @@
 //! separators). Concurrent requests each carry the cookie they were sent with and the last
 //! response's `Set-Cookie` wins: their updates are lost as with an unlocked store.
 
+use super::config::{SessionsConfig, WriteMode};
 use super::{Access, LostCause, Progress, SessionId, SessionStore, Step, StoreTotals, apply_write, write_kind};
 use crate::engine::SimTime;
-use crate::scenario::{SessionsConfig, WriteMode};
 use rustc_hash::FxHashMap;
 
 /// Bytes of a session cookie besides the encoded data.
@@ -22,6 +22,15 @@ pub const COOKIE_OVERHEAD: u32 = 80;
 pub fn cookie_bytes(data: u32) -> u32 {
     data.div_ceil(3).saturating_mul(4).saturating_add(COOKIE_OVERHEAD)
 }
+
+/// What the rest of the crate asks of this strategy (see [`super::Info`]): store servers
+/// none.
+pub(crate) const INFO: super::Info = super::Info {
+    build: |cfg, _| Box::new(Cookie::new(cfg)),
+    server_names: super::no_servers,
+    clusters: super::no_clusters,
+    uses_connections: false,
+};
 
 pub struct Cookie {
     limit: u32,

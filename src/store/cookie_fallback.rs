@@ -8,10 +8,19 @@
 //! Simplification: restoring the session on a node moves it there (the stale copy on the old
 //! node is dropped at once instead of idling until collected).
 
+use super::config::SessionsConfig;
 use super::local::Local;
 use super::{Access, Env, Progress, SessionStore, Step, StoreTotals};
 use crate::engine::SimTime;
-use crate::scenario::SessionsConfig;
+
+/// What the rest of the crate asks of this strategy (see [`super::Info`]): store servers
+/// none.
+pub(crate) const INFO: super::Info = super::Info {
+    build: |cfg, env| Box::new(CookieFallback::new(cfg, env)),
+    server_names: super::no_servers,
+    clusters: super::no_clusters,
+    uses_connections: false,
+};
 
 pub struct CookieFallback(Local);
 

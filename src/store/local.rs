@@ -12,13 +12,22 @@
 //!
 //! Reading and writing a local file costs no modelled time (it is part of the service time).
 
+use super::config::{SessionsConfig, WriteMode};
 use super::table::Table;
 use super::{Access, Env, LostCause, Progress, SessionStore, Step, StoreTotals, apply_write, write_kind};
 use crate::engine::SimTime;
 use crate::engine::rng::{self, Stream};
-use crate::scenario::{SessionsConfig, WriteMode};
 use rustc_hash::FxHashMap;
 use std::collections::VecDeque;
+
+/// What the rest of the crate asks of this strategy (see [`super::Info`]): store servers
+/// none.
+pub(crate) const INFO: super::Info = super::Info {
+    build: |cfg, env| Box::new(Local::new(cfg, env)),
+    server_names: super::no_servers,
+    clusters: super::no_clusters,
+    uses_connections: false,
+};
 
 pub struct Local {
     t: Table,

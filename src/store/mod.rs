@@ -18,6 +18,7 @@
 
 pub mod cached_db;
 pub mod cluster;
+pub mod config;
 pub mod cookie;
 pub mod cookie_fallback;
 pub mod index;
@@ -30,7 +31,10 @@ pub mod station;
 pub mod table;
 
 use crate::engine::SimTime;
-use crate::scenario::{SessionsConfig, StorageKind, WriteMode};
+pub use config::{
+    Eviction, LockFail, Persistence, ReplicationConfig, SessionsConfig, Spread, StorageKind, StoreConfig, StoreKind,
+    WriteMode,
+};
 
 /// A session identifier (random, derived from the user and its login count).
 pub type SessionId = u64;
@@ -296,22 +300,73 @@ pub trait SessionStore: Send {
     fn restart_node(&mut self, _backend: usize, _now: SimTime) {}
 }
 
-/// The store servers of a configuration, in `crash_server` order, named as `stores.csv` names
-/// them: `<kind><i>` for a shared store (`redis1`, `redis2`), `cache<i>` then `db<i>` for
-/// cached_db; none for the other strategies.
-pub fn server_names(cfg: &SessionsConfig) -> Vec<String> {
-    let n = |c: &crate::scenario::StoreConfig, label: &str| {
-        (1..=c.servers).map(|i| format!("{label}{i}")).collect::<Vec<_>>()
-    };
-    match cfg.storage {
-        StorageKind::Shared => n(&cfg.store, cfg.store.kind.name()),
-        StorageKind::CachedDb => {
-            let mut v = n(&cfg.cache, "cache");
-            v.extend(n(&cfg.store, "db"));
-            v
+/// Everything the rest of the crate asks of one storage strategy, declared beside it in its
+/// file (`INFO`) and found through [`StorageKind::info`]: what it is built from, and what the
+/// loader, the warnings and the simulator must know before (or without) building it.
+pub(crate) struct Info {
+    /// The strategy's store, for one run.
+    pub build: fn(&SessionsConfig, Env) -> Box<dyn SessionStore>,
+    /// Its store servers, in `crash_server` order, named as `stores.csv` names them.
+    pub server_names: fn(&SessionsConfig) -> Vec<String>,
+    /// The store clusters it runs (their servers cost money), in `server_names` order.
+    pub clusters: fn(&SessionsConfig) -> Vec<&StoreConfig>,
+    /// Whether every backend worker holds a connection to each of its store servers (so the
+    /// simulator tracks which worker serves a request, and `max_connections` applies).
+    pub uses_connections: bool,
+}
+
+impl StorageKind {
+    /// The strategy's [`Info`]: the one place a storage kind is mapped to its file.
+    pub(crate) fn info(self) -> &'static Info {
+        match self {
+            StorageKind::Local => &local::INFO,
+            StorageKind::ReplicatedAll => &replicated_all::INFO,
+            StorageKind::ReplicatedBackup => &replicated_backup::INFO,
+            StorageKind::Shared => &shared::INFO,
+            StorageKind::CachedDb => &cached_db::INFO,
+            StorageKind::Cookie => &cookie::INFO,
+            StorageKind::CookieFallback => &cookie_fallback::INFO,
         }
-        _ => Vec::new(),
     }
+}
+
+impl SessionsConfig {
+    /// The store servers of this configuration, in `crash_server` order, named as `stores.csv`
+    /// names them (none for strategies without store servers).
+    pub fn server_names(&self) -> Vec<String> {
+        (self.storage.info().server_names)(self)
+    }
+
+    /// The store clusters the strategy runs, in [`SessionsConfig::server_names`] order (none
+    /// for strategies without store servers).
+    pub fn store_clusters(&self) -> Vec<&StoreConfig> {
+        (self.storage.info().clusters)(self)
+    }
+
+    /// Whether every backend worker holds a connection to each store server.
+    pub fn uses_connections(&self) -> bool {
+        self.storage.info().uses_connections
+    }
+}
+
+/// The store servers of a configuration (see [`SessionsConfig::server_names`]).
+pub fn server_names(cfg: &SessionsConfig) -> Vec<String> {
+    cfg.server_names()
+}
+
+/// For a strategy's [`Info`]: no store servers.
+pub(crate) fn no_servers(_: &SessionsConfig) -> Vec<String> {
+    Vec::new()
+}
+
+/// For a strategy's [`Info`]: no store clusters.
+pub(crate) fn no_clusters(_: &SessionsConfig) -> Vec<&StoreConfig> {
+    Vec::new()
+}
+
+/// For a strategy's [`Info`]: the servers of one store cluster, `<label><i>` from 1.
+pub(crate) fn cluster_names(c: &StoreConfig, label: &str) -> Vec<String> {
+    (1..=c.servers).map(|i| format!("{label}{i}")).collect()
 }
 
 /// Whether a write of this request carries session data (and so can overwrite a concurrent
@@ -348,14 +403,44 @@ pub struct Env {
     pub bucket: SimTime,
 }
 
+/// The store of `cfg`'s strategy, for one run.
 pub fn build(cfg: &SessionsConfig, env: Env) -> Box<dyn SessionStore> {
-    match cfg.storage {
-        StorageKind::Local => Box::new(local::Local::new(cfg, env)),
-        StorageKind::ReplicatedAll => Box::new(replicated_all::ReplicatedAll::new(cfg, env)),
-        StorageKind::ReplicatedBackup => Box::new(replicated_backup::ReplicatedBackup::new(cfg, env)),
-        StorageKind::Shared => Box::new(shared::Shared::new(cfg, env)),
-        StorageKind::CachedDb => Box::new(cached_db::CachedDb::new(cfg, env)),
-        StorageKind::Cookie => Box::new(cookie::Cookie::new(cfg)),
-        StorageKind::CookieFallback => Box::new(cookie_fallback::CookieFallback::new(cfg, env)),
+    (cfg.storage.info().build)(cfg, env)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::scenario::load_str;
+
+    fn sessions(storage: &str, extra: &str) -> super::SessionsConfig {
+        let text = format!(
+            "name = \"t\"\nduration = \"10s\"\n[workload]\nusers_per_second = 1\n[sessions]\nstorage = \"{storage}\"\n{extra}"
+        );
+        let sc = load_str(&text, "t.toml", &[]).unwrap();
+        sc.strategies()[0].system.sessions.clone()
+    }
+
+    /// Each strategy answers from its own file: the servers `stores.csv` names (as the
+    /// fault targets and the cost columns count them), its clusters, its connections.
+    #[test]
+    fn every_strategy_names_its_servers_clusters_and_connections() {
+        for &(name, kind) in super::StorageKind::ALL {
+            let extra = match name {
+                "shared" => "[sessions.store]\nkind = \"redis\"\nservers = 2\n",
+                "cached_db" => "[sessions.cache]\nservers = 2\n[sessions.store]\nservers = 1\n",
+                _ => "",
+            };
+            let s = sessions(name, extra);
+            assert_eq!(s.storage, kind);
+            let (names, conns): (Vec<&str>, bool) = match name {
+                "shared" => (vec!["redis1", "redis2"], true),
+                "cached_db" => (vec!["cache1", "cache2", "db1"], true),
+                _ => (vec![], false),
+            };
+            assert_eq!(s.server_names(), names, "{name}");
+            assert_eq!(s.uses_connections(), conns, "{name}");
+            let servers: u32 = s.store_clusters().iter().map(|c| c.servers).sum();
+            assert_eq!(servers as usize, names.len(), "{name}");
+        }
     }
 }

@@ -15,10 +15,19 @@
 //! sent); receiver CPU is counted (`replication_cpu_s`) but does not take the receivers'
 //! workers; Tomcat has no cross-node session lock, so concurrent requests lose updates.
 
+use super::config::{ReplicationConfig, SessionsConfig, WriteMode};
 use super::table::Table;
 use super::{Access, Env, LostCause, Progress, SessionStore, Step, StoreTotals, apply_write, write_kind};
 use crate::engine::SimTime;
-use crate::scenario::{ReplicationConfig, SessionsConfig, WriteMode};
+
+/// What the rest of the crate asks of this strategy (see [`super::Info`]): store servers
+/// none.
+pub(crate) const INFO: super::Info = super::Info {
+    build: |cfg, env| Box::new(ReplicatedAll::new(cfg, env)),
+    server_names: super::no_servers,
+    clusters: super::no_clusters,
+    uses_connections: false,
+};
 
 pub struct ReplicatedAll {
     t: Table,

@@ -11,15 +11,24 @@
 //! Simplification: after its backup node fails, a session is backed up again at its next
 //! request (Tomcat re-replicates when membership changes, after failure detection).
 
+use super::config::{ReplicationConfig, SessionsConfig, WriteMode};
 use super::table::Table;
 use super::{Access, Env, LostCause, Progress, SessionStore, Step, StoreTotals, apply_write, write_kind};
 use crate::engine::SimTime;
-use crate::scenario::{ReplicationConfig, SessionsConfig, WriteMode};
 
 const NONE: u32 = u32::MAX;
 const LIVE: u32 = 0;
 const TOMB: u32 = 1;
 const DONE: u8 = 9;
+
+/// What the rest of the crate asks of this strategy (see [`super::Info`]): store servers
+/// none.
+pub(crate) const INFO: super::Info = super::Info {
+    build: |cfg, env| Box::new(ReplicatedBackup::new(cfg, env)),
+    server_names: super::no_servers,
+    clusters: super::no_clusters,
+    uses_connections: false,
+};
 
 pub struct ReplicatedBackup {
     t: Table,

@@ -13,10 +13,19 @@
 //! `lost_store_failure`).
 
 use super::cluster::Cluster;
+use super::config::{LockFail, SessionsConfig, WriteMode};
 use super::station::OpResult;
 use super::{Access, Env, LostCause, Progress, ServerReport, SessionId, SessionStore, Step, StoreTotals, write_kind};
 use crate::engine::SimTime;
-use crate::scenario::{LockFail, SessionsConfig, WriteMode};
+
+/// What the rest of the crate asks of this strategy (see [`super::Info`]): store servers
+/// named `<kind><i>` (`redis1`, `redis2`); every backend worker holds a connection to each.
+pub(crate) const INFO: super::Info = super::Info {
+    build: |cfg, env| Box::new(Shared::new(cfg, env)),
+    server_names: |cfg| super::cluster_names(&cfg.store, cfg.store.kind.name()),
+    clusters: |cfg| vec![&cfg.store],
+    uses_connections: true,
+};
 
 pub struct Shared {
     c: Cluster,

@@ -235,7 +235,7 @@ impl Sweep {
                 bad(format!("{}: {rest}", describe_point(&axes, &values, p, rest)))
             })?;
             // The points' tables are the base's plus the axis values: no need to keep them.
-            scenario.source = Table::new();
+            scenario.forget_source();
             let labels: Vec<&str> = scenario.strategies.iter().map(|s| s.label.as_str()).collect();
             let base_labels: Vec<&str> = sc.strategies.iter().map(|s| s.label.as_str()).collect();
             if labels != base_labels {

@@ -56,7 +56,6 @@ use crate::runner;
 use crate::scenario::Scenario;
 use crate::sim;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use rayon::prelude::*;
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -561,21 +560,19 @@ fn progress(enabled: bool, what: &str) -> ProgressBar {
     bar
 }
 
-/// Runs the simulations of `needed` (strategy, point) that the cache lacks, on the pool.
-fn simulate(sweep: &Sweep, needed: &[(usize, usize)], cache: &mut Cache, pool: &rayon::ThreadPool) -> Result<usize> {
+/// Runs the simulations of `needed` (strategy, point) that the cache lacks, on `jobs` threads.
+fn simulate(sweep: &Sweep, needed: &[(usize, usize)], cache: &mut Cache, jobs: usize) -> Result<usize> {
     let tasks: Vec<(usize, usize, u32)> = needed
         .iter()
         .flat_map(|&(s, p)| (0..sweep.replications).map(move |r| (s, p, r)))
         .filter(|&(s, p, r)| !cache.rows.contains_key(&(s, p, r)))
         .collect();
-    let runs: Vec<_> = pool.install(|| {
-        tasks
-            .par_iter()
-            .map(|&(s, p, r)| sim::run(&sweep.points[p].scenario, s, r))
-            .collect()
-    });
+    let results = crate::parallel::map(jobs, tasks.len(), |k| {
+        let (s, p, r) = tasks[k];
+        Ok(sim::run(&sweep.points[p].scenario, s, r)?)
+    })?;
     // A replayed log that could not be read (or broke `strict`) is bad input.
-    let (results, _) = runner::checked_runs(runs)?;
+    let (results, _) = runner::checked_runs(results)?;
     for (&(s, p, r), res) in tasks.iter().zip(results) {
         cache.insert(sweep, s, p, r, res.summary)?;
     }
@@ -613,7 +610,6 @@ pub fn plan(sweep: &Sweep, opts: &Options, cache: &mut Cache) -> Result<Plan> {
         })
         .collect();
     let orders: Vec<Vec<usize>> = spaces.iter().map(Space::order).collect();
-    let pool = runner::pool(opts.jobs)?;
     let reps = sweep.replications;
     let mut known: Vec<Known> = vec![Known::new(); s_count];
     let mut seen: Vec<Vec<Evaluated>> = vec![Vec::new(); s_count];
@@ -642,7 +638,7 @@ pub fn plan(sweep: &Sweep, opts: &Options, cache: &mut Cache) -> Result<Plan> {
         if needed.is_empty() {
             break;
         }
-        simulated += simulate(sweep, &needed, cache, &pool)?;
+        simulated += simulate(sweep, &needed, cache, opts.jobs)?;
         let done = searched.iter().filter(|&&s| answers[s].is_some()).count();
         bar.set_message(format!(
             "{} configurations x {reps} replications simulated, {done}/{} strategies decided",
@@ -692,7 +688,6 @@ pub fn max_load(sweep: &Sweep, opts: &Options, cache: &mut Cache) -> Result<Vec<
     } else {
         opts.only.clone()
     };
-    let pool = runner::pool(opts.jobs)?;
     let reps = sweep.replications;
     let mut seen: Vec<Vec<Evaluated>> = vec![Vec::new(); s_count];
     let mut answers: Vec<Option<Option<usize>>> = vec![None; s_count];
@@ -722,7 +717,7 @@ pub fn max_load(sweep: &Sweep, opts: &Options, cache: &mut Cache) -> Result<Vec<
         if needed.is_empty() {
             break;
         }
-        simulate(sweep, &needed, cache, &pool)?;
+        simulate(sweep, &needed, cache, opts.jobs)?;
         bar.set_message(format!(
             "{} loads simulated",
             seen.iter().map(Vec::len).sum::<usize>() + needed.len()
@@ -773,8 +768,7 @@ pub fn load_sweep(sc: &Scenario, origin: &str, values: &[f64]) -> Result<Sweep> 
         .map(|v| toml::Value::Float(round6(*v)).to_string())
         .collect();
     let spec = format!("[{}]", spec.join(", "));
-    let mut sc = sc.clone();
-    sc.source.remove("sweep");
+    let sc = sc.clone().without_sweep_section();
     Sweep::build(&sc, origin, &[format!("{LOAD_KEY}={spec}")], AxesFrom::VaryOnly)
 }
 

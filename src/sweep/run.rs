@@ -16,14 +16,10 @@ use super::steady;
 use super::summary::{Layout, summary_csv};
 use crate::error::{Error, Result};
 use crate::report::csv_out::OutputDir;
-use crate::runner;
 use crate::sim;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 /// How to run a sweep.
@@ -258,82 +254,34 @@ fn execute(
     jobs: usize,
     mut write: impl FnMut(usize, &[u8]) -> Result<()>,
 ) -> Result<u64> {
-    let pool = runner::pool(jobs)?;
-    let next = AtomicUsize::new(0);
-    let stop = AtomicBool::new(false);
-    let (tx, rx) = mpsc::channel::<(usize, Result<Vec<u8>>, u64)>();
     let mut requests = 0u64;
-    let mut result = Ok(());
-    std::thread::scope(|s| {
-        let (next, stop) = (&next, &stop);
-        s.spawn(move || {
-            pool.scope(|ps| {
-                for _ in 0..jobs.max(1) {
-                    let tx = tx.clone();
-                    ps.spawn(move |_| {
-                        loop {
-                            let k = next.fetch_add(1, Ordering::Relaxed);
-                            if k >= todo.len() || stop.load(Ordering::Relaxed) {
-                                break;
-                            }
-                            let (row, reqs) = run_one(sweep, todo[k]);
-                            if tx.send((k, row, reqs)).is_err() {
-                                break;
-                            }
-                        }
-                    });
-                }
-            });
-            drop(tx);
-        });
-        let mut pending: BTreeMap<usize, Vec<u8>> = BTreeMap::new();
-        let mut want = 0;
-        for (k, row, reqs) in rx.iter() {
+    crate::parallel::ordered(
+        jobs,
+        todo.len(),
+        |k| run_one(sweep, todo[k]),
+        |k, (row, reqs)| {
             requests += reqs;
-            match row {
-                Ok(r) => {
-                    pending.insert(k, r);
-                }
-                Err(e) => {
-                    result = Err(e);
-                    break;
-                }
-            }
-            while let Some(r) = pending.remove(&want) {
-                if let Err(e) = write(want, &r) {
-                    result = Err(e);
-                    break;
-                }
-                want += 1;
-            }
-            if result.is_err() {
-                break;
-            }
-        }
-        // On an error, let the workers finish their current run and stop.
-        stop.store(true, Ordering::Relaxed);
-        drop(rx);
-    });
-    result.map(|()| requests)
+            write(k, &row)
+        },
+    )?;
+    Ok(requests)
 }
 
 /// One simulation, reduced to its row of `sweep.csv` (the run's per-backend and time-series
 /// rows are dropped here, on the worker).
-fn run_one(sweep: &Sweep, t: Task) -> (Result<Vec<u8>>, u64) {
+fn run_one(sweep: &Sweep, t: Task) -> Result<(Vec<u8>, u64)> {
     let point = &sweep.points[t.point];
     // A replayed log that could not be read (or broke `strict`) is bad input, not a row.
-    let r = match crate::runner::checked_runs(vec![sim::run(&point.scenario, t.strategy, t.replication)]) {
-        Ok((mut runs, _)) => match runs.pop() {
-            Some(r) => r,
-            None => return (Ok(Vec::new()), 0),
-        },
-        Err(e) => return (Err(e), 0),
-    };
+    let run = sim::run(&point.scenario, t.strategy, t.replication)?;
+    if let Some(rep) = &run.replay {
+        crate::runner::check_report(rep)?;
+    }
+    let r = run.result;
     let steady = sweep
         .steady_state
         .then(|| steady::from_timeseries(&r.timeseries, point.scenario.warmup.as_secs_f64()));
-    (
-        output::row_bytes(t.point, &point.values, &r.summary, steady.as_ref()),
+    Ok((
+        output::row_bytes(t.point, &point.values, &r.summary, steady.as_ref())?,
         r.summary.requests,
-    )
+    ))
 }

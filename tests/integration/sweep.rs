@@ -621,7 +621,7 @@ fn cheapest_fix_prices_its_strategies_as_documented() {
     )
     .unwrap();
     let fixed: Vec<(String, f64)> = sc
-        .strategies
+        .strategies()
         .iter()
         .map(|s| {
             let (b, st) = sessim::metrics::cost::fixed_per_hour(&s.system);
