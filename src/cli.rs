@@ -474,6 +474,9 @@ fn print_report(o: &report::Outcome) {
         o.report.with_file_name(report::CHARTS_DIR).display(),
         o.report.display()
     );
+    if let Some(note) = report::absent_note(&o.absent, "the folder") {
+        println!("note: {note}");
+    }
 }
 
 /// Writes every output file of a run into `dir`, all or nothing.
@@ -628,7 +631,7 @@ fn plan_cmd(args: &PlanArgs) -> Result<()> {
                 names.join(" and "),
                 loads.len()
             );
-            println!("{}", table::max_load_table(&sw, &targets, &answers));
+            println!("{}", crate::sweep::table::max_load_table(&sw, &targets, &answers));
             let n: usize = answers.iter().map(|a| a.evaluated.len()).sum();
             println!(
                 "{} simulations in {:.1} s instead of {} for every load; every load run is in {}",
@@ -658,7 +661,7 @@ fn plan_cmd(args: &PlanArgs) -> Result<()> {
             sw.name,
             names.join(" and "),
         );
-        println!("{}", table::plan_table(&sw, &targets, &plan));
+        println!("{}", crate::sweep::table::plan_table(&sw, &targets, &plan));
         match plan.winner() {
             Some(w) => {
                 let sp = &plan.strategies[w];

@@ -14,9 +14,9 @@ pub enum Error {
     /// Writing a CSV file failed.
     #[error("{}: {source}", path.display())]
     Csv { path: PathBuf, source: csv::Error },
-    /// Drawing a chart failed.
+    /// Drawing a chart failed (a `report::charts::ChartError`, converted where it is defined).
     #[error(transparent)]
-    Chart(#[from] crate::report::charts::ChartError),
+    Chart(Box<dyn std::error::Error + Send + Sync>),
 }
 
 impl Error {

@@ -39,6 +39,7 @@ pub mod engine;
 pub mod error;
 pub mod faults;
 pub mod metrics;
+pub mod output;
 pub mod report;
 pub mod runner;
 pub mod scenario;

@@ -20,8 +20,9 @@
 use super::charts::{BarGroups, Bars, Chart, EventBand, LineChart, Marker, Percentiles, Scale, Series, StackedBars};
 use super::charts::{TimeSeries, XySeries};
 use super::input::{RunTables, SweepTables};
+use crate::metrics::loss::LostCause;
 use crate::metrics::stats::{Estimate, estimate};
-use crate::metrics::{FaultRow, SummaryRow, TimeseriesRow};
+use crate::metrics::{Column, FaultRow, SummaryRow, TimeseriesRow, col};
 
 /// Utilisation at which a sweep point counts as saturated (see the module doc).
 pub const KNEE_UTILISATION: f64 = 0.9;
@@ -43,19 +44,6 @@ pub struct ChartSpec {
     pub caption: String,
 }
 
-/// The loss causes of `summary.csv` (column, legend), in the order they are stacked.
-pub const CAUSES: &[(&str, &str)] = &[
-    ("lost_routed_elsewhere", "routed to a server without it"),
-    ("lost_node_failure", "server crashed"),
-    ("lost_store_failure", "store failed"),
-    ("lost_eviction", "evicted by the store"),
-    ("lost_expired", "expired"),
-    ("lost_cookie_refused", "cookies refused"),
-    ("lost_cookie_too_large", "cookie too large"),
-    ("lost_lock_timeout", "lock timeout"),
-    ("lost_store_timeout", "store timeout"),
-];
-
 /// Strategies in order of first appearance.
 pub fn strategies(summary: &[SummaryRow]) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
@@ -68,11 +56,11 @@ pub fn strategies(summary: &[SummaryRow]) -> Vec<String> {
 }
 
 /// The estimate of one summary metric over the replications of `strategy`.
-pub fn metric_estimate(summary: &[SummaryRow], strategy: &str, metric: &str) -> Estimate {
+pub fn metric_estimate(summary: &[SummaryRow], strategy: &str, metric: Column) -> Estimate {
     let v: Vec<f64> = summary
         .iter()
         .filter(|r| r.strategy == strategy)
-        .filter_map(|r| r.metric(metric))
+        .filter_map(|r| metric.of(r))
         .collect();
     estimate(&v)
 }
@@ -102,21 +90,21 @@ pub fn lost_sessions(summary: &[SummaryRow]) -> Option<ChartSpec> {
     }
     let names = strategies(summary);
     let mut layers = Vec::new();
-    for (k, (col, legend)) in CAUSES.iter().enumerate() {
+    for (k, cause) in LostCause::ALL.into_iter().enumerate() {
         let values: Vec<f64> = names
             .iter()
             .map(|s| {
                 let pcts: Vec<f64> = summary
                     .iter()
                     .filter(|r| &r.strategy == s && r.session_requests > 0)
-                    .map(|r| 100.0 * r.metric(col).unwrap_or(0.0) / r.session_requests as f64)
+                    .map(|r| 100.0 * r.lost(cause) as f64 / r.session_requests as f64)
                     .collect();
                 if pcts.is_empty() { 0.0 } else { mean_or_nan(&pcts) }
             })
             .collect();
         if values.iter().any(|v| *v > 0.0) || k == 0 {
             layers.push(Series {
-                name: legend.to_string(),
+                name: cause.legend().to_string(),
                 values,
                 ci: None,
             });
@@ -127,7 +115,7 @@ pub fn lost_sessions(summary: &[SummaryRow]) -> Option<ChartSpec> {
     }
     let totals: Vec<Estimate> = names
         .iter()
-        .map(|s| metric_estimate(summary, s, "lost_session_pct"))
+        .map(|s| metric_estimate(summary, s, col::lost_session_pct))
         .collect();
     Some(ChartSpec {
         stem: "lost_sessions".into(),
@@ -211,7 +199,7 @@ pub fn imbalance(summary: &[SummaryRow]) -> ChartSpec {
     let names = strategies(summary);
     let e: Vec<Estimate> = names
         .iter()
-        .map(|s| metric_estimate(summary, s, "imbalance_cov"))
+        .map(|s| metric_estimate(summary, s, col::imbalance_cov))
         .collect();
     ChartSpec {
         stem: "imbalance_cov".into(),
@@ -235,13 +223,13 @@ pub fn imbalance(summary: &[SummaryRow]) -> ChartSpec {
 pub fn latency_percentiles(summary: &[SummaryRow]) -> ChartSpec {
     let names = strategies(summary);
     let percentiles = [
-        ("p50", "latency_p50_ms"),
-        ("p95", "latency_p95_ms"),
-        ("p99", "latency_p99_ms"),
+        ("p50", col::latency_p50_ms),
+        ("p95", col::latency_p95_ms),
+        ("p99", col::latency_p99_ms),
     ]
     .iter()
     .map(|(p, col)| {
-        let e: Vec<Estimate> = names.iter().map(|s| metric_estimate(summary, s, col)).collect();
+        let e: Vec<Estimate> = names.iter().map(|s| metric_estimate(summary, s, *col)).collect();
         Series {
             name: p.to_string(),
             values: e.iter().map(|e| e.mean).collect(),

@@ -343,6 +343,18 @@ pub struct BackendConfig {
     pub down: bool,
 }
 
+impl crate::metrics::sources::BackendShape for BackendConfig {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn workers(&self) -> u32 {
+        self.workers
+    }
+    fn balanced(&self) -> bool {
+        !self.down && !self.backup
+    }
+}
+
 /// Where sessions live and what keeping them costs (`[sessions]`).
 #[derive(Clone, Debug)]
 pub struct SessionsConfig {

@@ -15,7 +15,7 @@ use super::shard::Shard;
 use super::steady;
 use super::summary::{Layout, summary_csv};
 use crate::error::{Error, Result};
-use crate::report::csv_out::OutputDir;
+use crate::output::OutputDir;
 use crate::runner;
 use crate::sim;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
