@@ -503,6 +503,9 @@ fn print_report(o: &report::Outcome) {
         o.report.with_file_name(report::CHARTS_DIR).display(),
         o.report.display()
     );
+    if let Some(note) = report::absent_note(&o.absent, "the folder") {
+        println!("note: {note}");
+    }
 }
 
 /// Writes every output file of a run into `dir`, all or nothing.

@@ -33,7 +33,7 @@ pub enum Error {
     },
     /// Drawing a chart failed.
     #[error(transparent)]
-    Chart(#[from] crate::report::charts::ChartError),
+    Chart(Box<dyn std::error::Error + Send + Sync>),
 }
 
 impl From<crate::sim::RunError> for Error {

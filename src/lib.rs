@@ -40,6 +40,7 @@ pub mod engine;
 pub mod error;
 pub mod faults;
 pub mod metrics;
+pub mod output;
 mod parallel;
 pub mod report;
 pub mod runner;

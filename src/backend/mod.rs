@@ -105,6 +105,12 @@ impl Backend {
     }
 }
 
+impl crate::metrics::sources::WorkerAreas for Backend {
+    fn areas_at(&self, now: SimTime) -> (u128, u128) {
+        Backend::areas_at(self, now)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,7 +4,6 @@
 use super::{PlanArgs, check_out, jobs};
 use crate::error::{Error, Result};
 use crate::report::csv_out::OutputDir;
-use crate::report::table;
 use crate::scenario::Scenario;
 use crate::sweep::plan::{self as planner, Target};
 use crate::sweep::{AxesFrom, Sweep};
@@ -68,7 +67,7 @@ pub(super) fn plan_cmd(args: &PlanArgs) -> Result<()> {
                 names.join(" and "),
                 loads.len()
             );
-            println!("{}", table::max_load_table(&sw, &targets, &answers));
+            println!("{}", crate::sweep::table::max_load_table(&sw, &targets, &answers));
             let n: usize = answers.iter().map(|a| a.evaluated.len()).sum();
             println!(
                 "{} simulations in {:.1} s instead of {} for every load; every load run is in {}",
@@ -98,7 +97,7 @@ pub(super) fn plan_cmd(args: &PlanArgs) -> Result<()> {
             sw.name,
             names.join(" and "),
         );
-        println!("{}", table::plan_table(&sw, &targets, &plan));
+        println!("{}", crate::sweep::table::plan_table(&sw, &targets, &plan));
         match plan.winner() {
             Some(w) => {
                 let sp = &plan.strategies[w];

@@ -2,10 +2,10 @@
 //! and time-series buckets. Memory is fixed by the number of backends and buckets, never by the
 //! number of requests (latencies go into an HDR histogram with 3 significant digits).
 
+use super::loss::LostCause;
+use super::sources::{BackendShape, ServerReport, StoreTotals, WorkerAreas};
 use super::{BackendRow, FaultRow, RunResult, StoreRow, SummaryRow, TimeseriesRow, round6, stats};
-use crate::backend::Backend;
 use crate::engine::SimTime;
-use crate::store::{LostCause, ServerReport, StoreTotals};
 use hdrhistogram::Histogram;
 
 #[derive(Clone, Default)]
@@ -314,14 +314,14 @@ impl Collector {
     }
 
     /// Snapshot of busy-worker integrals at the end of the warm-up.
-    pub fn warmup_ended(&mut self, backends: &[Backend], now: SimTime) {
+    pub fn warmup_ended(&mut self, backends: &[impl WorkerAreas], now: SimTime) {
         for (i, b) in backends.iter().enumerate() {
             self.busy_at_warmup[i] = b.areas_at(now).0;
         }
     }
 
     /// Closes the current time bucket at `now` and opens the next.
-    pub fn close_bucket(&mut self, backends: &[Backend], up: &[bool], now: SimTime) {
+    pub fn close_bucket(&mut self, backends: &[impl WorkerAreas], up: &[bool], now: SimTime) {
         let width = (now - self.bucket_start).as_nanos().max(1) as f64;
         let q = |h: &Histogram<u64>, q: f64| {
             if h.is_empty() {
@@ -359,7 +359,7 @@ impl Collector {
     }
 
     /// Snapshot at the end of the measured window (the scenario's duration).
-    pub fn run_ended(&mut self, backends: &[Backend], now: SimTime) {
+    pub fn run_ended(&mut self, backends: &[impl WorkerAreas], now: SimTime) {
         self.busy_end_time = Some(now);
         for (i, b) in backends.iter().enumerate() {
             self.busy_at_end[i] = b.areas_at(now).0;
@@ -376,7 +376,7 @@ impl Collector {
         self,
         ids: (&str, &str, u32, u64),
         strategy_index: usize,
-        backends: &[crate::scenario::BackendConfig],
+        backends: &[impl BackendShape],
         sessions_held: &[u64],
         measured: SimTime,
         events: u64,
@@ -388,7 +388,7 @@ impl Collector {
         let serving: Vec<f64> = backends
             .iter()
             .zip(&self.backends)
-            .filter(|(c, _)| !c.down && !c.backup)
+            .filter(|(c, _)| c.balanced())
             .map(|(_, b)| b.completed as f64)
             .collect();
         let (cov, mom) = stats::imbalance(&serving);
@@ -407,14 +407,14 @@ impl Collector {
             .map(|(i, c)| {
                 let b = &self.backends[i];
                 let busy = (self.busy_at_end[i] - self.busy_at_warmup[i]) as f64 / 1e9;
-                let util = busy / (c.workers as f64 * secs);
+                let util = busy / (c.workers() as f64 * secs);
                 util_sum += util;
                 BackendRow {
                     scenario: scenario.to_string(),
                     strategy: strategy.to_string(),
                     replication,
                     backend_index: i as u32,
-                    backend: c.name.clone(),
+                    backend: c.name().to_string(),
                     requests: b.requests,
                     completed: b.completed,
                     errors: b.errors,
@@ -425,7 +425,7 @@ impl Collector {
                 }
             })
             .collect();
-        let summary = SummaryRow {
+        let mut summary = SummaryRow {
             scenario: scenario.to_string(),
             strategy: strategy.to_string(),
             replication,
@@ -456,8 +456,6 @@ impl Collector {
             rejected: self.rejected,
             no_server: self.no_server,
             backend_utilization: round6(util_sum / backends.len() as f64),
-            lost_routed_elsewhere: self.lost[LostCause::RoutedElsewhere as usize],
-            lost_node_failure: self.lost[LostCause::NodeFailure as usize],
             failed_attempts: self.failed_attempts,
             retries: self.retries,
             errors_502: self.errors_502,
@@ -495,13 +493,6 @@ impl Collector {
                 0.0
             }),
             lost_updates: store.lost_updates,
-            lost_store_failure: self.lost[LostCause::StoreFailure as usize],
-            lost_eviction: self.lost[LostCause::Eviction as usize],
-            lost_cookie_refused: self.lost[LostCause::CookieRefused as usize],
-            lost_cookie_too_large: self.lost[LostCause::CookieTooLarge as usize],
-            lost_lock_timeout: self.lost[LostCause::LockTimeout as usize],
-            lost_store_timeout: self.lost[LostCause::StoreTimeout as usize],
-            lost_expired: self.lost[LostCause::Expired as usize],
             store_timeouts: servers.iter().map(|s| s.timeouts).sum(),
             replication_cpu_s: round6(store.replication_cpu_ns as f64 / 1e9),
             cookie_bytes_mean: round6(if store.cookie_requests > 0 {
@@ -530,7 +521,12 @@ impl Collector {
             cost_network_per_h: 0.0,
             cost_lost_per_h: 0.0,
             cost_total_per_h: 0.0,
+            // The `lost_*` columns: one per cause, set below from the one list of causes.
+            ..SummaryRow::default()
         };
+        for cause in LostCause::ALL {
+            summary.set_lost(cause, self.lost[cause as usize]);
+        }
         let width = self.bucket_width.as_nanos().max(1);
         let store_util = |start: SimTime| -> f64 {
             let k = (start.as_nanos() / width) as usize;
@@ -547,7 +543,7 @@ impl Collector {
                 strategy: strategy.to_string(),
                 replication,
                 time_s: round6(r.start.as_secs_f64()),
-                backend: backends[r.backend].name.clone(),
+                backend: backends[r.backend].name().to_string(),
                 requests: r.requests,
                 busy_workers: round6(r.busy_workers),
                 queue_length: round6(r.queue_length),

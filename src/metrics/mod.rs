@@ -8,22 +8,39 @@
 
 pub mod collector;
 pub mod cost;
+pub mod loss;
+pub mod sources;
 pub mod stats;
 
 use serde::{Deserialize, Serialize};
 
 /// Declares the summary row once: its identifying columns, then its numeric metrics, so that
-/// the CSV header, the list of metric names and the vector of values can never disagree.
+/// the CSV header, the list of metric names, the vector of values and the typed columns
+/// ([`col`]) can never disagree.
+///
+/// Reading a file: the identifying columns must be there; a metric column the file lacks (a
+/// folder written by a version before the column was added) reads as 0 and is named in
+/// [`SummaryRow::absent`], so that [`SummaryRow::metric`] and [`Column::of`] answer `None` for
+/// it and the report shows it as absent rather than as a measured 0.
 macro_rules! summary_row {
     ( $( $(#[$meta:meta])* $field:ident : $ty:ty ),* $(,)? ) => {
         /// One row of `summary.csv`: one strategy and replication.
         #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
         pub struct SummaryRow {
+            /// The scenario's name.
             pub scenario: String,
+            /// The strategy's label.
             pub strategy: String,
+            /// The replication, from 0.
             pub replication: u32,
+            /// The replication's seed.
             pub seed: u64,
-            $( $(#[$meta])* pub $field: $ty, )*
+            $( $(#[$meta])* #[serde(default)] pub $field: $ty, )*
+            /// The metric columns the file this row was read from lacks (empty for a row the
+            /// simulator made): [`SummaryRow::metric`] and [`Column::of`] answer `None` for
+            /// them. Not a column.
+            #[serde(skip)]
+            pub absent: Vec<&'static str>,
         }
 
         impl SummaryRow {
@@ -35,15 +52,81 @@ macro_rules! summary_row {
                 vec![ $( self.$field as f64 ),* ]
             }
 
-            /// One metric by its column name.
+            /// One metric by its column name; `None` for an unknown name or a column absent
+            /// from the file the row was read from.
             pub fn metric(&self, name: &str) -> Option<f64> {
+                if self.absent.iter().any(|a| *a == name) {
+                    return None;
+                }
                 match name {
                     $( stringify!($field) => Some(self.$field as f64), )*
                     _ => None,
                 }
             }
         }
+
+        /// The numeric columns of `summary.csv` as typed values: `col::latency_p99_ms` is the
+        /// column, its name and how to read it from a row, so that the report names a column
+        /// the compiler checks instead of a string.
+        #[allow(non_upper_case_globals)]
+        pub mod col {
+            use super::{Column, SummaryRow};
+            $(
+                #[doc = concat!("The `", stringify!($field), "` column of `summary.csv`.")]
+                pub const $field: Column = Column {
+                    name: stringify!($field),
+                    read: |r: &SummaryRow| r.$field as f64,
+                };
+            )*
+        }
     };
+}
+
+/// One numeric column of `summary.csv` (see [`col`]).
+#[derive(Clone, Copy)]
+pub struct Column {
+    /// The column's name in the CSV header.
+    pub name: &'static str,
+    read: fn(&SummaryRow) -> f64,
+}
+
+impl Column {
+    /// The column's value in `row`; `None` when the file `row` was read from lacks the column.
+    pub fn of(self, row: &SummaryRow) -> Option<f64> {
+        if row.absent.contains(&self.name) {
+            None
+        } else {
+            Some((self.read)(row))
+        }
+    }
+
+    /// Whether any of `rows` came from a file without this column.
+    pub fn absent_in(self, rows: &[SummaryRow]) -> bool {
+        rows.iter().any(|r| r.absent.contains(&self.name))
+    }
+}
+
+impl std::fmt::Debug for Column {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "col::{}", self.name)
+    }
+}
+
+impl PartialEq for Column {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+    }
+}
+
+impl SummaryRow {
+    /// Notes which metric columns a file's `header` lacks, for every row read from it.
+    pub fn absent_from(header: &csv::StringRecord) -> Vec<&'static str> {
+        Self::METRICS
+            .iter()
+            .copied()
+            .filter(|m| !header.iter().any(|h| h == *m))
+            .collect()
+    }
 }
 
 summary_row! {
@@ -132,49 +215,37 @@ summary_row! {
     /// Mean bytes of session cookie per request that carried one (`cookie`, `cookie_fallback`).
     cookie_bytes_mean: f64,
     /// Requests the users themselves made: `requests` minus `relogins` (the extra logins a
-    /// lost session forced). Older files lack the columns from here on: read as 0.
-    #[serde(default)]
+    /// lost session forced). Older files lack the columns from here on.
     user_requests: u64,
     /// Extra backend work the strategy caused, as a percentage of the users' own requests:
     /// `100 * (relogins + retries) / user_requests` [%].
-    #[serde(default)]
     extra_backend_pct: f64,
     /// Distinct users (arrived after the warm-up) logged out at least once: they lost a session
     /// and saw the login page.
-    #[serde(default)]
     users_logged_out: u64,
     /// `users_logged_out` as a percentage of `users` [%].
-    #[serde(default)]
     users_logged_out_pct: f64,
     /// Requests that arrived at the balancer per second of measured time, re-logins included:
     /// the offered load [requests/s].
-    #[serde(default)]
     offered_rps: f64,
-    // The columns from here on were added later: `default` lets `sessim report` read folders
-    // written before them (as 0).
+    // The columns from here on were added later: `sessim report` reads folders written before
+    // them and shows them as absent (see `SummaryRow::absent`).
     /// Store operations' bytes on the network: per operation its command, key and reply
     /// framing (100 B), plus the session data a read returns or a write sends [MB].
-    #[serde(default)]
     store_mb: f64,
     /// Session cookie bytes the clients sent (`cookie`, `cookie_fallback`) [MB].
-    #[serde(default)]
     cookie_mb: f64,
     /// Cost per hour of the backends: `backend_per_hour` x backends + `worker_per_hour` x
     /// workers (see [`cost`]) [currency/h].
-    #[serde(default)]
     cost_backends_per_h: f64,
     /// Cost per hour of the store servers the strategy uses, by kind, and of their memory
     /// [currency/h].
-    #[serde(default)]
     cost_store_per_h: f64,
     /// `network_per_gb` x (replication + store + cookie bytes) per measured hour [currency/h].
-    #[serde(default)]
     cost_network_per_h: f64,
     /// `lost_session` x lost sessions + `logout` x re-logins, per measured hour [currency/h].
-    #[serde(default)]
     cost_lost_per_h: f64,
     /// The sum of the four parts [currency/h].
-    #[serde(default)]
     cost_total_per_h: f64,
 }
 

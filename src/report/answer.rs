@@ -10,7 +10,7 @@ use super::input::{RunTables, SweepTables};
 use super::series::{self, KNEE_UTILISATION, Slice, fmt_num, metric_estimate, strategies};
 use super::verdict::{compare, fmt_est};
 use crate::metrics::stats::{Estimate, estimate};
-use crate::metrics::{FaultRow, SummaryRow};
+use crate::metrics::{Column, FaultRow, SummaryRow, col};
 
 /// Below this mean percentage of users logged out a strategy counts as keeping sessions.
 pub const KEEPS_SESSIONS_PCT: f64 = 0.1;
@@ -36,16 +36,16 @@ pub fn fmt_secs(s: f64) -> String {
 
 /// One sentence per strategy: users logged out, lost session requests, and the extra work.
 fn strategy_line(t: &RunTables, s: &str) -> String {
-    let m = |c: &str| metric_estimate(&t.summary, s, c);
-    let users = m("users");
-    let out = m("users_logged_out");
-    if out.mean == 0.0 && m("sessions_lost").mean == 0.0 {
+    let m = |c: Column| metric_estimate(&t.summary, s, c);
+    let users = m(col::users);
+    let out = m(col::users_logged_out);
+    if out.mean == 0.0 && m(col::sessions_lost).mean == 0.0 {
         return format!(
             "{s}: no user was logged out (of {} users); the strategy added {}% backend work ({} retries) to the users' own {} requests.",
             fmt_est(&users, 0),
-            fmt_est(&m("extra_backend_pct"), 1),
-            fmt_est(&m("retries"), 0),
-            fmt_est(&m("user_requests"), 0),
+            fmt_est(&m(col::extra_backend_pct), 1),
+            fmt_est(&m(col::retries), 0),
+            fmt_est(&m(col::user_requests), 0),
         );
     }
     format!(
@@ -53,22 +53,22 @@ fn strategy_line(t: &RunTables, s: &str) -> String {
          the {} re-logins{} are {}% extra backend work on top of the users' own {} requests.",
         fmt_est(&out, 0),
         fmt_est(&users, 0),
-        fmt_est(&m("users_logged_out_pct"), 2),
-        fmt_est(&m("lost_session_pct"), 2),
-        fmt_est(&m("relogins"), 0),
-        if m("retries").mean > 0.0 {
-            format!(" and {} retries", fmt_est(&m("retries"), 0))
+        fmt_est(&m(col::users_logged_out_pct), 2),
+        fmt_est(&m(col::lost_session_pct), 2),
+        fmt_est(&m(col::relogins), 0),
+        if m(col::retries).mean > 0.0 {
+            format!(" and {} retries", fmt_est(&m(col::retries), 0))
         } else {
             String::new()
         },
-        fmt_est(&m("extra_backend_pct"), 1),
-        fmt_est(&m("user_requests"), 0),
+        fmt_est(&m(col::extra_backend_pct), 1),
+        fmt_est(&m(col::user_requests), 0),
     )
 }
 
 /// "Fixes": when one strategy logs users out and others do not, which keep the sessions.
 fn fixes_line(t: &RunTables, names: &[String]) -> Option<String> {
-    let pct = |s: &String| metric_estimate(&t.summary, s, "users_logged_out_pct").mean;
+    let pct = |s: &String| metric_estimate(&t.summary, s, col::users_logged_out_pct).mean;
     let losing: Vec<&String> = names.iter().filter(|s| pct(s) >= KEEPS_SESSIONS_PCT).collect();
     let keeping: Vec<&String> = names.iter().filter(|s| pct(s) < KEEPS_SESSIONS_PCT).collect();
     if losing.is_empty() || names.len() < 2 {
@@ -76,7 +76,7 @@ fn fixes_line(t: &RunTables, names: &[String]) -> Option<String> {
     }
     let items: Vec<(String, Estimate)> = names
         .iter()
-        .map(|s| (s.clone(), metric_estimate(&t.summary, s, "users_logged_out_pct")))
+        .map(|s| (s.clone(), metric_estimate(&t.summary, s, col::users_logged_out_pct)))
         .collect();
     let who = if keeping.is_empty() {
         "No strategy keeps every session".to_string()
@@ -208,8 +208,8 @@ fn store_lines(t: &RunTables, names: &[String]) -> Vec<String> {
         .iter()
         .filter(|s| t.summary.iter().any(|r| &r.strategy == *s && r.store_ops > 0))
         .map(|s| {
-            let m = |c: &str| metric_estimate(&t.summary, s, c);
-            let util = m("store_utilization");
+            let m = |c: Column| metric_estimate(&t.summary, s, c);
+            let util = m(col::store_utilization);
             let state = if util.mean >= KNEE_UTILISATION {
                 "saturated: it is the bottleneck"
             } else {
@@ -219,10 +219,10 @@ fn store_lines(t: &RunTables, names: &[String]) -> Vec<String> {
                 "{s}: the busiest store server was {} busy ({state}); an operation waited {} ms in its queue on average, \
                  p99 {} ms; {} operations refused, {} timed out.",
                 fmt_est(&util, 3),
-                fmt_est(&m("store_wait_mean_ms"), 3),
-                fmt_est(&m("store_latency_p99_ms"), 2),
-                fmt_est(&m("store_rejected"), 0),
-                fmt_est(&m("store_timeouts"), 0),
+                fmt_est(&m(col::store_wait_mean_ms), 3),
+                fmt_est(&m(col::store_latency_p99_ms), 2),
+                fmt_est(&m(col::store_rejected), 0),
+                fmt_est(&m(col::store_timeouts), 0),
             )
         })
         .collect()

@@ -9,6 +9,7 @@ use super::input::{RunTables, SweepTables};
 use super::series::{self, metric_estimate, strategies};
 use super::verdict::{Verdict, fmt_est};
 use crate::metrics::stats::estimate;
+use crate::metrics::{Column, col};
 
 /// A drawn chart, for the page.
 pub struct Figure<'a> {
@@ -144,16 +145,16 @@ fn foot() -> String {
 }
 
 /// (header, summary column, decimals) of the run table.
-const RUN_COLUMNS: &[(&str, &str, usize)] = &[
-    ("lost sessions [%]", "lost_session_pct", 2),
-    ("re-logins", "relogins", 0),
-    ("errors", "errors", 0),
-    ("imbalance CoV", "imbalance_cov", 3),
-    ("max/mean", "imbalance_max_over_mean", 3),
-    ("mean [ms]", "latency_mean_ms", 1),
-    ("p99 [ms]", "latency_p99_ms", 1),
-    ("throughput [req/s]", "throughput_rps", 1),
-    ("backend utilisation", "backend_utilization", 3),
+const RUN_COLUMNS: &[(&str, Column, usize)] = &[
+    ("lost sessions [%]", col::lost_session_pct, 2),
+    ("re-logins", col::relogins, 0),
+    ("errors", col::errors, 0),
+    ("imbalance CoV", col::imbalance_cov, 3),
+    ("max/mean", col::imbalance_max_over_mean, 3),
+    ("mean [ms]", col::latency_mean_ms, 1),
+    ("p99 [ms]", col::latency_p99_ms, 1),
+    ("throughput [req/s]", col::throughput_rps, 1),
+    ("backend utilisation", col::backend_utilization, 3),
 ];
 
 /// The faults section: one row per fault and strategy, only faults that happened
@@ -203,6 +204,25 @@ fn faults(t: &RunTables, palette: &Palette) -> String {
     s
 }
 
+/// A paragraph naming the summary columns `file` lacks (an older sessim wrote it); empty if
+/// it lacks none.
+fn absent_para(absent: &[&str], file: &str) -> String {
+    match crate::report::absent_note(absent, file) {
+        Some(n) => format!("<p class=\"note\">{}</p>\n", esc(&n)),
+        None => String::new(),
+    }
+}
+
+/// A table cell: the estimate of `c` over the replications of `strategy`, or `absent` when the
+/// file lacks the column.
+fn cell(summary: &[crate::metrics::SummaryRow], strategy: &str, c: Column, decimals: usize) -> String {
+    if c.absent_in(summary) {
+        "absent".to_string()
+    } else {
+        fmt_est(&metric_estimate(summary, strategy, c), decimals)
+    }
+}
+
 /// The page of a run folder.
 pub fn run_page(
     t: &RunTables,
@@ -226,18 +246,23 @@ pub fn run_page(
     s.push_str(&answers(a));
     s.push_str(&verdicts(v));
 
-    let mut cols: Vec<(&str, &str, usize)> = RUN_COLUMNS.to_vec();
+    let mut cols: Vec<(&str, Column, usize)> = RUN_COLUMNS.to_vec();
     if t.summary.iter().any(|r| r.store_ops > 0) {
-        cols.push(("store utilisation", "store_utilization", 3));
-        cols.push(("store p99 [ms]", "store_latency_p99_ms", 2));
+        cols.push(("store utilisation", col::store_utilization, 3));
+        cols.push(("store p99 [ms]", col::store_latency_p99_ms, 2));
     }
     if t.summary.iter().any(|r| r.replication_msgs > 0) {
-        cols.push(("replication msgs", "replication_msgs", 0));
+        cols.push(("replication msgs", col::replication_msgs, 0));
     }
-    if t.summary.iter().any(|r| r.cost_total_per_h > 0.0) {
-        cols.push(("cost [/h]", "cost_total_per_h", 3));
+    if t.summary.iter().any(|r| r.cost_total_per_h > 0.0) || col::cost_total_per_h.absent_in(&t.summary) {
+        cols.push(("cost [/h]", col::cost_total_per_h, 3));
     }
-    s.push_str("<h2>Headline metrics</h2>\n<p>Mean ± 95% confidence half-width over replications.</p>\n<div class=\"tw\"><table>\n<tr><th>strategy</th>");
+    s.push_str("<h2>Headline metrics</h2>\n<p>Mean ± 95% confidence half-width over replications.</p>\n");
+    s.push_str(&absent_para(
+        &crate::report::input::absent_columns(&t.summary),
+        "summary.csv",
+    ));
+    s.push_str("<div class=\"tw\"><table>\n<tr><th>strategy</th>");
     for (h, _, _) in &cols {
         s.push_str(&format!("<th>{}</th>", esc(h)));
     }
@@ -245,10 +270,7 @@ pub fn run_page(
     for n in &names {
         s.push_str(&format!("<tr><td>{}{}</td>", swatch(palette, n), esc(n)));
         for (_, c, d) in &cols {
-            s.push_str(&format!(
-                "<td>{}</td>",
-                esc(&fmt_est(&metric_estimate(&t.summary, n, c), *d))
-            ));
+            s.push_str(&format!("<td>{}</td>", esc(&cell(&t.summary, n, *c, *d))));
         }
         s.push_str("</tr>\n");
     }
@@ -289,8 +311,15 @@ pub fn sweep_page(
     s.push_str(&answers(a));
     s.push_str(&verdicts(v));
     let has_store = t.rows.iter().any(|r| r.summary.store_ops > 0);
-    let has_cost = t.rows.iter().any(|r| r.summary.cost_total_per_h > 0.0);
+    let has_cost = t.rows.iter().any(|r| r.summary.cost_total_per_h > 0.0)
+        || t.rows.iter().any(|r| col::cost_total_per_h.of(&r.summary).is_none());
     s.push_str("<h2>Headline metrics per point</h2>\n<p>Mean ± 95% confidence half-width over replications.</p>\n");
+    let summaries: Vec<crate::metrics::SummaryRow> = t.rows.iter().map(|r| r.summary.clone()).collect();
+    s.push_str(&absent_para(
+        &crate::report::input::absent_columns(&summaries),
+        "sweep.csv",
+    ));
+    let cost_absent = col::cost_total_per_h.absent_in(&summaries);
     const MAX_ROWS: usize = 200;
     for n in &names {
         s.push_str(&format!(
@@ -348,7 +377,9 @@ pub fn sweep_page(
                 cells.push(fmt_est(&est(&|r| r.store_utilization), 3));
                 cells.push(fmt_est(&est(&|r| r.store_latency_p99_ms), 2));
             }
-            if has_cost {
+            if cost_absent {
+                cells.push("absent".to_string());
+            } else if has_cost {
                 cells.push(fmt_est(&est(&|r| r.cost_total_per_h), 3));
             }
             for c in cells {

@@ -112,10 +112,38 @@ pub fn parse_rows<T: DeserializeOwned>(path: &Path, bytes: &[u8]) -> Result<Vec<
     Ok(rows)
 }
 
+/// Parses the bytes of a `summary.csv` (named `path` in messages). A metric column the header
+/// lacks (the file is older than the column) is not an error: every row names it in
+/// [`SummaryRow::absent`].
+pub fn parse_summary(path: &Path, bytes: &[u8]) -> Result<Vec<SummaryRow>> {
+    let mut rows: Vec<SummaryRow> = parse_rows(path, bytes)?;
+    if !bytes.is_empty() {
+        let mut r = csv::Reader::from_reader(bytes);
+        let header = r.headers().map_err(|e| csv_error(path, None, &e))?;
+        let absent = SummaryRow::absent_from(header);
+        if !absent.is_empty() {
+            for row in &mut rows {
+                row.absent = absent.clone();
+            }
+        }
+    }
+    Ok(rows)
+}
+
+/// The metric columns absent from the file `rows` were read from, in column order.
+pub fn absent_columns(rows: &[SummaryRow]) -> Vec<&'static str> {
+    SummaryRow::METRICS
+        .iter()
+        .copied()
+        .filter(|m| rows.iter().any(|r| r.absent.contains(m)))
+        .collect()
+}
+
 /// Reads a run folder. `summary.csv` must have at least one row; the other CSV files may be
 /// absent (their charts are then not drawn), but a file that is there must be valid.
 pub fn read_run(dir: &Path) -> Result<RunTables> {
-    let summary: Vec<SummaryRow> = read_rows(&dir.join("summary.csv"))?;
+    let path = dir.join("summary.csv");
+    let summary = parse_summary(&path, &read_bytes(&path)?)?;
     if summary.is_empty() {
         return Err(Error::bad_input(format!(
             "{}: no rows: nothing to report",
@@ -187,6 +215,7 @@ pub fn parse_sweep(path: &Path, bytes: &[u8]) -> Result<SweepTables> {
     };
     let axes: Vec<String> = header.iter().skip(1).take(first - 1).map(str::to_string).collect();
     let summary_header: csv::StringRecord = header.iter().skip(first).collect();
+    let absent = SummaryRow::absent_from(&summary_header);
     let mut rows = Vec::new();
     for rec in r.records() {
         let rec = rec.map_err(|e| csv_error(path, Some(&header), &e))?;
@@ -199,7 +228,7 @@ pub fn parse_sweep(path: &Path, bytes: &[u8]) -> Result<SweepTables> {
             ))
         })?;
         let summary_part: csv::StringRecord = rec.iter().skip(first).collect();
-        let summary: SummaryRow = summary_part.deserialize(Some(&summary_header)).map_err(|e| {
+        let mut summary: SummaryRow = summary_part.deserialize(Some(&summary_header)).map_err(|e| {
             let detail = match e.kind() {
                 csv::ErrorKind::Deserialize { err, .. } => {
                     let column = err
@@ -213,6 +242,7 @@ pub fn parse_sweep(path: &Path, bytes: &[u8]) -> Result<SweepTables> {
             };
             Error::bad_input(format!("{}: line {line}: {detail}", path.display()))
         })?;
+        summary.absent = absent.clone();
         rows.push(SweepRow {
             point,
             axes: rec.iter().skip(1).take(first - 1).map(str::to_string).collect(),
@@ -277,7 +307,7 @@ mod tests {
 
     #[test]
     fn sweep_rows_split_axes_from_the_summary() {
-        let (head, rec) = crate::sweep::output::summary_fields(&SummaryRow {
+        let (head, rec) = crate::output::summary_fields(&SummaryRow {
             scenario: "s".into(),
             strategy: "a".into(),
             requests: 7,

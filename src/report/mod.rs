@@ -6,16 +6,19 @@
 
 pub mod answer;
 pub mod charts;
-pub mod csv_out;
 pub mod html;
 pub mod input;
 pub mod series;
 pub mod table;
 pub mod verdict;
 
+/// The result folder's writer, now [`crate::output`] (shared with sweeps); this name stays for
+/// existing callers.
+pub use crate::output as csv_out;
+
 use crate::error::{Error, Result};
+use crate::output::OutputDir;
 use charts::{ChartSize, Palette, render_png, render_svg};
-use csv_out::OutputDir;
 use input::{FolderKind, RunTables, SweepTables};
 use series::{ChartSpec, ColourKey};
 use std::path::{Path, PathBuf};
@@ -33,7 +36,21 @@ pub struct Outcome {
     pub charts: Vec<String>,
     /// Charts not drawn, and why.
     pub not_drawn: Vec<String>,
+    /// The path of `report.html`.
     pub report: PathBuf,
+    /// The summary columns the folder's files lack (written by an older sessim), shown as
+    /// absent in the report; empty for a folder this version wrote.
+    pub absent: Vec<&'static str>,
+}
+
+/// The note that says which summary columns a folder lacks, or `None` if it lacks none.
+pub fn absent_note(absent: &[&str], file: &str) -> Option<String> {
+    (!absent.is_empty()).then(|| {
+        format!(
+            "{file} has no column {} (written by an older sessim): shown as absent, not as 0.",
+            absent.join(", ")
+        )
+    })
 }
 
 /// The three palettes of a folder: strategies (Okabe-Ito, in scenario order), loss causes and
@@ -46,7 +63,7 @@ pub struct Palettes {
 
 impl Palettes {
     /// `causes` are the loss causes drawn (at most six keep distinct colours, so only the
-    /// causes present are given one, in [`CAUSES`] order).
+    /// causes present are given one, in [`crate::metrics::loss::LostCause::ALL`] order).
     pub fn new(strategies: &[String], causes: &[String], backends: &[String]) -> Palettes {
         Palettes {
             strategies: Palette::from_names(strategies),
@@ -108,11 +125,22 @@ pub fn render_all(specs: Vec<ChartSpec>, palettes: &mut Palettes) -> Result<Vec<
 /// no longer produces are removed.
 pub fn report_dir(dir: &Path) -> Result<Outcome> {
     let kind = input::folder_kind(dir)?;
-    let (rendered, html, not_drawn) = match kind {
-        FolderKind::Run => run_report(&input::read_run(dir)?)?,
-        FolderKind::Sweep => sweep_report(&input::read_sweep(dir)?)?,
+    let (rendered, html, not_drawn, absent) = match kind {
+        FolderKind::Run => {
+            let t = input::read_run(dir)?;
+            let (r, h, n) = run_report(&t)?;
+            (r, h, n, input::absent_columns(&t.summary))
+        }
+        FolderKind::Sweep => {
+            let t = input::read_sweep(dir)?;
+            let (r, h, n) = sweep_report(&t)?;
+            let summaries: Vec<_> = t.rows.iter().map(|r| r.summary.clone()).collect();
+            (r, h, n, input::absent_columns(&summaries))
+        }
     };
-    publish(dir, kind, &rendered, &html, not_drawn)
+    let mut o = publish(dir, kind, &rendered, &html, not_drawn)?;
+    o.absent = absent;
+    Ok(o)
 }
 
 fn figures(rendered: &[Rendered]) -> Vec<html::Figure<'_>> {
@@ -275,5 +303,6 @@ fn publish(dir: &Path, kind: FolderKind, rendered: &[Rendered], html: &str, not_
         charts: rendered.iter().map(|r| r.spec.stem.clone()).collect(),
         not_drawn,
         report: dir.join(REPORT),
+        absent: Vec::new(),
     })
 }

@@ -5,9 +5,10 @@
 //! difference is claimed.
 
 use super::input::{RunTables, SweepTables};
-use super::series::{self, CAUSES, KNEE_UTILISATION, Slice, fmt_num, metric_estimate, strategies};
+use super::series::{self, KNEE_UTILISATION, Slice, fmt_num, metric_estimate, strategies};
+use crate::metrics::loss::LostCause;
 use crate::metrics::stats::Estimate;
-use crate::metrics::{FaultRow, SummaryRow};
+use crate::metrics::{Column, FaultRow, SummaryRow, col};
 
 /// The service targets the sweep verdict (and the notebook) judge capacity by.
 pub const TARGET_P99_MS: f64 = 300.0;
@@ -117,15 +118,14 @@ fn lost_sentence(t: &RunTables, s: &str) -> String {
     if rows.iter().all(|r| r.sessions_lost == 0) {
         return format!("{s} lost no sessions");
     }
-    let e = metric_estimate(&t.summary, s, "lost_session_pct");
-    let top = CAUSES
-        .iter()
-        .map(|(col, legend)| (rows.iter().filter_map(|r| r.metric(col)).sum::<f64>(), *col, *legend))
+    let e = metric_estimate(&t.summary, s, col::lost_session_pct);
+    let top = LostCause::ALL
+        .into_iter()
+        .map(|c| (rows.iter().map(|r| r.lost(c) as f64).sum::<f64>(), c))
         .max_by(|a, b| a.0.total_cmp(&b.0));
     let why = match (top, faults_phrase(t)) {
-        (Some((_, "lost_node_failure", _)), Some(f)) => format!(", mostly when {f}"),
-        (Some((_, "lost_store_failure", _)), Some(f)) => format!(", mostly when {f}"),
-        (Some((_, _, legend)), _) => format!(", mostly {legend}"),
+        (Some((_, LostCause::NodeFailure | LostCause::StoreFailure)), Some(f)) => format!(", mostly when {f}"),
+        (Some((_, cause)), _) => format!(", mostly {}", cause.legend()),
         (None, _) => String::new(),
     };
     format!(
@@ -168,7 +168,7 @@ fn store_refusals(t: &RunTables, s: &str) -> Option<String> {
     Some(text)
 }
 
-fn metric_items(summary: &[SummaryRow], names: &[String], metric: &str) -> Vec<(String, Estimate)> {
+fn metric_items(summary: &[SummaryRow], names: &[String], metric: Column) -> Vec<(String, Estimate)> {
     names
         .iter()
         .map(|s| (s.clone(), metric_estimate(summary, s, metric)))
@@ -189,28 +189,28 @@ pub fn run_verdicts(t: &RunTables) -> Vec<Verdict> {
                 .map(|f| format!("During the run {f}. "))
                 .unwrap_or_default(),
             lost.join("; "),
-            compare(&metric_items(s, &names, "lost_session_pct"), false, 2, "%")
+            compare(&metric_items(s, &names, col::lost_session_pct), false, 2, "%")
         ),
     });
     out.push(Verdict {
         metric: "Imbalance".into(),
         text: format!(
             "Coefficient of variation of requests per backend (0 = perfectly even): {}",
-            compare(&metric_items(s, &names, "imbalance_cov"), false, 3, "")
+            compare(&metric_items(s, &names, col::imbalance_cov), false, 3, "")
         ),
     });
     out.push(Verdict {
         metric: "Latency".into(),
         text: format!(
             "p99 response time: {}",
-            compare(&metric_items(s, &names, "latency_p99_ms"), false, 1, " ms")
+            compare(&metric_items(s, &names, col::latency_p99_ms), false, 1, " ms")
         ),
     });
     out.push(Verdict {
         metric: "Errors".into(),
         text: format!(
             "Requests that failed: {}",
-            compare(&metric_items(s, &names, "errors"), false, 0, "")
+            compare(&metric_items(s, &names, col::errors), false, 0, "")
         ),
     });
     if s.iter().any(|r| r.store_ops > 0) {
@@ -223,7 +223,7 @@ pub fn run_verdicts(t: &RunTables) -> Vec<Verdict> {
             metric: "Store".into(),
             text: format!(
                 "Utilisation of the busiest store server (saturated near {KNEE_UTILISATION}): {}",
-                compare(&metric_items(s, &with, "store_utilization"), false, 3, "")
+                compare(&metric_items(s, &with, col::store_utilization), false, 3, "")
             ),
         });
     }
@@ -237,7 +237,7 @@ pub fn run_verdicts(t: &RunTables) -> Vec<Verdict> {
             metric: "Replication".into(),
             text: format!(
                 "Replication messages between nodes: {}",
-                compare(&metric_items(s, &with, "replication_msgs"), false, 0, "")
+                compare(&metric_items(s, &with, col::replication_msgs), false, 0, "")
             ),
         });
     }
@@ -258,9 +258,9 @@ pub fn cost_verdict(s: &[SummaryRow], names: &[String]) -> Option<Verdict> {
     let mut meet: Vec<(f64, String)> = Vec::new();
     let mut miss: Vec<String> = Vec::new();
     for n in names {
-        let cost = metric_estimate(s, n, "cost_total_per_h");
-        let p99 = metric_estimate(s, n, "latency_p99_ms");
-        let lost = metric_estimate(s, n, "lost_session_pct");
+        let cost = metric_estimate(s, n, col::cost_total_per_h);
+        let p99 = metric_estimate(s, n, col::latency_p99_ms);
+        let lost = metric_estimate(s, n, col::lost_session_pct);
         let text = format!("{n} {}/h", fmt_est(&cost, 3));
         if upper(&p99) < TARGET_P99_MS && upper(&lost) < TARGET_LOST_PCT {
             meet.push((cost.mean, text));

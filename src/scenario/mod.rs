@@ -306,6 +306,18 @@ pub struct BackendConfig {
     pub down: bool,
 }
 
+impl crate::metrics::sources::BackendShape for BackendConfig {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn workers(&self) -> u32 {
+        self.workers
+    }
+    fn balanced(&self) -> bool {
+        !self.down && !self.backup
+    }
+}
+
 impl fmt::Display for BalancerConfig {
     /// The balancer lines of `sessim check`: policy, its parameters, retry rules, import notes.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -39,59 +39,9 @@ pub use config::{
 /// A session identifier (random, derived from the user and its login count).
 pub type SessionId = u64;
 
-/// Why a request did not find its session. The order is the column order of `summary.csv`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum LostCause {
-    /// The request landed on a node that does not hold the session (it lives elsewhere).
-    RoutedElsewhere = 0,
-    /// The node that held the session failed and lost it.
-    NodeFailure = 1,
-    /// The shared store lost it (a crash without persistence) or refused it (connection limit,
-    /// out of memory).
-    StoreFailure = 2,
-    /// The store evicted it to make room before it expired (memcached LRU).
-    Eviction = 3,
-    /// The client sends no cookies, so the session cannot travel with it.
-    CookieRefused = 4,
-    /// The session does not fit in a cookie: the browser dropped it.
-    CookieTooLarge = 5,
-    /// The handler gave up waiting for the session lock and ran without the session.
-    LockTimeout = 6,
-    /// A store operation took longer than the client's timeout.
-    StoreTimeout = 7,
-    /// The session idled longer than its lifetime and was deleted (gc_maxlifetime, TTL).
-    Expired = 8,
-}
-
-impl LostCause {
-    pub const COUNT: usize = 9;
-    pub const ALL: [LostCause; Self::COUNT] = [
-        LostCause::RoutedElsewhere,
-        LostCause::NodeFailure,
-        LostCause::StoreFailure,
-        LostCause::Eviction,
-        LostCause::CookieRefused,
-        LostCause::CookieTooLarge,
-        LostCause::LockTimeout,
-        LostCause::StoreTimeout,
-        LostCause::Expired,
-    ];
-
-    /// The column name in `summary.csv`.
-    pub fn column(self) -> &'static str {
-        match self {
-            LostCause::RoutedElsewhere => "lost_routed_elsewhere",
-            LostCause::NodeFailure => "lost_node_failure",
-            LostCause::StoreFailure => "lost_store_failure",
-            LostCause::Eviction => "lost_eviction",
-            LostCause::CookieRefused => "lost_cookie_refused",
-            LostCause::CookieTooLarge => "lost_cookie_too_large",
-            LostCause::LockTimeout => "lost_lock_timeout",
-            LostCause::StoreTimeout => "lost_store_timeout",
-            LostCause::Expired => "lost_expired",
-        }
-    }
-}
+/// Why a request did not find its session: declared in [`crate::metrics::loss`], the one
+/// place that knows its column, legend and meaning.
+pub use crate::metrics::loss::LostCause;
 
 /// What the simulator tells a store about the request in a phase.
 #[derive(Clone, Copy, Debug)]
@@ -201,58 +151,8 @@ pub enum Step {
     Blocked,
 }
 
-/// Counters a store keeps for `summary.csv` (requests measured after the warm-up only).
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct StoreTotals {
-    pub replication_msgs: u64,
-    pub replication_bytes: u64,
-    /// CPU time spent on replication, senders and receivers [ns].
-    pub replication_cpu_ns: u64,
-    pub lock_waits: u64,
-    /// Total time requests waited for a session lock [ns].
-    pub lock_wait_ns: u128,
-    /// Writes that overwrote a state written after their read (last writer wins).
-    pub lost_updates: u64,
-    pub evictions: u64,
-    /// Requests that carried the session (or its fallback) in a cookie, and the bytes.
-    pub cookie_requests: u64,
-    pub cookie_bytes: u64,
-    /// Bytes of store operations on the network (see [`cluster::OP_WIRE_BYTES`]).
-    pub store_bytes: u64,
-}
-
-impl StoreTotals {
-    pub fn lock_wait(&mut self, measured: bool, waited: SimTime) {
-        if measured {
-            self.lock_waits += 1;
-            self.lock_wait_ns += waited.as_nanos() as u128;
-        }
-    }
-}
-
-/// One store server's figures at the end of a run (a row of `stores.csv`).
-#[derive(Clone, Debug)]
-pub struct ServerReport {
-    pub name: String,
-    pub ops: u64,
-    pub utilization: f64,
-    pub wait_mean_ms: f64,
-    pub latency_mean_ms: f64,
-    pub latency_p99_ms: f64,
-    pub rejected: u64,
-    pub timeouts: u64,
-    pub evictions: u64,
-    pub items: u64,
-    pub memory_bytes: u64,
-    pub connections: u64,
-    pub refused_connections: u64,
-    /// Busy fraction per time bucket (for `timeseries.csv`).
-    pub bucket_utilization: Vec<f64>,
-    /// Client-side operation latencies [ns] (merged over servers for the summary).
-    pub hist: hdrhistogram::Histogram<u64>,
-    /// Total queue wait [ns].
-    pub wait_ns: u128,
-}
+/// What the stores count and report: metrics-owned types ([`crate::metrics::sources`]).
+pub use crate::metrics::sources::{ServerReport, StoreTotals};
 
 /// A session storage strategy. One implementation per file in this folder.
 pub trait SessionStore: Send {

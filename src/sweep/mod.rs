@@ -23,6 +23,7 @@ pub mod shard;
 pub mod spec;
 pub mod steady;
 pub mod summary;
+pub mod table;
 
 pub use grid::{AxesFrom, Sweep};
 pub use shard::Shard;

@@ -19,6 +19,7 @@ use super::spec;
 use super::steady::SteadyState;
 use crate::error::{Error, Result};
 use crate::metrics::SummaryRow;
+use crate::output::summary_fields;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use toml::{Table, Value};
@@ -148,29 +149,6 @@ pub fn fnv1a(bytes: &[u8]) -> u64 {
         h = h.wrapping_mul(0x0100_0000_01b3);
     }
     h
-}
-
-/// The `summary.csv` header and values of one row, formatted exactly as `summary.csv` does
-/// (through serde and the csv crate), so that sweep rows and run rows read alike.
-pub fn summary_fields(row: &SummaryRow) -> Result<(csv::StringRecord, csv::StringRecord)> {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    w.serialize(row)
-        .map_err(|e| Error::bad_input(format!("cannot format a summary row: {e}")))?;
-    let bytes = w
-        .into_inner()
-        .map_err(|e| Error::bad_input(format!("cannot format a summary row: {e}")))?;
-    let mut r = csv::Reader::from_reader(bytes.as_slice());
-    let head = r
-        .headers()
-        .map_err(|e| Error::bad_input(format!("cannot format a summary row: {e}")))?
-        .clone();
-    let rec = r
-        .records()
-        .next()
-        .transpose()
-        .map_err(|e| Error::bad_input(format!("cannot format a summary row: {e}")))?
-        .unwrap_or_default();
-    Ok((head, rec))
 }
 
 /// The header of `sweep.csv`: `point`, the axis keys, every `summary.csv` column, and the

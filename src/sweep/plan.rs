@@ -51,7 +51,7 @@ use crate::error::{Error, Result};
 use crate::metrics::SummaryRow;
 use crate::metrics::round6;
 use crate::metrics::stats::{Estimate, estimate};
-use crate::report::csv_out::OutputDir;
+use crate::output::OutputDir;
 use crate::runner;
 use crate::scenario::Scenario;
 use crate::sim;

@@ -1,4 +1,4 @@
-//! Running a sweep: every (point, strategy, replication) of the shard, on a rayon pool, with
+//! Running a sweep: every (point, strategy, replication) of the shard, on `--jobs` threads (`crate::parallel`), with
 //! the rows written in grid order as they become available.
 //!
 //! Workers never touch files. They take runs in grid order from a shared counter (so at any
@@ -15,7 +15,7 @@ use super::shard::Shard;
 use super::steady;
 use super::summary::{Layout, summary_csv};
 use crate::error::{Error, Result};
-use crate::report::csv_out::OutputDir;
+use crate::output::OutputDir;
 use crate::sim;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::{IsTerminal, Write};

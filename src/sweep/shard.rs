@@ -10,7 +10,7 @@
 use super::output::{self, Existing, MANIFEST, Manifest, ROWS, SUMMARY};
 use super::summary::{Layout, summary_csv};
 use crate::error::{Error, Result};
-use crate::report::csv_out::OutputDir;
+use crate::output::OutputDir;
 use std::fmt;
 use std::path::{Path, PathBuf};
 

@@ -341,3 +341,55 @@ fn no_charts_skips_them() {
     assert!(!d.path().join("q/charts").exists());
     assert!(!d.path().join("q/report.html").exists());
 }
+
+/// `path` without the CSV columns `drop` (as a folder written before they existed).
+fn without_columns(path: &Path, drop: &[&str]) {
+    let mut r = csv::Reader::from_path(path).unwrap();
+    let header = r.headers().unwrap().clone();
+    let keep: Vec<usize> = (0..header.len()).filter(|&i| !drop.contains(&&header[i])).collect();
+    assert_eq!(keep.len(), header.len() - drop.len(), "every dropped column was there");
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(keep.iter().map(|&i| &header[i])).unwrap();
+    for rec in r.records() {
+        let rec = rec.unwrap();
+        w.write_record(keep.iter().map(|&i| &rec[i])).unwrap();
+    }
+    fs::write(path, w.into_inner().unwrap()).unwrap();
+}
+
+#[test]
+fn a_folder_without_later_columns_is_drawn_and_says_what_is_missing() {
+    // An older sessim wrote no cost columns and no users_logged_out_pct; lost_expired is an
+    // earlier column, dropped too to show that any metric column may be missing.
+    let d = tempfile::tempdir().unwrap();
+    let run = node_failure_run(d.path());
+    let charts_before = check_charts(&run);
+    without_columns(
+        &run.join("summary.csv"),
+        &["cost_total_per_h", "users_logged_out_pct", "lost_expired"],
+    );
+    let out = ok(d.path(), &["report", "run"]);
+    // Named in summary.csv's column order.
+    let note = "the folder has no column lost_expired, users_logged_out_pct, cost_total_per_h \
+                (written by an older sessim): shown as absent, not as 0.";
+    assert!(out.contains(&format!("note: {note}")), "{out}");
+    // Every chart is still drawn: none of them needs the dropped columns.
+    assert_eq!(check_charts(&run), charts_before);
+    let page = fs::read_to_string(run.join("report.html")).unwrap();
+    assert!(
+        page.contains("summary.csv has no column lost_expired, users_logged_out_pct, cost_total_per_h"),
+        "the page carries the note"
+    );
+    // The headline table keeps the cost column, each strategy's cell marked absent.
+    assert!(page.contains("<th>cost [/h]</th>"));
+    let strategies = page.matches("<td>absent</td>").count();
+    assert_eq!(strategies, 5, "one absent cost cell per strategy of node-failure");
+
+    // The same in a sweep folder: its summary columns follow `point` and the axes.
+    let sweep = capacity_sweep(d.path());
+    without_columns(&sweep.join("sweep.csv"), &["cost_total_per_h"]);
+    let out = ok(d.path(), &["report", "sweep"]);
+    assert!(out.contains("note: the folder has no column cost_total_per_h"), "{out}");
+    let page = fs::read_to_string(sweep.join("report.html")).unwrap();
+    assert!(page.contains("sweep.csv has no column cost_total_per_h"));
+}

@@ -88,3 +88,11 @@ impl<T, E: std::fmt::Display> DrawResultExt<T> for Result<T, E> {
         })
     }
 }
+
+/// A chart failure is an internal error of the library (exit code 1). The conversion lives
+/// here so that [`crate::error`] does not depend on the chart layer.
+impl From<ChartError> for crate::error::Error {
+    fn from(e: ChartError) -> Self {
+        crate::error::Error::Chart(Box::new(e))
+    }
+}

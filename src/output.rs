@@ -1,9 +1,11 @@
-//! CSV files, written so that a failed run leaves nothing that looks complete: every file is
-//! written to a temporary file in the output folder and renamed into place only when all of
-//! them were written (see [`OutputDir`]).
+//! Writing a result folder: CSV files, written so that a failed run leaves nothing that looks
+//! complete: every file is written to a temporary file in the output folder and renamed into
+//! place only when all of them were written (see [`OutputDir`]). Shared by `sessim run`,
+//! [`crate::sweep`] and [`crate::report`] (the charts and `report.html`), which depend on this
+//! module and never on each other.
 
 use crate::error::{Error, Result};
-use crate::metrics::RunResult;
+use crate::metrics::{RunResult, SummaryRow};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use tempfile::NamedTempFile;
@@ -147,4 +149,27 @@ pub fn write_replay(out: &mut OutputDir, rep: &crate::workload::replay::source::
             }),
         )
     }
+}
+
+/// The `summary.csv` header and values of one row, formatted exactly as `summary.csv` does
+/// (through serde and the csv crate), so that sweep rows and run rows read alike.
+pub fn summary_fields(row: &SummaryRow) -> Result<(csv::StringRecord, csv::StringRecord)> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.serialize(row)
+        .map_err(|e| Error::bad_input(format!("cannot format a summary row: {e}")))?;
+    let bytes = w
+        .into_inner()
+        .map_err(|e| Error::bad_input(format!("cannot format a summary row: {e}")))?;
+    let mut r = csv::Reader::from_reader(bytes.as_slice());
+    let head = r
+        .headers()
+        .map_err(|e| Error::bad_input(format!("cannot format a summary row: {e}")))?
+        .clone();
+    let rec = r
+        .records()
+        .next()
+        .transpose()
+        .map_err(|e| Error::bad_input(format!("cannot format a summary row: {e}")))?
+        .unwrap_or_default();
+    Ok((head, rec))
 }

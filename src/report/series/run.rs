@@ -1,0 +1,553 @@
+//! The charts of a run folder: lost sessions by cause, requests per backend, imbalance,
+//! latency percentiles, and the charts over time (requests, errors and lost sessions, latency)
+//! with the faults as bands.
+
+use super::*;
+
+/// Lost sessions by strategy, stacked by cause, as a percentage of the requests that needed a
+/// session; whiskers are the interval of the total (`lost_session_pct`). Causes no strategy
+/// lost anything to are left out (the first is kept when nothing was lost at all, so the chart
+/// shows zeros). `None` when no request needed a session.
+pub fn lost_sessions(summary: &[SummaryRow]) -> Option<ChartSpec> {
+    if summary.iter().all(|r| r.session_requests == 0) {
+        return None;
+    }
+    let names = strategies(summary);
+    let mut layers = Vec::new();
+    for (k, cause) in LostCause::ALL.into_iter().enumerate() {
+        let values: Vec<f64> = names
+            .iter()
+            .map(|s| {
+                let pcts: Vec<f64> = summary
+                    .iter()
+                    .filter(|r| &r.strategy == s && r.session_requests > 0)
+                    .map(|r| 100.0 * r.lost(cause) as f64 / r.session_requests as f64)
+                    .collect();
+                if pcts.is_empty() { 0.0 } else { mean_or_nan(&pcts) }
+            })
+            .collect();
+        if values.iter().any(|v| *v > 0.0) || k == 0 {
+            layers.push(Series {
+                name: cause.legend().to_string(),
+                values,
+                ci: None,
+            });
+        }
+    }
+    if layers.len() > 1 && layers[0].values.iter().all(|v| *v == 0.0) {
+        layers.remove(0);
+    }
+    let totals: Vec<Estimate> = names
+        .iter()
+        .map(|s| metric_estimate(summary, s, col::lost_session_pct))
+        .collect();
+    Some(ChartSpec {
+        stem: "lost_sessions".into(),
+        colours: ColourKey::Causes,
+        caption: "Requests of logged-in users that did not find their session, by cause; whiskers: 95% \
+                  confidence interval of the total over replications."
+            .into(),
+        chart: StackedBars {
+            title: "Lost sessions by strategy and cause".into(),
+            x_label: "strategy".into(),
+            y_label: "lost sessions [% of requests needing a session]".into(),
+            categories: names,
+            layers,
+            total_ci: cis(&totals),
+        }
+        .into(),
+    })
+}
+
+/// Backends in the order of their index in `backends.csv`.
+pub(super) fn backends(rows: &[crate::metrics::BackendRow]) -> Vec<String> {
+    let mut idx: Vec<(u32, String)> = Vec::new();
+    for r in rows {
+        if !idx.iter().any(|(_, b)| b == &r.backend) {
+            idx.push((r.backend_index, r.backend.clone()));
+        }
+    }
+    idx.sort_by_key(|(i, _)| *i);
+    idx.into_iter().map(|(_, b)| b).collect()
+}
+
+/// Requests per backend, one bar per strategy in each backend's group (mean over
+/// replications, with intervals). `None` without `backends.csv` rows.
+pub fn requests_per_backend(t: &RunTables) -> Option<ChartSpec> {
+    if t.backends.is_empty() {
+        return None;
+    }
+    let names = strategies(&t.summary);
+    let servers = backends(&t.backends);
+    let series: Vec<Series> = names
+        .iter()
+        .map(|s| {
+            let e: Vec<Estimate> = servers
+                .iter()
+                .map(|b| {
+                    let v: Vec<f64> = t
+                        .backends
+                        .iter()
+                        .filter(|r| &r.strategy == s && &r.backend == b)
+                        .map(|r| r.requests as f64)
+                        .collect();
+                    estimate(&v)
+                })
+                .collect();
+            Series {
+                name: s.clone(),
+                values: e.iter().map(|e| if e.n == 0 { 0.0 } else { e.mean }).collect(),
+                ci: cis(&e),
+            }
+        })
+        .collect();
+    Some(ChartSpec {
+        stem: "requests_per_backend".into(),
+        colours: ColourKey::Strategies,
+        caption: "Requests routed to each backend after the warm-up (mean over replications, 95% CI): \
+                  equal bars mean balanced load."
+            .into(),
+        chart: BarGroups {
+            title: "Requests per backend by strategy".into(),
+            x_label: "backend".into(),
+            y_label: "requests after warm-up [requests]".into(),
+            categories: servers,
+            series,
+        }
+        .into(),
+    })
+}
+
+/// The coefficient of variation of requests per backend, by strategy.
+pub fn imbalance(summary: &[SummaryRow]) -> ChartSpec {
+    let names = strategies(summary);
+    let e: Vec<Estimate> = names
+        .iter()
+        .map(|s| metric_estimate(summary, s, col::imbalance_cov))
+        .collect();
+    ChartSpec {
+        stem: "imbalance_cov".into(),
+        colours: ColourKey::Strategies,
+        caption: "Coefficient of variation (sd / mean) of completed requests across backends: 0 is perfectly \
+                  balanced."
+            .into(),
+        chart: Bars {
+            title: "Load imbalance by strategy".into(),
+            x_label: "strategy".into(),
+            y_label: "coefficient of variation of requests per backend [-]".into(),
+            categories: names,
+            values: e.iter().map(|e| e.mean).collect(),
+            ci: cis(&e),
+        }
+        .into(),
+    }
+}
+
+/// p50, p95 and p99 response time by strategy (means over replications, with intervals).
+pub fn latency_percentiles(summary: &[SummaryRow]) -> ChartSpec {
+    let names = strategies(summary);
+    let percentiles = [
+        ("p50", col::latency_p50_ms),
+        ("p95", col::latency_p95_ms),
+        ("p99", col::latency_p99_ms),
+    ]
+    .iter()
+    .map(|(p, col)| {
+        let e: Vec<Estimate> = names.iter().map(|s| metric_estimate(summary, s, *col)).collect();
+        Series {
+            name: p.to_string(),
+            values: e.iter().map(|e| e.mean).collect(),
+            ci: cis(&e),
+        }
+    })
+    .collect();
+    ChartSpec {
+        stem: "latency_percentiles".into(),
+        colours: ColourKey::Strategies,
+        caption: "Response time from arrival at the balancer to completion, after the warm-up.".into(),
+        chart: Percentiles {
+            title: "Response time percentiles by strategy".into(),
+            x_label: "strategy".into(),
+            y_label: "response time [ms]".into(),
+            categories: names,
+            percentiles,
+        }
+        .into(),
+    }
+}
+
+/// The first replication of `strategy` present in the time series.
+pub(super) fn first_replication(rows: &[TimeseriesRow], strategy: &str) -> Option<u32> {
+    rows.iter()
+        .filter(|r| r.strategy == strategy)
+        .map(|r| r.replication)
+        .min()
+}
+
+/// End of the last bucket [s]: the last start plus the bucket width.
+pub(super) fn run_end(rows: &[TimeseriesRow]) -> f64 {
+    let mut times: Vec<f64> = rows.iter().map(|r| r.time_s).collect();
+    times.sort_by(f64::total_cmp);
+    times.dedup();
+    match times.as_slice() {
+        [] => 0.0,
+        [t] => *t,
+        [.., a, b] => b + (b - a),
+    }
+}
+
+/// The bucket width [s] (difference of the first two bucket starts), for labels.
+pub(super) fn bucket_s(rows: &[TimeseriesRow]) -> Option<f64> {
+    let mut times: Vec<f64> = rows.iter().map(|r| r.time_s).collect();
+    times.sort_by(f64::total_cmp);
+    times.dedup();
+    (times.len() >= 2).then(|| times[1] - times[0])
+}
+
+pub(super) fn bucket_label(rows: &[TimeseriesRow]) -> String {
+    match bucket_s(rows) {
+        Some(b) => format!("per {} s bucket", fmt_num(b)),
+        None => "per bucket".into(),
+    }
+}
+
+/// A number without needless decimals: 10 not 10.0, 2.5 as is.
+pub fn fmt_num(x: f64) -> String {
+    if x.fract() == 0.0 && x.abs() < 1e15 {
+        format!("{}", x as i64)
+    } else {
+        let s = format!("{x:.3}");
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    }
+}
+
+/// At most this many fault bands are drawn on one chart (random failures can make many).
+pub const MAX_BANDS: usize = 12;
+
+/// The bands of one strategy's faults: from the fault to its detection by the balancer, then
+/// from detection to recovery (to the end of the run if it never recovered).
+pub fn fault_bands(faults: &[&FaultRow], end_s: f64) -> Vec<EventBand> {
+    let mut bands = Vec::new();
+    for f in faults {
+        let what = format!("{} {}", f.target, f.kind);
+        let recovered = f.recovered_s.unwrap_or(end_s);
+        match f.detected_s {
+            Some(d) if d > f.at_s => {
+                bands.push(EventBand {
+                    label: format!("{what}, undetected"),
+                    start: f.at_s,
+                    end: d,
+                });
+                bands.push(EventBand {
+                    label: format!("{what}, detected, down"),
+                    start: d,
+                    end: recovered.max(d),
+                });
+            }
+            Some(_) => bands.push(EventBand {
+                label: format!("{what}, detected at once"),
+                start: f.at_s,
+                end: recovered,
+            }),
+            None => bands.push(EventBand {
+                label: format!("{what}, never detected"),
+                start: f.at_s,
+                end: recovered,
+            }),
+        }
+    }
+    bands.truncate(MAX_BANDS);
+    bands
+}
+
+/// Bands shared by strategies (from the fault to recovery), for charts that show every
+/// strategy: the first replication's faults of every strategy, without duplicates.
+pub(super) fn common_bands(t: &RunTables, names: &[String], end_s: f64) -> Vec<EventBand> {
+    let mut bands: Vec<EventBand> = Vec::new();
+    for s in names {
+        let Some(rep) = t
+            .faults
+            .iter()
+            .filter(|f| &f.strategy == s)
+            .map(|f| f.replication)
+            .min()
+        else {
+            continue;
+        };
+        for f in t.faults.iter().filter(|f| &f.strategy == s && f.replication == rep) {
+            let b = EventBand {
+                label: format!("{} {} until recovery", f.target, f.kind),
+                start: f.at_s,
+                end: f.recovered_s.unwrap_or(end_s),
+            };
+            if !bands.contains(&b) {
+                bands.push(b);
+            }
+        }
+    }
+    bands.truncate(MAX_BANDS);
+    bands
+}
+
+/// Requests per backend per time bucket, one chart per strategy (its first replication), with
+/// its faults as bands: crash to detection to recovery.
+pub fn requests_over_time(t: &RunTables) -> Vec<ChartSpec> {
+    if t.timeseries.is_empty() {
+        return Vec::new();
+    }
+    let end = run_end(&t.timeseries);
+    let per = bucket_label(&t.timeseries);
+    let servers: Vec<String> = {
+        let mut v: Vec<String> = Vec::new();
+        for r in &t.timeseries {
+            if !v.contains(&r.backend) {
+                v.push(r.backend.clone());
+            }
+        }
+        v
+    };
+    let mut out = Vec::new();
+    for (k, s) in strategies(&t.summary).iter().enumerate() {
+        let Some(rep) = first_replication(&t.timeseries, s) else {
+            continue;
+        };
+        let rows: Vec<&TimeseriesRow> = t
+            .timeseries
+            .iter()
+            .filter(|r| &r.strategy == s && r.replication == rep)
+            .collect();
+        let series = servers
+            .iter()
+            .map(|b| {
+                let mine: Vec<&&TimeseriesRow> = rows.iter().filter(|r| &r.backend == b).collect();
+                XySeries {
+                    name: b.clone(),
+                    x: mine.iter().map(|r| r.time_s).collect(),
+                    y: mine.iter().map(|r| r.requests as f64).collect(),
+                    ci: None,
+                }
+            })
+            .collect();
+        let faults: Vec<&FaultRow> = t
+            .faults
+            .iter()
+            .filter(|f| &f.strategy == s && f.replication == rep)
+            .collect();
+        out.push(ChartSpec {
+            stem: format!("requests_over_time_{}", k + 1),
+            colours: ColourKey::Backends,
+            caption: format!(
+                "Requests routed to each backend over simulated time (warm-up included), {s}, replication {rep}{}.",
+                if faults.is_empty() {
+                    String::new()
+                } else {
+                    "; shaded: each fault from its start to its detection by the balancer, then to recovery".to_string()
+                }
+            ),
+            chart: TimeSeries {
+                title: format!("Requests per backend over time: {s} (replication {rep})"),
+                x_label: "simulated time [s]".into(),
+                y_label: format!("requests [{per}]"),
+                series,
+                bands: fault_bands(&faults, end),
+            }
+            .into(),
+        });
+    }
+    out
+}
+
+/// One value per bucket per strategy (the first replication), summed over backends (`max`
+/// over backends when `max` is set), or `None` when every value is zero.
+pub(super) fn per_strategy_over_time(
+    t: &RunTables,
+    value: impl Fn(&TimeseriesRow) -> f64,
+    max: bool,
+) -> Option<Vec<XySeries>> {
+    let mut any = false;
+    let mut out = Vec::new();
+    for s in strategies(&t.summary) {
+        let Some(rep) = first_replication(&t.timeseries, &s) else {
+            continue;
+        };
+        let mut x: Vec<f64> = Vec::new();
+        let mut y: Vec<f64> = Vec::new();
+        // A bucket's count belongs to its whole width: drawn at its middle, so that errors of a
+        // crash do not appear before the crash's band starts.
+        let half = bucket_s(&t.timeseries).unwrap_or(0.0) / 2.0;
+        for r in t.timeseries.iter().filter(|r| r.strategy == s && r.replication == rep) {
+            let v = value(r);
+            any |= v > 0.0;
+            match x.last() {
+                Some(last) if *last == r.time_s + half => {
+                    if let Some(acc) = y.last_mut() {
+                        *acc = if max { acc.max(v) } else { *acc + v };
+                    }
+                }
+                _ => {
+                    x.push(r.time_s + half);
+                    y.push(v);
+                }
+            }
+        }
+        out.push(XySeries {
+            name: s,
+            x,
+            y,
+            ci: None,
+        });
+    }
+    any.then_some(out)
+}
+
+/// Reads one value of a time-series row.
+pub(super) type BucketValue = fn(&TimeseriesRow) -> f64;
+
+/// Errors and lost sessions per time bucket, every strategy on one chart each, with the faults
+/// from their start to recovery. A chart whose every value is zero is not produced.
+pub fn errors_and_losses_over_time(t: &RunTables) -> Vec<ChartSpec> {
+    if t.timeseries.is_empty() {
+        return Vec::new();
+    }
+    let names = strategies(&t.summary);
+    let end = run_end(&t.timeseries);
+    let bands = common_bands(t, &names, end);
+    let per = bucket_label(&t.timeseries);
+    let mut out = Vec::new();
+    let kinds: [(&str, &str, &str, BucketValue); 2] = [
+        ("errors_over_time", "Errors over time", "errors", |r| r.errors as f64),
+        (
+            "lost_sessions_over_time",
+            "Lost sessions over time",
+            "lost sessions",
+            |r| r.sessions_lost as f64,
+        ),
+    ];
+    for (stem, title, what, f) in kinds {
+        if let Some(series) = per_strategy_over_time(t, f, false) {
+            out.push(ChartSpec {
+                stem: stem.into(),
+                colours: ColourKey::Strategies,
+                caption: format!(
+                    "{} per time bucket, all backends, first replication of each strategy{}.",
+                    capitalise(what),
+                    if bands.is_empty() {
+                        ""
+                    } else {
+                        "; shaded: each fault until recovery"
+                    }
+                ),
+                chart: TimeSeries {
+                    title: format!("{title} (first replication)"),
+                    x_label: "simulated time [s]".into(),
+                    y_label: format!("{what} [{per}]"),
+                    series,
+                    bands: bands.clone(),
+                }
+                .into(),
+            });
+        }
+    }
+    if let Some(mut series) = per_strategy_over_time(t, |r| r.store_utilization, true) {
+        // Strategies without store servers would only add flat zero lines.
+        series.retain(|s| s.y.iter().any(|y| *y > 0.0));
+        out.push(ChartSpec {
+            stem: "store_utilization_over_time".into(),
+            colours: ColourKey::Strategies,
+            caption: "Busy fraction of the busiest session-store server per time bucket, first replication; \
+                      strategies with store servers only."
+                .into(),
+            chart: TimeSeries {
+                title: "Store utilisation over time (busiest store server)".into(),
+                x_label: "simulated time [s]".into(),
+                y_label: "store utilisation [0..1]".into(),
+                series,
+                bands,
+            }
+            .into(),
+        });
+    }
+    out
+}
+
+pub(super) fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
+/// The warm-up of the run as `scenario.toml` records it [s], if it is there.
+pub(super) fn warmup_s(t: &RunTables) -> Option<f64> {
+    let table: toml::Table = toml::from_str(&t.scenario_toml).ok()?;
+    let w = table.get("warmup")?.as_str()?;
+    crate::dist::parse_duration(w).ok()
+}
+
+/// The cluster's p50 and p99 latency per bucket (`cluster_latency_p50_ms`,
+/// `cluster_latency_p99_ms`), one line per strategy (first replication), at each bucket's
+/// middle; the warm-up and the faults (until recovery) shaded. Not drawn for files without
+/// those columns (all zero).
+pub fn latency_over_time(t: &RunTables) -> Vec<ChartSpec> {
+    if t.timeseries.is_empty() {
+        return Vec::new();
+    }
+    let names = strategies(&t.summary);
+    let end = run_end(&t.timeseries);
+    let mut bands = Vec::new();
+    if let Some(w) = warmup_s(t).filter(|w| *w > 0.0) {
+        bands.push(EventBand {
+            label: "warm-up (not measured)".into(),
+            start: 0.0,
+            end: w.min(end),
+        });
+    }
+    bands.extend(common_bands(t, &names, end));
+    bands.truncate(MAX_BANDS);
+    let kinds: [(&str, &str, BucketValue); 2] = [
+        ("latency_p99_over_time", "99th percentile", |r| r.cluster_latency_p99_ms),
+        ("latency_p50_over_time", "median", |r| r.cluster_latency_p50_ms),
+    ];
+    let mut out = Vec::new();
+    for (stem, what, f) in kinds {
+        // Every backend's row of a bucket holds the same cluster-wide value: take the max.
+        let Some(series) = per_strategy_over_time(t, f, true) else {
+            continue;
+        };
+        out.push(ChartSpec {
+            stem: stem.into(),
+            colours: ColourKey::Strategies,
+            caption: format!(
+                "Response time, {what} of the requests completed in each time bucket (all backends), first replication of \
+                 each strategy, drawn at the bucket's middle; shaded: the warm-up{}.",
+                if bands.len() > 1 { " and each fault until recovery" } else { "" }
+            ),
+            chart: TimeSeries {
+                title: format!("Response time over time, {what} (first replication)"),
+                x_label: "simulated time [s]".into(),
+                y_label: format!("response time, {what} [ms]"),
+                series,
+                bands: bands.clone(),
+            }
+            .into(),
+        });
+    }
+    out
+}
+
+/// Every chart of a run folder, in the order the report shows them.
+pub fn run_charts(t: &RunTables) -> Vec<ChartSpec> {
+    let mut out = Vec::new();
+    out.extend(lost_sessions(&t.summary));
+    out.extend(requests_per_backend(t));
+    out.push(imbalance(&t.summary));
+    out.push(latency_percentiles(&t.summary));
+    out.extend(latency_over_time(t));
+    out.extend(requests_over_time(t));
+    out.extend(errors_and_losses_over_time(t));
+    out
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sweeps
