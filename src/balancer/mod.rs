@@ -20,6 +20,7 @@ use std::fmt;
 use std::net::IpAddr;
 
 pub mod apache;
+pub mod caddy;
 pub mod config;
 pub mod cookie;
 pub mod envoy;
@@ -406,6 +407,8 @@ pub enum Method {
     },
     /// Apache httpd `mod_proxy_balancer` (lbmethod, stickysession routes).
     Apache(apache::ApacheConf),
+    /// Caddy 2.6 `reverse_proxy` (`lb_policy`, passive health).
+    Caddy(caddy::CaddyConf),
 }
 
 /// Envoy's `active_request_bias` (a double), compared by its bits so that [`Method`] stays `Eq`.
@@ -752,6 +755,7 @@ impl CheckedConf {
                 recent_list_size,
             } => Box::new(kube_proxy::KubeProxy::new(s, *affinity, *recent_list_size)),
             Method::Apache(a) => Box::new(apache::ApacheBalancer::new(s, a.clone())),
+            Method::Caddy(c) => Box::new(caddy::CaddyBalancer::new(s, c.clone())),
         };
         match &conf.cookie {
             None => inner,
@@ -791,6 +795,7 @@ fn method_name(m: &Method) -> &'static str {
         Method::EnvoyMaglev { .. } => "envoy MAGLEV",
         Method::KubeProxy { .. } => "kube-proxy",
         Method::Apache(_) => "apache mod_proxy_balancer",
+        Method::Caddy(_) => "caddy reverse_proxy",
     }
 }
 
@@ -815,6 +820,9 @@ fn validate(conf: &BalancerConf) -> Result<(), BalancerError> {
                 (100..=10_000).contains(&srv.weight),
                 "loadfactor 1..100 (lbfactor 100..=10000)",
             )
+        } else if let Method::Caddy(_) = conf.method {
+            // Caddy 2.6 has no upstream weights.
+            (srv.weight == 1, "1: Caddy 2.6 has no weights")
         } else if haproxy {
             (srv.weight <= 256, "0..=256")
         } else {

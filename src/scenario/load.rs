@@ -5,6 +5,7 @@
 //! and says what to change. Unknown keys are rejected with the nearest valid key suggested.
 
 mod balancer;
+mod caddy;
 mod envoy_kube;
 mod faults;
 

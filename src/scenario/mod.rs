@@ -253,6 +253,8 @@ pub enum PolicyKind {
     KubeProxy,
     /// Apache httpd `mod_proxy_balancer` (`lbmethod`, `stickysession` routes).
     Apache,
+    /// Caddy 2.6 `reverse_proxy` (`lb_policy`, passive and active health).
+    Caddy,
 }
 
 impl PolicyKind {
@@ -274,6 +276,7 @@ impl PolicyKind {
         ("envoy_maglev", PolicyKind::EnvoyMaglev),
         ("kube_proxy", PolicyKind::KubeProxy),
         ("apache", PolicyKind::Apache),
+        ("caddy", PolicyKind::Caddy),
     ];
 
     pub fn name(self) -> &'static str {
@@ -311,6 +314,7 @@ impl PolicyKind {
             Method::EnvoyMaglev { .. } => PolicyKind::EnvoyMaglev,
             Method::KubeProxy { .. } => PolicyKind::KubeProxy,
             Method::Apache(_) => PolicyKind::Apache,
+            Method::Caddy(_) => PolicyKind::Caddy,
         }
     }
 
@@ -774,6 +778,26 @@ impl fmt::Display for BalancerConfig {
                     write!(f, " nofailover={}", if a.nofailover { "On" } else { "Off" })?;
                 }
                 write!(f, " forcerecovery={})", if a.forcerecovery { "On" } else { "Off" })?;
+            }
+            Method::Caddy(cd) => {
+                write!(f, " (lb_policy {}", cd.policy.name())?;
+                match &cd.policy {
+                    crate::balancer::caddy::LbPolicy::RandomChoose(k) => write!(f, " {k}")?,
+                    crate::balancer::caddy::LbPolicy::Header(h) => write!(f, " {h}")?,
+                    crate::balancer::caddy::LbPolicy::Cookie { name, .. } => write!(f, " {name}")?,
+                    _ => {}
+                }
+                write!(f, ", lb_retries {}", cd.retries)?;
+                if cd.try_duration > SimTime::ZERO {
+                    write!(f, ", lb_try_duration {}", cd.try_duration)?;
+                }
+                if cd.fail_duration > SimTime::ZERO {
+                    write!(f, ", fail_duration {}, max_fails {}", cd.fail_duration, cd.max_fails)?;
+                }
+                if let Some(i) = cd.health_interval {
+                    write!(f, ", health_interval {i}")?;
+                }
+                write!(f, ")")?;
             }
             _ => {}
         }

@@ -82,6 +82,10 @@ fn from_keys(b: &RawBalancer, bk: &RawBackends, backends: &[BackendConfig]) -> P
         PolicyKind::ALL,
         "balancer.policy",
     )?;
+    if policy == PolicyKind::Caddy {
+        return super::caddy::from_keys(b, bk, backends);
+    }
+    super::caddy::reject_foreign(b)?;
     if policy.is_envoy_or_kube() {
         return super::envoy_kube::from_keys(b, bk, backends, policy);
     }
@@ -188,6 +192,7 @@ fn from_keys(b: &RawBalancer, bk: &RawBackends, backends: &[BackendConfig]) -> P
             "balancer.cookie_balance",
         )?,
         PolicyKind::Apache => Method::Apache(apache_conf(b)?),
+        PolicyKind::Caddy => return super::caddy::from_keys(b, bk, backends),
     };
     let cookie = match policy {
         PolicyKind::Cookie => {
