@@ -47,7 +47,10 @@
 //! Randomness: Caddy's `math/rand` stream cannot be reproduced (seeded from the clock), so
 //! the random draws come from the simulator's [`SimRng`] with the same distribution.
 
-use super::{Attempt, ClientInfo, Needs, PeerState, Policy, ServerConf, SetCookie, SimRng, SimTime};
+use super::{
+    Attempt, CheckConf, ClientInfo, FailurePolicy, Needs, NextUpstream, PeerState, Policy, ServerConf, SetCookie,
+    SimRng, SimTime,
+};
 use hmac::{Hmac, Mac};
 use rand::RngExt;
 use sha2::Sha256;
@@ -208,6 +211,34 @@ impl CaddyConf {
         } else {
             1
         }
+    }
+}
+
+impl CaddyConf {
+    /// The failure handling of a Caddy handler: dial errors are retried while `lb_retries` /
+    /// `lb_try_duration` allow; a response of the upstream, any status, goes to the client.
+    pub fn failure(&self, servers: usize) -> FailurePolicy {
+        FailurePolicy::Nginx(NextUpstream {
+            error: true,
+            // A response timeout is retried too for GET (`tryAgain`), sessim's requests.
+            timeout: true,
+            http: 0,
+            non_idempotent: true,
+            tries: self.max_attempts(servers),
+            timeout_limit: SimTime::ZERO,
+        })
+    }
+
+    /// Active checks: one failure marks an upstream unhealthy, one pass healthy again
+    /// (HAProxy's counter with `rise = fall = 1` behaves so).
+    pub fn check(&self) -> Option<CheckConf> {
+        self.health_interval.map(|i| CheckConf {
+            inter: i,
+            fastinter: i,
+            downinter: i,
+            rise: 1,
+            fall: 1,
+        })
     }
 }
 

@@ -18,6 +18,7 @@ mod common;
 mod config_conformance;
 mod config_import;
 mod conformance;
+mod conformance_caddy;
 mod conformance_httpd;
 mod determinism;
 mod faults;

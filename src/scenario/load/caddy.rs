@@ -3,8 +3,8 @@
 //! `health_interval`), turned into a checked [`BalancerConf`].
 
 use super::*;
+use crate::balancer::ServerConf;
 use crate::balancer::caddy::{CaddyConf, LbPolicy, server_cookies};
-use crate::balancer::{CheckConf, NextUpstream, ServerConf};
 
 /// The keys only the policy `caddy` reads, with whether they are set.
 fn caddy_keys(b: &RawBalancer) -> [(&'static str, bool); 5] {
@@ -82,30 +82,6 @@ pub(super) fn conf_of(b: &RawBalancer) -> PathResult<CaddyConf> {
     })
 }
 
-/// The failure handling of a Caddy handler: dial errors are retried while `lb_retries` /
-/// `lb_try_duration` allow; a response of the upstream, any status, goes to the client.
-pub(crate) fn failure_of(c: &CaddyConf, servers: usize) -> FailurePolicy {
-    FailurePolicy::Nginx(NextUpstream {
-        error: true,
-        timeout: false,
-        http: 0,
-        non_idempotent: true,
-        tries: c.max_attempts(servers),
-        timeout_limit: SimTime::ZERO,
-    })
-}
-
-/// Active checks: one failure marks an upstream unhealthy, one pass healthy again.
-pub(crate) fn check_of(c: &CaddyConf) -> Option<CheckConf> {
-    c.health_interval.map(|i| CheckConf {
-        inter: i,
-        fastinter: i,
-        downinter: i,
-        rise: 1,
-        fall: 1,
-    })
-}
-
 /// The balancer of the policy `caddy` from the scenario keys.
 pub(super) fn from_keys(b: &RawBalancer, bk: &RawBackends, backends: &[BackendConfig]) -> PathResult<BalancerConfig> {
     let others = [
@@ -142,7 +118,7 @@ pub(super) fn from_keys(b: &RawBalancer, bk: &RawBackends, backends: &[BackendCo
     }
     let conf = conf_of(b)?;
     let raw_servers = bk.servers.as_deref().unwrap_or(&[]);
-    let check = check_of(&conf);
+    let check = conf.check();
     let mut servers = Vec::with_capacity(backends.len());
     for (i, be) in backends.iter().enumerate() {
         let path = format!("backends.servers[{i}]");
@@ -173,7 +149,7 @@ pub(super) fn from_keys(b: &RawBalancer, bk: &RawBackends, backends: &[BackendCo
         servers.push(s);
     }
     server_cookies(&mut servers, &conf);
-    let failure = failure_of(&conf, servers.len());
+    let failure = conf.failure(servers.len());
     let bc = BalancerConf {
         method: Method::Caddy(conf),
         servers,
