@@ -12,6 +12,7 @@ mod answers;
 mod apache;
 mod balancer;
 mod browser;
+mod caddy;
 mod charts;
 mod cli;
 mod common;
