@@ -95,6 +95,8 @@ pub enum Method {
     },
     /// Apache httpd `mod_proxy_balancer` (lbmethod, stickysession routes).
     Apache(apache::ApacheConf),
+    /// Caddy 2.6 `reverse_proxy` (`lb_policy`, passive and active health).
+    Caddy(super::caddy::CaddyConf),
 }
 
 /// Envoy's `active_request_bias` (a double), compared by its bits so that [`Method`] stays `Eq`.

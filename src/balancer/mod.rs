@@ -19,6 +19,7 @@
 use std::net::IpAddr;
 
 pub mod apache;
+pub mod caddy;
 pub(crate) mod client;
 pub mod config;
 pub mod cookie;
@@ -443,6 +444,7 @@ impl CheckedConf {
                 recent_list_size,
             } => Box::new(kube_proxy::KubeProxy::new(s, *affinity, *recent_list_size)),
             Method::Apache(a) => Box::new(apache::ApacheBalancer::new(s, a.clone())),
+            Method::Caddy(c) => Box::new(caddy::CaddyBalancer::new(s, c.clone())),
         };
         match &conf.cookie {
             None => inner,

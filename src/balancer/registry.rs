@@ -7,6 +7,7 @@
 //! here, so that a new policy is its file plus one line in [`POLICIES`].
 
 use super::apache::ApacheConf;
+use super::caddy::CaddyConf;
 use super::envoy::OutlierConf;
 use super::{BalancerConf, HashKey, Method};
 use crate::engine::SimTime;
@@ -25,6 +26,8 @@ pub enum Family {
     Envoy,
     /// Kubernetes kube-proxy (iptables mode): one attempt, readiness.
     KubeProxy,
+    /// Caddy 2.6 `reverse_proxy`: `lb_retries`/`lb_try_duration`, passive and active health.
+    Caddy,
 }
 
 /// The `[balancer]` keys of the nginx family.
@@ -87,6 +90,8 @@ pub struct MethodParams {
     pub affinity: Option<SimTime>,
     /// kube-proxy's xt_recent list size.
     pub recent_list_size: u32,
+    /// Caddy's `reverse_proxy` settings.
+    pub caddy: CaddyConf,
 }
 
 impl Default for MethodParams {
@@ -105,6 +110,7 @@ impl Default for MethodParams {
             table_size: super::envoy_maglev::DEFAULT_TABLE_SIZE,
             affinity: None,
             recent_list_size: super::kube_proxy::DEFAULT_RECENT_LIST_SIZE,
+            caddy: CaddyConf::default(),
         }
     }
 }
@@ -130,6 +136,7 @@ impl Method {
             Method::EnvoyMaglev { .. } => &envoy_maglev::POLICY,
             Method::KubeProxy { .. } => &kube_proxy::POLICY,
             Method::Apache(_) => &apache::POLICY,
+            Method::Caddy(_) => &caddy::POLICY,
         }
     }
 }
@@ -187,6 +194,7 @@ pub static POLICIES: &[&PolicyInfo] = &[
     &super::envoy_maglev::POLICY,
     &super::kube_proxy::POLICY,
     &super::apache::POLICY,
+    &super::caddy::POLICY,
 ];
 
 /// The policy named `name` in a scenario file.

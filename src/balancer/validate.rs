@@ -25,6 +25,9 @@ pub(super) fn validate(conf: &BalancerConf) -> Result<(), BalancerError> {
                 (100..=10_000).contains(&srv.weight),
                 "loadfactor 1..100 (lbfactor 100..=10000)",
             )
+        } else if let Method::Caddy(_) = conf.method {
+            // Caddy 2.6 has no upstream weights.
+            (srv.weight == 1, "1: Caddy 2.6 has no weights")
         } else if haproxy {
             (srv.weight <= 256, "0..=256")
         } else {

@@ -6,6 +6,7 @@
 #![warn(missing_docs)]
 
 mod balancer;
+mod caddy;
 mod envoy_kube;
 mod faults;
 pub mod replay;

@@ -368,6 +368,26 @@ impl fmt::Display for BalancerConfig {
                 }
                 write!(f, " forcerecovery={})", if a.forcerecovery { "On" } else { "Off" })?;
             }
+            Method::Caddy(cd) => {
+                write!(f, " (lb_policy {}", cd.policy.name())?;
+                match &cd.policy {
+                    crate::balancer::caddy::LbPolicy::RandomChoose(k) => write!(f, " {k}")?,
+                    crate::balancer::caddy::LbPolicy::Header(h) => write!(f, " {h}")?,
+                    crate::balancer::caddy::LbPolicy::Cookie { name, .. } => write!(f, " {name}")?,
+                    _ => {}
+                }
+                write!(f, ", lb_retries {}", cd.retries)?;
+                if cd.try_duration > SimTime::ZERO {
+                    write!(f, ", lb_try_duration {}", cd.try_duration)?;
+                }
+                if cd.fail_duration > SimTime::ZERO {
+                    write!(f, ", fail_duration {}, max_fails {}", cd.fail_duration, cd.max_fails)?;
+                }
+                if let Some(i) = cd.health_interval {
+                    write!(f, ", health_interval {i}")?;
+                }
+                write!(f, ")")?;
+            }
             _ => {}
         }
         if let Some(k) = &c.cookie {

@@ -169,6 +169,12 @@ pub struct RawBalancer {
     pub session_affinity: Option<String>,
     pub affinity_timeout: Option<Value>,
     pub recent_list_size: Option<u32>,
+    // Caddy (src/scenario/load/caddy.rs).
+    pub lb_policy: Option<String>,
+    pub lb_retries: Option<u32>,
+    pub lb_try_duration: Option<Value>,
+    pub fail_duration: Option<Value>,
+    pub health_interval: Option<Value>,
 }
 
 /// `[balancer.outlier_detection]` (Envoy).

@@ -52,7 +52,7 @@ fn bad_scenarios_exit_2_with_the_place_and_the_fix() {
             "error: policy.toml: balancer.policy: unknown value `roundrobin`; did you mean `round_robin`?; \
              choose one of: round_robin, ip_hash, hash, hash_consistent, least_conn, random, \
              random_two_least_conn, haproxy_roundrobin, leastconn, source, cookie, envoy_round_robin, \
-             envoy_least_request, envoy_ring_hash, envoy_maglev, kube_proxy, apache\n",
+             envoy_least_request, envoy_ring_hash, envoy_maglev, kube_proxy, apache, caddy\n",
         ),
     ];
     for (name, text, want) in cases {

@@ -10,6 +10,7 @@ use super::BalancerConf;
 use std::fmt;
 use std::path::PathBuf;
 
+pub mod caddyfile;
 pub mod haproxy;
 pub mod httpd;
 pub mod nginx;

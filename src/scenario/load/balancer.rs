@@ -11,7 +11,7 @@
 
 use super::*;
 use crate::balancer::apache::{ApacheConf, LBFACTOR_ONE, LbMethod};
-use crate::balancer::config::{ConfigError, Imported, haproxy, httpd, nginx};
+use crate::balancer::config::{ConfigError, Imported, caddyfile, haproxy, httpd, nginx};
 use crate::balancer::registry::{self, Family, HAPROXY_KEYS, MethodParams, NGINX_KEYS, PolicyInfo};
 use crate::balancer::{
     BalancerError, CheckConf, CookieConf, HaproxyRetries, NEXT_UPSTREAM_STATUSES, NextUpstream, ServerConf,
@@ -67,6 +67,10 @@ fn set_keys(b: &RawBalancer) -> [(&'static str, bool); 22] {
 fn from_keys(b: &RawBalancer, bk: &RawBackends, backends: &[BackendConfig]) -> PathResult<BalancerConfig> {
     let all: Vec<(&str, &'static PolicyInfo)> = registry::POLICIES.iter().map(|p| (p.name, *p)).collect();
     let policy = choice(b.policy.as_deref().unwrap_or("round_robin"), &all, "balancer.policy")?;
+    if policy.family == Family::Caddy {
+        return super::caddy::from_keys(b, bk, backends);
+    }
+    super::caddy::reject_foreign(b)?;
     if policy.is_envoy_or_kube() {
         return super::envoy_kube::from_keys(b, bk, backends, policy);
     }
@@ -479,8 +483,10 @@ fn from_config(
     let shown = full.display().to_string();
     let text = std::fs::read_to_string(&full)
         .map_err(|e| ("balancer.config".to_string(), format!("cannot read {shown}: {e}")))?;
-    let is_httpd = b.backend.is_none() && looks_like_httpd(&text);
-    let is_haproxy = !is_httpd
+    let is_caddy = b.backend.is_none() && caddyfile::looks_like_caddyfile(file, &text);
+    let is_httpd = !is_caddy && b.backend.is_none() && looks_like_httpd(&text);
+    let is_haproxy = !is_caddy
+        && !is_httpd
         && match (&b.upstream, &b.backend) {
             (Some(_), _) => false,
             (_, Some(_)) => true,
@@ -504,7 +510,9 @@ fn from_config(
         };
         ("balancer.config".to_string(), msg)
     };
-    let imported: Imported = if is_httpd {
+    let imported: Imported = if is_caddy {
+        caddyfile::import(&text, b.upstream.as_deref()).map_err(at_line)?
+    } else if is_httpd {
         httpd::import(&text, b.upstream.as_deref()).map_err(at_line)?
     } else if is_haproxy {
         haproxy::import(&text, b.backend.as_deref()).map_err(at_line)?
@@ -646,7 +654,9 @@ fn from_config(
             conf,
             import: Some(ImportInfo {
                 path: shown,
-                format: if is_httpd {
+                format: if is_caddy {
+                    "caddy"
+                } else if is_httpd {
                     "httpd"
                 } else if is_haproxy {
                     "haproxy"

@@ -1,0 +1,729 @@
+//! Caddy 2.6 `reverse_proxy`: its `lb_policy` selection policies, passive health checks
+//! (`fail_duration`, `max_fails`) and active ones (`health_uri`, `health_interval`).
+//!
+//! Sources (caddyserver/caddy, tag v2.6.2, the version Debian bookworm ships):
+//! * `modules/caddyhttp/reverseproxy/selectionpolicies.go`: every policy walks the upstreams
+//!   in config order and skips those not `Available()`.
+//!   - `round_robin`: `robin = atomic.AddUint32(&robin, 1)` *then* `pool[robin % n]`, up to
+//!     `n` times until an available one: the first request goes to the *second* upstream.
+//!   - `first`: the first available upstream.
+//!   - `least_conn`: the fewest requests in flight; ties broken by reservoir sampling
+//!     (`weakrand.Int() % count == 0`), i.e. uniformly among the tied.
+//!   - `random`: reservoir sampling over the available upstreams (`selectRandomHost`).
+//!   - `random_choose N` (default 2, at least 2): reservoir sampling of `k = min(N, len)`
+//!     slots where the index `i` counts *every* upstream, available or not
+//!     (`j = Intn(i + 1)`, `j < k` replaces slot `j`), then `leastRequests`: the first
+//!     upstream with no request in flight wins at once; otherwise every upstream whose
+//!     count is `<=` the best seen so far is appended to a list (not only the true minimum)
+//!     and one of that list is drawn uniformly.
+//!   - `ip_hash`, `uri_hash`, `header FIELD`: `hostByHashing`, rendezvous (highest random
+//!     weight) hashing: FNV-1a 32 of `key + upstream.String()` (the dial address) for each
+//!     available upstream; the strictly highest hash wins, starting from 0 (the first of
+//!     equal hashes wins). `ip_hash` hashes the client address without its port
+//!     (`net.SplitHostPort(RemoteAddr)`), `uri_hash` the raw request URI, `header` the
+//!     header's value (`Host` is `req.Host`); an empty header value falls back to `random`.
+//!   - `cookie [NAME [SECRET]]` (default name `lb`, empty secret): the cookie value is
+//!     `hex(HMAC-SHA256(secret, dial))`; the first available upstream whose value equals
+//!     the client's cookie is chosen; with no cookie or no match, `random` chooses and the
+//!     response sets the cookie (`Set-Cookie: NAME=VALUE; Path=/`). 2.6 has no
+//!     configurable fallback (that came in 2.7).
+//!   - 2.6.2 has no `weighted_round_robin` and no `client_ip_hash` (both came in 2.7):
+//!     sessim refuses them with that message.
+//! * `hosts.go` `Upstream.Available` = `Healthy() && !Full()`; `Healthy` = not marked
+//!   unhealthy by the active checker and, with passive checks, `Fails() < MaxFails`.
+//! * `healthchecks.go` `countFailure`: with `fail_duration > 0`, a failure is counted at
+//!   once and forgotten `fail_duration` later (one timer per failure). The active checker
+//!   runs all checks at start, then every `health_interval` (default 30 s); a single failed
+//!   check marks the upstream unhealthy and a single passed one healthy again (2.6 has no
+//!   `health_passes`/`health_fails`).
+//! * `reverseproxy.go` `Provision`: `max_fails` defaults to 1 when `fail_duration` is set;
+//!   `try_interval` defaults to 250 ms when `try_duration` is set; the default policy is
+//!   `random`. `proxyLoopIteration`/`tryAgain`: a dial error counts a failure and, if
+//!   `lb_retries` or `lb_try_duration` allow, selects again (the same policy, which may pick
+//!   the same upstream); a response of the upstream, whatever its status, ends the loop.
+//!
+//! The selection functions below are pure: they read the peers' state and return the
+//! chosen index; [`CaddyBalancer`] does the bookkeeping (in-flight counts, passive fails).
+//! Randomness: Caddy's `math/rand` stream cannot be reproduced (seeded from the clock), so
+//! the random draws come from the simulator's [`SimRng`] with the same distribution.
+
+use super::{
+    Attempt, CheckConf, ClientInfo, FailurePolicy, Needs, NextUpstream, PeerState, Policy, ServerConf, SetCookie,
+    SimRng, SimTime,
+};
+use hmac::{Hmac, Mac};
+use rand::RngExt;
+use sha2::Sha256;
+
+/// Caddy's `lb_policy`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LbPolicy {
+    /// `round_robin`.
+    RoundRobin,
+    /// `least_conn`.
+    LeastConn,
+    /// `random` (Caddy's default).
+    Random,
+    /// `random_choose N`.
+    RandomChoose(u32),
+    /// `first`.
+    First,
+    /// `ip_hash`.
+    IpHash,
+    /// `uri_hash`.
+    UriHash,
+    /// `header FIELD`; sessim's clients send the session id in it (see the docs).
+    Header(String),
+    /// `cookie [NAME [SECRET]]`.
+    Cookie { name: String, secret: String },
+}
+
+impl LbPolicy {
+    /// The Caddyfile name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            LbPolicy::RoundRobin => "round_robin",
+            LbPolicy::LeastConn => "least_conn",
+            LbPolicy::Random => "random",
+            LbPolicy::RandomChoose(_) => "random_choose",
+            LbPolicy::First => "first",
+            LbPolicy::IpHash => "ip_hash",
+            LbPolicy::UriHash => "uri_hash",
+            LbPolicy::Header(_) => "header",
+            LbPolicy::Cookie { .. } => "cookie",
+        }
+    }
+
+    /// Parse `lb_policy NAME ARGS...` as Caddy 2.6.2's `UnmarshalCaddyfile` methods do.
+    pub fn parse(name: &str, args: &[&str]) -> Result<LbPolicy, String> {
+        let no_args = |p: LbPolicy| {
+            if args.is_empty() {
+                Ok(p)
+            } else {
+                Err(format!("lb_policy {name} takes no arguments; got `{}`", args.join(" ")))
+            }
+        };
+        match name {
+            "round_robin" => no_args(LbPolicy::RoundRobin),
+            "least_conn" => no_args(LbPolicy::LeastConn),
+            "random" => no_args(LbPolicy::Random),
+            "first" => no_args(LbPolicy::First),
+            "ip_hash" => no_args(LbPolicy::IpHash),
+            "uri_hash" => no_args(LbPolicy::UriHash),
+            "random_choose" => match args {
+                [n] => match n.parse::<u32>() {
+                    Ok(k) if k >= 2 => Ok(LbPolicy::RandomChoose(k)),
+                    _ => Err(format!(
+                        "random_choose {n}: choose must be a whole number of at least 2"
+                    )),
+                },
+                _ => Err(
+                    "lb_policy random_choose takes one argument, the number of choices (e.g. `random_choose 2`)".into(),
+                ),
+            },
+            "header" => match args {
+                [f] => Ok(LbPolicy::Header((*f).to_string())),
+                _ => Err("lb_policy header takes one argument, the header field (e.g. `header X-Session`)".into()),
+            },
+            "cookie" => match args {
+                [] => Ok(LbPolicy::Cookie {
+                    name: "lb".into(),
+                    secret: String::new(),
+                }),
+                [n] => Ok(LbPolicy::Cookie {
+                    name: (*n).to_string(),
+                    secret: String::new(),
+                }),
+                [n, s] => Ok(LbPolicy::Cookie {
+                    name: (*n).to_string(),
+                    secret: (*s).to_string(),
+                }),
+                _ => Err("lb_policy cookie takes at most two arguments: `cookie [NAME [SECRET]]`".into()),
+            },
+            "weighted_round_robin" | "client_ip_hash" => Err(format!(
+                "lb_policy {name} does not exist in Caddy 2.6 (Debian's caddy 2.6.2; it came in 2.7); use one of {}",
+                NAMES.join(", ")
+            )),
+            _ => Err(format!(
+                "unknown lb_policy `{name}`; Caddy 2.6 has {}",
+                NAMES.join(", ")
+            )),
+        }
+    }
+}
+
+/// The policies of Caddy 2.6.2.
+pub const NAMES: [&str; 9] = [
+    "random",
+    "random_choose",
+    "least_conn",
+    "round_robin",
+    "first",
+    "ip_hash",
+    "uri_hash",
+    "header",
+    "cookie",
+];
+
+/// The `reverse_proxy` settings sessim models.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CaddyConf {
+    /// `lb_policy` (default `random`).
+    pub policy: LbPolicy,
+    /// `lb_retries` (default 0).
+    pub retries: u32,
+    /// `lb_try_duration` (default 0: no time-based retries).
+    pub try_duration: SimTime,
+    /// `lb_try_interval` (default 250 ms when `lb_try_duration` is set).
+    pub try_interval: SimTime,
+    /// `fail_duration` (0 = passive health checks off).
+    pub fail_duration: SimTime,
+    /// `max_fails` (default 1).
+    pub max_fails: u32,
+    /// `health_uri` with `health_interval` (default 30 s): active checks.
+    pub health_interval: Option<SimTime>,
+}
+
+impl Default for CaddyConf {
+    fn default() -> Self {
+        CaddyConf {
+            policy: LbPolicy::Random,
+            retries: 0,
+            try_duration: SimTime::ZERO,
+            try_interval: SimTime::ZERO,
+            fail_duration: SimTime::ZERO,
+            max_fails: 1,
+            health_interval: None,
+        }
+    }
+}
+
+impl CaddyConf {
+    /// Selections per request: one, plus `lb_retries`; with `lb_try_duration` alone Caddy
+    /// retries until the duration is over, which sessim bounds by one selection per
+    /// upstream (`members`).
+    pub fn max_attempts(&self, members: usize) -> u32 {
+        let n = u32::try_from(members).unwrap_or(u32::MAX).max(1);
+        if self.retries > 0 {
+            self.retries.saturating_add(1)
+        } else if self.try_duration > SimTime::ZERO {
+            n
+        } else {
+            1
+        }
+    }
+}
+
+impl CaddyConf {
+    /// The failure handling of a Caddy handler: dial errors are retried while `lb_retries` /
+    /// `lb_try_duration` allow; a response of the upstream, any status, goes to the client.
+    pub fn failure(&self, servers: usize) -> FailurePolicy {
+        FailurePolicy::Nginx(NextUpstream {
+            error: true,
+            // A response timeout is retried too for GET (`tryAgain`), sessim's requests.
+            timeout: true,
+            http: 0,
+            non_idempotent: true,
+            tries: self.max_attempts(servers),
+            timeout_limit: SimTime::ZERO,
+        })
+    }
+
+    /// Active checks: one failure marks an upstream unhealthy, one pass healthy again
+    /// (HAProxy's counter with `rise = fall = 1` behaves so).
+    pub fn check(&self) -> Option<CheckConf> {
+        self.health_interval.map(|i| CheckConf {
+            inter: i,
+            fastinter: i,
+            downinter: i,
+            rise: 1,
+            fall: 1,
+        })
+    }
+}
+
+/// FNV-1a 32 (Go's `hash/fnv` `New32a`): offset basis 2166136261, prime 16777619.
+pub fn fnv1a32(parts: &[&[u8]]) -> u32 {
+    let mut h: u32 = 0x811c_9dc5;
+    for part in parts {
+        for &b in *part {
+            h ^= u32::from(b);
+            h = h.wrapping_mul(0x0100_0193);
+        }
+    }
+    h
+}
+
+/// `hostByHashing`: the available upstream with the strictly highest
+/// FNV-1a(`key` + dial), scanning from a best of 0 (a hash of 0 never wins).
+pub fn host_by_hashing(key: &[u8], dials: &[String], available: u64) -> Option<usize> {
+    let mut best = 0u32;
+    let mut chosen = None;
+    for (i, d) in dials.iter().enumerate() {
+        if !is_set(available, i) {
+            continue;
+        }
+        let h = fnv1a32(&[key, d.as_bytes()]);
+        if h > best {
+            best = h;
+            chosen = Some(i);
+        }
+    }
+    chosen
+}
+
+/// `round_robin`: returns the choice and the counter after it (advanced once per look).
+pub fn round_robin(robin: u32, n: usize, available: u64) -> (Option<usize>, u32) {
+    let mut r = robin;
+    let n32 = u32::try_from(n).unwrap_or(u32::MAX);
+    for _ in 0..n32 {
+        r = r.wrapping_add(1);
+        let i = (r % n32) as usize;
+        if is_set(available, i) {
+            return (Some(i), r);
+        }
+    }
+    (None, r)
+}
+
+/// `first`.
+pub fn first(n: usize, available: u64) -> Option<usize> {
+    (0..n).find(|&i| is_set(available, i))
+}
+
+/// `selectRandomHost`: reservoir sampling, uniform over the available upstreams.
+pub fn random(n: usize, available: u64, rng: &mut SimRng) -> Option<usize> {
+    let mut chosen = None;
+    for (seen, i) in (1u32..).zip((0..n).filter(|&i| is_set(available, i))) {
+        if rng.random_range(0..seen) == 0 {
+            chosen = Some(i);
+        }
+    }
+    chosen
+}
+
+/// `least_conn`: the fewest in flight, uniform among ties (reservoir sampling).
+pub fn least_conn(peers: &[PeerState], available: u64, rng: &mut SimRng) -> Option<usize> {
+    let mut chosen = None;
+    let mut least = u32::MAX;
+    let mut count = 0u32;
+    for (i, p) in peers.iter().enumerate() {
+        if !is_set(available, i) {
+            continue;
+        }
+        if chosen.is_none() || p.conns < least {
+            least = p.conns;
+            count = 0;
+        }
+        if p.conns == least {
+            count += 1;
+            if rng.random_range(0..count) == 0 {
+                chosen = Some(i);
+            }
+        }
+    }
+    chosen
+}
+
+/// `random_choose K` with `leastRequests`, quirks included (see the module docs).
+pub fn random_choose(k: u32, peers: &[PeerState], available: u64, rng: &mut SimRng) -> Option<usize> {
+    let k = (k as usize).min(peers.len()).min(super::MAX_SERVERS);
+    let mut slots = [usize::MAX; super::MAX_SERVERS];
+    for i in 0..peers.len() {
+        if !is_set(available, i) {
+            continue;
+        }
+        let j = rng.random_range(0..=i);
+        if j < k {
+            slots[j] = i;
+        }
+    }
+    // leastRequests: the first idle one wins; else every one <= the best so far is kept.
+    let mut best = [0usize; super::MAX_SERVERS];
+    let mut nbest = 0;
+    let mut best_reqs: Option<u32> = None;
+    for &i in slots[..k].iter().filter(|&&i| i != usize::MAX) {
+        let reqs = peers[i].conns;
+        if reqs == 0 {
+            return Some(i);
+        }
+        if best_reqs.is_none_or(|b| reqs <= b) {
+            best_reqs = Some(reqs);
+            best[nbest] = i;
+            nbest += 1;
+        }
+    }
+    if nbest == 0 {
+        return None;
+    }
+    Some(best[rng.random_range(0..nbest)])
+}
+
+/// `hashCookie`: hex(HMAC-SHA256(secret, dial)).
+pub fn cookie_value(secret: &str, dial: &str) -> String {
+    // HMAC accepts a key of any length: `new_from_slice` cannot fail for it.
+    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret.as_bytes()) else {
+        return String::new();
+    };
+    mac.update(dial.as_bytes());
+    let bytes = mac.finalize().into_bytes();
+    let mut s = String::with_capacity(64);
+    for b in bytes {
+        use std::fmt::Write;
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}
+
+/// `CookieHashSelection.Select` without the fallback: the first available upstream whose
+/// cookie value equals `cookie`.
+pub fn cookie_match(cookie: &str, values: &[String], available: u64) -> Option<usize> {
+    values
+        .iter()
+        .enumerate()
+        .find(|&(i, v)| is_set(available, i) && v == cookie)
+        .map(|(i, _)| i)
+}
+
+fn is_set(mask: u64, i: usize) -> bool {
+    i < 64 && mask & (1u64 << i) != 0
+}
+
+/// One Caddy `reverse_proxy` handler over `servers` (config order).
+pub struct CaddyBalancer {
+    conf: CaddyConf,
+    dials: Vec<String>,
+    /// The cookie value of each upstream (cookie policy).
+    values: Vec<String>,
+    down: Vec<bool>,
+    max_requests: Vec<u32>,
+    robin: u32,
+    /// Passive health: when each counted failure is forgotten.
+    fails: Vec<Vec<SimTime>>,
+}
+
+impl CaddyBalancer {
+    /// A handler over `servers`; each server's `addr` is its dial address.
+    pub fn new(servers: &[ServerConf], conf: CaddyConf) -> Self {
+        let secret = match &conf.policy {
+            LbPolicy::Cookie { secret, .. } => Some(secret.as_str()),
+            _ => None,
+        };
+        CaddyBalancer {
+            dials: servers.iter().map(|s| s.addr.clone()).collect(),
+            values: servers
+                .iter()
+                .map(|s| secret.map(|k| cookie_value(k, &s.addr)).unwrap_or_default())
+                .collect(),
+            down: servers.iter().map(|s| s.down).collect(),
+            max_requests: servers.iter().map(|s| s.max_conns).collect(),
+            robin: 0,
+            fails: vec![Vec::new(); servers.len()],
+            conf,
+        }
+    }
+
+    /// `Available()` of every upstream as a bitmask.
+    fn available(&self, peers: &[PeerState], now: SimTime) -> u64 {
+        let mut mask = 0u64;
+        for (i, p) in peers.iter().enumerate().take(64) {
+            let passive_ok = self.conf.fail_duration == SimTime::ZERO
+                || (self.fails[i].iter().filter(|&&t| t > now).count() as u64) < u64::from(self.conf.max_fails);
+            let full = self.max_requests[i] > 0 && p.conns >= self.max_requests[i];
+            if p.up && !self.down[i] && passive_ok && !full {
+                mask |= 1u64 << i;
+            }
+        }
+        mask
+    }
+}
+
+/// The server cookie values of `servers` under the cookie policy (what
+/// [`ServerConf::cookie`] carries so that the client presents it back).
+pub fn server_cookies(servers: &mut [ServerConf], conf: &CaddyConf) {
+    if let LbPolicy::Cookie { secret, .. } = &conf.policy {
+        for s in servers {
+            s.cookie = Some(cookie_value(secret, &s.addr));
+        }
+    }
+}
+
+impl Policy for CaddyBalancer {
+    fn needs(&self) -> Needs {
+        Needs {
+            session_cookie: matches!(self.conf.policy, LbPolicy::Header(_)),
+            uri: matches!(self.conf.policy, LbPolicy::UriHash),
+            server_cookie: matches!(self.conf.policy, LbPolicy::Cookie { .. }),
+            session_route: false,
+        }
+    }
+
+    fn pick(
+        &mut self,
+        client: &ClientInfo<'_>,
+        peers: &mut [PeerState],
+        attempt: &mut Attempt,
+        now: SimTime,
+        rng: &mut SimRng,
+    ) -> Option<usize> {
+        let avail = self.available(peers, now);
+        let n = peers.len();
+        attempt.direct = false;
+        let chosen = match &self.conf.policy {
+            LbPolicy::RoundRobin => {
+                let (c, r) = round_robin(self.robin, n, avail);
+                self.robin = r;
+                c
+            }
+            LbPolicy::LeastConn => least_conn(peers, avail, rng),
+            LbPolicy::Random => random(n, avail, rng),
+            LbPolicy::RandomChoose(k) => random_choose(*k, peers, avail, rng),
+            LbPolicy::First => first(n, avail),
+            LbPolicy::IpHash => {
+                let mut buf = [0u8; 64];
+                let key = super::HashKey::RemoteAddr.bytes(client, &mut buf);
+                host_by_hashing(key, &self.dials, avail)
+            }
+            LbPolicy::UriHash => host_by_hashing(client.uri.as_bytes(), &self.dials, avail),
+            LbPolicy::Header(_) => match client.session_cookie {
+                Some(v) if !v.is_empty() => host_by_hashing(v.as_bytes(), &self.dials, avail),
+                _ => random(n, avail, rng),
+            },
+            LbPolicy::Cookie { .. } => match client.server_cookie.and_then(|c| cookie_match(c, &self.values, avail)) {
+                Some(i) => {
+                    attempt.direct = true;
+                    Some(i)
+                }
+                None => random(n, avail, rng),
+            },
+        }?;
+        attempt.mark(chosen);
+        attempt.count += 1;
+        peers[chosen].conns += 1;
+        Some(chosen)
+    }
+
+    fn report(&mut self, peer: usize, ok: bool, peers: &mut [PeerState], now: SimTime) {
+        if let Some(p) = peers.get_mut(peer) {
+            p.conns = p.conns.saturating_sub(1);
+        }
+        if self.conf.fail_duration > SimTime::ZERO
+            && let Some(f) = self.fails.get_mut(peer)
+        {
+            f.retain(|&t| t > now);
+            if !ok {
+                f.push(now + self.conf.fail_duration);
+            }
+        }
+    }
+
+    fn response_cookie(&self, peer: usize, attempt: &Attempt) -> SetCookie<'_> {
+        match &self.conf.policy {
+            LbPolicy::Cookie { name, .. } if !attempt.direct => match self.values.get(peer) {
+                Some(v) => SetCookie::Set { name, value: v },
+                None => SetCookie::Keep,
+            },
+            _ => SetCookie::Keep,
+        }
+    }
+}
+
+/// The policy `caddy` (registered in [`super::registry::POLICIES`]); its keys are Caddy's own
+/// subdirective names, read by `scenario/load/caddy.rs`.
+pub(crate) static POLICY: super::registry::PolicyInfo = super::registry::PolicyInfo {
+    name: "caddy",
+    title: "caddy reverse_proxy",
+    family: super::registry::Family::Caddy,
+    backup: false,
+    keys: &[
+        "lb_policy",
+        "lb_retries",
+        "lb_try_duration",
+        "fail_duration",
+        "health_interval",
+    ],
+    // `max_fails` too, which is also an nginx family key: `scenario/load/caddy.rs` reads it.
+    method: |p| super::Method::Caddy(p.caddy.clone()),
+};
+
+#[cfg(test)]
+mod tests {
+    use super::super::testutil::{client, rng, servers};
+    use super::*;
+
+    fn dials(n: usize) -> Vec<String> {
+        (0..n).map(|i| format!("127.0.0.1:{}", 18081 + i)).collect()
+    }
+
+    #[test]
+    fn fnv1a32_matches_the_published_vectors() {
+        // FNV-1a 32 test vectors (Fowler/Noll/Vo reference test suite, as Go's hash/fnv tests):
+        // "" -> 0x811c9dc5, "a" -> 0xe40c292c, "foobar" -> 0xbf9cf968.
+        assert_eq!(fnv1a32(&[b""]), 0x811c_9dc5);
+        assert_eq!(fnv1a32(&[b"a"]), 0xe40c_292c);
+        assert_eq!(fnv1a32(&[b"foo", b"bar"]), 0xbf9c_f968);
+    }
+
+    #[test]
+    fn cookie_value_is_hmac_sha256_hex() {
+        // RFC 4231 test case 2: key "Jefe", data "what do ya want for nothing?".
+        assert_eq!(
+            cookie_value("Jefe", "what do ya want for nothing?"),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+    }
+
+    #[test]
+    fn round_robin_starts_at_the_second_upstream_and_skips_unavailable() {
+        // AddUint32 returns the incremented counter: 1 % 3 = upstream 1 first.
+        let (c, r) = round_robin(0, 3, 0b111);
+        assert_eq!((c, r), (Some(1), 1));
+        let (c, r) = round_robin(r, 3, 0b111);
+        assert_eq!((c, r), (Some(2), 2));
+        // Upstream 0 unavailable: 3 % 3 = 0 is skipped, 4 % 3 = 1 taken.
+        assert_eq!(round_robin(r, 3, 0b110), (Some(1), 4));
+        assert_eq!(round_robin(0, 3, 0), (None, 3));
+    }
+
+    #[test]
+    fn host_by_hashing_takes_the_highest_hash_of_the_available() {
+        let d = dials(4);
+        let key = b"10.1.2.3";
+        let hashes: Vec<u32> = d.iter().map(|x| fnv1a32(&[key, x.as_bytes()])).collect();
+        let max = (0..4).max_by_key(|&i| hashes[i]);
+        assert_eq!(host_by_hashing(key, &d, 0b1111), max);
+        // Without the winner, the next highest wins: rendezvous hashing moves only its keys.
+        let Some(w) = max else { return };
+        let rest = (0..4).filter(|&i| i != w).max_by_key(|&i| hashes[i]);
+        assert_eq!(host_by_hashing(key, &d, 0b1111 & !(1 << w)), rest);
+    }
+
+    #[test]
+    fn least_conn_is_uniform_among_ties() {
+        let s = servers(&[1, 1, 1]);
+        let mut peers = PeerState::for_servers(&s);
+        peers[0].conns = 2;
+        let mut r = rng();
+        let mut n = [0u32; 3];
+        for _ in 0..3000 {
+            if let Some(i) = least_conn(&peers, 0b111, &mut r) {
+                n[i] += 1;
+            }
+        }
+        assert_eq!(n[0], 0);
+        // Binomial(3000, 1/2): sd = sqrt(3000/4) = 27.4; 1500 +- 5 sd.
+        assert!((1363..=1637).contains(&n[1]), "{n:?}");
+    }
+
+    #[test]
+    fn random_choose_keeps_leastrequests_quirk() {
+        // Both upstreams are always chosen (k = 2 = n). Slot order is random; with counts
+        // [3, 1] leastRequests keeps upstream 0 whenever it comes first (both appended), so
+        // upstream 0 wins 1/2 * 1/2 = 1/4 of the time, not never.
+        let s = servers(&[1, 1]);
+        let mut peers = PeerState::for_servers(&s);
+        peers[0].conns = 3;
+        peers[1].conns = 1;
+        let mut r = rng();
+        let mut zero = 0u32;
+        let trials = 4000u32;
+        for _ in 0..trials {
+            if random_choose(2, &peers, 0b11, &mut r) == Some(0) {
+                zero += 1;
+            }
+        }
+        // Binomial(4000, 1/4): mean 1000, sd = sqrt(4000 * 3/16) = 27.4; +- 5 sd.
+        assert!((863..=1137).contains(&zero), "{zero}");
+        // An idle upstream in the slots wins at once.
+        peers[1].conns = 0;
+        assert_eq!(random_choose(2, &peers, 0b11, &mut r), Some(1));
+    }
+
+    #[test]
+    fn random_is_uniform_chi_square() {
+        // Chi-square with 3 degrees of freedom: P(X > 16.27) = 0.001.
+        let mut r = rng();
+        let mut n = [0f64; 4];
+        let trials = 8000.0;
+        for _ in 0..8000 {
+            if let Some(i) = random(4, 0b1111, &mut r) {
+                n[i] += 1.0;
+            }
+        }
+        let e = trials / 4.0;
+        let chi: f64 = n.iter().map(|o| (o - e) * (o - e) / e).sum();
+        assert!(chi < 16.27, "{chi} {n:?}");
+    }
+
+    #[test]
+    fn passive_failures_expire_after_fail_duration() {
+        let s = servers(&[1, 1, 1]);
+        let conf = CaddyConf {
+            policy: LbPolicy::First,
+            fail_duration: SimTime::from_secs(30),
+            max_fails: 2,
+            ..CaddyConf::default()
+        };
+        let mut b = CaddyBalancer::new(&s, conf);
+        let mut peers = PeerState::for_servers(&s);
+        let mut r = rng();
+        let c = client("10.0.0.1");
+        let mut pick = |b: &mut CaddyBalancer, peers: &mut [PeerState], t: u64, ok: bool| {
+            let mut a = Attempt::default();
+            let i = b.pick(&c, peers, &mut a, SimTime::from_secs(t), &mut r);
+            if let Some(i) = i {
+                b.report(i, ok, peers, SimTime::from_secs(t));
+            }
+            i
+        };
+        assert_eq!(pick(&mut b, &mut peers, 0, false), Some(0));
+        // One failure < max_fails 2: still available.
+        assert_eq!(pick(&mut b, &mut peers, 1, false), Some(0));
+        // Two failures: unavailable until the first is forgotten at 0 + 30 s.
+        assert_eq!(pick(&mut b, &mut peers, 2, true), Some(1));
+        assert_eq!(pick(&mut b, &mut peers, 29, true), Some(1));
+        assert_eq!(pick(&mut b, &mut peers, 30, true), Some(0));
+    }
+
+    #[test]
+    fn cookie_follows_its_upstream_and_sets_one_otherwise() {
+        let s = servers(&[1, 1, 1]);
+        let conf = CaddyConf {
+            policy: LbPolicy::Cookie {
+                name: "lb".into(),
+                secret: "k".into(),
+            },
+            ..CaddyConf::default()
+        };
+        let mut b = CaddyBalancer::new(&s, conf);
+        let mut peers = PeerState::for_servers(&s);
+        let mut r = rng();
+        let v2 = cookie_value("k", &s[2].addr);
+        let mut c = client("10.0.0.1");
+        c.server_cookie = Some(&v2);
+        let mut a = Attempt::default();
+        assert_eq!(b.pick(&c, &mut peers, &mut a, SimTime::ZERO, &mut r), Some(2));
+        assert_eq!(b.response_cookie(2, &a), SetCookie::Keep);
+        c.server_cookie = Some("nonsense");
+        let mut a = Attempt::default();
+        let i = b.pick(&c, &mut peers, &mut a, SimTime::ZERO, &mut r);
+        let Some(i) = i else { panic!("no upstream") };
+        let v = cookie_value("k", &s[i].addr);
+        assert_eq!(b.response_cookie(i, &a), SetCookie::Set { name: "lb", value: &v });
+    }
+
+    #[test]
+    fn parse_refuses_what_caddy_2_6_lacks() {
+        assert!(LbPolicy::parse("weighted_round_robin", &["3", "1"]).is_err_and(|e| e.contains("2.7")));
+        assert!(LbPolicy::parse("client_ip_hash", &[]).is_err_and(|e| e.contains("2.7")));
+        assert!(LbPolicy::parse("random_choose", &["1"]).is_err());
+        assert_eq!(LbPolicy::parse("random_choose", &["3"]), Ok(LbPolicy::RandomChoose(3)));
+        assert_eq!(
+            LbPolicy::parse("cookie", &[]),
+            Ok(LbPolicy::Cookie {
+                name: "lb".into(),
+                secret: String::new()
+            })
+        );
+    }
+}

@@ -1,0 +1,211 @@
+//! The `[balancer]` keys of the policy `caddy`: Caddy 2.6 `reverse_proxy`'s own subdirective
+//! names (`lb_policy`, `lb_retries`, `lb_try_duration`, `fail_duration`, `max_fails`,
+//! `health_interval`), turned into a checked [`BalancerConf`].
+
+use super::*;
+use crate::balancer::ServerConf;
+use crate::balancer::caddy::{CaddyConf, LbPolicy, server_cookies};
+
+/// The keys only the policy `caddy` reads, with whether they are set.
+fn caddy_keys(b: &RawBalancer) -> [(&'static str, bool); 5] {
+    [
+        ("lb_policy", b.lb_policy.is_some()),
+        ("lb_retries", b.lb_retries.is_some()),
+        ("lb_try_duration", b.lb_try_duration.is_some()),
+        ("fail_duration", b.fail_duration.is_some()),
+        ("health_interval", b.health_interval.is_some()),
+    ]
+}
+
+/// Refuses the Caddy keys under another policy.
+pub(super) fn reject_foreign(b: &RawBalancer) -> PathResult<()> {
+    for (k, set) in caddy_keys(b) {
+        if set {
+            return err(format!("balancer.{k}"), "applies only to the policy caddy");
+        }
+    }
+    Ok(())
+}
+
+/// The Caddy settings of `[balancer]` (defaults as Caddy 2.6.2's `Provision`).
+pub(super) fn conf_of(b: &RawBalancer) -> PathResult<CaddyConf> {
+    let policy = match b.lb_policy.as_deref() {
+        None => LbPolicy::Random,
+        Some(line) => {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            let Some((name, args)) = words.split_first() else {
+                return err(
+                    "balancer.lb_policy",
+                    "is empty; write e.g. \"round_robin\" or \"cookie lb SECRET\"",
+                );
+            };
+            LbPolicy::parse(name, args).map_err(|m| ("balancer.lb_policy".to_string(), m))?
+        }
+    };
+    let opt_duration = |v: &Option<Value>, path: &str| -> PathResult<SimTime> {
+        match v {
+            Some(v) => duration(v, path),
+            None => Ok(SimTime::ZERO),
+        }
+    };
+    let try_duration = opt_duration(&b.lb_try_duration, "balancer.lb_try_duration")?;
+    let fail_duration = opt_duration(&b.fail_duration, "balancer.fail_duration")?;
+    let health_interval = match &b.health_interval {
+        Some(v) => {
+            let t = duration(v, "balancer.health_interval")?;
+            if t < SimTime::from_millis(1) {
+                return err("balancer.health_interval", "must be at least 1ms");
+            }
+            Some(t)
+        }
+        None => None,
+    };
+    if b.max_fails.is_some() && fail_duration == SimTime::ZERO {
+        return err(
+            "balancer.max_fails",
+            "counts only with `fail_duration` set (Caddy forgets nothing it never counted); set fail_duration",
+        );
+    }
+    Ok(CaddyConf {
+        policy,
+        retries: b.lb_retries.unwrap_or(0),
+        try_duration,
+        // Caddy's default when lb_try_duration is set; sessim retries at once (see docs).
+        try_interval: if try_duration > SimTime::ZERO {
+            SimTime::from_millis(250)
+        } else {
+            SimTime::ZERO
+        },
+        fail_duration,
+        max_fails: b.max_fails.unwrap_or(1).max(1),
+        health_interval,
+    })
+}
+
+/// The balancer of the policy `caddy` from the scenario keys.
+pub(super) fn from_keys(b: &RawBalancer, bk: &RawBackends, backends: &[BackendConfig]) -> PathResult<BalancerConfig> {
+    let others = [
+        ("key", b.key.is_some()),
+        ("cookie_name", b.cookie_name.is_some()),
+        ("cookie_balance", b.cookie_balance.is_some()),
+        ("hash_type", b.hash_type.is_some()),
+        ("fail_timeout", b.fail_timeout.is_some()),
+        ("next_upstream", b.next_upstream.is_some()),
+        ("next_upstream_tries", b.next_upstream_tries.is_some()),
+        ("check", b.check.is_some()),
+        ("inter", b.inter.is_some()),
+        ("fall", b.fall.is_some()),
+        ("rise", b.rise.is_some()),
+        ("retries", b.retries.is_some()),
+        ("redispatch", b.redispatch.is_some()),
+        ("connect_timeout", b.connect_timeout.is_some()),
+        ("lbmethod", b.lbmethod.is_some()),
+        ("stickysession", b.stickysession.is_some()),
+        ("nofailover", b.nofailover.is_some()),
+        ("forcerecovery", b.forcerecovery.is_some()),
+        ("retry", b.retry.is_some()),
+        ("upstream", b.upstream.is_some()),
+        ("backend", b.backend.is_some()),
+    ];
+    for (k, set) in others {
+        if set {
+            return err(
+                format!("balancer.{k}"),
+                "does not apply to the policy caddy; use lb_policy, lb_retries, lb_try_duration, \
+                 fail_duration, max_fails, health_interval",
+            );
+        }
+    }
+    let conf = conf_of(b)?;
+    let raw_servers = bk.servers.as_deref().unwrap_or(&[]);
+    let check = conf.check();
+    let mut servers = Vec::with_capacity(backends.len());
+    for (i, be) in backends.iter().enumerate() {
+        let path = format!("backends.servers[{i}]");
+        if let Some(r) = raw_servers.get(i) {
+            for (k, set) in [
+                ("max_fails", r.max_fails.is_some()),
+                ("fail_timeout", r.fail_timeout.is_some()),
+                ("cookie", r.cookie.is_some()),
+            ] {
+                if set {
+                    return err(
+                        format!("{path}.{k}"),
+                        "is an nginx or HAProxy setting; policy `caddy` does not use it",
+                    );
+                }
+            }
+        }
+        if be.backup {
+            return err(format!("{path}.backup"), "Caddy 2.6 has no backup upstreams");
+        }
+        // The dial address is the backend's name: hashing and cookies depend on it.
+        let mut s = ServerConf::new(be.name.clone(), be.name.clone());
+        s.weight = be.weight;
+        s.down = be.down;
+        // `max_requests` of the upstream.
+        s.max_conns = raw_servers.get(i).and_then(|r| r.max_conns).unwrap_or(0);
+        s.check = check;
+        servers.push(s);
+    }
+    server_cookies(&mut servers, &conf);
+    let failure = conf.failure(servers.len());
+    let bc = BalancerConf {
+        method: Method::Caddy(conf),
+        servers,
+        cookie: None,
+        failure,
+    };
+    let conf = CheckedConf::new(bc).map_err(|e| {
+        let path = match &e {
+            crate::balancer::BalancerError::BadWeight { .. } => "backends",
+            _ => "balancer.policy",
+        };
+        (path.to_string(), e.to_string())
+    })?;
+    Ok(BalancerConfig {
+        policy: &crate::balancer::caddy::POLICY,
+        conf,
+        import: None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::load_str;
+    use crate::balancer::Method;
+    use crate::balancer::caddy::LbPolicy;
+
+    const BASE: &str = "name = \"t\"\nduration = \"10s\"\n[workload]\nusers_per_second = 5\n";
+
+    fn load(balancer: &str) -> Result<Method, String> {
+        let text = format!("{BASE}[balancer]\n{balancer}\n");
+        load_str(&text, "x.toml", &[])
+            .map(|s| s.strategies[0].system.balancer.conf.conf().method.clone())
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn caddy_keys_load_with_caddy_defaults() {
+        let m = load("policy = \"caddy\"\nlb_policy = \"cookie lb s3cret\"\nfail_duration = \"30s\"");
+        let Ok(Method::Caddy(c)) = m else { panic!("{m:?}") };
+        assert_eq!(
+            c.policy,
+            LbPolicy::Cookie {
+                name: "lb".into(),
+                secret: "s3cret".into()
+            }
+        );
+        assert_eq!(c.max_fails, 1);
+    }
+
+    #[test]
+    fn bad_caddy_keys_name_the_key_and_the_fix() {
+        let e = load("policy = \"caddy\"\nlb_policy = \"weighted_round_robin 3 1\"").unwrap_err();
+        assert!(e.contains("balancer.lb_policy") && e.contains("2.7"), "{e}");
+        let e = load("policy = \"round_robin\"\nlb_retries = 2").unwrap_err();
+        assert!(e.contains("balancer.lb_retries") && e.contains("caddy"), "{e}");
+        let e = load("policy = \"caddy\"\nretries = 2").unwrap_err();
+        assert!(e.contains("balancer.retries") && e.contains("lb_retries"), "{e}");
+    }
+}
