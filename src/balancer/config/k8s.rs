@@ -74,8 +74,8 @@ pub fn import(text: &str, wanted: Option<&str>) -> Result<Imported, ConfigError>
             "Ingress" => notes.push(Note {
                 file: None,
                 line: o.line,
-                message: "Ingress ignored: this import reads the Service and its endpoints (kube-proxy); \
-                          ingress-nginx's own balancing is not imported yet"
+                message: "Ingress ignored: this import balances as kube-proxy does for the Service; ingress-nginx's \
+                          cookie affinity is read (k8s::ingress_nginx) but not simulated yet"
                     .into(),
             }),
             other => notes.push(Note {
@@ -84,6 +84,19 @@ pub fn import(text: &str, wanted: Option<&str>) -> Result<Imported, ConfigError>
                 message: format!("{other} ignored: it does not route requests"),
             }),
         }
+    }
+    if services.is_empty()
+        && let Some(ing) = objects
+            .iter()
+            .find(|o| matches!(o.get_str("kind"), Ok(Some("Ingress"))))
+    {
+        // The annotations are checked, so a wrong one is still reported at its line.
+        ingress_nginx(text, None)?;
+        return Err(ConfigError::new(
+            ing.line,
+            "an Ingress but no Service: ingress-nginx's cookie affinity is read but not simulated yet; \
+             import the Service with its EndpointSlice (kube-proxy) instead",
+        ));
     }
     let (name, svc) = choose("Service", &services, wanted)?;
     let (affinity, port_name, port_line) = service_spec(svc, &mut notes)?;
@@ -713,5 +726,250 @@ items:
         for t in super::super::mangled(&SVC[..400.min(SVC.len())]) {
             let _ = import(&t, None);
         }
+    }
+}
+
+/// How an Ingress's backend is balanced by ingress-nginx (balancer.lua `get_implementation`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum IngressBalancing {
+    /// `affinity: cookie` with its `affinity-mode`.
+    Sticky(crate::balancer::ingress_nginx::AffinityMode),
+    /// `upstream-hash-by` (resty.chash on the key).
+    Chash(crate::balancer::HashKey),
+    /// `load-balance: round_robin` (the default).
+    RoundRobin,
+}
+
+/// The ingress-nginx annotations of one Ingress that change routing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IngressNginx {
+    /// The Ingress's name.
+    pub name: String,
+    /// The balancer.
+    pub balancing: IngressBalancing,
+    /// `session-cookie-name` (default INGRESSCOOKIE).
+    pub cookie_name: String,
+    /// `session-cookie-max-age` [s].
+    pub max_age: Option<u64>,
+    /// `session-cookie-expires` [s].
+    pub expires: Option<u64>,
+    /// `session-cookie-change-on-failure` (default false).
+    pub change_on_failure: bool,
+}
+
+/// Reads the ingress-nginx annotations of the Ingress named `wanted` (or the only one).
+/// Annotations that only shape the cookie (path, samesite, secure, domain) become notes;
+/// ones that change routing and are not modelled (canary, `upstream-hash-by-subset`, `ewma`)
+/// are refused at their line.
+pub fn ingress_nginx(text: &str, wanted: Option<&str>) -> Result<(IngressNginx, Vec<Note>), ConfigError> {
+    use crate::balancer::HashKey;
+    use crate::balancer::ingress_nginx::{AffinityMode, DEFAULT_COOKIE_NAME};
+    const P: &str = "nginx.ingress.kubernetes.io/";
+    let docs = yaml::load(text)?;
+    let mut found = Vec::new();
+    for d in &docs {
+        if d.get_str("kind")? == Some("Ingress") {
+            found.push((name_of(d)?, d));
+        }
+    }
+    let (name, ing) = choose("Ingress", &found, wanted)?;
+    let mut notes = Vec::new();
+    let mut affinity = None;
+    let mut mode = AffinityMode::Balanced;
+    let mut hash_by = None;
+    let mut conf = IngressNginx {
+        name: name.clone(),
+        balancing: IngressBalancing::RoundRobin,
+        cookie_name: DEFAULT_COOKIE_NAME.to_string(),
+        max_age: None,
+        expires: None,
+        change_on_failure: false,
+    };
+    let ann = ing.get("metadata").and_then(|m| m.get("annotations"));
+    let entries = ann.map(|a| a.map("metadata.annotations")).transpose()?.unwrap_or(&[]);
+    for (k, line, v) in entries {
+        let line = *line;
+        let Some(short) = k.strip_prefix(P) else { continue };
+        let val = v.str(k)?;
+        let secs = |val: &str| {
+            val.parse::<u64>()
+                .map_err(|_| ConfigError::new(line, format!("`{k}` is a number of seconds, got `{val}`")))
+        };
+        match short {
+            "affinity" if val == "cookie" => affinity = Some(line),
+            "affinity" => {
+                return Err(ConfigError::new(
+                    line,
+                    format!("`{k}: {val}`: ingress-nginx knows only `cookie`"),
+                ));
+            }
+            "affinity-mode" => {
+                mode = match val {
+                    "balanced" => AffinityMode::Balanced,
+                    "persistent" => AffinityMode::Persistent,
+                    _ => {
+                        return Err(ConfigError::new(
+                            line,
+                            format!("`{k}: {val}`: the modes are balanced and persistent"),
+                        ));
+                    }
+                }
+            }
+            "session-cookie-name" => conf.cookie_name = val.to_string(),
+            "session-cookie-max-age" => conf.max_age = Some(secs(val)?),
+            "session-cookie-expires" => conf.expires = Some(secs(val)?),
+            "session-cookie-change-on-failure" => conf.change_on_failure = val == "true",
+            "session-cookie-path"
+            | "session-cookie-samesite"
+            | "session-cookie-secure"
+            | "session-cookie-domain"
+            | "session-cookie-conditional-samesite-none" => notes.push(Note {
+                file: None,
+                line,
+                message: format!("{short} ignored: it shapes the cookie, not the choice of endpoint"),
+            }),
+            "upstream-hash-by" => {
+                hash_by = Some(match val {
+                    "$remote_addr" => HashKey::RemoteAddr,
+                    "$request_uri" => HashKey::RequestUri,
+                    c if c.starts_with("$cookie_") && c.len() > 8 => HashKey::Cookie(c[8..].to_string()),
+                    _ => {
+                        return Err(refuse(
+                            line,
+                            &format!("{k}: {val}"),
+                            "sessim hashes $remote_addr, $request_uri or one $cookie_NAME",
+                        ));
+                    }
+                })
+            }
+            "load-balance" => match val {
+                "round_robin" => {}
+                "ewma" => {
+                    return Err(refuse(
+                        line,
+                        &format!("{k}: ewma"),
+                        "EWMA latency balancing is not modelled",
+                    ));
+                }
+                // balancer.lua get_implementation: an unknown name falls back to round_robin.
+                other => notes.push(Note {
+                    file: None,
+                    line,
+                    message: format!("load-balance `{other}` is not an ingress-nginx balancer; it uses round_robin"),
+                }),
+            },
+            s if s.starts_with("canary") || s == "upstream-hash-by-subset" || s == "upstream-hash-by-subset-size" => {
+                return Err(refuse(line, k, "canary and subset balancing are not modelled"));
+            }
+            _ => {}
+        }
+    }
+    // balancer.lua get_implementation: cookie affinity first, then upstream-hash-by.
+    conf.balancing = match (affinity, hash_by) {
+        (Some(_), _) => IngressBalancing::Sticky(mode),
+        (None, Some(k)) => IngressBalancing::Chash(k),
+        (None, None) => IngressBalancing::RoundRobin,
+    };
+    Ok((conf, notes))
+}
+
+#[cfg(test)]
+mod ingress_tests {
+    use super::*;
+    use crate::balancer::HashKey;
+    use crate::balancer::ingress_nginx::AffinityMode;
+
+    const ING: &str = "\
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: shop
+  annotations:
+    nginx.ingress.kubernetes.io/affinity: cookie
+    nginx.ingress.kubernetes.io/affinity-mode: persistent
+    nginx.ingress.kubernetes.io/session-cookie-max-age: \"172800\"
+    nginx.ingress.kubernetes.io/session-cookie-change-on-failure: \"true\"
+    nginx.ingress.kubernetes.io/session-cookie-path: /
+spec:
+  ingressClassName: nginx
+  rules:
+    - http:
+        paths:
+          - {path: /, pathType: Prefix, backend: {service: {name: shop, port: {number: 80}}}}
+";
+
+    #[test]
+    fn cookie_affinity_annotations_and_their_defaults() {
+        let r = ingress_nginx(ING, None).map_err(|e| e.to_string());
+        let Ok((c, notes)) = r else { panic!("{r:?}") };
+        assert_eq!(c.balancing, IngressBalancing::Sticky(AffinityMode::Persistent));
+        // No session-cookie-name: ingress-nginx's default INGRESSCOOKIE.
+        assert_eq!(c.cookie_name, "INGRESSCOOKIE");
+        assert_eq!((c.max_age, c.expires, c.change_on_failure), (Some(172_800), None, true));
+        assert_eq!(notes.first().map(|n| n.line), Some(10));
+        // No affinity-mode: balanced (balancer.lua get_implementation).
+        let t = ING.replace("    nginx.ingress.kubernetes.io/affinity-mode: persistent\n", "");
+        assert!(matches!(
+            ingress_nginx(&t, None),
+            Ok((
+                IngressNginx {
+                    balancing: IngressBalancing::Sticky(AffinityMode::Balanced),
+                    ..
+                },
+                _
+            ))
+        ));
+        // Cookie affinity wins over upstream-hash-by; without it, the hash is used.
+        let t = ING.replace("affinity-mode: persistent", "upstream-hash-by: \"$request_uri\"");
+        assert!(matches!(
+            ingress_nginx(&t, None),
+            Ok((
+                IngressNginx {
+                    balancing: IngressBalancing::Sticky(_),
+                    ..
+                },
+                _
+            ))
+        ));
+        let t = t.replace("    nginx.ingress.kubernetes.io/affinity: cookie\n", "");
+        assert!(matches!(
+            ingress_nginx(&t, None),
+            Ok((
+                IngressNginx {
+                    balancing: IngressBalancing::Chash(HashKey::RequestUri),
+                    ..
+                },
+                _
+            ))
+        ));
+    }
+
+    #[test]
+    fn unmodelled_ingress_annotations_are_refused_at_their_line() {
+        let err = |t: &str| ingress_nginx(t, None).err().map(|e| e.to_string()).unwrap_or_default();
+        let t = ING.replace("affinity-mode: persistent", "load-balance: ewma");
+        assert!(
+            err(&t).starts_with("line 7: `nginx.ingress.kubernetes.io/load-balance: ewma` is not modelled"),
+            "{}",
+            err(&t)
+        );
+        let t = ING.replace("affinity-mode: persistent", "canary: \"true\"");
+        assert!(
+            err(&t).starts_with("line 7: `nginx.ingress.kubernetes.io/canary` is not modelled"),
+            "{}",
+            err(&t)
+        );
+        let t = ING.replace("affinity-mode: persistent", "affinity-mode: sticky");
+        assert!(
+            err(&t).starts_with("line 7: `nginx.ingress.kubernetes.io/affinity-mode: sticky`"),
+            "{}",
+            err(&t)
+        );
+        let t = ING.replace("\"172800\"", "2d");
+        assert!(
+            err(&t).starts_with("line 8: `nginx.ingress.kubernetes.io/session-cookie-max-age` is a number"),
+            "{}",
+            err(&t)
+        );
     }
 }
