@@ -76,7 +76,8 @@ pub struct TraceArgs {
 pub struct ReplayArgs {
     /// The access log.
     pub log: PathBuf,
-    /// The nginx, HAProxy or Apache httpd config whose balancer routes the requests.
+    /// The nginx, HAProxy or Apache httpd config, or the Kubernetes Service or Envoy cluster YAML,
+    /// whose balancer routes the requests.
     #[arg(long, value_name = "CONFIG")]
     pub balancer: PathBuf,
     /// A scenario giving the rest (backends, sessions, strategies, replay keys); its workload
@@ -87,7 +88,8 @@ pub struct ReplayArgs {
     /// scenario's, else combined].
     #[arg(long, value_name = "F")]
     pub format: Option<String>,
-    /// The nginx upstream block (or Apache balancer://NAME) to use, when the config has several.
+    /// The nginx upstream block (or Apache balancer://NAME, Kubernetes Service or Envoy cluster)
+    /// to use, when the config has several.
     #[arg(long, value_name = "NAME", conflicts_with = "backend")]
     pub upstream: Option<String>,
     /// The HAProxy backend (or listen) section to use, when the config has several.

@@ -32,6 +32,7 @@ mod haproxy_lb;
 pub mod haproxy_rr;
 pub mod hash;
 pub mod health;
+pub mod ingress_nginx;
 pub mod ip_hash;
 pub mod kube_proxy;
 pub mod least_conn;

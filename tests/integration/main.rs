@@ -18,6 +18,7 @@ mod cli;
 mod common;
 mod config_conformance;
 mod config_import;
+mod config_import_yaml;
 mod conformance;
 mod conformance_caddy;
 mod conformance_httpd;

@@ -11,10 +11,13 @@ use std::fmt;
 use std::path::PathBuf;
 
 pub mod caddyfile;
+pub mod envoy;
 pub mod haproxy;
 pub mod httpd;
+pub mod k8s;
 pub mod nginx;
 mod nginx_grammar;
+mod yaml;
 
 /// A config that cannot be imported, with the 1-based line it concerns (0 = the file).
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -11,7 +11,7 @@
 
 use super::*;
 use crate::balancer::apache::{ApacheConf, LBFACTOR_ONE, LbMethod};
-use crate::balancer::config::{ConfigError, Imported, caddyfile, haproxy, httpd, nginx};
+use crate::balancer::config::{ConfigError, Imported, caddyfile, envoy, haproxy, httpd, k8s, nginx};
 use crate::balancer::registry::{self, Family, HAPROXY_KEYS, MethodParams, NGINX_KEYS, PolicyInfo};
 use crate::balancer::{
     BalancerError, CheckConf, CookieConf, HaproxyRetries, NEXT_UPSTREAM_STATUSES, NextUpstream, ServerConf,
@@ -483,10 +483,21 @@ fn from_config(
     let shown = full.display().to_string();
     let text = std::fs::read_to_string(&full)
         .map_err(|e| ("balancer.config".to_string(), format!("cannot read {shown}: {e}")))?;
-    let is_caddy = b.backend.is_none() && caddyfile::looks_like_caddyfile(file, &text);
-    let is_httpd = !is_caddy && b.backend.is_none() && looks_like_httpd(&text);
+    // Kubernetes manifests and Envoy YAML: `upstream` names the Service or the cluster.
+    let yaml = if b.backend.is_some() {
+        None
+    } else if k8s::looks_like_k8s(&text) {
+        Some("kubernetes")
+    } else if envoy::looks_like_envoy(&text) {
+        Some("envoy")
+    } else {
+        None
+    };
+    let is_caddy = yaml.is_none() && b.backend.is_none() && caddyfile::looks_like_caddyfile(file, &text);
+    let is_httpd = yaml.is_none() && !is_caddy && b.backend.is_none() && looks_like_httpd(&text);
     let is_haproxy = !is_caddy
         && !is_httpd
+        && yaml.is_none()
         && match (&b.upstream, &b.backend) {
             (Some(_), _) => false,
             (_, Some(_)) => true,
@@ -510,7 +521,11 @@ fn from_config(
         };
         ("balancer.config".to_string(), msg)
     };
-    let imported: Imported = if is_caddy {
+    let imported: Imported = if yaml == Some("kubernetes") {
+        k8s::import(&text, b.upstream.as_deref()).map_err(at_line)?
+    } else if yaml == Some("envoy") {
+        envoy::import(&text, b.upstream.as_deref()).map_err(at_line)?
+    } else if is_caddy {
         caddyfile::import(&text, b.upstream.as_deref()).map_err(at_line)?
     } else if is_httpd {
         httpd::import(&text, b.upstream.as_deref()).map_err(at_line)?
@@ -654,7 +669,9 @@ fn from_config(
             conf,
             import: Some(ImportInfo {
                 path: shown,
-                format: if is_caddy {
+                format: if let Some(y) = yaml {
+                    y
+                } else if is_caddy {
                     "caddy"
                 } else if is_httpd {
                     "httpd"
