@@ -28,6 +28,7 @@ pub mod shared;
 pub mod slabs;
 pub mod station;
 pub mod table;
+pub mod tomcat;
 
 use crate::engine::SimTime;
 use crate::scenario::{SessionsConfig, StorageKind, WriteMode};
