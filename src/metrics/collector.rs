@@ -530,6 +530,8 @@ impl Collector {
             cost_network_per_h: 0.0,
             cost_lost_per_h: 0.0,
             cost_total_per_h: 0.0,
+            stale_reads: store.stale_reads,
+            partial_reads: store.partial_reads,
         };
         let width = self.bucket_width.as_nanos().max(1);
         let store_util = |start: SimTime| -> f64 {

@@ -176,6 +176,14 @@ summary_row! {
     /// The sum of the four parts [currency/h].
     #[serde(default)]
     cost_total_per_h: f64,
+    /// Replicated strategies: reads whose node's copy lacked changes still on their way
+    /// (asynchronous replication; `store/tomcat/`).
+    #[serde(default)]
+    stale_reads: u64,
+    /// Replicated strategies: reads whose node's copy lacked a change it had dropped (a
+    /// DeltaManager delta that arrived before the session's creation).
+    #[serde(default)]
+    partial_reads: u64,
 }
 
 /// One row of `backends.csv`: one backend in one strategy and replication.

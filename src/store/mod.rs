@@ -167,6 +167,11 @@ pub struct StoreTotals {
     pub cookie_bytes: u64,
     /// Bytes of store operations on the network (see [`cluster::OP_WIRE_BYTES`]).
     pub store_bytes: u64,
+    /// Reads that found a copy lacking changes still on their way (replicated strategies).
+    pub stale_reads: u64,
+    /// Reads that found a copy lacking a change it dropped (DeltaManager: a delta that arrived
+    /// before its session's creation).
+    pub partial_reads: u64,
 }
 
 impl StoreTotals {
@@ -246,6 +251,13 @@ pub trait SessionStore: Send {
 
     /// Backend `backend` is running again at `now`, empty: it rejoins the cluster.
     fn restart_node(&mut self, _backend: usize, _now: SimTime) {}
+
+    /// Whether a request that found its session renames it to the serving node's route
+    /// (Tomcat's `JvmRouteBinderValve`): the simulator then gives the user's session id that
+    /// node's suffix, which route-sticky balancers follow.
+    fn rebinds_route(&self) -> bool {
+        false
+    }
 }
 
 /// The store servers of a configuration, in `crash_server` order, named as `stores.csv` names

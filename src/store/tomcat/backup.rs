@@ -52,6 +52,8 @@ pub struct Entry {
     pub backup: Option<u32>,
     /// When the backup has processed the data (it holds nothing before).
     pub backup_from: SimTime,
+    /// When the backup has processed the latest change.
+    pub synced_at: SimTime,
 }
 
 /// What an access found.
@@ -61,6 +63,9 @@ pub enum Found {
     Local,
     /// The node was backup and took the session over.
     TookOver,
+    /// As `TookOver`, but the backup had not yet processed the latest change (an asynchronous
+    /// `mapSendOptions`): a stale read.
+    TookOverStale,
     /// The node fetched the session from the backup by RPC.
     Fetched,
     /// Not found (no entry, or no reply from the backup).
@@ -181,6 +186,7 @@ impl BackupCluster {
             self.detections.remove(0);
             self.member_disappeared(dead, at);
         }
+        self.ch.prune(now);
     }
 
     /// `memberDisappeared` on every survivor at `at`, walks interleaved in time order.
@@ -212,6 +218,7 @@ impl BackupCluster {
                 e.primary = Some(s);
                 e.backup = b;
                 e.backup_from = from;
+                e.synced_at = from;
             }
             work[i].1 = end;
             work[i].3 += 1;
@@ -237,6 +244,7 @@ impl BackupCluster {
                 primary: Some(node),
                 backup,
                 backup_from: from,
+                synced_at: from,
             },
         );
         self.replicate(sid, t)
@@ -245,7 +253,13 @@ impl BackupCluster {
     /// `replicate`: `MSG_BACKUP` from the primary to its backup.
     fn replicate(&mut self, sid: SessionId, now: SimTime) -> SimTime {
         match self.entries.get(&sid).and_then(|e| e.backup) {
-            Some(b) => self.send(&[b], now).0,
+            Some(b) => {
+                let (t, applied) = self.send(&[b], now);
+                if let (Some(&(_, at)), Some(e)) = (applied.first(), self.entries.get_mut(&sid)) {
+                    e.synced_at = e.synced_at.max(at);
+                }
+                t
+            }
             None => now,
         }
     }
@@ -259,7 +273,12 @@ impl BackupCluster {
         if e.primary == Some(node) {
             return (Found::Local, now);
         }
-        if e.backup == Some(node) && e.backup_from <= now {
+        if e.backup == Some(node) {
+            if e.backup_from > now {
+                // MSG_BACKUP not processed yet: this node has no entry.
+                return (Found::Missing, now);
+            }
+            let stale = e.synced_at > now;
             let (b, from, t) = self.publish(node, now);
             self.entries.insert(
                 sid,
@@ -267,9 +286,10 @@ impl BackupCluster {
                     primary: Some(node),
                     backup: b,
                     backup_from: from,
+                    synced_at: from,
                 },
             );
-            return (Found::TookOver, t);
+            return (if stale { Found::TookOverStale } else { Found::TookOver }, t);
         }
         // A proxy entry: ask the backup.
         let Some(b) = e.backup else {

@@ -82,31 +82,74 @@ pub struct ChannelConfig {
     pub sender_timeout: SimTime,
 }
 
-/// Identical FIFO servers (threads): each job takes the one that frees first.
+/// Identical servers (threads) with a calendar: a job takes the thread on which it can end
+/// first, starting at its arrival or in the first idle gap after it. Jobs offered in arrival
+/// order are served first come, first served; a job reserved for later (the second message of
+/// a synchronous exchange, computed when the exchange starts) does not hold up jobs that arrive
+/// before it.
 #[derive(Clone, Debug)]
 pub struct Pool {
-    free: Vec<SimTime>,
+    /// Each thread's reserved intervals, sorted, disjoint.
+    threads: Vec<Vec<(SimTime, SimTime)>>,
     busy: SimTime,
 }
 
 impl Pool {
     pub fn new(threads: u32) -> Self {
         Pool {
-            free: vec![SimTime::ZERO; threads.max(1) as usize],
+            threads: vec![Vec::new(); threads.max(1) as usize],
             busy: SimTime::ZERO,
         }
     }
 
+    /// Forgets intervals over by `now` (no later job arrives before `now`).
+    pub fn prune(&mut self, now: SimTime) {
+        for t in &mut self.threads {
+            let k = t.partition_point(|&(_, e)| e <= now);
+            t.drain(..k);
+        }
+    }
+
+    /// When a job arriving at `arrive` and needing `work` can start on `thread`.
+    fn start_on(list: &[(SimTime, SimTime)], arrive: SimTime, work: SimTime) -> SimTime {
+        let mut c = arrive;
+        for &(s, e) in list {
+            if e <= c {
+                continue;
+            }
+            if s >= c + work {
+                break;
+            }
+            c = c.max(e);
+        }
+        c
+    }
+
     /// A job that arrives at `arrive` and needs `work`: when it ends.
     pub fn serve(&mut self, arrive: SimTime, work: SimTime) -> SimTime {
-        let mut i = 0;
-        for (j, &f) in self.free.iter().enumerate() {
-            if f < self.free[i] {
-                i = j;
+        let mut best = (SimTime::MAX, 0);
+        for (i, t) in self.threads.iter().enumerate() {
+            let start = Self::start_on(t, arrive, work);
+            if start < best.0 {
+                best = (start, i);
             }
         }
-        let end = self.free[i].max(arrive) + work;
-        self.free[i] = end;
+        let (start, i) = best;
+        let end = start + work;
+        let t = &mut self.threads[i];
+        let pos = t.partition_point(|&(s, _)| s < start);
+        // Touching intervals merge, so a backlog stays one interval (the list holds gaps only).
+        let joins_prev = pos > 0 && t[pos - 1].1 == start;
+        let joins_next = pos < t.len() && t[pos].0 == end;
+        match (joins_prev, joins_next) {
+            (true, true) => {
+                t[pos - 1].1 = t[pos].1;
+                t.remove(pos);
+            }
+            (true, false) => t[pos - 1].1 = end,
+            (false, true) => t[pos].0 = start,
+            (false, false) => t.insert(pos, (start, end)),
+        }
         self.busy += work;
         end
     }
@@ -116,10 +159,10 @@ impl Pool {
         self.busy
     }
 
-    /// The node restarted: its threads are idle.
-    pub fn reset(&mut self, now: SimTime) {
-        for f in &mut self.free {
-            *f = now;
+    /// The node restarted at `now`: its threads are idle.
+    pub fn reset(&mut self, _now: SimTime) {
+        for t in &mut self.threads {
+            t.clear();
         }
     }
 }
@@ -185,6 +228,14 @@ impl Channel {
             }
         }
         Sent { resume, applied }
+    }
+
+    /// Forgets receiver work over by `now`: call with the simulation's clock (no later send
+    /// starts before it).
+    pub fn prune(&mut self, now: SimTime) {
+        for p in &mut self.rx {
+            p.prune(now);
+        }
     }
 
     /// Node `node` restarted at `now` with idle receiver threads.
@@ -268,6 +319,19 @@ pub(crate) mod tests {
             ]
         );
         assert_eq!(p.busy(), SimTime::from_millis(3));
+        // One thread with a job reserved at [10, 11) ms: a 2 ms job arriving at 0 runs in the
+        // gap before it (ends 2 ms); a 2 ms job arriving at 9 ms cannot fit before 10 ms and
+        // runs after the reservation (11 to 13 ms).
+        let mut p = Pool::new(1);
+        assert_eq!(
+            p.serve(SimTime::from_millis(10), SimTime::from_millis(1)),
+            SimTime::from_millis(11)
+        );
+        assert_eq!(p.serve(SimTime::ZERO, SimTime::from_millis(2)), SimTime::from_millis(2));
+        assert_eq!(
+            p.serve(SimTime::from_millis(9), SimTime::from_millis(2)),
+            SimTime::from_millis(13)
+        );
     }
 
     #[test]

@@ -145,6 +145,15 @@ impl Copies {
         }
     }
 
+    /// Sessions with a message still on its way to a node in `running`.
+    pub fn pending_to(&self, running: &[bool]) -> std::collections::HashSet<SessionId> {
+        self.pending
+            .iter()
+            .filter(|Reverse((_, _, n, e, _, _))| running[*n as usize] && *e == self.epoch[*n as usize])
+            .map(|Reverse((_, _, _, _, sid, _))| *sid)
+            .collect()
+    }
+
     pub fn has(&self, node: u32, sid: SessionId) -> bool {
         self.nodes[node as usize].contains_key(&sid)
     }

@@ -39,6 +39,8 @@ pub struct DeltaCluster {
     /// Messages sent, and those sent to a dead member still in the view.
     pub msgs: u64,
     pub dead_sends: u64,
+    /// Sends (one serialisation each, to all destinations).
+    pub sends: u64,
 }
 
 impl DeltaCluster {
@@ -53,12 +55,14 @@ impl DeltaCluster {
             primary: HashMap::new(),
             msgs: 0,
             dead_sends: 0,
+            sends: 0,
         }
     }
 
     /// Applies what has been processed by `now`.
     pub fn advance(&mut self, now: SimTime) {
         self.copies.advance(now);
+        self.ch.prune(now);
     }
 
     /// Whether member `m` is in the others' view at `now`.
@@ -73,6 +77,7 @@ impl DeltaCluster {
             .collect();
         let sent = self.ch.send(&to, &self.alive, now);
         self.msgs += to.len() as u64;
+        self.sends += 1;
         self.dead_sends += to.iter().filter(|&&m| !self.alive[m as usize]).count() as u64;
         for (r, at) in sent.applied {
             self.copies.deliver(r, sid, msg, at);
@@ -82,12 +87,26 @@ impl DeltaCluster {
 
     /// A login on `node` creates `sid` and writes it: when the request may go on.
     pub fn create(&mut self, sid: SessionId, node: u32, now: SimTime) -> SimTime {
+        let t = self.create_session(sid, node, now);
+        self.login_delta(sid, node, t)
+    }
+
+    /// The creation: `EVT_SESSION_CREATED` to every member. When the sender may go on.
+    pub fn create_session(&mut self, sid: SessionId, node: u32, now: SimTime) -> SimTime {
         self.advance(now);
         self.copies.create_local(node, sid);
-        let t = self.broadcast(node, sid, Msg::Created, now);
-        self.copies.change_local(node, sid);
         self.primary.insert(sid, node);
-        self.broadcast(node, sid, Msg::Delta, t)
+        self.broadcast(node, sid, Msg::Created, now)
+    }
+
+    /// The end of the login request: its delta (what the login wrote) to every member.
+    pub fn login_delta(&mut self, sid: SessionId, node: u32, now: SimTime) -> SimTime {
+        self.advance(now);
+        if !self.copies.has(node, sid) {
+            return now;
+        }
+        self.copies.change_local(node, sid);
+        self.broadcast(node, sid, Msg::Delta, now)
     }
 
     /// A request on `node` changed `sid` (`modified`) or only accessed it.
@@ -108,6 +127,7 @@ impl DeltaCluster {
                 .collect();
             let sent = self.ch.send(&to, &self.alive, now);
             self.msgs += to.len() as u64;
+            self.sends += 1;
             sent.resume
         } else {
             now

@@ -40,6 +40,10 @@ impl Membership {
         timeout: SimTime::from_millis(5000),
     };
 
+    /// The `membership` key's values.
+    pub const ALL: &'static [(&'static str, Membership)] =
+        &[("multicast", Membership::MULTICAST), ("static", Membership::STATIC)];
+
     /// When the survivors drop a member that crashed at `crash`: the first check (a multiple
     /// of the period) more than `timeout` after the member's last beat (the last multiple of
     /// the period at or before the crash).
