@@ -238,7 +238,7 @@ fn replication_lines(t: &RunTables, names: &[String]) -> Vec<String> {
         .iter()
         .map(|s| {
             format!(
-                "{s} (replication): {} stale reads (a node's copy lacked a change still on its way) and {} partial reads                  (its copy had dropped a change); {} session requests lost to node failures; p99 latency {} ms;                  {} replication messages.",
+                "{s} (replication): {} stale reads (a node's copy lacked a change still on its way) and {} partial reads (its copy had dropped a change); {} session requests lost to node failures; p99 latency {} ms; {} replication messages.",
                 fmt_est(&m(s, "stale_reads"), 0),
                 fmt_est(&m(s, "partial_reads"), 0),
                 fmt_est(&m(s, "lost_node_failure"), 0),
