@@ -522,6 +522,8 @@ impl Collector {
             cost_lost_per_h: 0.0,
             cost_total_per_h: 0.0,
             // The `lost_*` columns: one per cause, set below from the one list of causes.
+            stale_reads: store.stale_reads,
+            partial_reads: store.partial_reads,
             ..SummaryRow::default()
         };
         for cause in LostCause::ALL {

@@ -247,6 +247,12 @@ summary_row! {
     cost_lost_per_h: f64,
     /// The sum of the four parts [currency/h].
     cost_total_per_h: f64,
+    /// Replicated strategies: reads whose node's copy lacked changes still on their way
+    /// (asynchronous replication; `store/tomcat/`).
+    stale_reads: u64,
+    /// Replicated strategies: reads whose node's copy lacked a change it had dropped (a
+    /// DeltaManager delta that arrived before the session's creation).
+    partial_reads: u64,
 }
 
 /// One row of `backends.csv`: one backend in one strategy and replication.

@@ -43,6 +43,11 @@ pub struct StoreTotals {
     pub cookie_bytes: u64,
     /// Bytes of store operations on the network (see `store::cluster::OP_WIRE_BYTES`).
     pub store_bytes: u64,
+    /// Reads that found a copy lacking changes still on their way (replicated strategies).
+    pub stale_reads: u64,
+    /// Reads that found a copy lacking a change it dropped (DeltaManager: a delta that arrived
+    /// before its session's creation).
+    pub partial_reads: u64,
 }
 
 impl StoreTotals {

@@ -228,6 +228,77 @@ fn store_lines(t: &RunTables, names: &[String]) -> Vec<String> {
         .collect()
 }
 
+/// Session replication (Tomcat DeltaManager / BackupManager): per replicating strategy, what
+/// its nodes' copies showed, what crashes lost and what it cost; then the trade-off between
+/// them. Nothing when no strategy replicates.
+fn replication_lines(t: &RunTables, names: &[String]) -> Vec<String> {
+    let m = |s: &str, c: Column| metric_estimate(&t.summary, s, c);
+    let reps: Vec<&String> = names
+        .iter()
+        .filter(|s| m(s, col::replication_msgs).mean > 0.0)
+        .collect();
+    let mut out: Vec<String> = reps
+        .iter()
+        .map(|s| {
+            format!(
+                "{s} (replication): {} stale reads (a node's copy lacked a change still on its way) and {} partial reads (its copy had dropped a change); {} session requests lost to node failures; p99 latency {} ms; {} replication messages.",
+                fmt_est(&m(s, col::stale_reads), 0),
+                fmt_est(&m(s, col::partial_reads), 0),
+                fmt_est(&m(s, col::lost_node_failure), 0),
+                fmt_est(&m(s, col::latency_p99_ms), 1),
+                fmt_est(&m(s, col::replication_msgs), 0),
+            )
+        })
+        .collect();
+    if reps.len() >= 2 {
+        let by = |c: Column, max: bool| {
+            let mut best: Option<(f64, &str)> = None;
+            for s in &reps {
+                let v = m(s, c).mean;
+                if best.is_none_or(|b| if max { v > b.0 } else { v < b.0 }) {
+                    best = Some((v, s.as_str()));
+                }
+            }
+            best.unwrap_or((0.0, ""))
+        };
+        let fast = by(col::latency_p99_ms, false);
+        let slow = by(col::latency_p99_ms, true);
+        let stale = by(col::stale_reads, true);
+        let lost = by(col::lost_node_failure, true);
+        let mut line = format!(
+            "Replication trade-off: waiting for acknowledgements costs latency (p99 {} ms under {} against {} ms under {}); ",
+            fmt_num(round1(slow.0)),
+            slow.1,
+            fmt_num(round1(fast.0)),
+            fast.1
+        );
+        if stale.0 > 0.0 {
+            line += &format!(
+                "not waiting leaves other nodes' copies behind ({} stale reads under {}); ",
+                fmt_num(stale.0.round()),
+                stale.1
+            );
+        } else {
+            line += "no strategy read a stale copy; ";
+        }
+        if lost.0 > 0.0 {
+            line += &format!(
+                "and keeping fewer copies loses sessions when the nodes holding them crash together ({} session requests under {}).",
+                fmt_num(lost.0.round()),
+                lost.1
+            );
+        } else {
+            line += "and no crash lost a replicated session.";
+        }
+        out.push(line);
+    }
+    out
+}
+
+fn round1(v: f64) -> f64 {
+    (v * 10.0).round() / 10.0
+}
+
 /// The answer lines of a run folder.
 pub fn run_answers(t: &RunTables) -> Vec<String> {
     let names = strategies(&t.summary);
@@ -235,6 +306,7 @@ pub fn run_answers(t: &RunTables) -> Vec<String> {
     out.extend(fixes_line(t, &names));
     out.extend(fault_lines(t));
     out.extend(store_lines(t, &names));
+    out.extend(replication_lines(t, &names));
     out
 }
 

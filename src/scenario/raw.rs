@@ -238,6 +238,14 @@ pub struct RawReplication {
     pub message_overhead: Option<Value>,
     pub rtt: Option<Value>,
     pub send_window: Option<Value>,
+    pub send_mode: Option<String>,
+    pub jitter: Option<Value>,
+    pub receiver_threads: Option<u32>,
+    pub sender_timeout: Option<Value>,
+    pub membership: Option<String>,
+    pub membership_period: Option<Value>,
+    pub membership_timeout: Option<Value>,
+    pub jvm_route_binder: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -327,6 +327,11 @@ impl Sim<'_> {
                 let r = &self.requests[req as usize];
                 let lost = r.progress.lost;
                 self.metrics.session_lookup(r.backend as usize, r.arrival, lost);
+                if lost.is_none() && self.store.rebinds_route() {
+                    // JvmRouteBinderValve: the session id now carries this node's route.
+                    let b = u8::try_from(r.backend).ok();
+                    self.users[r.user as usize].session_node = b;
+                }
                 if lost.is_some() {
                     // The application answers with its login page; the user must log in again.
                     let user = &mut self.users[r.user as usize];

@@ -69,7 +69,25 @@ pub struct ReplicationConfig {
     /// Network round trip between nodes.
     pub rtt: SimTime,
     /// DeltaManager's asynchronous send: a delta is on the wire this long after its request.
+    /// (No longer read by the strategies: the channel model in `store/tomcat/` times messages.)
     pub send_window: SimTime,
+    /// Tomcat's `channelSendOptions` (DeltaManager) / `mapSendOptions` (BackupManager); `None`:
+    /// Tomcat's default for the strategy (async for `replicated_all`, sync for
+    /// `replicated_backup`).
+    pub send_mode: Option<crate::store::tomcat::channel::SendMode>,
+    /// Upper bound of a message's extra one-way delay (uniform): lets asynchronous messages
+    /// overtake each other (`store/tomcat/channel.rs`).
+    pub jitter: SimTime,
+    /// Receiver threads per node (`ReceiverBase.maxThreads`, default 15).
+    pub receiver_threads: u32,
+    /// A synchronous send to a dead member gives up after this (`AbstractSender.timeout`).
+    pub sender_timeout: SimTime,
+    /// Membership heartbeat period and drop timeout (McastService `frequency`/`dropTime` or
+    /// StaticMembership `pingInterval`/`expirationTime`).
+    pub membership: crate::store::tomcat::membership::Membership,
+    /// `JvmRouteBinderValve` is configured: a failed-over session is renamed to the serving
+    /// node's `jvmRoute`, so the balancer sticks to that node.
+    pub jvm_route_binder: bool,
 }
 
 /// The kind of a shared store: sets the defaults of every other figure.

@@ -29,6 +29,7 @@ pub mod shared;
 pub mod slabs;
 pub mod station;
 pub mod table;
+pub mod tomcat;
 
 use crate::engine::SimTime;
 pub use config::{
@@ -198,6 +199,13 @@ pub trait SessionStore: Send {
 
     /// Backend `backend` is running again at `now`, empty: it rejoins the cluster.
     fn restart_node(&mut self, _backend: usize, _now: SimTime) {}
+
+    /// Whether a request that found its session renames it to the serving node's route
+    /// (Tomcat's `JvmRouteBinderValve`): the simulator then gives the user's session id that
+    /// node's suffix, which route-sticky balancers follow.
+    fn rebinds_route(&self) -> bool {
+        false
+    }
 }
 
 /// Everything the rest of the crate asks of one storage strategy, declared beside it in its

@@ -101,13 +101,14 @@ fn a_client_cookie_loses_nothing_for_one_crash() {
 
 #[test]
 fn one_backup_loses_only_sessions_whose_both_copies_crashed() {
-    // Sessions are created in rotation over the nodes (cookie stickiness), and BackupManager
-    // picks each backup round-robin skipping the primary, so every session's backup is the
-    // primary's neighbour: (p, p+1 mod 4) for all sessions (hand-worked: session 0 at node 0
-    // skips backup 0 and takes 1; session 1 at node 1 takes 2; ... session 4 at node 0 takes 1).
-    // One crash loses nothing. Crashing web1 and web3 (nodes 0 and 2, not neighbours) loses
-    // nothing; crashing web2 and web3 (nodes 1 and 2) loses exactly the sessions whose primary
-    // is web2, the number web2 holds in a fault-free run of the same users.
+    // Sessions are created in rotation over the nodes (cookie stickiness). BackupManager's
+    // placement (LazyReplicatedMap.publishEntryInfo, AbstractReplicatedMap.getNextBackupIndex)
+    // is a per-node counter over the *other* members: node p sends its k-th session's backup
+    // to the (k mod 3)-th of the 3 others, so a third of each node's sessions are backed up on
+    // any given other node. One crash loses nothing. Two simultaneous crashes of nodes a and b
+    // lose the sessions of a backed up on b and those of b backed up on a: about a third of
+    // what a and b hold (counted in requests that found no session, one per lost session in
+    // a sticky run). Bounds 0.2..0.5 of the two nodes' sessions around the 1/3 expectation.
     let held = pinned();
     let crash = |a: &str, b: &str| {
         format!(
@@ -117,11 +118,16 @@ fn one_backup_loses_only_sessions_whose_both_copies_crashed() {
     };
     let single = one(&(base("cookie", "replicated_backup", "") + CRASH_WEB2));
     assert_eq!(single.summary.sessions_lost, 0);
-    let apart = one(&(base("cookie", "replicated_backup", "") + &crash("web1", "web3")));
-    assert_eq!(apart.summary.sessions_lost, 0);
-    let neighbours = one(&(base("cookie", "replicated_backup", "") + &crash("web2", "web3")));
-    assert_eq!(neighbours.summary.lost_node_failure, held[1]);
-    assert_eq!(neighbours.summary.sessions_lost, held[1]);
+    for (a, b, i, j) in [("web1", "web3", 0, 2), ("web2", "web3", 1, 2)] {
+        let r = one(&(base("cookie", "replicated_backup", "") + &crash(a, b)));
+        let both = (held[i] + held[j]) as f64;
+        let f = r.summary.lost_node_failure as f64 / both;
+        assert!(
+            (0.2..=0.5).contains(&f),
+            "{a}+{b}: lost {} of {both}",
+            r.summary.lost_node_failure
+        );
+    }
 }
 
 #[test]

@@ -2,6 +2,8 @@
 //! preset and the file's overrides.
 
 use super::*;
+use crate::store::tomcat::channel::SendMode;
+use crate::store::tomcat::membership::Membership;
 
 pub(super) fn validate_sessions(r: &RawSessions) -> PathResult<SessionsConfig> {
     let storage = choice(
@@ -42,6 +44,46 @@ pub(super) fn validate_sessions(r: &RawSessions) -> PathResult<SessionsConfig> {
             "sessions.replication.send_window",
             SimTime::from_millis(10),
         )?,
+        send_mode: match &rp.send_mode {
+            Some(m) => Some(choice(m, SendMode::ALL, "sessions.replication.send_mode")?),
+            None => None,
+        },
+        jitter: opt_duration(&rp.jitter, "sessions.replication.jitter", SimTime::ZERO)?,
+        receiver_threads: at_least(
+            rp.receiver_threads.unwrap_or(15),
+            1,
+            "sessions.replication.receiver_threads",
+        )?,
+        sender_timeout: opt_duration(
+            &rp.sender_timeout,
+            "sessions.replication.sender_timeout",
+            SimTime::from_secs(3),
+        )?,
+        membership: {
+            let base = choice(
+                rp.membership.as_deref().unwrap_or("multicast"),
+                Membership::ALL,
+                "sessions.replication.membership",
+            )?;
+            let period = opt_duration(
+                &rp.membership_period,
+                "sessions.replication.membership_period",
+                base.period,
+            )?;
+            if period == SimTime::ZERO {
+                return err("sessions.replication.membership_period", "must be more than 0");
+            }
+            Membership {
+                period,
+                timeout: opt_duration(
+                    &rp.membership_timeout,
+                    "sessions.replication.membership_timeout",
+                    base.timeout,
+                )?,
+            }
+        },
+        // SimpleTcpCluster.checkDefaults adds JvmRouteBinderValve when no valve is configured.
+        jvm_route_binder: rp.jvm_route_binder.unwrap_or(true),
     };
     let cookie_limit = match &r.cookie_limit {
         Some(v) => at_least(size32(v, "sessions.cookie_limit")?, 1, "sessions.cookie_limit")?,

@@ -1,0 +1,521 @@
+//! `BackupManager` (`ha/session/BackupManager.java`) over `LazyReplicatedMap`
+//! (`tribes/tipis/LazyReplicatedMap.java`, `AbstractReplicatedMap.java`), checked against the
+//! source.
+//!
+//! * **Placement** (`LazyReplicatedMap.publishEntryInfo`): the node that puts a session asks
+//!   its map for `getNextBackupIndex()`: a per-map counter (`currentNode`) over the map's
+//!   current members, the local node excluded (`getMapMembers()`), that wraps to 0 (and the
+//!   counter to 1) once it reaches the member count. So each node rotates its *own* new sessions
+//!   over the others, independently of the other nodes, and a change of membership shifts the
+//!   rotation. `mapMembers` is a `HashMap` keyed by `Member`; the model orders the members by
+//!   node index. It sends `MSG_BACKUP` with the session to that one member, then `MSG_PROXY`
+//!   (no data) to every other member, both with `mapSendOptions` (default
+//!   `SYNCHRONIZED_ACK | USE_ACK`: the sender waits for each). A failed backup send
+//!   (`ChannelException`: a dead member still in the view, after the sender timeout) moves on
+//!   to the next member.
+//! * **Replication** (`BackupManager.requestCompleted` -> `AbstractReplicatedMap.replicate`):
+//!   at the end of a request that made the session dirty, the primary sends `MSG_BACKUP` to its
+//!   backup node.
+//! * **Access elsewhere** (`AbstractReplicatedMap.get`): on the backup node, the entry becomes
+//!   primary and `publishEntryInfo` picks a new backup by that node's counter. On a node that
+//!   holds a proxy entry, an RPC `MSG_RETRIEVE_BACKUP` goes to the entry's *backup* node (not to
+//!   the primary; `RpcChannel.FIRST_REPLY`, `rpcTimeout` default 15 s,
+//!   `BackupManager.DEFAULT_REPL_TIMEOUT`); then `MSG_NOTIFY_MAPMEMBER` to the backup and
+//!   `MSG_PROXY` to the others: this node is primary, the backup stays, the old primary keeps
+//!   a proxy. No reply (the backup is dead) returns null: the session is not found.
+//! * **A member disappears** (`AbstractReplicatedMap.memberDisappeared`), once membership drops
+//!   it ([`super::membership`]): each survivor walks its entries one by one; an entry it is
+//!   primary for whose backup was the member gets a new backup (`publishEntryInfo`), an entry it
+//!   is backup for whose primary was the member becomes primary here and gets a new backup. Each
+//!   publish is synchronous, so one survivor's re-backup takes the sum of its publishes; the
+//!   code measures it from before the walk to after it (`abstractReplicatedMap.relocate.complete`
+//!   logs `System.currentTimeMillis() - start`), and [`BackupCluster::rebackups`] records the
+//!   same span per survivor. Survivors walk in parallel (each its own membership thread).
+//!
+//! A session is lost when every node holding its data has crashed: primary and backup, where a
+//! backup holds the data only once its `MSG_BACKUP` has been processed.
+
+use super::channel::{Channel, ChannelConfig};
+use super::membership::Membership;
+use crate::engine::SimTime;
+use crate::store::SessionId;
+use std::collections::BTreeMap;
+
+/// `BackupManager.DEFAULT_REPL_TIMEOUT` (`rpcTimeout`).
+pub const RPC_TIMEOUT: SimTime = SimTime::from_secs(15);
+
+/// Who holds one session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Entry {
+    /// The primary node (None: it crashed and no survivor has taken over yet).
+    pub primary: Option<u32>,
+    pub backup: Option<u32>,
+    /// When the backup has processed the data (it holds nothing before).
+    pub backup_from: SimTime,
+    /// When the backup has processed the latest change.
+    pub synced_at: SimTime,
+}
+
+/// What an access found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Found {
+    /// The node is primary: read locally.
+    Local,
+    /// The node was backup and took the session over.
+    TookOver,
+    /// As `TookOver`, but the backup had not yet processed the latest change (an asynchronous
+    /// `mapSendOptions`): a stale read.
+    TookOverStale,
+    /// The node fetched the session from the backup by RPC.
+    Fetched,
+    /// Not found (no entry, or no reply from the backup).
+    Missing,
+}
+
+/// One survivor's re-backup after a member disappeared: from the membership event to the end
+/// of the walk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rebackup {
+    pub node: u32,
+    pub start: SimTime,
+    pub end: SimTime,
+    /// Entries it re-published.
+    pub entries: u32,
+}
+
+pub struct BackupCluster {
+    pub ch: Channel,
+    nodes: usize,
+    alive: Vec<bool>,
+    dropped_at: Vec<Option<SimTime>>,
+    /// Membership drops still to process (time, member), in time order.
+    detections: Vec<(SimTime, u32)>,
+    membership: Membership,
+    /// `AbstractReplicatedMap.currentNode` of each node's map.
+    counter: Vec<usize>,
+    pub entries: BTreeMap<SessionId, Entry>,
+    pub rebackups: Vec<Rebackup>,
+    /// Sessions lost to crashes, in the order lost.
+    pub lost: Vec<SessionId>,
+    pub msgs: u64,
+}
+
+impl BackupCluster {
+    pub fn new(cfg: ChannelConfig, membership: Membership, nodes: usize, seed: u64) -> Self {
+        BackupCluster {
+            ch: Channel::new(cfg, nodes, seed),
+            nodes,
+            alive: vec![true; nodes],
+            dropped_at: vec![None; nodes],
+            detections: Vec::new(),
+            membership,
+            counter: vec![0; nodes],
+            entries: BTreeMap::new(),
+            rebackups: Vec::new(),
+            lost: Vec::new(),
+            msgs: 0,
+        }
+    }
+
+    fn in_view(&self, m: usize, now: SimTime) -> bool {
+        self.dropped_at[m].is_none_or(|t| now < t)
+    }
+
+    /// `getMapMembers()` of node `n`'s map at `now`.
+    fn members(&self, n: u32, now: SimTime) -> Vec<u32> {
+        (0..self.nodes)
+            .filter(|&m| m != n as usize && self.in_view(m, now))
+            .map(|m| m as u32)
+            .collect()
+    }
+
+    /// `getNextBackupIndex()`.
+    fn next_index(&mut self, n: u32, size: usize) -> Option<usize> {
+        if size == 0 {
+            return None;
+        }
+        let c = &mut self.counter[n as usize];
+        let mut node = *c;
+        *c += 1;
+        if node >= size {
+            node = 0;
+            *c = 1;
+        }
+        Some(node)
+    }
+
+    fn send(&mut self, to: &[u32], now: SimTime) -> (SimTime, Vec<(u32, SimTime)>) {
+        self.msgs += to.len() as u64;
+        let s = self.ch.send(to, &self.alive, now);
+        (s.resume, s.applied)
+    }
+
+    /// `publishEntryInfo` from node `n` at `now`: the backup chosen, when it holds the data,
+    /// and when the publishing thread goes on.
+    fn publish(&mut self, n: u32, now: SimTime) -> (Option<u32>, SimTime, SimTime) {
+        let members = self.members(n, now);
+        let Some(first) = self.next_index(n, members.len()) else {
+            return (None, SimTime::MAX, now);
+        };
+        let mut idx = first;
+        let mut t = now;
+        loop {
+            let next = members[idx];
+            idx = (idx + 1) % members.len();
+            let (resume, applied) = self.send(&[next], t);
+            t = resume;
+            if let Some(&(_, at)) = applied.first() {
+                let proxies: Vec<u32> = members.iter().copied().filter(|&m| m != next).collect();
+                if !proxies.is_empty() {
+                    t = self.send(&proxies, t).0;
+                }
+                return (Some(next), at, t);
+            }
+            if idx == first {
+                return (None, SimTime::MAX, t);
+            }
+        }
+    }
+
+    /// Processes the membership drops due by `now`.
+    pub fn advance(&mut self, now: SimTime) {
+        while let Some(&(at, dead)) = self.detections.first() {
+            if at > now {
+                break;
+            }
+            self.detections.remove(0);
+            self.member_disappeared(dead, at);
+        }
+        self.ch.prune(now);
+    }
+
+    /// `memberDisappeared` on every survivor at `at`, walks interleaved in time order.
+    fn member_disappeared(&mut self, dead: u32, at: SimTime) {
+        let survivors: Vec<u32> = (0..self.nodes as u32).filter(|&s| self.alive[s as usize]).collect();
+        // Each survivor's work list, in its map's (key) order.
+        let mut work: Vec<(u32, SimTime, Vec<SessionId>, u32)> = survivors
+            .iter()
+            .map(|&s| {
+                let list = self
+                    .entries
+                    .iter()
+                    .filter(|(_, e)| {
+                        (e.primary == Some(s) && e.backup == Some(dead)) || (e.primary.is_none() && e.backup == Some(s))
+                    })
+                    .map(|(&k, _)| k)
+                    .collect();
+                (s, at, list, 0)
+            })
+            .collect();
+        while let Some(i) = (0..work.len())
+            .filter(|&i| !work[i].2.is_empty())
+            .min_by_key(|&i| (work[i].1, i))
+        {
+            let (s, t) = (work[i].0, work[i].1);
+            let sid = work[i].2.remove(0);
+            let (b, from, end) = self.publish(s, t);
+            if let Some(e) = self.entries.get_mut(&sid) {
+                e.primary = Some(s);
+                e.backup = b;
+                e.backup_from = from;
+                e.synced_at = from;
+            }
+            work[i].1 = end;
+            work[i].3 += 1;
+        }
+        for (s, end, _, n) in work {
+            self.rebackups.push(Rebackup {
+                node: s,
+                start: at,
+                end,
+                entries: n,
+            });
+        }
+    }
+
+    /// A login on `node` puts the session (publish) and, at the end of the request, replicates
+    /// it to its backup: when the request may go on.
+    pub fn create(&mut self, sid: SessionId, node: u32, now: SimTime) -> SimTime {
+        self.advance(now);
+        let (backup, from, t) = self.publish(node, now);
+        self.entries.insert(
+            sid,
+            Entry {
+                primary: Some(node),
+                backup,
+                backup_from: from,
+                synced_at: from,
+            },
+        );
+        self.replicate(sid, t)
+    }
+
+    /// `replicate`: `MSG_BACKUP` from the primary to its backup.
+    fn replicate(&mut self, sid: SessionId, now: SimTime) -> SimTime {
+        match self.entries.get(&sid).and_then(|e| e.backup) {
+            Some(b) => {
+                let (t, applied) = self.send(&[b], now);
+                if let (Some(&(_, at)), Some(e)) = (applied.first(), self.entries.get_mut(&sid)) {
+                    e.synced_at = e.synced_at.max(at);
+                }
+                t
+            }
+            None => now,
+        }
+    }
+
+    /// A request of `sid` starts on `node`: what it finds and when it may go on.
+    pub fn access(&mut self, sid: SessionId, node: u32, now: SimTime) -> (Found, SimTime) {
+        self.advance(now);
+        let Some(e) = self.entries.get(&sid).copied() else {
+            return (Found::Missing, now);
+        };
+        if e.primary == Some(node) {
+            return (Found::Local, now);
+        }
+        if e.backup == Some(node) {
+            if e.backup_from > now {
+                // MSG_BACKUP not processed yet: this node has no entry.
+                return (Found::Missing, now);
+            }
+            let stale = e.synced_at > now;
+            let (b, from, t) = self.publish(node, now);
+            self.entries.insert(
+                sid,
+                Entry {
+                    primary: Some(node),
+                    backup: b,
+                    backup_from: from,
+                    synced_at: from,
+                },
+            );
+            return (if stale { Found::TookOverStale } else { Found::TookOver }, t);
+        }
+        // A proxy entry: ask the backup.
+        let Some(b) = e.backup else {
+            return (Found::Missing, now);
+        };
+        if !self.in_view(b as usize, now) {
+            return (Found::Missing, now);
+        }
+        if !self.alive[b as usize] || e.backup_from > now {
+            // No reply: the RPC waits its timeout.
+            self.msgs += 1;
+            return (Found::Missing, now + RPC_TIMEOUT);
+        }
+        let (mut t, _) = self.send(&[b], now);
+        t = self.send(&[b], t).0;
+        let others: Vec<u32> = self.members(node, t).into_iter().filter(|&m| m != b).collect();
+        if !others.is_empty() {
+            t = self.send(&others, t).0;
+        }
+        if let Some(e) = self.entries.get_mut(&sid) {
+            e.primary = Some(node);
+        }
+        (Found::Fetched, t)
+    }
+
+    /// A request on the primary changed the session: replicate it.
+    pub fn changed(&mut self, sid: SessionId, node: u32, now: SimTime) -> SimTime {
+        self.advance(now);
+        match self.entries.get(&sid) {
+            Some(e) if e.primary == Some(node) => self.replicate(sid, now),
+            _ => now,
+        }
+    }
+
+    /// Node `node` crashed at `now`: what it held is gone.
+    pub fn crash(&mut self, node: usize, now: SimTime) {
+        self.advance(now);
+        self.alive[node] = false;
+        let n = node as u32;
+        let mut gone = Vec::new();
+        for (&sid, e) in self.entries.iter_mut() {
+            if e.primary == Some(n) {
+                e.primary = None;
+            }
+            // A backup holds the data once its MSG_BACKUP has been processed, while it runs.
+            let backup_holds = e.backup.is_some_and(|b| self.alive[b as usize]) && e.backup_from <= now;
+            if e.primary.is_none() && !backup_holds {
+                gone.push(sid);
+            }
+        }
+        for sid in gone {
+            self.entries.remove(&sid);
+            self.lost.push(sid);
+        }
+        let at = self.membership.detected_at(now);
+        self.dropped_at[node] = Some(at);
+        let pos = self.detections.partition_point(|&(t, _)| t <= at);
+        self.detections.insert(pos, (at, n));
+    }
+
+    /// Node `node` starts at `now`, empty, and joins the view.
+    pub fn restart(&mut self, node: usize, now: SimTime) {
+        self.advance(now);
+        self.alive[node] = true;
+        self.dropped_at[node] = None;
+        self.detections.retain(|&(_, m)| m as usize != node);
+        self.ch.restart(node, now);
+    }
+
+    /// Sessions whose data `node` holds (primary or backup).
+    pub fn held_by(&self, node: usize) -> u64 {
+        let n = Some(node as u32);
+        if !self.alive[node] {
+            return 0;
+        }
+        self.entries
+            .values()
+            .filter(|e| e.primary == n || e.backup == n)
+            .count() as u64
+    }
+
+    pub fn forget(&mut self, sid: SessionId) {
+        self.entries.remove(&sid);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::tomcat::channel::SendMode;
+    use crate::store::tomcat::channel::tests::cfg;
+
+    const MS: fn(u64) -> SimTime = SimTime::from_millis;
+
+    /// 4 nodes, sync, 1 ms serialise, 4 ms round trip, 2 ms processing (one exchange: 7 ms),
+    /// enough receiver threads that nothing queues. Sessions 0..12 created on node sid % 4 at
+    /// sid seconds.
+    fn cluster() -> BackupCluster {
+        let mut c = cfg(SendMode::Sync);
+        c.receiver_threads = 64;
+        let mut b = BackupCluster::new(c, Membership::MULTICAST, 4, 1);
+        for sid in 0..12u64 {
+            b.create(sid, (sid % 4) as u32, SimTime::from_secs(sid));
+        }
+        b
+    }
+
+    fn pairs(b: &BackupCluster) -> Vec<(u64, u32, u32)> {
+        b.entries
+            .iter()
+            .map(|(&k, e)| (k, e.primary.unwrap_or(99), e.backup.unwrap_or(99)))
+            .collect()
+    }
+
+    #[test]
+    fn each_node_rotates_its_own_sessions_over_the_others() {
+        // Node 0's members are [1, 2, 3]: its sessions 0, 4, 8 go to 1, 2, 3. Node 1's are
+        // [0, 2, 3]: 1, 5, 9 -> 0, 2, 3. Node 2: [0, 1, 3]. Node 3: [0, 1, 2].
+        let b = cluster();
+        let want = vec![
+            (0, 0, 1),
+            (1, 1, 0),
+            (2, 2, 0),
+            (3, 3, 0),
+            (4, 0, 2),
+            (5, 1, 2),
+            (6, 2, 1),
+            (7, 3, 1),
+            (8, 0, 3),
+            (9, 1, 3),
+            (10, 2, 3),
+            (11, 3, 2),
+        ];
+        assert_eq!(pairs(&b), want);
+        // A login waits for MSG_BACKUP (7 ms), MSG_PROXY to the 2 others (7 ms) and the
+        // end-of-request MSG_BACKUP (7 ms): 21 ms. 1 + 2 + 1 messages per login.
+        let mut b = cluster();
+        assert_eq!(b.create(99, 0, SimTime::from_secs(50)), SimTime::from_secs(50) + MS(21));
+        assert_eq!(b.msgs, 13 * 4);
+    }
+
+    #[test]
+    fn a_proxy_fetches_from_the_backup_and_the_backup_takes_over() {
+        let mut b = cluster();
+        let t = SimTime::from_secs(20);
+        // Session 0 (primary 0, backup 1) on node 2: RPC to the backup (7 ms), notify the
+        // backup (7 ms), proxy to the others but the backup (nodes 0, 3: 7 ms). Node 2 becomes
+        // primary, node 1 stays backup.
+        assert_eq!(b.access(0, 2, t), (Found::Fetched, t + MS(21)));
+        assert_eq!(b.entries[&0].primary, Some(2));
+        assert_eq!(b.entries[&0].backup, Some(1));
+        // Session 4 (primary 0, backup 2) on node 2: takes over and publishes a new backup by
+        // node 2's counter (it stood at 3 after three logins: wraps to index 0 = node 0):
+        // MSG_BACKUP + MSG_PROXY = 14 ms.
+        let t = SimTime::from_secs(30);
+        assert_eq!(b.access(4, 2, t), (Found::TookOver, t + MS(14)));
+        assert_eq!((b.entries[&4].primary, b.entries[&4].backup), (Some(2), Some(0)));
+    }
+
+    #[test]
+    fn two_simultaneous_crashes_lose_exactly_the_doubly_placed_sessions() {
+        // Nodes 0 and 1 crash together: lost are the sessions with primary and backup in
+        // {0, 1}: sessions 0 (0, 1) and 1 (1, 0).
+        let mut b = cluster();
+        b.crash(0, SimTime::from_secs(100));
+        b.crash(1, SimTime::from_secs(100));
+        assert_eq!(b.lost, vec![0, 1]);
+    }
+
+    #[test]
+    fn rebackup_after_the_first_crash_then_a_double_crash() {
+        // Node 0 crashes at 100 s; multicast drops it at 103.5 s (membership.rs). Each survivor
+        // re-publishes, in key order, the entries it is primary for with backup 0 and those it
+        // backs up with primary 0, each publish a MSG_BACKUP + MSG_PROXY (14 ms; the view is
+        // now 3 nodes, so one proxy), picking backups by its counter over its 2 members:
+        //   node 1 (members [2, 3], counter 3 -> wraps to 0): 0 -> 2, 1 -> 3;
+        //   node 2 ([1, 3]): 2 -> 1, 4 -> 3;  node 3 ([1, 2]): 3 -> 1, 8 -> 2.
+        // Each survivor's walk: 2 entries x 14 ms = 28 ms, as relocate.complete would log.
+        let mut b = cluster();
+        b.crash(0, SimTime::from_secs(100));
+        assert!(b.lost.is_empty());
+        b.advance(SimTime::from_secs(104));
+        let det = SimTime::from_millis(103_500);
+        assert_eq!(
+            b.rebackups,
+            (1..4)
+                .map(|n| Rebackup {
+                    node: n,
+                    start: det,
+                    end: det + MS(28),
+                    entries: 2
+                })
+                .collect::<Vec<_>>()
+        );
+        let want = vec![
+            (0, 1, 2),
+            (1, 1, 3),
+            (2, 2, 1),
+            (3, 3, 1),
+            (4, 2, 3),
+            (5, 1, 2),
+            (6, 2, 1),
+            (7, 3, 1),
+            (8, 3, 2),
+            (9, 1, 3),
+            (10, 2, 3),
+            (11, 3, 2),
+        ];
+        assert_eq!(pairs(&b), want);
+        // Then nodes 1 and 2 crash together: lost are the sessions on exactly {1, 2}:
+        // 0 (1, 2), 2 (2, 1), 5 (1, 2), 6 (2, 1).
+        b.crash(1, SimTime::from_secs(200));
+        b.crash(2, SimTime::from_secs(200));
+        assert_eq!(b.lost, vec![0, 2, 5, 6]);
+    }
+
+    #[test]
+    fn a_crash_during_the_rebackup_loses_what_is_not_yet_backed_up() {
+        // As above, node 1 re-publishes session 0 from 103.500 s (its new backup, node 2, has
+        // processed the data at 103.505 s: 1 + 2 + 2 ms) then session 1 from 103.514 s (node 3
+        // holds it at 103.519 s). Node 1 crashing at 103.517 s loses session 1 (its only copy
+        // was node 1) and not session 0. Session 5 (1, 2) keeps its backup on node 2.
+        let mut b = cluster();
+        b.crash(0, SimTime::from_secs(100));
+        b.crash(1, MS(103_517));
+        assert_eq!(b.lost, vec![1]);
+        assert_eq!(b.entries[&0].backup, Some(2));
+    }
+}
