@@ -12,7 +12,8 @@
 //! `busy-day:24h`). Each case runs in a process of its own, so its peak memory (VmHWM) is its
 //! own; with `--reps N` it runs N times and the median is printed. Compare builds by running
 //! this for both in one sitting (the machine is shared: absolute rates move, ratios less).
-//! `cargo run --release --example bench --features queue-binary` runs on the binary heap.
+//! `cargo run --release --example bench --features queue-binary` runs on the binary heap,
+//! `--features queue-ladder` on the ladder queue.
 //! `req/CPU-s` divides by the CPU time the case used (user + system) instead of wall time: on
 //! a machine shared with other work it is the steadier of the two.
 
@@ -133,6 +134,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let exe = std::env::current_exe()?;
     let queue = if cfg!(feature = "queue-binary") {
         "binary heap"
+    } else if cfg!(feature = "queue-ladder") {
+        "ladder queue"
     } else {
         "radix heap"
     };

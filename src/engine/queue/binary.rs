@@ -73,6 +73,13 @@ impl<E> BinaryQueue<E> {
         Some((self.now, e.event))
     }
 
+    /// The next event only (a heap knows no further ahead without work; see
+    /// [`super::radix::RadixQueue::peek_ahead`]).
+    #[inline]
+    pub fn peek_ahead(&self, k: usize) -> impl Iterator<Item = &E> {
+        self.heap.peek().map(|e| &e.event).into_iter().take(k)
+    }
+
     /// The next event (see [`super::radix::RadixQueue::peek_next`]).
     #[inline]
     pub fn peek_next(&self) -> Option<&E> {

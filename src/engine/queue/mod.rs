@@ -4,21 +4,26 @@
 //! order in which the model scheduled them, never by queue internals. The payload is a small
 //! `Copy` enum owned by the model; this module knows nothing about what events mean.
 //!
-//! Two implementations with the same interface and the same order, event for event:
+//! Three implementations with the same interface and the same order, event for event:
 //! [`radix::RadixQueue`], the one the simulator uses (fast with millions of pending events),
-//! and [`binary::BinaryQueue`], `std`'s binary heap, the baseline. `cargo build --features
-//! queue-binary` makes [`EventQueue`] the binary heap, for measuring one against the other on
-//! whole runs (README, "Speed").
+//! [`ladder::LadderQueue`], a ladder queue (Tang, Goh and Thng 2005, after Brown's 1988
+//! calendar queue), and [`binary::BinaryQueue`], `std`'s binary heap, the baseline. `cargo
+//! build --features queue-binary` (or `queue-ladder`) makes [`EventQueue`] that queue, for
+//! measuring them against each other on whole runs (README, "Speed").
 
 pub mod binary;
+pub mod ladder;
 pub mod radix;
 
 /// The queue the simulator runs on.
-#[cfg(not(feature = "queue-binary"))]
+#[cfg(not(any(feature = "queue-binary", feature = "queue-ladder")))]
 pub type EventQueue<E> = radix::RadixQueue<E>;
 /// The queue the simulator runs on.
 #[cfg(feature = "queue-binary")]
 pub type EventQueue<E> = binary::BinaryQueue<E>;
+/// The queue the simulator runs on.
+#[cfg(all(feature = "queue-ladder", not(feature = "queue-binary")))]
+pub type EventQueue<E> = ladder::LadderQueue<E>;
 
 #[cfg(test)]
 mod tests {
@@ -69,21 +74,27 @@ mod tests {
         assert_eq!(q.pop().map(|x| x.1), Some(2));
     }
 
-    /// Both implementations pop the same events in the same order, under a workload like the
-    /// simulator's: many pending events, times drawn ahead of the clock (some equal to it,
-    /// some equal to each other), pushes interleaved with pops.
-    #[test]
-    fn radix_and_binary_heaps_pop_identically() {
+    /// A workload like the simulator's, fed to the binary heap and to `other` alike: many
+    /// pending events, times drawn ahead of the clock (some equal to it, some equal to each
+    /// other, some far ahead), pushes interleaved with pops; both must pop the same events in
+    /// the same order. The binary heap orders by the unique `(time, seq)` key by construction,
+    /// so agreeing with it event for event is the FIFO-among-equal-times property.
+    fn pops_like_binary_heap<Q>(
+        mut push: impl FnMut(&mut Q, SimTime, u64),
+        mut pop: impl FnMut(&mut Q) -> Option<(SimTime, u64)>,
+        now: impl Fn(&Q) -> SimTime,
+        len: impl Fn(&Q) -> usize,
+        mut a: Q,
+    ) {
         use crate::engine::rng::{self, Stream};
         use rand::RngExt;
         let mut r = rng::stream(7, 0, Stream::Balancer);
-        let mut a = radix::RadixQueue::new();
         let mut b = binary::BinaryQueue::new();
         let mut id = 0u64;
         for round in 0..200_000u64 {
             let pushes = if round < 5_000 { 3 } else { r.random_range(0..3) };
             for _ in 0..pushes {
-                let now = a.now().as_nanos();
+                let t_now = now(&a).as_nanos();
                 let dt = match r.random_range(0..4) {
                     0 => 0,
                     1 => r.random_range(0..1_000),
@@ -92,16 +103,74 @@ mod tests {
                 };
                 // A quarter of pushes into the past: clamped to the clock by both.
                 let t = if r.random_range(0..4) == 0 {
-                    now.saturating_sub(dt)
+                    t_now.saturating_sub(dt)
                 } else {
-                    now + dt
+                    t_now + dt
                 };
-                a.push(SimTime(t), id);
+                push(&mut a, SimTime(t), id);
                 b.push(SimTime(t), id);
                 id += 1;
             }
-            assert_eq!(a.pop(), b.pop(), "round {round}");
-            assert_eq!(a.len(), b.len());
+            assert_eq!(pop(&mut a), b.pop(), "round {round}");
+            assert_eq!(len(&a), b.len());
+        }
+        while let Some(x) = b.pop() {
+            assert_eq!(pop(&mut a), Some(x));
+        }
+        assert_eq!(len(&a), 0);
+    }
+
+    #[test]
+    fn radix_and_binary_heaps_pop_identically() {
+        pops_like_binary_heap(
+            |q: &mut radix::RadixQueue<u64>, t, e| q.push(t, e),
+            |q| q.pop(),
+            |q| q.now(),
+            |q| q.len(),
+            radix::RadixQueue::new(),
+        );
+    }
+
+    #[test]
+    fn ladder_and_binary_heap_pop_identically() {
+        pops_like_binary_heap(
+            |q: &mut ladder::LadderQueue<u64>, t, e| q.push(t, e),
+            |q| q.pop(),
+            |q| q.now(),
+            |q| q.len(),
+            ladder::LadderQueue::new(),
+        );
+    }
+
+    /// The ladder's special cases: a burst of more than its threshold (50) of events at one
+    /// time (sorted whole, FIFO), a bucket spread into finer rungs, and times near u64::MAX
+    /// (rung bounds past 2^64); each checked against the binary heap.
+    #[test]
+    fn ladder_bursts_and_extremes_match_binary_heap() {
+        let mut a = ladder::LadderQueue::new();
+        let mut b = binary::BinaryQueue::new();
+        let mut id = 0u64;
+        let mut both = |t: u64, a: &mut ladder::LadderQueue<u64>, b: &mut binary::BinaryQueue<u64>| {
+            a.push(SimTime(t), id);
+            b.push(SimTime(t), id);
+            id += 1;
+        };
+        for _ in 0..500 {
+            both(1_000, &mut a, &mut b);
+        }
+        for i in 0..5_000u64 {
+            both(2_000 + (i * 7919) % 3_000, &mut a, &mut b);
+        }
+        for i in 0..200u64 {
+            both(u64::MAX - i % 3, &mut a, &mut b);
+        }
+        for _ in 0..3_000 {
+            assert_eq!(a.pop(), b.pop());
+            // Pushes into the bucket being drained and just behind it.
+            let t = a.now().as_nanos();
+            both(t, &mut a, &mut b);
+            both(t.saturating_add(5), &mut a, &mut b);
+            assert_eq!(a.pop(), b.pop());
         }
         while let Some(x) = b.pop() {
             assert_eq!(a.pop(), Some(x));

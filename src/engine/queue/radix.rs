@@ -158,6 +158,13 @@ impl<E> RadixQueue<E> {
         }
     }
 
+    /// Up to `k` of the next events, earliest first, as far as they are already sorted (in the
+    /// front list): a hint for prefetching, not a complete peek.
+    #[inline]
+    pub fn peek_ahead(&self, k: usize) -> impl Iterator<Item = &E> {
+        self.front.iter().rev().take(k).map(|e| &e.1)
+    }
+
     /// The next event, when it is already known without work (it is in the front list); a
     /// hint for prefetching, not a complete peek.
     #[inline]
