@@ -8,6 +8,9 @@
 # Exit 0 when every file is identical; 1 with the list of files that differ. `busy-day` runs
 # 20 simulated minutes with its crash moved to minute 10 (a whole day takes minutes). The base
 # build is cached in target/check-base/ (a worktree at BASE, built once per revision).
+# BASE_BIN=path uses an already-built sessim for BASE instead (several branches checked against
+# one base need not build it each), and BASE_OUT=dir keeps the base's outputs there and reuses
+# them when the directory already exists.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 base_rev=$(git rev-parse "${1:-HEAD}")
@@ -18,10 +21,15 @@ echo "== building the working tree"
 cargo build --release -q
 cp target/release/sessim "$work/sessim-new"
 
-echo "== building $base_rev"
-git worktree add -q --detach "$work/base-src" "$base_rev"
-CARGO_TARGET_DIR="$PWD/target/check-base" cargo build --release -q --manifest-path "$work/base-src/Cargo.toml"
-cp target/check-base/release/sessim "$work/sessim-base"
+if [ -n "${BASE_BIN:-}" ]; then
+    echo "== using $BASE_BIN for $base_rev"
+    cp "$BASE_BIN" "$work/sessim-base"
+else
+    echo "== building $base_rev"
+    git worktree add -q --detach "$work/base-src" "$base_rev"
+    CARGO_TARGET_DIR="$PWD/target/check-base" cargo build --release -q --manifest-path "$work/base-src/Cargo.toml"
+    cp target/check-base/release/sessim "$work/sessim-base"
+fi
 
 run_all() { # BIN OUT
     local bin=$1 out=$2
@@ -40,10 +48,20 @@ run_all() { # BIN OUT
 }
 
 echo "== running every bundled scenario with both"
-run_all "$work/sessim-base" "$work/base"
+base_out="$work/base"
+if [ -n "${BASE_OUT:-}" ]; then
+    base_out=$BASE_OUT
+    if [ -d "$base_out" ]; then
+        echo "== reusing the base outputs in $base_out"
+    else
+        run_all "$work/sessim-base" "$base_out.partial" && mv "$base_out.partial" "$base_out"
+    fi
+else
+    run_all "$work/sessim-base" "$base_out"
+fi
 run_all "$work/sessim-new" "$work/new"
 
-if diff -rq "$work/base" "$work/new"; then
+if diff -rq "$base_out" "$work/new"; then
     echo "identical: $(find "$work/new" -type f | wc -l) files"
 else
     echo "outputs differ (above)" >&2
