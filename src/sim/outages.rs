@@ -148,7 +148,7 @@ impl Sim<'_> {
     pub(super) fn stop_drained(&mut self, b: usize, now: SimTime) {
         self.outages.draining[b] = false;
         self.set_backend_alive(b, false);
-        self.store.crash_node(b, now);
+        self.store.stop_node(b, now);
     }
 
     /// Requests on backend `b` die with it: the balancer answers 502 and does not retry them

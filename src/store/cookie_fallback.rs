@@ -50,6 +50,10 @@ impl SessionStore for CookieFallback {
     fn crash_node(&mut self, backend: usize, now: SimTime) {
         self.0.crash_node(backend, now)
     }
+
+    fn stop_node(&mut self, backend: usize, now: SimTime) {
+        self.0.stop_node(backend, now)
+    }
 }
 
 #[cfg(test)]

@@ -190,6 +190,13 @@ pub trait SessionStore: Send {
     /// Backend `backend` crashed at `now`: its memory is gone. (Driven by the failures issue.)
     fn crash_node(&mut self, _backend: usize, _now: SimTime) {}
 
+    /// Backend `backend` was stopped cleanly at `now` (drained, then stopped, as a deploy
+    /// does): its memory is gone as in a crash, but a clustered node announces that it leaves,
+    /// so the others need not wait for a timeout to notice.
+    fn stop_node(&mut self, backend: usize, now: SimTime) {
+        self.crash_node(backend, now)
+    }
+
     /// Store server `server` crashed and restarted at `now`, losing what its persistence
     /// setting loses. (Driven by the failures issue.)
     fn crash_server(&mut self, _server: usize, _now: SimTime) {}

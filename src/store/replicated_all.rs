@@ -23,6 +23,7 @@ use super::table::Table;
 use super::tomcat::ReadSeen;
 use super::tomcat::channel::{ChannelConfig, SendMode};
 use super::tomcat::delta::DeltaCluster;
+use super::tomcat::membership::Departure;
 use super::{Access, Env, LostCause, Progress, SessionStore, Step, StoreTotals, apply_write, write_kind};
 use crate::engine::SimTime;
 use crate::engine::rng::{Stream, stream_key};
@@ -234,8 +235,20 @@ impl SessionStore for ReplicatedAll {
 
     /// The node's copies are gone; a session is lost when no running node holds a copy.
     fn crash_node(&mut self, backend: usize, now: SimTime) {
+        self.leave(backend, Departure::Crash, now);
+    }
+
+    /// A clean stop: as a crash, except that the others drop the node from their view at once
+    /// (no sends to it wait for their timeout).
+    fn stop_node(&mut self, backend: usize, now: SimTime) {
+        self.leave(backend, Departure::Stop, now);
+    }
+}
+
+impl ReplicatedAll {
+    fn leave(&mut self, backend: usize, how: Departure, now: SimTime) {
         self.down[backend] = true;
-        self.d.crash(backend, now);
+        self.d.leave(backend, how, now);
         let running: Vec<bool> = self.down.iter().map(|d| !d).collect();
         let coming = self.d.copies.pending_to(&running);
         for slot in self.t.slots() {

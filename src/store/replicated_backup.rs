@@ -15,6 +15,7 @@ use super::config::{ReplicationConfig, SessionsConfig, WriteMode};
 use super::table::Table;
 use super::tomcat::backup::{BackupCluster, Found};
 use super::tomcat::channel::SendMode;
+use super::tomcat::membership::Departure;
 use super::{Access, Env, LostCause, Progress, SessionStore, Step, StoreTotals, apply_write, write_kind};
 use crate::engine::SimTime;
 use crate::engine::rng::{Stream, stream_key};
@@ -87,6 +88,12 @@ impl ReplicatedBackup {
     }
 
     /// Moves the sessions the cluster lost since `from` to the tombstones.
+    fn leave(&mut self, backend: usize, how: Departure, now: SimTime) {
+        let from = self.b.lost.len();
+        self.b.leave(backend, how, now);
+        self.bury(from, now);
+    }
+
     fn bury(&mut self, from: usize, now: SimTime) {
         for i in from..self.b.lost.len() {
             let sid = self.b.lost[i];
@@ -182,9 +189,12 @@ impl SessionStore for ReplicatedBackup {
     }
 
     fn crash_node(&mut self, backend: usize, now: SimTime) {
-        let from = self.b.lost.len();
-        self.b.crash(backend, now);
-        self.bury(from, now);
+        self.leave(backend, Departure::Crash, now);
+    }
+
+    /// A clean stop: the others drop the node at once and its backups take over at once.
+    fn stop_node(&mut self, backend: usize, now: SimTime) {
+        self.leave(backend, Departure::Stop, now);
     }
 }
 

@@ -100,6 +100,28 @@ fn a_client_cookie_loses_nothing_for_one_crash() {
 }
 
 #[test]
+fn a_drained_backup_manager_node_leaves_at_once() {
+    // A drain ends in a clean stop, which Tomcat announces (membership SHUTDOWN_PAYLOAD /
+    // MSG_STOP, the replicated map's MSG_STOP: store/tomcat/membership.rs). With cookie
+    // stickiness web2's users move to the other nodes after the drain; each of web2's
+    // sessions has its backup on a live node, which became primary when web2 stopped, and
+    // the proxies on the third nodes name that node as the backup: every session is found
+    // (taken over or fetched), no request fails (a drain kills nothing), and no request
+    // waits for the 3 s sender timeout, so the worst latency stays far below it (10 ms
+    // service plus a few 7 ms exchanges of the default replication timing).
+    const DRAIN_WEB2: &str = "[[faults]]\nkind = \"drain\"\ntarget = \"web2\"\nat = \"120s\"\n";
+    let r = one(&(base("cookie", "replicated_backup", "") + DRAIN_WEB2));
+    assert_eq!(r.summary.sessions_lost, 0);
+    assert_eq!(r.summary.errors, 0);
+    assert_eq!(r.faults[0].requests_failed, 0);
+    assert!(r.summary.latency_p99_ms < 1000.0, "p99 {} ms", r.summary.latency_p99_ms);
+    // The same node crashing instead: the requests in flight fail, and until membership
+    // drops it (3.5 s, multicast defaults) the sends to it wait the sender timeout.
+    let c = one(&(base("cookie", "replicated_backup", "") + CRASH_WEB2));
+    assert!(c.faults[0].requests_failed > 0);
+}
+
+#[test]
 fn one_backup_loses_only_sessions_whose_both_copies_crashed() {
     // Sessions are created in rotation over the nodes (cookie stickiness). BackupManager's
     // placement (LazyReplicatedMap.publishEntryInfo, AbstractReplicatedMap.getNextBackupIndex)

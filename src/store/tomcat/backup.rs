@@ -22,7 +22,14 @@
 //!   the primary; `RpcChannel.FIRST_REPLY`, `rpcTimeout` default 15 s,
 //!   `BackupManager.DEFAULT_REPL_TIMEOUT`); then `MSG_NOTIFY_MAPMEMBER` to the backup and
 //!   `MSG_PROXY` to the others: this node is primary, the backup stays, the old primary keeps
-//!   a proxy. No reply (the backup is dead) returns null: the session is not found.
+//!   a proxy. The node asks the backup *its proxy entry names*: after a publish, the proxies
+//!   learn the new backup only when its `MSG_PROXY` reaches them, so during a re-backup walk
+//!   they still ask the old one. A backup that left the view fails the send at once; a crashed
+//!   one still in the view fails it after the sender's `timeout` (3 s), and `RpcChannel.send`
+//!   throws that `ChannelException` through to `get` (the 15 s `rpcTimeout`,
+//!   `BackupManager.DEFAULT_REPL_TIMEOUT`, is the wait for a reply to a message that was
+//!   sent); a live member without the entry answers null. In each case `get` returns null:
+//!   the session is not found.
 //! * **A member disappears** (`AbstractReplicatedMap.memberDisappeared`), once membership drops
 //!   it ([`super::membership`]): each survivor walks its entries one by one; an entry it is
 //!   primary for whose backup was the member gets a new backup (`publishEntryInfo`), an entry it
@@ -36,13 +43,10 @@
 //! backup holds the data only once its `MSG_BACKUP` has been processed.
 
 use super::channel::{Channel, ChannelConfig};
-use super::membership::Membership;
+use super::membership::{Departure, Membership};
 use crate::engine::SimTime;
 use crate::store::SessionId;
 use std::collections::BTreeMap;
-
-/// `BackupManager.DEFAULT_REPL_TIMEOUT` (`rpcTimeout`).
-pub const RPC_TIMEOUT: SimTime = SimTime::from_secs(15);
 
 /// Who holds one session.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -54,6 +58,27 @@ pub struct Entry {
     pub backup_from: SimTime,
     /// When the backup has processed the latest change.
     pub synced_at: SimTime,
+    /// The backup that the proxy entries on the other nodes name until `proxies_from`, when
+    /// the `MSG_PROXY` of the latest publish has reached them (None: before the first publish
+    /// reaches them they hold no entry at all).
+    pub proxy_backup: Option<u32>,
+    pub proxies_from: SimTime,
+}
+
+impl Entry {
+    /// The backup that a proxy entry names at `now`: who a fetch from a third node asks.
+    fn asked_by_proxy(&self, now: SimTime) -> Option<u32> {
+        if now < self.proxies_from {
+            self.proxy_backup
+        } else {
+            self.backup
+        }
+    }
+
+    /// Whether node `m` holds the data at `now`.
+    fn held_on(&self, m: u32, now: SimTime) -> bool {
+        self.primary == Some(m) || (self.backup == Some(m) && self.backup_from <= now)
+    }
 }
 
 /// What an access found.
@@ -215,6 +240,10 @@ impl BackupCluster {
             let sid = work[i].2.remove(0);
             let (b, from, end) = self.publish(s, t);
             if let Some(e) = self.entries.get_mut(&sid) {
+                // Until this publish's MSG_PROXY reaches them, the proxies still name the old
+                // backup: the member that left (case [1]) or this node (case [4]).
+                e.proxy_backup = e.backup;
+                e.proxies_from = end;
                 e.primary = Some(s);
                 e.backup = b;
                 e.backup_from = from;
@@ -245,6 +274,8 @@ impl BackupCluster {
                 backup,
                 backup_from: from,
                 synced_at: from,
+                proxy_backup: None,
+                proxies_from: t,
             },
         );
         self.replicate(sid, t)
@@ -273,11 +304,9 @@ impl BackupCluster {
         if e.primary == Some(node) {
             return (Found::Local, now);
         }
-        if e.backup == Some(node) {
-            if e.backup_from > now {
-                // MSG_BACKUP not processed yet: this node has no entry.
-                return (Found::Missing, now);
-            }
+        // A node chosen as the backup holds the data once its MSG_BACKUP is processed; before
+        // that it holds only what the proxies hold (or nothing), and goes on as a proxy.
+        if e.backup == Some(node) && e.backup_from <= now {
             let stale = e.synced_at > now;
             let (b, from, t) = self.publish(node, now);
             self.entries.insert(
@@ -287,21 +316,35 @@ impl BackupCluster {
                     backup: b,
                     backup_from: from,
                     synced_at: from,
+                    // The proxies named this node as the backup until its MSG_PROXY.
+                    proxy_backup: Some(node),
+                    proxies_from: t,
                 },
             );
             return (if stale { Found::TookOverStale } else { Found::TookOver }, t);
         }
-        // A proxy entry: ask the backup.
-        let Some(b) = e.backup else {
+        // A proxy entry: ask the backup it names (which a publish under way may not have
+        // updated yet).
+        let Some(b) = e.asked_by_proxy(now) else {
+            // No proxy entry here yet: nothing to ask.
             return (Found::Missing, now);
         };
         if !self.in_view(b as usize, now) {
+            // A member that left the view: the RPC's send fails at once (the stopped node
+            // refuses the connection; a dropped one is no longer a destination).
             return (Found::Missing, now);
         }
-        if !self.alive[b as usize] || e.backup_from > now {
-            // No reply: the RPC waits its timeout.
+        if !self.alive[b as usize] {
+            // A crashed member still in the view: the RPC's send waits for the Tribes
+            // acknowledgement until the sender's timeout, and `RpcChannel.send` throws the
+            // `ChannelException` to `get`, which returns null (it does not wait `rpcTimeout`).
             self.msgs += 1;
-            return (Found::Missing, now + RPC_TIMEOUT);
+            return (Found::Missing, now + self.ch.cfg.sender_timeout);
+        }
+        if !e.held_on(b, now) {
+            // The member has no entry yet: `replyRequest` answers null after one exchange.
+            let (t, _) = self.send(&[b], now);
+            return (Found::Missing, t);
         }
         let (mut t, _) = self.send(&[b], now);
         t = self.send(&[b], t).0;
@@ -311,6 +354,12 @@ impl BackupCluster {
         }
         if let Some(e) = self.entries.get_mut(&sid) {
             e.primary = Some(node);
+            if e.backup != Some(b) {
+                // `get` keeps the backup its proxy entry named, which holds the data.
+                e.backup = Some(b);
+                e.backup_from = now;
+                e.synced_at = now;
+            }
         }
         (Found::Fetched, t)
     }
@@ -326,6 +375,12 @@ impl BackupCluster {
 
     /// Node `node` crashed at `now`: what it held is gone.
     pub fn crash(&mut self, node: usize, now: SimTime) {
+        self.leave(node, Departure::Crash, now);
+    }
+
+    /// Node `node` crashed or stopped (`how`) at `now`: what it held is gone, and the
+    /// survivors run `memberDisappeared` when membership drops it (at once for a clean stop).
+    pub fn leave(&mut self, node: usize, how: Departure, now: SimTime) {
         self.advance(now);
         self.alive[node] = false;
         let n = node as u32;
@@ -344,10 +399,11 @@ impl BackupCluster {
             self.entries.remove(&sid);
             self.lost.push(sid);
         }
-        let at = self.membership.detected_at(now);
+        let at = self.membership.dropped_at(how, now);
         self.dropped_at[node] = Some(at);
         let pos = self.detections.partition_point(|&(t, _)| t <= at);
         self.detections.insert(pos, (at, n));
+        self.advance(now);
     }
 
     /// Node `node` starts at `now`, empty, and joins the view.
@@ -504,6 +560,84 @@ mod tests {
         b.crash(1, SimTime::from_secs(200));
         b.crash(2, SimTime::from_secs(200));
         assert_eq!(b.lost, vec![0, 2, 5, 6]);
+    }
+
+    #[test]
+    fn a_clean_stop_rebacks_up_at_once() {
+        // The same walk as a crash of node 0 (above), but node 0 is stopped at 100 s and
+        // announces it: memberDisappeared runs at 100 s, not at 103.5 s. Same pairs, each
+        // survivor's walk 28 ms from 100 s; no session is lost.
+        let mut b = cluster();
+        let at = SimTime::from_secs(100);
+        b.leave(0, Departure::Stop, at);
+        assert!(b.lost.is_empty());
+        assert_eq!(
+            b.rebackups,
+            (1..4)
+                .map(|n| Rebackup {
+                    node: n,
+                    start: at,
+                    end: at + MS(28),
+                    entries: 2
+                })
+                .collect::<Vec<_>>()
+        );
+        assert_eq!(b.entries[&0].primary, Some(1));
+        assert_eq!(b.entries[&0].backup, Some(2));
+        // A request for session 4 (primary 2, backup 3 after the walk) on node 3 at 100.1 s:
+        // the backup takes it over and publishes to its two members [1, 2] only, MSG_BACKUP
+        // then MSG_PROXY, 7 ms each: done at 100.114 s. (With node 0 still in the view, as
+        // after a crash before 103.5 s, a send to it would wait the sender timeout.)
+        let (found, t) = b.access(4, 3, MS(100_100));
+        assert_eq!(found, Found::TookOver);
+        assert_eq!(t, MS(100_114));
+    }
+
+    #[test]
+    fn during_the_walk_a_proxy_asks_the_backup_it_knows() {
+        // Node 0 stops at 100 s. Node 1's walk (see the crash test above): session 0 (primary
+        // was 0, backup 1: node 1 becomes primary, new backup 2) published 100.000-100.014 s,
+        // its MSG_PROXY done at 100.014 s; session 1 (primary 1, backup was 0: new backup 3)
+        // published 100.014-100.028 s, node 3 holding the data at 100.019 s.
+        let mut b = cluster();
+        b.leave(0, Departure::Stop, SimTime::from_secs(100));
+        // Session 0 on node 3 at 100.005 s: its proxy still names node 1 as the backup, and
+        // node 1 holds the data (it is primary now): fetched, 3 exchanges of 7 ms (RPC, notify
+        // the backup, MSG_PROXY to node 2): 100.026 s.
+        assert_eq!(b.access(0, 3, MS(100_005)), (Found::Fetched, MS(100_026)));
+        // Session 1 on node 2 at 100.010 s: its proxy still names node 0, which left: the
+        // RPC fails at once and the session is not found (as in Tomcat until the MSG_PROXY).
+        assert_eq!(b.access(1, 2, MS(100_010)), (Found::Missing, MS(100_010)));
+        // At 100.030 s the proxy names node 3, which holds the data: fetched by 100.051 s.
+        assert_eq!(b.access(1, 2, MS(100_030)), (Found::Fetched, MS(100_051)));
+    }
+
+    #[test]
+    fn a_backup_whose_data_has_not_arrived_acts_as_a_proxy() {
+        // As above: session 0's new backup is node 2, which processes the MSG_BACKUP at
+        // 100.005 s. A request on node 2 at 100.003 s finds only its proxy entry, naming node
+        // 1 (which holds the data): fetched, 3 exchanges of 7 ms: 100.024 s. Node 2 is then
+        // primary and, as `get` does, keeps the backup its proxy named: node 1.
+        let mut b = cluster();
+        b.leave(0, Departure::Stop, SimTime::from_secs(100));
+        assert_eq!(b.entries[&0].backup, Some(2));
+        assert_eq!(b.access(0, 2, MS(100_003)), (Found::Fetched, MS(100_024)));
+        assert_eq!((b.entries[&0].primary, b.entries[&0].backup), (Some(2), Some(1)));
+    }
+
+    #[test]
+    fn a_fetch_from_a_crashed_backup_waits_the_sender_timeout() {
+        // Node 1 crashes at 20 s (dropped at 23.5 s). Session 0 (primary 0, backup 1) asked
+        // for on node 2 at 21 s: the RPC to node 1 fails after the 3 s sender timeout of
+        // `cfg` (channel.rs tests), not after the 15 s rpcTimeout.
+        let mut b = cluster();
+        b.crash(1, SimTime::from_secs(20));
+        let timeout = b.ch.cfg.sender_timeout;
+        assert_eq!(timeout, SimTime::from_secs(3));
+        assert_eq!(
+            b.access(0, 2, SimTime::from_secs(21)),
+            (Found::Missing, SimTime::from_secs(24))
+        );
     }
 
     #[test]

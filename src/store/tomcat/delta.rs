@@ -21,7 +21,7 @@
 use super::ReadSeen;
 use super::channel::{Channel, ChannelConfig};
 use super::copies::{Copies, Msg};
-use super::membership::Membership;
+use super::membership::{Departure, Membership};
 use crate::engine::SimTime;
 use crate::store::SessionId;
 use std::collections::HashMap;
@@ -140,12 +140,18 @@ impl DeltaCluster {
         self.copies.read(node, sid)
     }
 
-    /// Node `node` crashed at `now`.
-    pub fn crash(&mut self, node: usize, now: SimTime) {
+    /// Node `node` crashed (or stopped, `how`) at `now`: its copies are gone, and the others
+    /// drop it from their view when membership tells them.
+    pub fn leave(&mut self, node: usize, how: Departure, now: SimTime) {
         self.advance(now);
         self.alive[node] = false;
         self.copies.drop_node(node);
-        self.dropped_at[node] = Some(self.membership.detected_at(now));
+        self.dropped_at[node] = Some(self.membership.dropped_at(how, now));
+    }
+
+    /// Node `node` crashed at `now`.
+    pub fn crash(&mut self, node: usize, now: SimTime) {
+        self.leave(node, Departure::Crash, now);
     }
 
     /// Node `node` starts at `now`: it joins the view and copies a running member's sessions.
@@ -265,5 +271,18 @@ mod tests {
         // Node 2 restarts and copies node 0's sessions: fresh there.
         assert_eq!(d.restart(2, SimTime::from_secs(6)), 1);
         assert_eq!(d.read(1, 2, SimTime::from_secs(6)), ReadSeen::Fresh);
+    }
+
+    #[test]
+    fn a_cleanly_stopped_member_is_not_sent_to() {
+        // As above, but node 2 is stopped (drained, then shut down) at 1.2 s: it announced
+        // the stop, so the change at 2 s goes to node 1 only: 1 ms serialise + 2 ms there
+        // + 2 ms processing + 2 ms back = 7 ms, and nothing waits for the 3 s timeout.
+        let mut d = DeltaCluster::new(cfg(SendMode::Sync), Membership::MULTICAST, 3, 1);
+        d.create(1, 0, SimTime::ZERO);
+        d.leave(2, Departure::Stop, MS(1200));
+        let sent = d.msgs;
+        assert_eq!(d.complete(1, 0, true, SimTime::from_secs(2)), MS(2007));
+        assert_eq!((d.msgs - sent, d.dead_sends), (1, 0));
     }
 }

@@ -15,8 +15,26 @@
 //! dropped at the first check whose age exceeds the timeout. Until then the others keep it in
 //! their view and keep sending to it. All members are taken to beat in phase (every member
 //! beats at multiples of the period): the detection time is then exact to the period.
+//!
+//! A member that stops cleanly (a deploy stops the node after draining it) is not waited for:
+//! both services announce the stop. `McastServiceImpl.stop` sends one last heartbeat with
+//! `Member.SHUTDOWN_PAYLOAD` as its command, and the receivers remove the member and call
+//! `memberDisappeared` on it at once; `StaticMembershipProvider.stopMembership` sends a
+//! `MemberMessage.MSG_STOP` with the same effect. The replicated maps also broadcast their own
+//! `MapMessage.MSG_STOP` on `breakdown()` (`tribes/tipis/AbstractReplicatedMap.java`), whose
+//! receivers run `memberDisappeared` (so a BackupManager's backups take over at once). The
+//! announcement is one datagram or message: it is taken to arrive at the stop itself.
 
 use crate::engine::SimTime;
+
+/// How a member leaves the cluster.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Departure {
+    /// It crashed: the others notice after the membership timeout.
+    Crash,
+    /// It was stopped cleanly and said so: the others drop it at once.
+    Stop,
+}
 
 /// A membership service and its timing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -43,6 +61,14 @@ impl Membership {
     /// The `membership` key's values.
     pub const ALL: &'static [(&'static str, Membership)] =
         &[("multicast", Membership::MULTICAST), ("static", Membership::STATIC)];
+
+    /// When the survivors drop a member that left at `at`, by crash or by a clean stop.
+    pub fn dropped_at(&self, how: Departure, at: SimTime) -> SimTime {
+        match how {
+            Departure::Crash => self.detected_at(at),
+            Departure::Stop => at,
+        }
+    }
 
     /// When the survivors drop a member that crashed at `crash`: the first check (a multiple
     /// of the period) more than `timeout` after the member's last beat (the last multiple of
@@ -78,5 +104,19 @@ mod tests {
             timeout: SimTime::from_millis(2500),
         };
         assert_eq!(odd.detected_at(SimTime::from_millis(400)), SimTime::from_secs(3));
+    }
+
+    #[test]
+    fn a_clean_stop_is_dropped_at_once() {
+        // The stop announcement (SHUTDOWN_PAYLOAD / MSG_STOP) arrives with the stop: no wait
+        // for the timeout, whichever service, where a crash at 1.2 s waits until 4.5 s.
+        let at = SimTime::from_millis(1200);
+        for m in [Membership::MULTICAST, Membership::STATIC] {
+            assert_eq!(m.dropped_at(Departure::Stop, at), at);
+        }
+        assert_eq!(
+            Membership::MULTICAST.dropped_at(Departure::Crash, at),
+            SimTime::from_millis(4500)
+        );
     }
 }
