@@ -433,7 +433,9 @@ fn run_and_report(
             sc.warmup
         );
         println!("{}", table::render(&labels, &runs));
-        print_answers(&report::answer::run_answers(&tables_of(&runs)));
+        // The same sentences as report.html's: read back from the files just written, so that
+        // every input the answers use (stores.csv, scenario.toml's send modes) is there.
+        print_answers(&report::answer::run_answers(&report::input::read_run(out_dir)?));
         let reqs: u64 = runs.iter().map(|r| r.summary.requests).sum();
         println!(
             "{} requests simulated in {:.2} s; results in {}",
@@ -475,15 +477,6 @@ fn replay_summary(rep: &ReplayReport) -> String {
         ));
     }
     s
-}
-
-/// The run's results as the report reads them back from the files.
-fn tables_of(runs: &[RunResult]) -> report::input::RunTables {
-    report::input::RunTables {
-        summary: runs.iter().map(|r| r.summary.clone()).collect(),
-        faults: runs.iter().flat_map(|r| r.faults.iter().cloned()).collect(),
-        ..Default::default()
-    }
 }
 
 /// The answer sentences under the table.

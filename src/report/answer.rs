@@ -320,14 +320,32 @@ fn replication_lines(t: &RunTables, names: &[String]) -> Vec<String> {
             ),
             _ => "Replication trade-off: ".to_string(),
         };
-        if stale.0 > 0.0 {
-            line += &format!(
-                "not waiting leaves other nodes' copies behind ({} stale reads under {}); ",
-                fmt_num(stale.0.round()),
-                stale.1
-            );
-        } else {
-            line += "no strategy read a stale copy; ";
+        let partial = by(col::partial_reads, true);
+        match (stale.0 > 0.0, partial.0 > 0.0) {
+            (true, true) => {
+                line += &format!(
+                    "not waiting leaves other nodes' copies behind ({} stale reads under {}) or missing changes ({} partial reads under {}); ",
+                    fmt_num(stale.0.round()),
+                    stale.1,
+                    fmt_num(partial.0.round()),
+                    partial.1
+                )
+            }
+            (true, false) => {
+                line += &format!(
+                    "not waiting leaves other nodes' copies behind ({} stale reads under {}); ",
+                    fmt_num(stale.0.round()),
+                    stale.1
+                )
+            }
+            (false, true) => {
+                line += &format!(
+                    "not waiting lets other nodes' copies miss changes that arrived out of order ({} partial reads under {}); ",
+                    fmt_num(partial.0.round()),
+                    partial.1
+                )
+            }
+            (false, false) => line += "no strategy read a stale or partial copy; ",
         }
         if lost.0 > 0.0 {
             line += &format!(

@@ -433,3 +433,91 @@ fn out_naming_a_file_is_bad_input() {
         "the file is left alone"
     );
 }
+
+#[test]
+fn tomcat_replication_states_the_trade_off_the_csv_holds() {
+    // One replication of 9 minutes (6 measured, the crashes at 6 and 7 min). The trade-off
+    // sentence names the fastest synchronous strategy (DeltaManager sync or a BackupManager
+    // one: BackupManager's default mapSendOptions is synchronous) against the fastest
+    // asynchronous one (DeltaManager async), the most partial reads (only asynchronous
+    // DeltaManager can drop a delta that overtook its create) and the double-crash loss of
+    // BackupManager, each number as summary.csv holds it; the terminal says what report.html
+    // says.
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("out");
+    let out = stdout_of(&[
+        "run",
+        "scenarios/tomcat-replication.toml",
+        "--replications",
+        "1",
+        "--set",
+        "duration=\"9m\"",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    let t = read_run(&dir).expect("the run folder reads back");
+    let answers = answer_lines(&out);
+    let page = report_answers(&dir);
+    let line = answers
+        .iter()
+        .find(|l| l.starts_with("Replication trade-off: "))
+        .unwrap_or_else(|| panic!("no trade-off line: {answers:?}"));
+    assert!(page.contains(line.as_str()), "report.html states {line}");
+    let row = |s: &str| t.summary.iter().find(|r| r.strategy == s).expect(s);
+    let sync = [
+        "DeltaManager sync, 1 crash",
+        "BackupManager, 1 crash",
+        "BackupManager, 2 crashes together",
+        "BackupManager, 2 crashes 1 min apart",
+    ]
+    .iter()
+    .map(|s| row(s))
+    .min_by(|a, b| a.latency_p99_ms.total_cmp(&b.latency_p99_ms))
+    .unwrap();
+    let not = ["DeltaManager async, 1 crash", "DeltaManager async, 2 crashes together"]
+        .iter()
+        .map(|s| row(s))
+        .min_by(|a, b| a.latency_p99_ms.total_cmp(&b.latency_p99_ms))
+        .unwrap();
+    assert!(
+        line.contains(&format!(
+            "costs latency (p99 {} ms under {} against {} ms under {})",
+            (sync.latency_p99_ms * 10.0).round() / 10.0,
+            sync.strategy,
+            (not.latency_p99_ms * 10.0).round() / 10.0,
+            not.strategy
+        )),
+        "{line}"
+    );
+    let most = |f: fn(&sessim::metrics::SummaryRow) -> u64| t.summary.iter().max_by_key(|r| f(r)).unwrap();
+    let partial = most(|r| r.partial_reads);
+    assert!(
+        partial.partial_reads > 0,
+        "asynchronous deltas overtake their creates with 2 ms jitter"
+    );
+    assert!(
+        partial.strategy.starts_with("DeltaManager async"),
+        "{}",
+        partial.strategy
+    );
+    assert!(
+        line.contains(&format!(
+            "({} partial reads under {})",
+            partial.partial_reads, partial.strategy
+        )),
+        "{line}"
+    );
+    let lost = most(|r| r.lost_node_failure);
+    assert_eq!(lost.strategy, "BackupManager, 2 crashes together");
+    assert!(
+        line.ends_with(&format!(
+            "crash together ({} session requests under {}).",
+            lost.lost_node_failure, lost.strategy
+        )),
+        "{line}"
+    );
+    // One crash, or two a minute apart (the cluster re-backs-up within seconds), loses nothing.
+    for s in ["BackupManager, 1 crash", "BackupManager, 2 crashes 1 min apart"] {
+        assert_eq!(row(s).sessions_lost, 0, "{s}");
+    }
+}
