@@ -10,7 +10,7 @@
 # build is cached in target/check-base/ (a worktree at BASE, built once per revision).
 # BASE_BIN=path uses an already-built sessim for BASE instead (several branches checked against
 # one base need not build it each), and BASE_OUT=dir keeps the base's outputs there and reuses
-# them when the directory already exists.
+# them when the directory already exists; NEW_OUT=dir keeps the working tree's outputs there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 base_rev=$(git rev-parse "${1:-HEAD}")
@@ -59,10 +59,12 @@ if [ -n "${BASE_OUT:-}" ]; then
 else
     run_all "$work/sessim-base" "$base_out"
 fi
-run_all "$work/sessim-new" "$work/new"
+new_out="${NEW_OUT:-$work/new}"
+rm -rf "$new_out"
+run_all "$work/sessim-new" "$new_out"
 
-if diff -rq "$base_out" "$work/new"; then
-    echo "identical: $(find "$work/new" -type f | wc -l) files"
+if diff -rq "$base_out" "$new_out"; then
+    echo "identical: $(find "$new_out" -type f | wc -l) files"
 else
     echo "outputs differ (above)" >&2
     exit 1

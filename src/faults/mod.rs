@@ -4,7 +4,8 @@
 //! (`crash`, `app_down`, `drain`, `slow`), a `rolling_restart` of every backend, and `random`
 //! failures whose times between failures and repair times follow distributions (an alternating
 //! renewal process per component). This module turns them into one time-ordered stream of
-//! primitive [`Action`]s; the simulator decides what each action does to its model. Random
+//! primitive [`Action`]s, and says what each does to a backend ([`backend_effects`]); the
+//! simulator carries the effects out on its model. Random
 //! failures draw from their own stream, keyed by the component, so compared strategies see the
 //! same failures at the same times.
 
@@ -85,6 +86,72 @@ pub enum Action {
         factor_milli: u32,
     },
     SlowEnd,
+}
+
+/// One thing an [`Action`] does to a backend. [`backend_effects`] says which, in which order;
+/// the simulator carries each out on its model (and schedules what follows), deciding nothing.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Effect {
+    /// A fault of this kind starts on the backend (a `faults.csv` row).
+    Begin(&'static str),
+    /// The balancer knows at once: a drain is the operator's own act.
+    KnownAtOnce,
+    /// The process stops accepting connections (a crash).
+    ProcessDies,
+    /// The application dies (`true`) behind a live web server, which answers 502; or comes
+    /// back (`false`).
+    AppDown(bool),
+    /// The requests on the backend fail: the balancer answers 502 and does not retry them.
+    KillInFlight,
+    /// What the process held in memory or on its disk is gone, without warning (a crash).
+    LoseMemory,
+    /// Out of the balancer; once its last request is done it stops cleanly (a replicating
+    /// node announces that it leaves) and what it held is gone.
+    Drain,
+    /// Service times multiplied by this factor (1 = normal).
+    Slow(f64),
+    /// A drained node that has not stopped yet does not stop after all.
+    CancelStop,
+    /// The stopped process starts again, empty, with idle workers, and rejoins its cluster.
+    StartEmpty,
+    /// Back in the balancer after a drain.
+    Undrain,
+    /// The fault on the backend is over (its recovery time in `faults.csv`).
+    End,
+}
+
+/// What a backend is doing when an action reaches it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BackendNow {
+    /// Its process is not running (crashed, or stopped after a drain).
+    pub stopped: bool,
+    /// It is out of the balancer (drained).
+    pub drained: bool,
+}
+
+/// What `action` does to a backend in state `now`, in the order it happens.
+pub fn backend_effects(action: Action, now: BackendNow) -> Vec<Effect> {
+    use Effect::*;
+    match action {
+        Action::Crash => vec![Begin("crash"), ProcessDies, KillInFlight, LoseMemory],
+        // The sessions on disk survive an application failure.
+        Action::AppDown => vec![Begin("app_down"), AppDown(true), KillInFlight],
+        Action::DrainStart => vec![Begin("drain"), KnownAtOnce, Drain],
+        Action::SlowStart { factor_milli } => vec![Begin("slow"), Slow(factor_milli as f64 / 1000.0)],
+        Action::SlowEnd => vec![Slow(1.0), End],
+        Action::AppUp => vec![AppDown(false), End],
+        Action::Restart => {
+            let mut e = vec![CancelStop];
+            if now.stopped {
+                e.push(StartEmpty);
+            }
+            if now.drained {
+                e.push(Undrain);
+            }
+            e.push(End);
+            e
+        }
+    }
 }
 
 /// An action at a time on a target, with the index of the fault it comes from (scheduled
@@ -294,5 +361,53 @@ mod tests {
             // ~1800 cycles: the fraction's standard error is about 0.003.
             assert!((frac - 10.0 / 110.0).abs() < 0.012, "down fraction {frac}");
         }
+    }
+}
+
+#[cfg(test)]
+mod effect_tests {
+    use super::Effect::*;
+    use super::*;
+
+    #[test]
+    fn a_crash_kills_what_is_in_flight_and_loses_memory_an_app_failure_keeps_the_disk() {
+        let now = BackendNow::default();
+        assert_eq!(
+            backend_effects(Action::Crash, now),
+            vec![Begin("crash"), ProcessDies, KillInFlight, LoseMemory]
+        );
+        let app = backend_effects(Action::AppDown, now);
+        assert_eq!(app, vec![Begin("app_down"), AppDown(true), KillInFlight]);
+        assert!(!app.contains(&LoseMemory));
+    }
+
+    #[test]
+    fn a_drain_kills_nothing_and_the_balancer_knows_at_once() {
+        let e = backend_effects(Action::DrainStart, BackendNow::default());
+        assert_eq!(e, vec![Begin("drain"), KnownAtOnce, Drain]);
+        assert!(!e.contains(&KillInFlight));
+    }
+
+    #[test]
+    fn a_restart_starts_only_a_stopped_process_and_undrains_only_a_drained_one() {
+        let r = |stopped, drained| backend_effects(Action::Restart, BackendNow { stopped, drained });
+        // After a crash: stopped, never drained.
+        assert_eq!(r(true, false), vec![CancelStop, StartEmpty, End]);
+        // After a drain whose node stopped: both.
+        assert_eq!(r(true, true), vec![CancelStop, StartEmpty, Undrain, End]);
+        // A drained node still finishing its requests when its downtime ends: it stays up.
+        assert_eq!(r(false, true), vec![CancelStop, Undrain, End]);
+    }
+
+    #[test]
+    fn slow_factors_come_back_from_thousandths() {
+        assert_eq!(
+            backend_effects(Action::SlowStart { factor_milli: 2500 }, BackendNow::default()),
+            vec![Begin("slow"), Slow(2.5)]
+        );
+        assert_eq!(
+            backend_effects(Action::SlowEnd, BackendNow::default()),
+            vec![Slow(1.0), End]
+        );
     }
 }

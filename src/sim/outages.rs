@@ -4,7 +4,7 @@
 use super::trace::Outcome;
 use super::{Liveness, Sim};
 use crate::engine::SimTime;
-use crate::faults::{Action, Scheduled, Target};
+use crate::faults::{self, Action, BackendNow, Effect, Scheduled, Target};
 
 impl Sim<'_> {
     /// The backend's web server starts (`alive`) or stops accepting connections; a backend that
@@ -43,34 +43,40 @@ impl Sim<'_> {
         }
     }
 
-    /// Carries out one action of the fault schedule.
+    /// Carries out one action of the fault schedule: the effects [`faults::backend_effects`]
+    /// lists, in its order.
     pub(super) fn apply_fault(&mut self, a: Scheduled, now: SimTime) {
         let b = match a.target {
             Target::Backend(b) if b < self.cluster.backends.len() => b,
             Target::Backend(_) => return,
             Target::Store(k) => return self.apply_store_fault(k, a.action, now),
         };
-        let name = self.system.backends[b].name.clone();
-        match a.action {
-            Action::Crash => {
-                self.outages.fault_on[b] = Some(self.metrics.fault_started("crash", name, now));
-                self.set_backend_alive(b, false);
-                self.kill_in_flight(b, now);
-                self.store.crash_node(b, now);
+        let state = BackendNow {
+            stopped: self.cluster.liveness[b] == Liveness::Dead,
+            drained: self.outages.drained[b],
+        };
+        for effect in faults::backend_effects(a.action, state) {
+            self.apply_effect(b, effect, now);
+        }
+    }
+
+    fn apply_effect(&mut self, b: usize, effect: Effect, now: SimTime) {
+        match effect {
+            Effect::Begin(kind) => {
+                let name = self.system.backends[b].name.clone();
+                self.outages.fault_on[b] = Some(self.metrics.fault_started(kind, name, now));
             }
-            Action::AppDown => {
-                // The application dies; its host's web server stays up and answers 502. The
-                // sessions on disk survive.
-                self.outages.fault_on[b] = Some(self.metrics.fault_started("app_down", name, now));
-                self.set_app_down(b, true);
-                self.kill_in_flight(b, now);
+            Effect::KnownAtOnce => {
+                if let Some(f) = self.outages.fault_on[b] {
+                    self.metrics.fault_detected(f, now);
+                }
             }
-            Action::DrainStart => {
-                // The operator takes the server out of the balancer: no new requests, except
-                // those already queued or served, which finish; then it stops.
-                let f = self.metrics.fault_started("drain", name, now);
-                self.outages.fault_on[b] = Some(f);
-                self.metrics.fault_detected(f, now);
+            Effect::ProcessDies => self.set_backend_alive(b, false),
+            Effect::AppDown(down) => self.set_app_down(b, down),
+            Effect::KillInFlight => self.kill_in_flight(b, now),
+            Effect::LoseMemory => self.store.crash_node(b, now),
+            Effect::Drain => {
+                // No new requests; those already queued or served finish; then it stops.
                 self.outages.drained[b] = true;
                 self.outages.draining[b] = true;
                 self.router.set_server_up(b, false);
@@ -78,34 +84,20 @@ impl Sim<'_> {
                     self.stop_drained(b, now);
                 }
             }
-            Action::SlowStart { factor_milli } => {
-                self.outages.fault_on[b] = Some(self.metrics.fault_started("slow", name, now));
-                self.outages.slow[b] = factor_milli as f64 / 1000.0;
-            }
-            Action::SlowEnd => {
-                self.outages.slow[b] = 1.0;
-                self.recovered(b, now);
-            }
-            Action::AppUp => {
-                self.set_app_down(b, false);
-                self.recovered(b, now);
-            }
-            Action::Restart => {
-                // The node comes back empty.
-                self.outages.draining[b] = false;
-                if self.cluster.liveness[b] == Liveness::Dead {
-                    self.set_backend_alive(b, true);
-                    if self.cluster.track_workers {
-                        self.cluster.free_workers[b] = (0..self.system.backends[b].workers).rev().collect();
-                    }
-                    self.store.restart_node(b, now);
+            Effect::Slow(factor) => self.outages.slow[b] = factor,
+            Effect::CancelStop => self.outages.draining[b] = false,
+            Effect::StartEmpty => {
+                self.set_backend_alive(b, true);
+                if self.cluster.track_workers {
+                    self.cluster.free_workers[b] = (0..self.system.backends[b].workers).rev().collect();
                 }
-                if self.outages.drained[b] {
-                    self.outages.drained[b] = false;
-                    self.router.set_server_up(b, true);
-                }
-                self.recovered(b, now);
+                self.store.restart_node(b, now);
             }
+            Effect::Undrain => {
+                self.outages.drained[b] = false;
+                self.router.set_server_up(b, true);
+            }
+            Effect::End => self.recovered(b, now),
         }
     }
 
