@@ -379,6 +379,37 @@ impl Sim<'_> {
         if self.workload.replay.is_some() {
             self.replayed_relogin(req);
         }
+        let r = &mut self.requests[req as usize];
+        if r.kind == Kind::Relogin && r.progress.locked {
+            // The request holds the lock of the session it lost (replay folds the re-login
+            // into it): delete that lock before the user switches to the new session, as
+            // `session_regenerate_id` closes the old session before it opens the new one.
+            r.phase = Phase::Release;
+            r.progress = r.progress.for_write();
+            return self.release_lost(req, now);
+        }
+        self.create_or_write(req, now);
+    }
+
+    /// Phase [`Phase::Release`]: the lock of the lost session is deleted (the store's write
+    /// phase of a request that found nothing: only the unlock); then the login goes on.
+    pub(super) fn release_lost(&mut self, req: u32, now: SimTime) {
+        let access = self.access(req);
+        let mut progress = self.requests[req as usize].progress;
+        let step = self.store.write(&access, &mut progress, false, now, &mut self.woken);
+        self.requests[req as usize].progress = progress;
+        while let Some(w) = self.woken.pop() {
+            self.queue.push(now, Ev::Store { req: w });
+        }
+        match step {
+            Step::Ready | Step::Blocked => self.create_or_write(req, now),
+            Step::Wait(t) => self.queue.push(t, Ev::Store { req }),
+        }
+    }
+
+    /// After the application (and a released lock): a login creates the session, a session
+    /// request writes it back.
+    fn create_or_write(&mut self, req: u32, now: SimTime) {
         let r = &self.requests[req as usize];
         match r.kind {
             Kind::Anonymous => return self.respond(req, now),

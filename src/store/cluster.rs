@@ -406,6 +406,11 @@ impl Cluster {
         }
     }
 
+    /// Locks held now.
+    pub fn locks_held(&self) -> u64 {
+        self.locks.len() as u64
+    }
+
     /// Server `server` crashed and restarted at `now`: items whose latest write its persistence
     /// had not saved are lost (created since: the session is gone; updated since: the update is
     /// lost). Returns (sessions lost, updates lost).

@@ -190,6 +190,10 @@ impl SessionStore for Shared {
         0
     }
 
+    fn locks_held(&self) -> u64 {
+        self.c.locks_held()
+    }
+
     fn totals(&self) -> StoreTotals {
         let mut t = self.totals.clone();
         t.evictions = self.c.evictions();
