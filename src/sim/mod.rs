@@ -187,6 +187,10 @@ struct Req {
     progress: Progress,
     /// Admitted by its backend (serving or queued), as opposed to between attempts.
     on_backend: bool,
+    /// When its backend last admitted it (serving at once or queued), and when a worker took
+    /// it: the wait for a worker is the difference.
+    admitted: SimTime,
+    started: SimTime,
     /// Killed by a crash while in service: its pending event only removes it.
     dead: bool,
 }

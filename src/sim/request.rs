@@ -120,6 +120,8 @@ impl Sim<'_> {
             phase: Phase::Read,
             progress: Progress::default(),
             on_backend: false,
+            admitted: now,
+            started: now,
             dead: false,
         }) as u32
     }
@@ -209,12 +211,17 @@ impl Sim<'_> {
             Admit::Start => {
                 let r = &mut self.requests[req as usize];
                 r.on_backend = true;
+                r.admitted = now;
                 if self.cluster.track_workers {
                     r.worker = self.cluster.free_workers[b].pop().unwrap_or(0);
                 }
                 self.start_service(req, now)
             }
-            Admit::Queued => self.requests[req as usize].on_backend = true,
+            Admit::Queued => {
+                let r = &mut self.requests[req as usize];
+                r.on_backend = true;
+                r.admitted = now;
+            }
             Admit::Rejected => {
                 // The backend answers 503 itself: a response, not a failure of the peer.
                 self.router.release(b, true, now);
@@ -305,6 +312,7 @@ impl Sim<'_> {
 
     /// A worker takes the request: a request of a logged-in user first reads its session.
     fn start_service(&mut self, req: u32, now: SimTime) {
+        self.requests[req as usize].started = now;
         if self.requests[req as usize].kind == Kind::Session {
             let r = &mut self.requests[req as usize];
             r.phase = Phase::Read;
@@ -467,6 +475,7 @@ impl Sim<'_> {
             }
         }
         self.metrics.completed(b, r.arrival, now);
+        self.metrics.served(r.arrival, r.started - r.admitted, now - r.started);
         if self.outages.draining[b] && self.cluster.backends[b].idle() {
             self.stop_drained(b, now);
         }
@@ -519,6 +528,7 @@ impl Sim<'_> {
             latency_ms: crate::metrics::round6((now - r.arrival).as_millis_f64()),
             session_found: looked_up.then_some(lost.is_none()),
             lost_cause: lost.map(|c| c.column().trim_start_matches("lost_")),
+            wait_ms: (outcome == Outcome::Ok).then(|| crate::metrics::round6((r.started - r.admitted).as_millis_f64())),
         });
     }
 

@@ -69,3 +69,23 @@ fn a_locked_synthetic_page_that_finds_its_session_gone_logs_in_again() {
         assert_eq!(s.requests, 5 * s.users, "login, 2 pages, 2 re-logins");
     }
 }
+
+/// docs/scenario-format.md, "Store operations per request", counted by hand on a bundled
+/// scenario: `scenarios/redis-bottleneck.toml` (phpredis without locking, `write = "lazy"`,
+/// `session_modify = 1`). A login is one `SETEX`; a page is a `GET` and, the session having
+/// changed, a `SETEX`: 2. Nothing is lost (the runs are shorter than `gc_maxlifetime`, Redis is
+/// far from its memory or connection limits), so there are no re-logins, and every measured
+/// user's login is measured too (it is sent on arrival). So `store_ops` = users x 1 +
+/// (requests - users) x 2 = 2 requests - users, for each strategy (one Redis or two).
+#[test]
+fn a_bundled_scenario_makes_the_store_operations_the_docs_count() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/redis-bottleneck.toml");
+    let o = [crate::scenario::Override::parse("replications=1").expect("override")];
+    let sc = crate::scenario::load(&path, &o).expect("bundled scenario loads");
+    for strategy in 0..sc.strategies().len() {
+        let s = super::run(&sc, strategy, 0).expect("run").result.summary;
+        assert_eq!((s.sessions_lost, s.relogins, s.errors, s.store_timeouts), (0, 0, 0, 0));
+        assert!(s.users > 1000, "{} users", s.users);
+        assert_eq!(s.store_ops, 2 * s.requests - s.users, "strategy {strategy}");
+    }
+}
