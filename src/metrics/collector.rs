@@ -92,6 +92,13 @@ pub struct Collector {
     busy_at_end: Vec<u128>,
     /// When the measured window closed (the last bucket's end).
     busy_end_time: Option<SimTime>,
+    /// Measured completed requests: their waits for a worker (sum, how many waited at all,
+    /// histogram in us) and the time their worker held them (sum).
+    served: u64,
+    waited: u64,
+    wait_sum_ns: u128,
+    wait_hist: Histogram<u64>,
+    service_sum_ns: u128,
 }
 
 impl Collector {
@@ -127,6 +134,12 @@ impl Collector {
             busy_at_warmup: vec![0; backends],
             busy_at_end: vec![0; backends],
             busy_end_time: None,
+            served: 0,
+            waited: 0,
+            wait_sum_ns: 0,
+            wait_hist: Histogram::new_with_bounds(1, 86_400_000_000, 3)
+                .unwrap_or_else(|_| Histogram::new(3).expect("3 digits is valid")),
+            service_sum_ns: 0,
         }
     }
 
@@ -249,6 +262,19 @@ impl Collector {
             let ns = (now - arrival).as_nanos();
             self.latency_sum_ns += ns as u128;
             self.hist.saturating_record((ns / 1_000).max(1));
+        }
+    }
+
+    /// A completed request that arrived at `arrival` waited `wait` in its backend's queue for
+    /// a worker, which then held it for `service` (session phases and application). Counted
+    /// for measured requests, beside [`Collector::completed`].
+    pub fn served(&mut self, arrival: SimTime, wait: SimTime, service: SimTime) {
+        if self.measured(arrival) {
+            self.served += 1;
+            self.waited += (wait > SimTime::ZERO) as u64;
+            self.wait_sum_ns += wait.as_nanos() as u128;
+            self.wait_hist.saturating_record(wait.as_nanos() / 1_000);
+            self.service_sum_ns += service.as_nanos() as u128;
         }
     }
 
@@ -524,6 +550,26 @@ impl Collector {
             // The `lost_*` columns: one per cause, set below from the one list of causes.
             stale_reads: store.stale_reads,
             partial_reads: store.partial_reads,
+            wait_mean_ms: round6(if self.served > 0 {
+                self.wait_sum_ns as f64 / self.served as f64 / 1e6
+            } else {
+                0.0
+            }),
+            wait_p99_ms: round6(if self.wait_hist.is_empty() {
+                0.0
+            } else {
+                self.wait_hist.value_at_quantile(0.99) as f64 / 1000.0
+            }),
+            p_wait: round6(if self.served > 0 {
+                self.waited as f64 / self.served as f64
+            } else {
+                0.0
+            }),
+            service_mean_ms: round6(if self.served > 0 {
+                self.service_sum_ns as f64 / self.served as f64 / 1e6
+            } else {
+                0.0
+            }),
             ..SummaryRow::default()
         };
         for cause in LostCause::ALL {

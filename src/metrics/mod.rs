@@ -253,6 +253,17 @@ summary_row! {
     /// Replicated strategies: reads whose node's copy lacked a change it had dropped (a
     /// DeltaManager delta that arrived before the session's creation).
     partial_reads: u64,
+    /// Mean time a completed request waited in its backend's queue for a worker, zero
+    /// included (the queueing part of `latency_mean_ms`) [ms].
+    wait_mean_ms: f64,
+    /// 99th percentile of that wait [ms].
+    wait_p99_ms: f64,
+    /// Share of completed requests that waited for a worker at all (0..1): Erlang C's
+    /// P(wait > 0) for an M/M/c backend.
+    p_wait: f64,
+    /// Mean time a worker held a completed request: its session phases and the application
+    /// (the service time of the queueing model) [ms].
+    service_mean_ms: f64,
 }
 
 /// One row of `backends.csv`: one backend in one strategy and replication.

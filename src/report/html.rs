@@ -155,6 +155,8 @@ const RUN_COLUMNS: &[(&str, Column, usize)] = &[
     ("p99 [ms]", col::latency_p99_ms, 1),
     ("throughput [req/s]", col::throughput_rps, 1),
     ("backend utilisation", col::backend_utilization, 3),
+    ("wait for a worker [ms]", col::wait_mean_ms, 1),
+    ("P(wait)", col::p_wait, 3),
 ];
 
 /// The faults section: one row per fault and strategy, only faults that happened

@@ -19,6 +19,7 @@ const COLUMNS: &[(&str, Column, usize)] = &[
     ("mean ms", col::latency_mean_ms, 1),
     ("p99 ms", col::latency_p99_ms, 1),
     ("req/s", col::throughput_rps, 1),
+    ("wait ms", col::wait_mean_ms, 1),
 ];
 
 /// Shown as well when a strategy has store servers: the store as a bottleneck.

@@ -61,6 +61,8 @@ mod outages;
 mod replayed;
 mod request;
 mod slots;
+#[cfg(test)]
+mod tests;
 pub mod trace;
 
 /// The events of the model. Small and `Copy`: the queue moves them by value.
@@ -163,6 +165,9 @@ struct User {
 enum Phase {
     Read,
     Write,
+    /// A replayed request that re-logs in releases the lock it took on its lost session
+    /// before it creates the new one.
+    Release,
 }
 
 #[derive(Clone)]
@@ -182,6 +187,10 @@ struct Req {
     progress: Progress,
     /// Admitted by its backend (serving or queued), as opposed to between attempts.
     on_backend: bool,
+    /// When its backend last admitted it (serving at once or queued), and when a worker took
+    /// it: the wait for a worker is the difference.
+    admitted: SimTime,
+    started: SimTime,
     /// Killed by a crash while in service: its pending event only removes it.
     dead: bool,
 }
@@ -397,6 +406,12 @@ pub fn run_traced<'a>(
     }
     // Every pick was reported exactly once: the balancer's connection counts are back to 0.
     debug_assert!(sim.router.all_released(), "connection counts leaked");
+    // Every lock taken was released (a crash may leave one behind, as a killed PHP worker
+    // leaves its lock key to expire).
+    debug_assert!(
+        sim.store.locks_held() == 0 || sim.metrics.faults_started() > 0 || !changes.is_empty(),
+        "session locks leaked"
+    );
     let held: Vec<u64> = (0..n).map(|b| sim.store.held_by(b)).collect();
     let totals = sim.store.totals();
     let servers = sim.store.servers((sc.warmup, sc.duration));
@@ -461,6 +476,7 @@ impl Sim<'_> {
             Ev::Store { req } => match self.requests[req as usize].phase {
                 Phase::Read => self.session_read(req, now),
                 Phase::Write => self.session_write(req, now),
+                Phase::Release => self.release_lost(req, now),
             },
             Ev::WarmupEnd => self.metrics.warmup_ended(&self.cluster.backends, now),
             Ev::Tick => {

@@ -91,10 +91,11 @@ impl Sim<'_> {
 
     /// Replay folds the re-login into the request that lost its session: the log has no extra
     /// request for it, and the user's next logged request must find the new session where this
-    /// one created it.
+    /// one created it. A request that took the lost session's lock (a locking store whose lock
+    /// key outlived the data) re-logs in too; `app_done` releases that lock first.
     pub(super) fn replayed_relogin(&mut self, req: u32) {
         let r = &mut self.requests[req as usize];
-        if r.kind == Kind::Session && r.progress.lost.is_some() && !r.progress.locked {
+        if r.kind == Kind::Session && r.progress.lost.is_some() {
             r.kind = Kind::Relogin;
             if self.metrics.measured(r.arrival) {
                 self.metrics.relogins += 1;

@@ -120,6 +120,8 @@ impl Sim<'_> {
             phase: Phase::Read,
             progress: Progress::default(),
             on_backend: false,
+            admitted: now,
+            started: now,
             dead: false,
         }) as u32
     }
@@ -209,12 +211,17 @@ impl Sim<'_> {
             Admit::Start => {
                 let r = &mut self.requests[req as usize];
                 r.on_backend = true;
+                r.admitted = now;
                 if self.cluster.track_workers {
                     r.worker = self.cluster.free_workers[b].pop().unwrap_or(0);
                 }
                 self.start_service(req, now)
             }
-            Admit::Queued => self.requests[req as usize].on_backend = true,
+            Admit::Queued => {
+                let r = &mut self.requests[req as usize];
+                r.on_backend = true;
+                r.admitted = now;
+            }
             Admit::Rejected => {
                 // The backend answers 503 itself: a response, not a failure of the peer.
                 self.router.release(b, true, now);
@@ -305,6 +312,7 @@ impl Sim<'_> {
 
     /// A worker takes the request: a request of a logged-in user first reads its session.
     fn start_service(&mut self, req: u32, now: SimTime) {
+        self.requests[req as usize].started = now;
         if self.requests[req as usize].kind == Kind::Session {
             let r = &mut self.requests[req as usize];
             r.phase = Phase::Read;
@@ -379,6 +387,37 @@ impl Sim<'_> {
         if self.workload.replay.is_some() {
             self.replayed_relogin(req);
         }
+        let r = &mut self.requests[req as usize];
+        if r.kind == Kind::Relogin && r.progress.locked {
+            // The request holds the lock of the session it lost (replay folds the re-login
+            // into it): delete that lock before the user switches to the new session, as
+            // `session_regenerate_id` closes the old session before it opens the new one.
+            r.phase = Phase::Release;
+            r.progress = r.progress.for_write();
+            return self.release_lost(req, now);
+        }
+        self.create_or_write(req, now);
+    }
+
+    /// Phase [`Phase::Release`]: the lock of the lost session is deleted (the store's write
+    /// phase of a request that found nothing: only the unlock); then the login goes on.
+    pub(super) fn release_lost(&mut self, req: u32, now: SimTime) {
+        let access = self.access(req);
+        let mut progress = self.requests[req as usize].progress;
+        let step = self.store.write(&access, &mut progress, false, now, &mut self.woken);
+        self.requests[req as usize].progress = progress;
+        while let Some(w) = self.woken.pop() {
+            self.queue.push(now, Ev::Store { req: w });
+        }
+        match step {
+            Step::Ready | Step::Blocked => self.create_or_write(req, now),
+            Step::Wait(t) => self.queue.push(t, Ev::Store { req }),
+        }
+    }
+
+    /// After the application (and a released lock): a login creates the session, a session
+    /// request writes it back.
+    fn create_or_write(&mut self, req: u32, now: SimTime) {
         let r = &self.requests[req as usize];
         match r.kind {
             Kind::Anonymous => return self.respond(req, now),
@@ -436,6 +475,7 @@ impl Sim<'_> {
             }
         }
         self.metrics.completed(b, r.arrival, now);
+        self.metrics.served(r.arrival, r.started - r.admitted, now - r.started);
         if self.outages.draining[b] && self.cluster.backends[b].idle() {
             self.stop_drained(b, now);
         }
@@ -488,6 +528,7 @@ impl Sim<'_> {
             latency_ms: crate::metrics::round6((now - r.arrival).as_millis_f64()),
             session_found: looked_up.then_some(lost.is_none()),
             lost_cause: lost.map(|c| c.column().trim_start_matches("lost_")),
+            wait_ms: (outcome == Outcome::Ok).then(|| crate::metrics::round6((r.started - r.admitted).as_millis_f64())),
         });
     }
 

@@ -13,7 +13,7 @@ use std::net::IpAddr;
 
 /// The trace's columns, in order.
 pub const HEADER: &str = "strategy,replication,request,user,client_ip,arrival_s,backend_index,backend,attempts,\
-                          outcome,latency_ms,session_found,lost_cause";
+                          outcome,latency_ms,session_found,lost_cause,wait_ms";
 
 /// How a request ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -63,6 +63,8 @@ pub struct TraceRow<'a> {
     pub session_found: Option<bool>,
     /// Why it did not (the `lost_*` column of summary.csv without the prefix).
     pub lost_cause: Option<&'static str>,
+    /// Time it waited in its backend's queue for a worker [ms]; empty unless it was served.
+    pub wait_ms: Option<f64>,
 }
 
 /// Where one run's trace rows go.

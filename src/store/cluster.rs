@@ -7,8 +7,9 @@
 //! the operations of one key in issue order, so the outcome is the same); a timed-out operation
 //! still takes effect on the server (the server runs it after the client left); the consistent
 //! hash ring uses this crate's mixer, not libmemcached's MD5 (same properties: 160 points per
-//! server, a server's removal moves only its keys); lock items take slab memory but are never
-//! evicted; memory is accounted per item as header + key + value.
+//! server, a server's removal moves only its keys); lock items take slab memory (a memcached
+//! lock item as memcached sizes it, [`Cluster::lock_bytes`]) but are never evicted; memory is
+//! accounted per session item as `item_overhead` + key + value.
 
 use super::config::{Eviction, Persistence, Spread, StoreConfig, StoreKind};
 use super::slabs::Slabs;
@@ -19,8 +20,14 @@ use crate::engine::SimTime;
 use crate::engine::rng::{self, Stream};
 use rustc_hash::FxHashMap;
 
-/// Bytes of a lock item's value ("lock." prefix on the key plus a small token).
+/// Bytes of a phpredis lock's value (`<hostname>|<pid>`, `lock_acquire` in
+/// `redis_session.c`), besides the key's `_LOCK` suffix.
 const LOCK_VALUE: u32 = 16;
+
+/// memcached's `sizeof(item)` on a 64-bit build (`memcached.h`: three pointers, two times,
+/// `nbytes`, refcount, flags, class id and key length, padded to 8) and its CAS field.
+const MEMCACHED_ITEM: u32 = 48;
+const MEMCACHED_CAS: u32 = 8;
 
 /// Bytes on the wire of one store operation besides the session data: the command and its
 /// reply framing and the key, both ways (a RESP `GET PHPREDIS_SESSION:<26-char id>` is about
@@ -376,13 +383,27 @@ impl Cluster {
         }
     }
 
+    /// Bytes of a session's lock item. memcached (php-memcached's `add lock.<key>` of the
+    /// value "1"): what `do_item_alloc` in `items.c` asks its slab class for, `item_make_header`
+    /// (`sizeof(item)` + key with its terminating NUL + value with its "\r\n"; no flags
+    /// suffix, the flags being 0) plus the CAS field (`settings.use_cas`, on by default):
+    /// 48 + (key + 5 + 1) + (1 + 2) + 8, 105 bytes with the default 40-byte key, a 120-byte
+    /// chunk of the second class. Redis and SQL: `item_overhead` + the key with its `_LOCK`
+    /// suffix + the lock's value.
+    pub fn lock_bytes(&self) -> u32 {
+        match self.cfg.kind {
+            StoreKind::Memcached => MEMCACHED_ITEM + (self.cfg.key_bytes + 5 + 1) + (1 + 2) + MEMCACHED_CAS,
+            StoreKind::Redis | StoreKind::Sql => self.cfg.item_overhead + self.cfg.key_bytes + 5 + LOCK_VALUE,
+        }
+    }
+
     /// `SET key NX` / memcached `add` on the lock key: true if the request now holds the lock.
     pub fn try_lock(&mut self, sid: SessionId, req: u32, now: SimTime) -> bool {
         if self.locks.contains_key(&sid) {
             return false;
         }
         let server = self.server_of(sid);
-        let bytes = self.cfg.item_overhead + self.cfg.key_bytes + 5 + LOCK_VALUE;
+        let bytes = self.lock_bytes();
         let class = match self.slabs.get(server as usize) {
             Some(sl) => sl.class_of(bytes).map(|c| c.0).unwrap_or(0),
             None => 0,
@@ -401,9 +422,14 @@ impl Cluster {
         {
             self.locks.remove(&sid);
             let server = self.server_of(sid) as usize;
-            let bytes = self.cfg.item_overhead + self.cfg.key_bytes + 5 + LOCK_VALUE;
+            let bytes = self.lock_bytes();
             self.free_mem(server, class, bytes);
         }
+    }
+
+    /// Locks held now.
+    pub fn locks_held(&self) -> u64 {
+        self.locks.len() as u64
     }
 
     /// Server `server` crashed and restarted at `now`: items whose latest write its persistence

@@ -179,6 +179,12 @@ pub trait SessionStore: Send {
     /// Sessions held by `backend` now.
     fn held_by(&self, backend: usize) -> u64;
 
+    /// Session locks held now (lock items in a store cluster). Every request releases the
+    /// locks it took, so without crashes this is 0 once the last request has ended.
+    fn locks_held(&self) -> u64 {
+        0
+    }
+
     /// Counters for `summary.csv`.
     fn totals(&self) -> StoreTotals;
 

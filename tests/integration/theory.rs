@@ -136,3 +136,86 @@ policy = "random"
         );
     }
 }
+
+/// Erlang C: the probability that an arrival at an M/M/c queue with offered load `a` =
+/// lambda / mu waits, by validation.md's stable recursion B_0 = 1,
+/// B_k = a B_(k-1) / (k + a B_(k-1)) (Erlang B), C = B_c / (1 - rho (1 - B_c)), rho = a / c.
+fn erlang_c(c: u32, a: f64) -> f64 {
+    let mut b = 1.0;
+    for k in 1..=c {
+        b = a * b / (k as f64 + a * b);
+    }
+    b / (1.0 - a / c as f64 * (1.0 - b))
+}
+
+#[test]
+fn erlang_c_matches_the_documented_checks() {
+    // validation.md: c = 2, a = 1 gives C = 1/3; c = 10, a = 8 gives C = 0.40918.
+    assert!((erlang_c(2, 1.0) - 1.0 / 3.0).abs() < 1e-12);
+    assert!((erlang_c(10, 8.0) - 0.40918).abs() < 1e-5);
+}
+
+/// N backends with `workers` workers each, exponential 50 ms service (mu = 20/s), Poisson
+/// requests of rate `lambda` with no login (no session phases: a worker holds a request for
+/// its service time alone).
+fn multi_worker_backends(policy: &str, n: u32, workers: u32, lambda: f64) -> String {
+    single_server_backends(policy, n, lambda, 10, "2000s").replace("workers = 1", &format!("workers = {workers}"))
+}
+
+#[test]
+fn random_routing_waits_as_erlang_c_says() {
+    // Poisson splitting: each of N = 4 backends is M/M/c with c = 2 workers, lambda_b =
+    // 112 / 4 = 28/s, mu = 20/s: a = 1.4, rho = 0.7. Erlang C: P(wait > 0) = C = 0.57647 (the
+    // recursion: B_1 = 1.4 / 2.4, B_2 = 1.4 B_1 / (2 + 1.4 B_1) = 0.28994; C = B_2 / (1 - 0.7
+    // (1 - B_2)) = 0.57647). Mean wait W_q = C / (c mu - lambda_b) = C / 12 s = 48.04 ms. The
+    // wait of a waiting request is Exp(c mu - lambda_b), so P(W_q > t) = C exp(-(c mu -
+    // lambda_b) t) and the p99 of the wait is ln(100 C) / (c mu - lambda_b) = 337.9 ms. A worker
+    // holds a request for its service time alone: mean 1/mu = 50 ms.
+    let (c, lambda_b, mu) = (2u32, 28.0, 20.0);
+    let cc = erlang_c(c, lambda_b / mu);
+    let rate = c as f64 * mu - lambda_b;
+    let sc = scenario(&multi_worker_backends("random", 4, c, 4.0 * lambda_b));
+    let runs = run_all(&sc, 2).unwrap();
+    assert_within_ci("M/M/2 P(wait > 0)", metric(&runs, 0, "p_wait"), cc);
+    assert_within_ci(
+        "M/M/2 mean wait [ms]",
+        metric(&runs, 0, "wait_mean_ms"),
+        1000.0 * cc / rate,
+    );
+    assert_within_ci(
+        "M/M/2 wait p99 [ms]",
+        metric(&runs, 0, "wait_p99_ms"),
+        1000.0 * (100.0 * cc).ln() / rate,
+    );
+    assert_within_ci("M/M/2 mean service [ms]", metric(&runs, 0, "service_mean_ms"), 50.0);
+}
+
+#[test]
+fn round_robin_waits_as_erlang_n_m_1_says() {
+    // Round-robin sends every N-th Poisson arrival to a backend: Erlang-N interarrivals, a
+    // G/M/1 queue. G/M/1 theory: an arrival finds k waiting or served with probability
+    // (1 - sigma) sigma^k, where sigma in (0, 1) solves sigma = A*(mu (1 - sigma)) and A* is the
+    // Laplace-Stieltjes transform of the interarrival time; for Erlang-N of mean 1/lambda_b,
+    // A*(s) = (N lambda_b / (N lambda_b + s))^N, which gives validation.md's equation. So
+    // P(wait > 0) = sigma, the mean wait W = sigma / (mu (1 - sigma)) and, the wait of one that
+    // waits being Exp(mu (1 - sigma)), the p99 of the wait ln(100 sigma) / (mu (1 - sigma)).
+    // N = 4, lambda_b = 12/s, mu = 20/s: sigma = 0.42163, W = 36.45 ms, p99 = 323.5 ms
+    // (random routing, M/M/1 at rho = 0.6, would wait 75 ms on average).
+    let (lambda_b, mu) = (12.0, 20.0);
+    let sigma = erlang_sigma(4, lambda_b, mu);
+    let rate = mu * (1.0 - sigma);
+    let sc = scenario(&single_server_backends("round_robin", 4, 4.0 * lambda_b, 10, "2000s"));
+    let runs = run_all(&sc, 2).unwrap();
+    assert_within_ci("E4/M/1 P(wait > 0)", metric(&runs, 0, "p_wait"), sigma);
+    assert_within_ci(
+        "E4/M/1 mean wait [ms]",
+        metric(&runs, 0, "wait_mean_ms"),
+        1000.0 * sigma / rate,
+    );
+    assert_within_ci(
+        "E4/M/1 wait p99 [ms]",
+        metric(&runs, 0, "wait_p99_ms"),
+        1000.0 * (100.0 * sigma).ln() / rate,
+    );
+    assert_within_ci("E4/M/1 mean service [ms]", metric(&runs, 0, "service_mean_ms"), 50.0);
+}
