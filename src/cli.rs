@@ -299,12 +299,14 @@ impl ScenarioArgs {
             overrides.push(Override {
                 path: "seed".into(),
                 value: toml::Value::Integer(seed),
+                arg: format!("--seed {seed}"),
             });
         }
         if let Some(r) = self.replications {
             overrides.push(Override {
                 path: "replications".into(),
                 value: toml::Value::Integer(r as i64),
+                arg: format!("--replications {r}"),
             });
         }
         Ok(overrides)
