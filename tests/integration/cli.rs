@@ -250,3 +250,139 @@ fn every_bundled_scenario_is_valid() {
         }
     }
 }
+
+#[test]
+fn piped_tables_are_tab_separated_and_exports_hold_the_same_table() {
+    let d = tempfile::tempdir().unwrap();
+    write(d.path(), "ok.toml", OK);
+    fs::create_dir(d.path().join("ex")).unwrap();
+    let o = sessim(
+        d.path(),
+        &[
+            "run",
+            "ok.toml",
+            "--no-charts",
+            "--export-json",
+            "ex/t.json",
+            "--export-markdown",
+            "ex/t.md",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    // The test's stdout is a pipe: no box drawing, a tab-separated header and one line per
+    // strategy (the default label of a scenario without [[strategy]]).
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(!out.contains('│') && !out.contains('─'), "{out}");
+    let lines: Vec<&str> = out.lines().collect();
+    let head = lines
+        .iter()
+        .position(|l| l.starts_with("strategy\t"))
+        .expect("a header line");
+    assert!(
+        lines[head].starts_with("strategy\trequests\terrors\tlost sessions %\t"),
+        "{out}"
+    );
+    let row: Vec<&str> = lines[head + 1].split('\t').collect();
+    assert_eq!(row[0], "round_robin + local");
+    assert_eq!(row.len(), lines[head].split('\t').count());
+    // The JSON holds summary.csv's numbers: one replication, so the mean is the row's value
+    // and there is no interval.
+    let json: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(d.path().join("ex/t.json")).unwrap()).unwrap();
+    assert_eq!(json["scenario"], "tiny");
+    let summary = fs::read_to_string(d.path().join("output/tiny/summary.csv")).unwrap();
+    let header: Vec<&str> = summary.lines().next().unwrap().split(',').collect();
+    let values: Vec<&str> = summary.lines().nth(1).unwrap().split(',').collect();
+    let requests: f64 = values[header.iter().position(|h| *h == "requests").unwrap()]
+        .parse()
+        .unwrap();
+    let s = &json["strategies"][0];
+    assert_eq!(s["label"], "round_robin + local");
+    assert_eq!(s["values"]["requests"]["mean"].as_f64(), Some(requests));
+    assert!(s["values"]["requests"]["ci95"].is_null());
+    assert_eq!(row[1], format!("{requests:.0}"), "the table shows the same figure");
+    // The Markdown table is the printed one: the same header and cells.
+    let md = fs::read_to_string(d.path().join("ex/t.md")).unwrap();
+    let md_lines: Vec<&str> = md.lines().collect();
+    assert_eq!(md_lines[0], format!("| {} |", lines[head].replace('\t', " | ")));
+    assert!(md_lines[1].starts_with("| :--- | ---: |"), "{md}");
+    assert_eq!(md_lines[2], format!("| {} |", lines[head + 1].replace('\t', " | ")));
+    // Written through a temporary file and renamed: nothing else in the folder.
+    let mut names: Vec<String> = fs::read_dir(d.path().join("ex"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["t.json", "t.md"]);
+}
+
+#[test]
+fn an_export_that_cannot_be_written_is_refused_before_the_run() {
+    let d = tempfile::tempdir().unwrap();
+    write(d.path(), "ok.toml", OK);
+    let cases = [
+        (
+            vec!["--export-json", "nope/t.json"],
+            "error: --export-json nope/t.json: the folder nope does not exist; create it or name another file\n",
+        ),
+        (
+            vec!["--export-markdown", "."],
+            "error: --export-markdown .: is a folder; name the file to write\n",
+        ),
+        (
+            vec!["--export-json", "t.x", "--export-markdown", "t.x"],
+            "error: --export-json and --export-markdown both name t.x; name two files\n",
+        ),
+    ];
+    for (extra, want) in cases {
+        let mut args = vec!["run", "ok.toml"];
+        args.extend(extra.iter());
+        let o = sessim(d.path(), &args);
+        assert_eq!(o.status.code(), Some(2), "{extra:?}");
+        assert_eq!(stderr(&o), want, "{extra:?}");
+        assert!(!d.path().join("output").exists(), "nothing ran: {extra:?}");
+    }
+}
+
+#[test]
+fn a_long_run_into_a_pipe_draws_no_progress_line() {
+    // reference.toml cut to 30 simulated minutes runs for about 3 s in a debug build, past the
+    // 2 s after which a terminal gets the progress line; stdout and stderr here are pipes, so
+    // stderr must stay empty (no bar, no escape codes).
+    let d = tempfile::tempdir().unwrap();
+    let scenario = repo().join("scenarios/reference.toml");
+    let o = sessim(
+        d.path(),
+        &[
+            "run",
+            scenario.to_str().unwrap(),
+            "--set",
+            "duration=\"30m\"",
+            "--no-charts",
+            "--out",
+            "o",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(stderr(&o), "", "no progress line into a pipe");
+}
+
+#[test]
+fn check_of_a_replay_shows_only_what_applies_to_it() {
+    let o = sessim(&repo(), &["check", "scenarios/replay-example.toml"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    // The log gives arrivals, requests, pauses and addresses: no user classes, no rate, no
+    // address population; the session's size and writes still apply.
+    assert!(
+        out.contains("  workload   replay scenarios/data/replay-example.log"),
+        "{out}"
+    );
+    assert!(
+        out.contains("             session 1000 B, modify 1, refuse cookies 0\n"),
+        "{out}"
+    );
+    for absent in ["    class ", "  addresses  ", "users/s"] {
+        assert!(!out.contains(absent), "`{absent}` in {out}");
+    }
+}
