@@ -15,9 +15,11 @@ use crate::sweep::{AxesFrom, Shard, Sweep, shard};
 use crate::workload::replay::source::ReplayReport;
 use clap::{Args, Parser, Subcommand};
 
+mod export;
 mod plan;
 #[cfg(test)]
 mod tests;
+pub use export::ExportArgs;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -110,6 +112,9 @@ pub struct ReplayArgs {
     /// Print nothing but errors and the replay's malformed-line summary.
     #[arg(long, short)]
     pub quiet: bool,
+    /// `--export-json` and `--export-markdown`.
+    #[command(flatten)]
+    pub export: ExportArgs,
 }
 
 /// `sessim report`.
@@ -160,6 +165,9 @@ pub struct RunArgs {
     /// Do not draw DIR/charts/ and DIR/report.html (`sessim report DIR` draws them later).
     #[arg(long)]
     pub no_charts: bool,
+    /// `--export-json` and `--export-markdown`.
+    #[command(flatten)]
+    pub export: ExportArgs,
 }
 
 /// `sessim check`.
@@ -299,12 +307,14 @@ impl ScenarioArgs {
             overrides.push(Override {
                 path: "seed".into(),
                 value: toml::Value::Integer(seed),
+                arg: format!("--seed {seed}"),
             });
         }
         if let Some(r) = self.replications {
             overrides.push(Override {
                 path: "replications".into(),
                 value: toml::Value::Integer(r as i64),
+                arg: format!("--replications {r}"),
             });
         }
         Ok(overrides)
@@ -382,8 +392,17 @@ fn run(args: &RunArgs) -> Result<()> {
     warn(&args.scenario.scenario, &sc);
     let out_dir = args.out.clone().unwrap_or_else(|| Path::new("output").join(&sc.name));
     check_out(&out_dir)?;
+    args.export.check()?;
     let spec = trace_spec(args.trace.trace.clone(), args.trace.trace_sample)?;
-    run_and_report(&sc, &out_dir, spec.as_ref(), args.jobs, args.quiet, !args.no_charts)
+    run_and_report(
+        &sc,
+        &out_dir,
+        spec.as_ref(),
+        args.jobs,
+        args.quiet,
+        !args.no_charts,
+        &args.export,
+    )
 }
 
 fn trace_spec(path: Option<PathBuf>, sample: f64) -> Result<Option<TraceSpec>> {
@@ -403,9 +422,13 @@ fn run_and_report(
     jobs_arg: Option<u32>,
     quiet: bool,
     charts: bool,
+    export: &ExportArgs,
 ) -> Result<()> {
     let started = Instant::now();
-    let (runs, replay, trace_file) = runner::run_all_traced(sc, jobs(jobs_arg), spec)?;
+    let progress = RunProgress::start(sc, !quiet);
+    let ran = runner::run_all_traced(sc, jobs(jobs_arg), spec, &|| progress.one_done());
+    progress.finish();
+    let (runs, replay, trace_file) = ran?;
     let elapsed = started.elapsed();
     if let Some(rep) = &replay {
         // Malformed lines are never skipped silently: said even under --quiet.
@@ -422,8 +445,10 @@ fn run_and_report(
     } else {
         None
     };
+    let labels: Vec<String> = sc.strategies.iter().map(|s| s.label.clone()).collect();
+    let shown = table::render(&labels, &runs);
+    export.write(sc, &runs, &shown)?;
     if !quiet {
-        let labels: Vec<String> = sc.strategies.iter().map(|s| s.label.clone()).collect();
         println!(
             "{}: {} strategies x {} replications, {} simulated (warm-up {} discarded)",
             sc.name,
@@ -432,7 +457,7 @@ fn run_and_report(
             sc.duration,
             sc.warmup
         );
-        println!("{}", table::render(&labels, &runs));
+        println!("{}", show(&shown));
         // The same sentences as report.html's: read back from the files just written, so that
         // every input the answers use (stores.csv, scenario.toml's send modes) is there.
         print_answers(&report::answer::run_answers(&report::input::read_run(out_dir)?));
@@ -448,6 +473,77 @@ fn run_and_report(
         }
     }
     Ok(())
+}
+
+/// `sessim run`'s progress line on stderr: simulated time done of the total (every strategy x
+/// replication run's duration), elapsed and ETA. Drawn only when stdout and stderr are both
+/// terminals, and only once the run has taken [`RunProgress::AFTER`]: a quick run prints no
+/// bar at all. It advances as each (strategy, replication) run ends, since a run's simulated
+/// clock is not visible from outside the simulator.
+struct RunProgress {
+    bar: indicatif::ProgressBar,
+    per_run: f64,
+    total: f64,
+    stop: Option<(std::sync::mpsc::Sender<()>, std::thread::JoinHandle<()>)>,
+}
+
+impl RunProgress {
+    /// How long a run goes before its progress line appears.
+    const AFTER: std::time::Duration = std::time::Duration::from_secs(2);
+
+    fn start(sc: &Scenario, enabled: bool) -> RunProgress {
+        use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+        use std::io::IsTerminal;
+        let runs = (sc.strategies.len() as u64) * u64::from(sc.replications);
+        let per_run = sc.duration.as_secs_f64();
+        let total = per_run * runs as f64;
+        let bar = ProgressBar::with_draw_target(Some(runs), ProgressDrawTarget::hidden());
+        let style = ProgressStyle::with_template(
+            "{prefix} [{bar:30}] {pos}/{len} runs, {msg} simulated, {elapsed} elapsed, ETA {eta}",
+        )
+        .map(|s| s.progress_chars("=> "))
+        .unwrap_or_else(|_| ProgressStyle::default_bar());
+        bar.set_style(style);
+        bar.set_prefix(sc.name.clone());
+        let mut p = RunProgress {
+            bar,
+            per_run,
+            total,
+            stop: None,
+        };
+        p.set_message(0);
+        if enabled && std::io::stdout().is_terminal() && std::io::stderr().is_terminal() {
+            let (tx, rx) = std::sync::mpsc::channel::<()>();
+            let bar = p.bar.clone();
+            let shower = std::thread::spawn(move || {
+                if rx.recv_timeout(Self::AFTER) == Err(std::sync::mpsc::RecvTimeoutError::Timeout) {
+                    bar.set_draw_target(ProgressDrawTarget::stderr());
+                    bar.enable_steady_tick(std::time::Duration::from_millis(500));
+                }
+            });
+            p.stop = Some((tx, shower));
+        }
+        p
+    }
+
+    fn set_message(&self, done: u64) {
+        let fmt = |secs: f64| crate::engine::SimTime::from_secs_f64(secs).to_string();
+        self.bar
+            .set_message(format!("{} of {}", fmt(self.per_run * done as f64), fmt(self.total)));
+    }
+
+    fn one_done(&self) {
+        self.bar.inc(1);
+        self.set_message(self.bar.position());
+    }
+
+    fn finish(mut self) {
+        if let Some((tx, shower)) = self.stop.take() {
+            let _ = tx.send(());
+            let _ = shower.join();
+        }
+        self.bar.finish_and_clear();
+    }
 }
 
 /// Publishes a finished temporary file under its final name, as an ordinary file.
@@ -566,7 +662,10 @@ fn sweep_cmd(args: &SweepArgs) -> Result<()> {
                 format!(", shard {shard} ({} runs)", outcome.runs)
             }
         );
-        println!("{}", table::sweep_table(&outcome.summary, sw.axes.len(), 60));
+        match table::sweep_table(&outcome.summary, sw.axes.len(), 60) {
+            Ok(t) => println!("{}", show(&t)),
+            Err(line) => println!("{line}"),
+        }
         if shard == Shard::WHOLE {
             // From the files just written, as `sessim report` reads them.
             print_answers(&report::answer::sweep_answers(&report::input::read_sweep(&out)?));
@@ -607,6 +706,38 @@ fn replay_cmd(args: &ReplayArgs) -> Result<()> {
     })?;
     let spec = trace_spec(Some(args.out.join("trace.csv")), args.trace_sample)?;
     check_out(&args.out)?;
+    args.export.check()?;
     std::fs::create_dir_all(&args.out).map_err(|e| Error::io(&args.out, e))?;
-    run_and_report(&sc, &args.out, spec.as_ref(), args.jobs, args.quiet, true)
+    run_and_report(&sc, &args.out, spec.as_ref(), args.jobs, args.quiet, true, &args.export)
+}
+
+/// A table as printed: box-drawn on a terminal; when stdout is a pipe or a file, plain text a
+/// script can read ([`plain`]).
+pub(crate) fn show(t: &comfy_table::Table) -> String {
+    use std::io::IsTerminal;
+    if std::io::stdout().is_terminal() {
+        t.to_string()
+    } else {
+        plain(t)
+    }
+}
+
+/// A table as tab-separated lines: the header, then one line per row, the cells as the box
+/// shows them (`12.3 ± 0.4`); a tab or newline inside a cell becomes a space.
+pub(crate) fn plain(t: &comfy_table::Table) -> String {
+    let line = |cells: Vec<String>| {
+        cells
+            .into_iter()
+            .map(|c| c.replace(['\t', '\n'], " "))
+            .collect::<Vec<_>>()
+            .join("\t")
+    };
+    let mut lines = Vec::new();
+    if let Some(h) = t.header() {
+        lines.push(line(h.cell_iter().map(|c| c.content()).collect()));
+    }
+    for row in t.row_iter() {
+        lines.push(line(row.cell_iter().map(|c| c.content()).collect()));
+    }
+    lines.join("\n")
 }

@@ -196,38 +196,122 @@ fn round_sig(v: f64) -> f64 {
 }
 
 /// Parses a duration written as a string with a unit: `"250ms"`, `"5s"`, `"1h 30m"`,
-/// `"0.5s"`. Returns seconds.
+/// `"1h30m"`, `"0.5s"`. Returns seconds.
+///
+/// Units are lower-case and mean one thing each: `ns`, `us` (or `µs`), `ms`, `s`, `m` (or
+/// `min`), `h`, `d`, `w`, and their long forms (`sec`, `minutes`, `hours`, ...). `M`, which other
+/// tools read as months, and every other upper-case unit are refused with the spelling to use,
+/// and so are months and years, whose length varies (docs/scenario-format.md, "Durations").
 pub fn parse_duration(s: &str) -> Result<f64, String> {
     let t = s.trim();
     if t.is_empty() {
         return Err("empty duration; write it with a unit, e.g. \"250ms\" or \"5s\"".into());
     }
-    // humantime does not take fractions; accept "0.5s" and "1.5h" by splitting number and unit.
-    if let Some(pos) = t.find(|c: char| !(c.is_ascii_digit() || c == '.')) {
-        let (num, unit) = t.split_at(pos);
-        if num.contains('.') && !unit.contains(char::is_whitespace) {
-            let n: f64 = num.parse().map_err(|_| format!("`{s}` is not a duration"))?;
-            let scale = unit_seconds(unit.trim())
-                .ok_or_else(|| format!("`{s}`: unknown unit `{}`; use ns, us, ms, s, m, h or d", unit.trim()))?;
-            return Ok(n * scale);
-        }
-    } else {
+    if !t.contains(|c: char| !(c.is_ascii_digit() || c == '.')) {
         return Err(format!("`{s}` has no unit; write e.g. \"{s}s\" or \"{s}ms\""));
     }
-    humantime::parse_duration(t)
-        .map(|d| d.as_secs_f64())
-        .map_err(|e| format!("`{s}` is not a duration ({e}); write e.g. \"250ms\", \"5s\", \"2h\""))
+    // (number, unit) groups, e.g. "1h 30m" -> [("1", "h"), ("30", "m")].
+    let mut groups: Vec<(&str, &str)> = Vec::new();
+    let mut rest = t;
+    while !rest.is_empty() {
+        let num_end = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let (num, after) = rest.split_at(num_end);
+        if num.is_empty() {
+            return Err(format!(
+                "`{s}` is not a duration; write a number and a unit, e.g. \"250ms\", \"5s\", \"1h 30m\""
+            ));
+        }
+        let after = after.trim_start();
+        let unit_end = after
+            .find(|c: char| c.is_ascii_digit() || c == '.' || c.is_whitespace())
+            .unwrap_or(after.len());
+        let (unit, tail) = after.split_at(unit_end);
+        if unit.is_empty() {
+            return Err(format!(
+                "`{s}`: `{num}` has no unit; write e.g. \"{num}s\" or \"{num}ms\""
+            ));
+        }
+        groups.push((num, unit));
+        rest = tail.trim_start();
+    }
+    let mut units = Vec::with_capacity(groups.len());
+    for &(num, unit) in &groups {
+        units.push(duration_unit(unit).map_err(|why| format!("`{s}`: {why}", why = why(num)))?);
+    }
+    if let [(num, _)] = groups[..]
+        && num.contains('.')
+    {
+        let n: f64 = num
+            .parse()
+            .map_err(|_| format!("`{s}` is not a duration: `{num}` is not a number"))?;
+        return Ok(n * units[0].1);
+    }
+    if groups.iter().all(|(num, _)| !num.contains('.')) {
+        // Whole numbers: summed in nanoseconds, exactly.
+        let mut total: u128 = 0;
+        for (&(num, _), &(ns, _)) in groups.iter().zip(&units) {
+            let n: u128 = num
+                .parse()
+                .map_err(|_| format!("`{s}` is not a duration: `{num}` is too large"))?;
+            total = total
+                .checked_add(n.checked_mul(ns).ok_or_else(|| format!("`{s}` is too long"))?)
+                .ok_or_else(|| format!("`{s}` is too long"))?;
+        }
+        let total = u64::try_from(total).map_err(|_| format!("`{s}` is too long"))?;
+        return Ok(std::time::Duration::from_nanos(total).as_secs_f64());
+    }
+    let mut secs = 0.0;
+    for (&(num, _), &(_, scale)) in groups.iter().zip(&units) {
+        let n: f64 = num
+            .parse()
+            .map_err(|_| format!("`{s}` is not a duration: `{num}` is not a number"))?;
+        secs += n * scale;
+    }
+    Ok(secs)
 }
 
-fn unit_seconds(unit: &str) -> Option<f64> {
+/// What to say about a unit that is refused, given the number written before it.
+type UnitRefusal = Box<dyn Fn(&str) -> String>;
+
+/// A duration unit: its length in nanoseconds and in seconds, or why it is refused.
+fn duration_unit(unit: &str) -> Result<(u128, f64), UnitRefusal> {
+    if let Some(x) = unit_seconds(unit) {
+        return Ok(x);
+    }
+    let u = unit.to_string();
+    Err(match unit {
+        "M" => Box::new(|n: &str| {
+            format!(
+                "`M` is ambiguous (minutes or months?); for minutes write \"{n}m\" or \"{n}min\"; months vary in length: write days, e.g. \"30d\""
+            )
+        }),
+        "mo" | "mon" | "month" | "months" | "y" | "yr" | "year" | "years" | "Y" => Box::new(move |_: &str| {
+            format!(
+                "months and years vary in length, so `{u}` is not a unit here; write days, e.g. \"30d\" or \"365d\""
+            )
+        }),
+        _ if unit_seconds(&unit.to_lowercase()).is_some() => {
+            let lower = unit.to_lowercase();
+            Box::new(move |n: &str| format!("units are lower-case: write \"{n}{lower}\", not `{u}`"))
+        }
+        _ => Box::new(move |_: &str| format!("unknown unit `{u}`; use ns, us, ms, s, m (or min), h, d or w")),
+    })
+}
+
+/// A unit's length in nanoseconds and in seconds (the seconds as the parser has always
+/// scaled a fraction, so that "0.5s" and "1.5h" keep their exact values).
+fn unit_seconds(unit: &str) -> Option<(u128, f64)> {
     Some(match unit {
-        "ns" | "nsec" => 1e-9,
-        "us" | "usec" | "µs" => 1e-6,
-        "ms" | "msec" => 1e-3,
-        "s" | "sec" | "secs" => 1.0,
-        "m" | "min" | "mins" => 60.0,
-        "h" | "hr" | "hour" | "hours" => 3600.0,
-        "d" | "day" | "days" => 86400.0,
+        "ns" | "nsec" | "nsecs" => (1, 1e-9),
+        "us" | "usec" | "usecs" | "µs" => (1_000, 1e-6),
+        "ms" | "msec" | "msecs" => (1_000_000, 1e-3),
+        "s" | "sec" | "secs" | "second" | "seconds" => (1_000_000_000, 1.0),
+        "m" | "min" | "mins" | "minute" | "minutes" => (60_000_000_000, 60.0),
+        "h" | "hr" | "hrs" | "hour" | "hours" => (3_600_000_000_000, 3600.0),
+        "d" | "day" | "days" => (86_400_000_000_000, 86400.0),
+        "w" | "week" | "weeks" => (604_800_000_000_000, 604_800.0),
         _ => return None,
     })
 }
@@ -509,6 +593,73 @@ mod tests {
         assert_eq!(parse_duration("200us"), Ok(0.0002));
         assert!(parse_duration("5").unwrap_err().contains("has no unit"));
         assert!(parse_duration("1.5parsecs").unwrap_err().contains("unknown unit"));
+    }
+
+    #[test]
+    fn every_documented_unit_has_its_length() {
+        // The units table of docs/scenario-format.md ("Durations"), each as its length in s.
+        let cases = [
+            ("3ns", 3e-9),
+            ("3us", 3e-6),
+            ("3µs", 3e-6),
+            ("3ms", 0.003),
+            ("3s", 3.0),
+            ("3sec", 3.0),
+            ("3seconds", 3.0),
+            ("3m", 180.0),
+            ("3min", 180.0),
+            ("3minutes", 180.0),
+            ("3h", 10_800.0),
+            ("3hr", 10_800.0),
+            ("3hours", 10_800.0),
+            ("3d", 259_200.0),
+            ("3days", 259_200.0),
+            ("3w", 1_814_400.0),
+            ("3weeks", 1_814_400.0),
+            // Groups add up, with or without spaces.
+            ("1h30m", 5400.0),
+            ("1d 2h 3m 4s", 93_784.0),
+            ("2 s", 2.0),
+            // A fraction with one unit scales as it always has; with several, each adds.
+            ("1.5h", 5400.0),
+            ("1.5m 30s", 120.0),
+        ];
+        for (text, secs) in cases {
+            let got = parse_duration(text).unwrap_or_else(|e| panic!("{text}: {e}"));
+            assert!((got - secs).abs() <= secs * 1e-12, "{text}: {got} s, expected {secs} s");
+        }
+        // Whole numbers are summed in nanoseconds, so these are exact.
+        assert_eq!(
+            parse_duration("3ms"),
+            Ok(std::time::Duration::from_millis(3).as_secs_f64())
+        );
+    }
+
+    #[test]
+    fn case_ambiguous_units_are_refused_with_the_spelling_to_use() {
+        assert_eq!(
+            parse_duration("10M").unwrap_err(),
+            "`10M`: `M` is ambiguous (minutes or months?); for minutes write \"10m\" or \"10min\"; months vary \
+             in length: write days, e.g. \"30d\""
+        );
+        for text in ["2mo", "1y", "3months", "1year"] {
+            let e = parse_duration(text).unwrap_err();
+            assert!(e.contains("months and years vary in length"), "{text}: {e}");
+            assert!(e.contains("write days, e.g. \"30d\" or \"365d\""), "{text}: {e}");
+        }
+        assert_eq!(
+            parse_duration("5S").unwrap_err(),
+            "`5S`: units are lower-case: write \"5s\", not `S`"
+        );
+        assert_eq!(
+            parse_duration("20MS").unwrap_err(),
+            "`20MS`: units are lower-case: write \"20ms\", not `MS`"
+        );
+        assert_eq!(
+            parse_duration("1h 5x").unwrap_err(),
+            "`1h 5x`: unknown unit `x`; use ns, us, ms, s, m (or min), h, d or w"
+        );
+        assert!(parse_duration("ms").unwrap_err().contains("write a number and a unit"));
     }
 
     #[test]

@@ -30,10 +30,22 @@ pub fn run_all(sc: &Scenario, jobs: usize) -> Result<Vec<RunResult>> {
 /// [`run_all`], with what reading the replayed log found (every run read the same log: the
 /// first run's report speaks for all).
 pub fn run_all_with_replay(sc: &Scenario, jobs: usize) -> Result<(Vec<RunResult>, Option<ReplayReport>)> {
+    run_all_reporting(sc, jobs, &|| {})
+}
+
+/// [`run_all_with_replay`], calling `done` as each (strategy, replication) run ends (from the
+/// thread that ran it; `sessim run`'s progress line counts them).
+fn run_all_reporting(
+    sc: &Scenario,
+    jobs: usize,
+    done: &(dyn Fn() + Sync),
+) -> Result<(Vec<RunResult>, Option<ReplayReport>)> {
     let tasks = tasks(sc);
     let runs = crate::parallel::map(jobs, tasks.len(), |k| {
         let (s, r) = tasks[k];
-        Ok(sim::run(sc, s, r)?)
+        let run = sim::run(sc, s, r)?;
+        done();
+        Ok(run)
     })?;
     checked_runs(runs)
 }
@@ -73,9 +85,10 @@ pub fn run_all_traced(
     sc: &Scenario,
     jobs: usize,
     trace: Option<&TraceSpec>,
+    done: &(dyn Fn() + Sync),
 ) -> Result<(Vec<RunResult>, Option<ReplayReport>, Option<NamedTempFile>)> {
     let Some(spec) = trace else {
-        let (runs, replay) = run_all_with_replay(sc, jobs)?;
+        let (runs, replay) = run_all_reporting(sc, jobs, done)?;
         return Ok((runs, replay, None));
     };
     let dir = match spec.path.parent() {
@@ -99,6 +112,7 @@ pub fn run_all_traced(
             path: spec.path.clone(),
             source,
         })?;
+        done();
         Ok((run, part))
     })?;
     let (runs, files): (Vec<sim::Run>, Vec<NamedTempFile>) = parts.into_iter().unzip();

@@ -67,7 +67,10 @@ pub(super) fn plan_cmd(args: &PlanArgs) -> Result<()> {
                 names.join(" and "),
                 loads.len()
             );
-            println!("{}", crate::sweep::table::max_load_table(&sw, &targets, &answers));
+            println!(
+                "{}",
+                super::show(&crate::sweep::table::max_load_table(&sw, &targets, &answers))
+            );
             let n: usize = answers.iter().map(|a| a.evaluated.len()).sum();
             println!(
                 "{} simulations in {:.1} s instead of {} for every load; every load run is in {}",
@@ -97,7 +100,10 @@ pub(super) fn plan_cmd(args: &PlanArgs) -> Result<()> {
             sw.name,
             names.join(" and "),
         );
-        println!("{}", crate::sweep::table::plan_table(&sw, &targets, &plan));
+        println!(
+            "{}",
+            super::show(&crate::sweep::table::plan_table(&sw, &targets, &plan))
+        );
         match plan.winner() {
             Some(w) => {
                 let sp = &plan.strategies[w];
@@ -218,7 +224,7 @@ fn growth(
         };
         t.add_row(vec![sp.label.clone(), now, upto, later, cost]);
     }
-    println!("{t}");
+    println!("{}", super::show(&t));
     if let Some(w) = gplan.winner() {
         println!("winner at {} users/s: {}", load * g, gplan.strategies[w].label);
     }

@@ -245,3 +245,16 @@ fn a_replay_lasts_one_whole_second_past_its_last_request() {
         crate::scenario::load::replay::load_replay(&o, &|_| Err(Error::bad_input("x.log: cannot open"))).unwrap_err();
     assert_eq!((e.exit_code(), e.to_string()), (2, "x.log: cannot open".to_string()));
 }
+
+#[test]
+fn plain_and_markdown_tables_keep_every_cell() {
+    let mut t = comfy_table::Table::new();
+    t.set_header(vec!["strategy", "p99 ms"]);
+    t.add_row(vec!["a | b", "12.3 ± 0.4"]);
+    t.add_row(vec!["tab\there", "5"]);
+    assert_eq!(super::plain(&t), "strategy\tp99 ms\na | b\t12.3 ± 0.4\ntab here\t5");
+    assert_eq!(
+        super::export::markdown(&t),
+        "| strategy | p99 ms |\n| :--- | ---: |\n| a \\| b | 12.3 ± 0.4 |\n| tab\there | 5 |\n"
+    );
+}

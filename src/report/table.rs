@@ -29,14 +29,28 @@ const STORE_COLUMNS: &[(&str, Column, usize)] = &[
     ("store refused", col::store_rejected, 0),
 ];
 
-/// Renders the table; `labels` are the strategies in scenario order.
-pub fn render(labels: &[String], runs: &[RunResult]) -> String {
-    let mut t = Table::new();
-    t.load_style(UTF8_FULL_CONDENSED);
+/// The columns of the table of `runs`: (header, summary column, decimals). The store's are
+/// there when a strategy has store servers. `--export-json` and `--export-markdown` export
+/// these columns.
+pub fn columns(runs: &[RunResult]) -> Vec<(&'static str, Column, usize)> {
     let mut columns: Vec<(&str, Column, usize)> = COLUMNS.to_vec();
     if runs.iter().any(|r| r.summary.store_ops > 0) {
         columns.extend_from_slice(STORE_COLUMNS);
     }
+    columns
+}
+
+/// Whether `col` is one of the store's columns, shown as `-` for a strategy without a store.
+pub fn is_store_column(col: Column) -> bool {
+    STORE_COLUMNS.iter().any(|c| c.1 == col)
+}
+
+/// The table (box-drawn when displayed; the command line prints it as plain text when stdout
+/// is not a terminal); `labels` are the strategies in scenario order.
+pub fn render(labels: &[String], runs: &[RunResult]) -> Table {
+    let mut t = Table::new();
+    t.load_style(UTF8_FULL_CONDENSED);
+    let columns = columns(runs);
     let mut header = vec!["strategy".to_string()];
     header.extend(columns.iter().map(|c| c.0.to_string()));
     t.set_header(header);
@@ -45,7 +59,7 @@ pub fn render(labels: &[String], runs: &[RunResult]) -> String {
         let has_store = mine.iter().any(|r| r.summary.store_ops > 0);
         let mut row = vec![label.clone()];
         for (_, col, decimals) in &columns {
-            if !has_store && STORE_COLUMNS.iter().any(|c| c.1 == *col) {
+            if !has_store && is_store_column(*col) {
                 row.push("-".into());
                 continue;
             }
@@ -64,7 +78,7 @@ pub fn render(labels: &[String], runs: &[RunResult]) -> String {
             col.set_cell_alignment(CellAlignment::Right);
         }
     }
-    t.to_string()
+    t
 }
 
 /// The summary columns shown after a sweep (the file has them all).
@@ -77,18 +91,19 @@ const SWEEP_COLUMNS: &[(&str, Column, usize)] = &[
 ];
 
 /// The table printed after a sweep, from the bytes of `sweep_summary.csv`: one line per point
-/// and strategy; past `max_rows` lines, a pointer to the file instead.
-pub fn sweep_table(summary_csv: &[u8], axes: usize, max_rows: usize) -> String {
+/// and strategy; past `max_rows` lines (or for a file it cannot read), `Err` with the line to
+/// print instead.
+pub fn sweep_table(summary_csv: &[u8], axes: usize, max_rows: usize) -> Result<Table, String> {
     let mut r = csv::Reader::from_reader(summary_csv);
     let header: Vec<String> = match r.headers() {
         Ok(h) => h.iter().map(str::to_string).collect(),
-        Err(_) => return String::new(),
+        Err(_) => return Err(String::new()),
     };
     let col = |n: &str| header.iter().position(|h| h == n);
     let (Some(strategy), Some(metric), Some(mean), Some(ci)) =
         (col("strategy"), col("metric"), col("mean"), col("ci95"))
     else {
-        return String::new();
+        return Err(String::new());
     };
     // (point and axes, strategy) -> cells, in file order.
     let mut lines: Vec<(Vec<String>, Vec<String>)> = Vec::new();
@@ -116,7 +131,10 @@ pub fn sweep_table(summary_csv: &[u8], axes: usize, max_rows: usize) -> String {
         }
     }
     if lines.len() > max_rows {
-        return format!("({} point x strategy lines: see sweep_summary.csv)", lines.len());
+        return Err(format!(
+            "({} point x strategy lines: see sweep_summary.csv)",
+            lines.len()
+        ));
     }
     let mut t = Table::new();
     t.load_style(UTF8_FULL_CONDENSED);
@@ -132,5 +150,5 @@ pub fn sweep_table(summary_csv: &[u8], axes: usize, max_rows: usize) -> String {
             col.set_cell_alignment(CellAlignment::Right);
         }
     }
-    t.to_string()
+    Ok(t)
 }

@@ -41,37 +41,21 @@ impl fmt::Display for System {
                 r.service,
                 if r.strict { ", strict" } else { "" }
             )?;
+            // The log gives the arrivals, the requests, the pauses and the addresses: of the
+            // synthetic workload only the session's size and writes (and cookie refusal) apply.
+            if let Some(c) = w.classes.first() {
+                writeln!(
+                    f,
+                    "             session {}, modify {}, refuse cookies {}",
+                    c.session_size.describe(Kind::Bytes),
+                    c.session_modify,
+                    c.refuse_cookies
+                )?;
+            }
         } else {
             writeln!(f, "  workload   {} users/s, {} pages", w.users_per_second, w.pages)?;
+            self.fmt_synthetic(f)?;
         }
-        for p in &w.profile {
-            writeln!(f, "             from {} rate x{}", p.at, p.factor)?;
-        }
-        if let Some(r) = w.profile_repeat {
-            writeln!(f, "             profile repeats every {r}")?;
-        }
-        for c in &w.classes {
-            writeln!(
-                f,
-                "    class {:<10} share {}, login {}, requests {}, think {}, refuse cookies {}, session {}, \
-                 modify {}, parallel {}",
-                c.name,
-                c.share,
-                c.login,
-                c.requests.describe(Kind::Count),
-                c.think_time.describe(Kind::Duration),
-                c.refuse_cookies,
-                c.session_size.describe(Kind::Bytes),
-                c.session_modify,
-                c.parallel
-            )?;
-        }
-        let a = &w.addresses;
-        writeln!(
-            f,
-            "  addresses  {} /24 networks (skew {}), {} of users behind {} NAT addresses",
-            a.networks, a.network_skew, a.nat_share, a.nat_addresses
-        )?;
         write!(f, "{}", self.balancer)?;
         let servers = &self.balancer.conf.conf().servers;
         for (b, s) in self.backends.iter().zip(servers) {
@@ -103,5 +87,42 @@ impl fmt::Display for System {
             writeln!(f)?;
         }
         write!(f, "{}", self.sessions)
+    }
+}
+
+impl System {
+    /// The synthetic workload's lines: the rate profile, the user classes and the addresses
+    /// (none of which a replayed log uses).
+    fn fmt_synthetic(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let w = &self.workload;
+        for p in &w.profile {
+            writeln!(f, "             from {} rate x{}", p.at, p.factor)?;
+        }
+        if let Some(r) = w.profile_repeat {
+            writeln!(f, "             profile repeats every {r}")?;
+        }
+        for c in &w.classes {
+            writeln!(
+                f,
+                "    class {:<10} share {}, login {}, requests {}, think {}, refuse cookies {}, session {}, \
+                 modify {}, parallel {}",
+                c.name,
+                c.share,
+                c.login,
+                c.requests.describe(Kind::Count),
+                c.think_time.describe(Kind::Duration),
+                c.refuse_cookies,
+                c.session_size.describe(Kind::Bytes),
+                c.session_modify,
+                c.parallel
+            )?;
+        }
+        let a = &w.addresses;
+        writeln!(
+            f,
+            "  addresses  {} /24 networks (skew {}), {} of users behind {} NAT addresses",
+            a.networks, a.network_skew, a.nat_share, a.nat_addresses
+        )?;
+        Ok(())
     }
 }

@@ -9,6 +9,7 @@ mod balancer;
 mod caddy;
 mod envoy_kube;
 mod faults;
+pub(crate) mod locate;
 pub mod replay;
 mod sessions;
 #[cfg(test)]
@@ -35,6 +36,9 @@ pub struct Override {
     pub path: String,
     /// The value, read as TOML.
     pub value: Value,
+    /// The argument as the user wrote it (`--set backends.count=8`, `--seed 7`): a value it
+    /// sets that fails validation is blamed on it, not on the file.
+    pub arg: String,
 }
 
 impl Override {
@@ -57,6 +61,7 @@ impl Override {
         Ok(Override {
             path: path.to_string(),
             value,
+            arg: format!("--set {s}"),
         })
     }
 }
@@ -91,25 +96,112 @@ pub fn load_with(path: &Path, overrides: &Overrides) -> Result<Scenario> {
     if overrides.strict {
         set_strict(&mut table)?;
     }
-    from_table(table, &origin)
+    let src = Source {
+        name: &origin,
+        text: Some(&text),
+        set: &overrides.set,
+    };
+    validate(table, &src, None)
 }
 
 /// Validates scenario text; `origin` names it in messages (usually the file path).
 pub fn load_str(text: &str, origin: &str, overrides: &[Override]) -> Result<Scenario> {
-    from_table(parse(text, origin, overrides)?, origin)
+    let src = Source {
+        name: origin,
+        text: Some(text),
+        set: overrides,
+    };
+    validate(parse(text, origin, overrides)?, &src, None)
 }
 
 /// Scenario text as a table, `--set` overrides applied.
 fn parse(text: &str, origin: &str, overrides: &[Override]) -> Result<Table> {
-    let mut table: Table = toml::from_str(text).map_err(|e| {
-        // toml's message already says line and column and shows the line.
-        Error::bad_input(format!("{origin}: not valid TOML: {e}"))
-    })?;
+    let mut table = parse_text(text, origin)?;
     for o in overrides {
         set_path(&mut table, &o.path, o.value.clone())
             .map_err(|m| Error::bad_input(format!("{origin}: --set {}: {m}", o.path)))?;
     }
     Ok(table)
+}
+
+/// Scenario text as a table; a syntax error shows its line and a caret, as Cargo does.
+pub(crate) fn parse_text(text: &str, origin: &str) -> Result<Table> {
+    toml::from_str(text).map_err(|e| Error::bad_input(locate::syntax_error(origin, text, &e)))
+}
+
+/// Where a table being validated came from, so that a problem can be shown where it is: the
+/// `--set` argument that wrote the value, else the file's line and column (with its text),
+/// else the file and the key path (tables a sweep or `replay` built have no text).
+#[derive(Clone, Copy)]
+pub(crate) struct Source<'a> {
+    /// The file's name in messages.
+    pub name: &'a str,
+    /// The file's text, when the table is the file's (plus `--set`).
+    pub text: Option<&'a str>,
+    /// The overrides applied to the table.
+    pub set: &'a [Override],
+}
+
+impl Source<'_> {
+    /// A source with no text and no overrides: messages name the file and the key path.
+    pub(crate) fn plain(name: &str) -> Source<'_> {
+        Source {
+            name,
+            text: None,
+            set: &[],
+        }
+    }
+
+    /// The error for a problem at `path` of the base table, or of strategy `i` (labelled, with
+    /// its own table `st`) when it comes from merging the two. The value is blamed where it was
+    /// written: a key the strategy does not set is the base's, whichever strategy found it.
+    fn blame(&self, base: &Table, strategy: Option<(usize, &str, &Table)>, path: &str, msg: String) -> Error {
+        let segs = locate::segments(path);
+        let mine = match strategy {
+            Some((_, _, st)) if !segs.is_empty() => {
+                let (ds, db) = (locate::depth(st, &segs), locate::depth(base, &segs));
+                ds == segs.len() || (db < segs.len() && ds >= db && ds > 0)
+            }
+            _ => false,
+        };
+        let shown_path = if segs.is_empty() { "(top level)" } else { path };
+        let (full, shown, msg) = match strategy {
+            Some((i, label, _)) if mine => {
+                let mut full = vec![locate::Seg::Key("strategy".into()), locate::Seg::Index(i)];
+                full.extend(segs);
+                (full, format!("strategy[{i}] \"{label}\": {shown_path}"), msg)
+            }
+            Some((i, label, st)) => {
+                // The base's key, but the strategy changes the same section: say which one
+                // the combination failed in.
+                let section = match segs.first() {
+                    Some(locate::Seg::Key(k)) if st.contains_key(k) => Some(k),
+                    _ => None,
+                };
+                let msg = match section {
+                    Some(k) => format!("{msg} (with the [{k}] keys of strategy[{i}] \"{label}\")"),
+                    None => msg,
+                };
+                (segs, shown_path.to_string(), msg)
+            }
+            None => (segs, shown_path.to_string(), msg),
+        };
+        if let Some(o) = self
+            .set
+            .iter()
+            .rev()
+            .find(|o| locate::is_prefix(&locate::segments(o.path.trim()), &full))
+        {
+            return Error::bad_input(format!("{}: {shown}: {msg}", o.arg));
+        }
+        let head = format!("{shown}: {msg}");
+        if let Some(text) = self.text
+            && let Some(range) = locate::span(text, &full, msg.starts_with("unknown key"))
+        {
+            return Error::bad_input(locate::render(self.name, text, range, &head));
+        }
+        Error::bad_input(format!("{}: {head}", self.name))
+    }
 }
 
 /// `--strict`: `strict = true` in every `[workload.replay]` of the table, the base's and each
@@ -150,7 +242,7 @@ pub(crate) fn set_strict(table: &mut Table) -> Result<()> {
 
 /// Validates an already-parsed scenario table (sweeps build these from a base and a grid point).
 pub fn from_table(table: Table, origin: &str) -> Result<Scenario> {
-    validate(table, origin, None)
+    validate(table, &Source::plain(origin), None)
 }
 
 /// How long a replayed log lasts (the time of its last request): what a scenario whose
@@ -160,60 +252,73 @@ pub type LogSpan<'a> = &'a dyn Fn(&ReplayConfig) -> Result<SimTime>;
 /// Validates a table once. With `span`, the duration is not the table's (a placeholder) but one
 /// second past the last request of the first strategy's log, in whole seconds: the top-level
 /// keys that depend on it (warmup, bucket) are validated after the systems.
-fn validate(mut table: Table, origin: &str, span: Option<LogSpan>) -> Result<Scenario> {
+fn validate(mut table: Table, src: &Source, span: Option<LogSpan>) -> Result<Scenario> {
+    let origin = src.name;
     let mut source = table.clone();
     // The `[sweep]` section belongs to `sessim sweep` and `sessim plan` (crate::sweep), which
     // validate it and set its axis values into copies of this table. A single run ignores it.
     table.remove("sweep");
-    let bad = |path: &str, msg: String| Error::bad_input(format!("{origin}: {path}: {msg}"));
     let strategies = match table.remove("strategy") {
         None => Vec::new(),
         Some(Value::Array(a)) => a,
         Some(other) => {
-            return Err(bad(
+            return Err(src.blame(
+                &table,
+                None,
                 "strategy",
                 format!("expected an array of tables ([[strategy]]), got {}", type_name(&other)),
             ));
         }
     };
+    let base_bad = |path: &str, msg: String| src.blame(&table, None, path, msg);
 
     // Files a scenario names (a balancer config) are relative to the scenario's folder.
     let base_dir = Path::new(origin).parent().unwrap_or(Path::new("")).to_path_buf();
-    let mut base_raw = deserialize(&table).map_err(|(p, m)| bad(&p, m))?;
+    let check_base = |t: &Table| -> PathResult<()> {
+        let raw = deserialize(t)?;
+        validate_top(&raw)?;
+        validate_system(&raw, &base_dir).map(|_| ())
+    };
+    let mut base_raw = deserialize_or_hint(&table, &check_base).map_err(|(p, m)| base_bad(&p, m))?;
     let mut top = match span {
-        None => Some(validate_top(&base_raw).map_err(|(p, m)| bad(&p, m))?),
+        None => Some(validate_top(&base_raw).map_err(|(p, m)| base_bad(&p, m))?),
         Some(_) => None,
     };
     let mut systems: Vec<Strategy> = Vec::new();
 
     if strategies.is_empty() {
-        let system = validate_system(&base_raw, &base_dir).map_err(|(p, m)| bad(&p, m))?;
+        let system = validate_system(&base_raw, &base_dir).map_err(|(p, m)| base_bad(&p, m))?;
         let label = format!("{} + {}", system.balancer.policy.name, system.sessions.storage.name());
         systems.push(Strategy { label, system });
     }
     for (i, s) in strategies.into_iter().enumerate() {
         let at = format!("strategy[{i}]");
         let Value::Table(mut st) = s else {
-            return Err(bad(&at, "expected a table ([[strategy]])".into()));
+            return Err(base_bad(&at, "expected a table ([[strategy]])".into()));
         };
         let label = match st.remove("label") {
             Some(Value::String(l)) if !l.trim().is_empty() => l,
-            Some(Value::String(_)) => return Err(bad(&format!("{at}.label"), "must not be empty".into())),
+            Some(Value::String(_)) => return Err(base_bad(&format!("{at}.label"), "must not be empty".into())),
             Some(other) => {
-                return Err(bad(
+                return Err(base_bad(
                     &format!("{at}.label"),
                     format!("expected a string, got {}", type_name(&other)),
                 ));
             }
-            None => return Err(bad(&at, "needs a `label`, e.g. label = \"ip_hash + local\"".into())),
+            None => {
+                return Err(base_bad(
+                    &at,
+                    "needs a `label`, e.g. label = \"ip_hash + local\"".into(),
+                ));
+            }
         };
-        let at = format!("strategy[{i}] \"{label}\"");
+        let bad = |path: &str, msg: String| src.blame(&table, Some((i, &label, &st)), path, msg);
         for k in st.keys() {
             if !STRATEGY_KEYS.contains(&k.as_str()) {
                 return Err(bad(
-                    &format!("{at}.{k}"),
+                    k,
                     format!(
-                        "a strategy may override only {}{}",
+                        "unknown key `{k}`: a strategy may override only {}{}",
                         STRATEGY_KEYS[1..].join(", "),
                         suggest(k, STRATEGY_KEYS)
                     ),
@@ -221,12 +326,16 @@ fn validate(mut table: Table, origin: &str, span: Option<LogSpan>) -> Result<Sce
             }
         }
         if systems.iter().any(|s| s.label == label) {
-            return Err(bad(&at, "two strategies have this label; labels must be unique".into()));
+            return Err(base_bad(
+                &format!("{at}.label"),
+                format!("two strategies have the label \"{label}\"; labels must be unique"),
+            ));
         }
         let mut merged = table.clone();
-        merge(&mut merged, st);
-        let raw = deserialize(&merged).map_err(|(p, m)| bad(&format!("{at}: {p}"), m))?;
-        let system = validate_system(&raw, &base_dir).map_err(|(p, m)| bad(&format!("{at}: {p}"), m))?;
+        merge(&mut merged, st.clone());
+        let check = |t: &Table| -> PathResult<()> { validate_system(&deserialize(t)?, &base_dir).map(|_| ()) };
+        let raw = deserialize_or_hint(&merged, &check).map_err(|(p, m)| bad(&p, m))?;
+        let system = validate_system(&raw, &base_dir).map_err(|(p, m)| bad(&p, m))?;
         systems.push(Strategy { label, system });
     }
     if let Some(span) = span {
@@ -239,7 +348,7 @@ fn validate(mut table: Table, origin: &str, span: Option<LogSpan>) -> Result<Sce
         let duration = Value::String(format!("{secs}s"));
         source.insert("duration".into(), duration.clone());
         base_raw.duration = duration;
-        top = Some(validate_top(&base_raw).map_err(|(p, m)| bad(&p, m))?);
+        top = Some(validate_top(&base_raw).map_err(|(p, m)| base_bad(&p, m))?);
     }
     let Some(mut scenario) = top else {
         return Err(Error::internal(
@@ -333,8 +442,32 @@ fn deserialize(table: &Table) -> PathResult<RawScenario> {
     })
 }
 
-/// Rewrites serde's messages in the scenario's terms: "key" not "field", and a suggestion for
-/// an unknown key.
+/// [`deserialize`], and for a negative count the least value the key takes: serde only knows
+/// the field is unsigned, so the table is checked again with 0 there (`check` validates it)
+/// and the validation's own "must be at least N" is taken when it fails at the same key.
+fn deserialize_or_hint(table: &Table, check: &dyn Fn(&Table) -> PathResult<()>) -> PathResult<RawScenario> {
+    deserialize(table).map_err(|(path, msg)| {
+        let Some(got) = msg.strip_prefix(NEGATIVE).and_then(|r| r.split(", got ").nth(1)) else {
+            return (path, msg);
+        };
+        let mut zero = table.clone();
+        if set_path(&mut zero, &path, Value::Integer(0)).is_ok()
+            && let Err((p, m)) = check(&zero)
+            && p == path
+            && let Some(rest) = m.strip_prefix("must be at least ")
+            && let Some((min, _)) = rest.split_once(", got 0")
+        {
+            return (path, format!("must be at least {min}, got {got}"));
+        }
+        (path, msg)
+    })
+}
+
+/// How [`friendly_serde_message`] starts the message for a negative number where a count goes.
+const NEGATIVE: &str = "must be a whole number, 0 or more";
+
+/// Rewrites serde's messages in the scenario's terms: "key" not "field", a suggestion for an
+/// unknown key, and types in words ("a whole number", not "u32").
 pub(crate) fn friendly_serde_message(msg: &str) -> String {
     let msg = msg.lines().next().unwrap_or(msg).trim();
     if let Some(rest) = msg.strip_prefix("unknown field `")
@@ -352,7 +485,43 @@ pub(crate) fn friendly_serde_message(msg: &str) -> String {
     {
         return format!("missing key `{k}`; see docs/scenario-format.md");
     }
-    msg.replace("invalid type: ", "wrong type: ")
+    if let Some(rest) = msg.strip_prefix("invalid value: integer `")
+        && let Some((n, tail)) = rest.split_once('`')
+        && let Ok(n) = n.parse::<i128>()
+        && let Some(ty) = tail.strip_prefix(", expected ")
+    {
+        if n < 0 {
+            return format!("{NEGATIVE}, got {n}");
+        }
+        let max = match ty {
+            "u8" => Some(u8::MAX as u64),
+            "u16" => Some(u16::MAX as u64),
+            "u32" => Some(u32::MAX as u64),
+            _ => None,
+        };
+        if let Some(max) = max {
+            return format!("must be at most {max}, got {n}");
+        }
+    }
+    if let Some(rest) = msg.strip_prefix("invalid type: ")
+        && let Some((got, ty)) = rest.rsplit_once(", expected ")
+    {
+        return format!("expected {}, got {got}", type_in_words(ty));
+    }
+    msg.to_string()
+}
+
+/// serde's name of an expected type, in the scenario's words.
+fn type_in_words(ty: &str) -> &str {
+    match ty {
+        "u8" | "u16" | "u32" | "u64" | "usize" => "a whole number (0 or more)",
+        "i8" | "i16" | "i32" | "i64" => "a whole number",
+        "f32" | "f64" => "a number",
+        "a sequence" => "an array",
+        "a map" => "a table",
+        t if t.starts_with("struct ") => "a table",
+        t => t,
+    }
 }
 
 fn err<T>(path: impl Into<String>, msg: impl Into<String>) -> PathResult<T> {

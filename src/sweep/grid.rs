@@ -461,13 +461,13 @@ balancer.policy = "random"
         .unwrap_err();
         assert_eq!(
             e.to_string(),
-            "x.toml: sweep.axes[1] backends.count=0: strategy[0] \"rr\": backends.count: must be at least 1, got 0"
+            "x.toml: sweep.axes[1] backends.count=0: backends.count: must be at least 1, got 0"
         );
         assert_eq!(e.exit_code(), 2);
         let e = build("", &["backends.count=1,0"]).unwrap_err();
         assert_eq!(
             e.to_string(),
-            "x.toml: --vary backends.count=0: strategy[0] \"rr\": backends.count: must be at least 1, got 0"
+            "x.toml: --vary backends.count=0: backends.count: must be at least 1, got 0"
         );
         let e = build("", &["backends.cont=1,2"]).unwrap_err().to_string();
         assert!(

@@ -65,47 +65,47 @@ fn config_errors_name_the_file_and_line() {
         (
             "several.toml",
             scenario("config = \"nginx.conf\"", ""),
-            "error: several.toml: balancer.config: nginx.conf: the file has 2 upstreams (app, other); \
+            "error: several.toml:13:10: balancer.config: nginx.conf: the file has 2 upstreams (app, other); \
              name the one to use with balancer.upstream\n",
         ),
         (
             "unknown.toml",
             scenario("config = \"nginx.conf\"\nupstream = \"ap\"", ""),
-            "error: unknown.toml: balancer.config: nginx.conf: no upstream named `ap`; the file has: app, other\n",
+            "error: unknown.toml:13:10: balancer.config: nginx.conf: no upstream named `ap`; the file has: app, other\n",
         ),
         (
             "plus.toml",
             scenario("config = \"plus.conf\"", ""),
-            "error: plus.toml: balancer.config: plus.conf:3: `sticky` (NGINX Plus) changes balancing and is not \
+            "error: plus.toml:13:10: balancer.config: plus.conf:3: `sticky` (NGINX Plus) changes balancing and is not \
              modelled; remove it or use ip_hash/hash\n",
         ),
         (
             "uri.toml",
             scenario("config = \"haproxy.cfg\"", ""),
-            "error: uri.toml: balancer.config: haproxy.cfg:2: balance uri is not modelled; sessim supports \
+            "error: uri.toml:13:10: balancer.config: haproxy.cfg:2: balance uri is not modelled; sessim supports \
              roundrobin, leastconn and source\n",
         ),
         (
             "both.toml",
             scenario("config = \"nginx.conf\"\nupstream = \"app\"\npolicy = \"ip_hash\"", ""),
-            "error: both.toml: balancer.policy: cannot be combined with `balancer.config`: the config file sets \
+            "error: both.toml:15:10: balancer.policy: cannot be combined with `balancer.config`: the config file sets \
              the method (remove one of them)\n",
         ),
         (
             "count.toml",
             scenario("config = \"nginx.conf\"\nupstream = \"app\"", "count = 4"),
-            "error: count.toml: backends.count: is 4 but nginx.conf lists 3 servers; drop `count` (the config \
+            "error: count.toml:11:9: backends.count: is 4 but nginx.conf lists 3 servers; drop `count` (the config \
              file defines the servers) or make them agree\n",
         ),
         (
             "missing.toml",
             scenario("config = \"nope.conf\"", ""),
-            "error: missing.toml: balancer.config: cannot read nope.conf: No such file or directory (os error 2)\n",
+            "error: missing.toml:13:10: balancer.config: cannot read nope.conf: No such file or directory (os error 2)\n",
         ),
         (
             "family.toml",
             scenario("policy = \"ip_hash\"\nretries = 2", ""),
-            "error: family.toml: balancer.retries: is an HAProxy setting, and policy `ip_hash` follows nginx; \
+            "error: family.toml:14:11: balancer.retries: is an HAProxy setting, and policy `ip_hash` follows nginx; \
              use max_fails, fail_timeout, next_upstream, next_upstream_tries\n",
         ),
         (
@@ -114,7 +114,7 @@ fn config_errors_name_the_file_and_line() {
                 "policy = \"ip_hash\"",
                 "servers = [{ name = \"a\" }, { name = \"b\", backup = true }]",
             ),
-            "error: backup.toml: backends: server b: `backup` cannot be used with nginx ip_hash (nginx refuses \
+            "error: backup.toml:9:1: backends: server b: `backup` cannot be used with nginx ip_hash (nginx refuses \
              this configuration)\n",
         ),
     ];
@@ -122,7 +122,12 @@ fn config_errors_name_the_file_and_line() {
         write(d.path(), name, text);
         let o = sessim(d.path(), &["check", name]);
         assert_eq!(o.status.code(), Some(2), "{name}: {}", stderr(&o));
-        assert_eq!(stderr(&o), *want, "{name}");
+        // The first line names the place (line:column of the key's value) and the fix; the
+        // lines under it show that line of the file with a caret (tests/integration/cli.rs
+        // checks that shape exactly).
+        let e = stderr(&o);
+        assert_eq!(e.lines().next(), want.lines().next(), "{name}");
+        assert!(e.lines().nth(3).is_some_and(|l| l.contains('^')), "{name}: {e}");
     }
 }
 

@@ -2,7 +2,7 @@
 //! over a given scenario (or an empty one: routing only), applied to the table before it is
 //! validated, once, with the duration taken from the log.
 
-use super::{LogSpan, set_strict, validate};
+use super::{LogSpan, Source, parse_text, set_strict, validate};
 use crate::error::{Error, Result};
 use crate::scenario::Scenario;
 use std::path::{Path, PathBuf};
@@ -30,7 +30,9 @@ pub struct ReplayOverride {
 /// says when its last request arrives (arrivals stop one second after, in whole seconds).
 pub fn load_replay(o: &ReplayOverride, span: LogSpan) -> Result<Scenario> {
     let (table, origin) = replay_table(o)?;
-    validate(table, &origin, Some(span))
+    // The table is the file's with the log and the config put in: keys the command line set
+    // have no place in the file's text, so messages name the key path only.
+    validate(table, &Source::plain(&origin), Some(span))
 }
 
 /// Keys of `[workload]` that the log replaces: dropped from a `--scenario` given to `replay`.
@@ -60,8 +62,7 @@ fn replay_table(args: &ReplayOverride) -> Result<(toml::Table, String)> {
         Some(p) => {
             let text = std::fs::read_to_string(p)
                 .map_err(|e| Error::bad_input(format!("{}: cannot read the scenario file: {e}", p.display())))?;
-            let t: toml::Table =
-                toml::from_str(&text).map_err(|e| Error::bad_input(format!("{}: not valid TOML: {e}", p.display())))?;
+            let t = parse_text(&text, &p.display().to_string())?;
             (t, p.display().to_string())
         }
         None => {

@@ -6,11 +6,19 @@ use crate::store::tomcat::channel::SendMode;
 use crate::store::tomcat::membership::Membership;
 
 pub(super) fn validate_sessions(r: &RawSessions) -> PathResult<SessionsConfig> {
-    let storage = choice(
-        r.storage.as_deref().unwrap_or("local"),
-        StorageKind::ALL,
-        "sessions.storage",
-    )?;
+    let name = r.storage.as_deref().unwrap_or("local");
+    if let Some((kind, _)) = StoreKind::ALL.iter().find(|(k, _)| k.eq_ignore_ascii_case(name.trim())) {
+        // A store's kind where the strategy goes: the common slip of writing where sessions
+        // live instead of how the cluster keeps them.
+        return err(
+            "sessions.storage",
+            format!(
+                "`{name}` is a store, not a strategy: write storage = \"shared\" with store.kind = \"{kind}\" \
+                 (every backend reads one {kind}), or storage = \"cached_db\" for a cache in front of a database"
+            ),
+        );
+    }
+    let storage = choice(name, StorageKind::ALL, "sessions.storage")?;
     // PHP's defaults (php.ini): session.gc_maxlifetime = 1440, gc_probability = 1, gc_divisor = 100.
     let lifetime = opt_duration(&r.gc_maxlifetime, "sessions.gc_maxlifetime", SimTime::from_secs(1440))?;
     if lifetime == SimTime::ZERO {

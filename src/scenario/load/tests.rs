@@ -58,16 +58,18 @@ fn a_strategy_distribution_replaces_the_base_one() {
 #[test]
 fn unknown_keys_name_the_path_and_suggest() {
     let e = load_err(&format!("{MINIMAL}[backends]\nwokers = 3\n"));
+    // MINIMAL starts with an empty line: `[backends]` is line 6, `wokers` line 7; an unknown
+    // key is pointed at by its name.
     assert_eq!(
         e,
-        "x.toml: backends.wokers: unknown key `wokers`; did you mean `workers`?; valid keys here: \
-         count, workers, queue, weight, service_time, servers"
+        "x.toml:7:1: backends.wokers: unknown key `wokers`; did you mean `workers`?; valid keys here: \
+         count, workers, queue, weight, service_time, servers\n  |\n7 | wokers = 3\n  | ^^^^^^"
     );
     let e = load_err(&format!(
         "{MINIMAL}[[strategy]]\nlabel = \"a\"\nbalancer.polcy = \"random\"\n"
     ));
     assert!(
-        e.starts_with("x.toml: strategy[0] \"a\": balancer.polcy: unknown key `polcy`; did you mean `policy`?"),
+        e.starts_with("x.toml:8:10: strategy[0] \"a\": balancer.polcy: unknown key `polcy`; did you mean `policy`?"),
         "{e}"
     );
 }
@@ -77,7 +79,12 @@ fn range_errors_name_the_server() {
     let e = load_err(&format!(
         "{MINIMAL}[backends]\nservers = [{{ name = \"a\" }}, {{ name = \"b\" }}, {{ name = \"c\", workers = 0 }}]\n"
     ));
-    assert_eq!(e, "x.toml: backends.servers[2].workers: must be at least 1, got 0");
+    // The caret is under the `0` of `workers = 0`, column 68 of line 7.
+    assert_eq!(
+        e,
+        "x.toml:7:68: backends.servers[2].workers: must be at least 1, got 0\n  |\n7 | servers = [{ name = \"a\" }, \
+         { name = \"b\" }, { name = \"c\", workers = 0 }]\n  |                                                                    ^"
+    );
 }
 
 #[test]
@@ -94,7 +101,7 @@ fn bad_values_explain_the_fix() {
     let e = load_err("name = \"t\"\nduration = \"10s\"\n");
     assert!(e.contains("missing key `workload`"), "{e}");
     let e = load_err("name = \"t\"\nduration = [\n");
-    assert!(e.starts_with("x.toml: not valid TOML"), "{e}");
+    assert!(e.starts_with("x.toml:2:13: not valid TOML: unclosed array"), "{e}");
 }
 
 #[test]
@@ -149,7 +156,7 @@ fn session_keys_are_checked_with_their_path() {
         "{MINIMAL}[sessions]\nstorage = \"shared\"\nstore = {{ kind = \"redis\", timout = \"1s\" }}\n"
     ));
     assert!(
-        e.starts_with("x.toml: sessions.store.timout: unknown key `timout`; did you mean `timeout`?"),
+        e.starts_with("x.toml:8:27: sessions.store.timout: unknown key `timout`; did you mean `timeout`?"),
         "{e}"
     );
     let e = load_err(&format!("{MINIMAL}[sessions]\nstore = {{ kind = \"mongodb\" }}\n"));
