@@ -149,7 +149,7 @@ fn foot() -> String {
 /// re-logins do not pass for throughput; users logged out stand beside lost sessions.
 const RUN_COLUMNS: &[(&str, Column, usize)] = &[
     ("user requests", col::user_requests, 0),
-    ("extra backend work [% of user requests]", col::extra_backend_pct, 1),
+    ("extra backend work [%]", col::extra_backend_pct, 1),
     ("lost sessions [%]", col::lost_session_pct, 2),
     ("users logged out", col::users_logged_out, 0),
     ("users logged out [%]", col::users_logged_out_pct, 2),
