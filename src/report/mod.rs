@@ -59,6 +59,8 @@ pub struct Palettes {
     pub strategies: Palette,
     pub causes: Palette,
     pub backends: Palette,
+    /// The parts of the backends' work ([`series::WORK_LAYERS`]), viridis like the causes.
+    pub work: Palette,
 }
 
 impl Palettes {
@@ -69,6 +71,7 @@ impl Palettes {
             strategies: Palette::from_names(strategies),
             causes: Palette::sequential().with_names(causes),
             backends: Palette::sequential().with_names(backends),
+            work: Palette::sequential().with_names(series::WORK_LAYERS),
         }
     }
 
@@ -77,6 +80,7 @@ impl Palettes {
             ColourKey::Strategies => &mut self.strategies,
             ColourKey::Causes => &mut self.causes,
             ColourKey::Backends => &mut self.backends,
+            ColourKey::Work => &mut self.work,
         }
     }
 }
@@ -168,6 +172,7 @@ pub fn run_report(t: &RunTables) -> Result<(Vec<Rendered>, String, Vec<String>)>
     let specs = series::run_charts(t);
     let causes: Vec<String> = specs
         .iter()
+        .filter(|s| s.colours == ColourKey::Causes)
         .filter_map(|s| match &s.chart {
             charts::Chart::Stacked(c) => Some(c.layers.iter().map(|l| l.name.clone())),
             _ => None,

@@ -9,17 +9,22 @@ use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{CellAlignment, Table};
 
 /// (header, summary column, decimals)
+/// The users' own requests come first and the work the strategy added (re-logins, retries)
+/// beside them as a percentage, so that a strategy that loses sessions does not look busiest;
+/// the distinct users it logged out stand beside the lost requests.
 const COLUMNS: &[(&str, Column, usize)] = &[
-    ("requests", col::requests, 0),
+    ("user requests", col::user_requests, 0),
+    ("extra work %", col::extra_backend_pct, 1),
     ("errors", col::errors, 0),
     ("lost sessions %", col::lost_session_pct, 2),
+    ("users logged out %", col::users_logged_out_pct, 2),
     ("re-logins", col::relogins, 0),
     ("imbalance CoV", col::imbalance_cov, 3),
     ("max/mean", col::imbalance_max_over_mean, 3),
     ("mean ms", col::latency_mean_ms, 1),
     ("p99 ms", col::latency_p99_ms, 1),
-    ("req/s", col::throughput_rps, 1),
     ("wait ms", col::wait_mean_ms, 1),
+    ("req/s incl. extra", col::throughput_rps, 1),
 ];
 
 /// Shown as well when a strategy has store servers: the store as a bottleneck.

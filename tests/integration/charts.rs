@@ -4,7 +4,7 @@
 
 use sessim::report::charts::{
     BarGroups, Bars, Chart, ChartError, ChartSize, EventBand, LineChart, Marker, Palette, Percentiles, Scale, Series,
-    StackedBars, TimeSeries, XySeries, render_png, render_svg, write_chart,
+    StackedBars, Threshold, TimeSeries, XySeries, render_png, render_svg, write_chart,
 };
 
 fn s(v: &str) -> String {
@@ -56,6 +56,7 @@ fn every_kind() -> Vec<Chart> {
                 series("ip_hash+local", &[410.0, 190.0, 400.0], Some(&[10.0, 8.0, 9.0])),
                 series("cookie+redis", &[333.0, 333.0, 334.0], None),
             ],
+            ..Default::default()
         }
         .into(),
         Bars {
@@ -83,6 +84,10 @@ fn every_kind() -> Vec<Chart> {
                 x: 2e4,
                 y: Some(2.5),
                 label: s("saturation knee"),
+            }],
+            targets: vec![Threshold {
+                y: 5.0,
+                label: s("target: p99 < 5 ms"),
             }],
         }
         .into(),

@@ -144,18 +144,15 @@ fn run_draws_charts_and_a_report_and_report_redraws_them() {
     assert_eq!(
         stems,
         [
+            "backend_work",
             "errors_over_time",
             "imbalance_cov",
+            "imbalance_over_time",
             "latency_p50_over_time",
             "latency_p99_over_time",
             "latency_percentiles",
             "lost_sessions",
             "lost_sessions_over_time",
-            "requests_over_time_1",
-            "requests_over_time_2",
-            "requests_over_time_3",
-            "requests_over_time_4",
-            "requests_over_time_5",
             "requests_per_backend",
             "store_utilization_over_time"
         ]
@@ -173,7 +170,7 @@ fn run_draws_charts_and_a_report_and_report_redraws_them() {
     let before = fs::read(run.join("charts/lost_sessions.png")).unwrap();
     let page = fs::read(run.join("report.html")).unwrap();
     let out = ok(d.path(), &["report", "run"]);
-    assert!(out.contains("14 charts (PNG + SVG)"), "{out}");
+    assert!(out.contains("11 charts (PNG + SVG)"), "{out}");
     assert_eq!(fs::read(run.join("charts/lost_sessions.png")).unwrap(), before);
     assert_eq!(fs::read(run.join("report.html")).unwrap(), page);
 
@@ -382,8 +379,13 @@ fn a_folder_without_later_columns_is_drawn_and_says_what_is_missing() {
     );
     // The headline table keeps the cost column, each strategy's cell marked absent.
     assert!(page.contains("<th>cost [/h]</th>"));
+    // So does the headline column "users logged out [%]": two absent cells per strategy.
+    assert!(page.contains("<th>users logged out [%]</th>"));
     let strategies = page.matches("<td>absent</td>").count();
-    assert_eq!(strategies, 5, "one absent cost cell per strategy of node-failure");
+    assert_eq!(
+        strategies, 10,
+        "one absent cost cell and one absent users-logged-out cell per strategy of node-failure"
+    );
 
     // The same in a sweep folder: its summary columns follow `point` and the axes.
     let sweep = capacity_sweep(d.path());

@@ -50,6 +50,15 @@ pub struct Marker {
     pub label: String,
 }
 
+/// A horizontal line at a target value (e.g. "p99 < 300 ms"), labelled at its right end.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Threshold {
+    /// Y position, in the chart's y unit.
+    pub y: f64,
+    /// Text drawn above the line.
+    pub label: String,
+}
+
 /// A shaded vertical band over `[start, end]` of the x axis marking an event (a
 /// crash until its detection, an outage until recovery, a drain...).
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -97,6 +106,9 @@ pub struct BarGroups {
     pub categories: Vec<String>,
     /// One bar per series in each group, coloured by series name.
     pub series: Vec<Series>,
+    /// Horizontal reference lines, dashed, named in the legend (e.g. "fair share" at 1 for
+    /// load over the mean).
+    pub reference: Vec<Threshold>,
 }
 
 /// One bar per category, coloured by category name, e.g. the coefficient of
@@ -135,6 +147,8 @@ pub struct LineChart {
     pub y_scale: Scale,
     /// Marked x positions.
     pub markers: Vec<Marker>,
+    /// Target values drawn as horizontal lines.
+    pub targets: Vec<Threshold>,
 }
 
 /// Lines over simulated time with shaded event bands, e.g. requests per backend

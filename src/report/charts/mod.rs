@@ -35,7 +35,8 @@ mod palette;
 mod render;
 
 pub use data::{
-    BarGroups, Bars, Chart, EventBand, LineChart, Marker, Percentiles, Scale, Series, StackedBars, TimeSeries, XySeries,
+    BarGroups, Bars, Chart, EventBand, LineChart, Marker, Percentiles, Scale, Series, StackedBars, Threshold,
+    TimeSeries, XySeries,
 };
 pub use error::ChartError;
 pub use palette::{Colour, OKABE_ITO, Palette, Scheme, VIRIDIS};

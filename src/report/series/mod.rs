@@ -18,7 +18,7 @@
 //!   without bound past it, so this is where latency turns upward.
 
 use super::charts::{BarGroups, Bars, Chart, EventBand, LineChart, Marker, Percentiles, Scale, Series, StackedBars};
-use super::charts::{TimeSeries, XySeries};
+use super::charts::{Threshold, TimeSeries, XySeries};
 use super::input::{RunTables, SweepTables};
 use crate::metrics::loss::LostCause;
 use crate::metrics::stats::{Estimate, estimate};
@@ -33,6 +33,8 @@ pub enum ColourKey {
     Strategies,
     Causes,
     Backends,
+    /// The parts of the backends' work ([`WORK_LAYERS`]).
+    Work,
 }
 
 /// A chart to draw: its file stem, its data, its palette, and a sentence for the report.

@@ -59,6 +59,59 @@ pub fn lost_sessions(summary: &[SummaryRow]) -> Option<ChartSpec> {
     })
 }
 
+/// The layers of [`backend_work`], bottom first.
+pub const WORK_LAYERS: [&str; 3] = [
+    "the users' own requests",
+    "re-logins after a lost session",
+    "retries (further attempts)",
+];
+
+/// The work the backends did by strategy, stacked: the users' own requests (`user_requests`),
+/// the re-logins a lost session forced (`relogins`) and the balancer's further attempts
+/// (`retries`), means over replications; whiskers: the interval of the total. The extra on top
+/// of the first layer is `extra_backend_pct` of it. `None` for a folder without
+/// `user_requests` (an older sessim) or without requests.
+pub fn backend_work(summary: &[SummaryRow]) -> Option<ChartSpec> {
+    if col::user_requests.absent_in(summary) || summary.iter().all(|r| r.requests == 0) {
+        return None;
+    }
+    let names = strategies(summary);
+    let parts: [fn(&SummaryRow) -> f64; 3] = [|r| r.user_requests as f64, |r| r.relogins as f64, |r| r.retries as f64];
+    let of = |s: &str, f: &dyn Fn(&SummaryRow) -> f64| -> Estimate {
+        estimate(&summary.iter().filter(|r| r.strategy == s).map(f).collect::<Vec<f64>>())
+    };
+    let layers = WORK_LAYERS
+        .iter()
+        .zip(parts)
+        .map(|(name, f)| Series {
+            name: name.to_string(),
+            values: names.iter().map(|s| of(s, &f).mean).collect(),
+            ci: None,
+        })
+        .collect();
+    let totals: Vec<Estimate> = names
+        .iter()
+        .map(|s| of(s, &|r| parts.iter().map(|f| f(r)).sum()))
+        .collect();
+    Some(ChartSpec {
+        stem: "backend_work".into(),
+        colours: ColourKey::Work,
+        caption: "What the backends served after the warm-up: the users' own requests, and on top the extra work the \
+                  strategy caused (re-logins after lost sessions, and the balancer's retries); the table's extra backend \
+                  work is the top two parts as a % of the bottom one. Whiskers: 95% confidence interval of the total."
+            .into(),
+        chart: StackedBars {
+            title: "Backend work by strategy: the users' requests and the extra".into(),
+            x_label: "strategy".into(),
+            y_label: "requests and attempts after the warm-up [requests]".into(),
+            categories: names,
+            layers,
+            total_ci: cis(&totals),
+        }
+        .into(),
+    })
+}
+
 /// Backends in the order of their index in `backends.csv`.
 pub(super) fn backends(rows: &[crate::metrics::BackendRow]) -> Vec<String> {
     let mut idx: Vec<(u32, String)> = Vec::new();
@@ -71,32 +124,70 @@ pub(super) fn backends(rows: &[crate::metrics::BackendRow]) -> Vec<String> {
     idx.into_iter().map(|(_, b)| b).collect()
 }
 
-/// Requests per backend, one bar per strategy in each backend's group (mean over
-/// replications, with intervals). `None` without `backends.csv` rows.
+/// The name of the `k`-th busiest backend (from 0) of `n`: "busiest (max/mean)", "2nd", ...,
+/// "least busy".
+pub fn rank_name(k: usize, n: usize) -> String {
+    match k + 1 {
+        1 => "busiest (max/mean)".into(),
+        r if r == n => "least busy".into(),
+        r => {
+            let suffix = match (r % 10, r % 100) {
+                (1, x) if x != 11 => "st",
+                (2, x) if x != 12 => "nd",
+                (3, x) if x != 13 => "rd",
+                _ => "th",
+            };
+            format!("{r}{suffix}")
+        }
+    }
+}
+
+/// Each backend's load over the mean load of the backends (1 = its fair share), ranked in each
+/// replication (busiest first: its share is that replication's max/mean), one bar per strategy
+/// in each rank's group, the mean over replications with its interval. Ranked, not by name:
+/// which backend is the busiest differs between replications (a NAT address hashes elsewhere
+/// under another seed), so a mean by name would average a 1.85 and three 0.7s into four 1s.
+/// The mean is over the backends that served any request in the replication, so that a
+/// `backup` server left idle or a backend down for the whole run does not make the others look
+/// busy (an idle one ranks last with share 0). Counts are not shown: re-logins inflate them for a
+/// strategy that loses sessions. `None` without `backends.csv` rows.
 pub fn requests_per_backend(t: &RunTables) -> Option<ChartSpec> {
     if t.backends.is_empty() {
         return None;
     }
     let names = strategies(&t.summary);
-    let servers = backends(&t.backends);
+    let n = backends(&t.backends).len();
     let series: Vec<Series> = names
         .iter()
         .map(|s| {
-            let e: Vec<Estimate> = servers
+            let mine: Vec<&crate::metrics::BackendRow> = t.backends.iter().filter(|r| &r.strategy == s).collect();
+            let mut reps: Vec<u32> = mine.iter().map(|r| r.replication).collect();
+            reps.sort_unstable();
+            reps.dedup();
+            // Per replication, the shares in decreasing order.
+            let ranked: Vec<Vec<f64>> = reps
                 .iter()
-                .map(|b| {
-                    let v: Vec<f64> = t
-                        .backends
+                .filter_map(|rep| {
+                    let v: Vec<f64> = mine
                         .iter()
-                        .filter(|r| &r.strategy == s && &r.backend == b)
+                        .filter(|r| r.replication == *rep)
                         .map(|r| r.requests as f64)
                         .collect();
-                    estimate(&v)
+                    let serving: Vec<f64> = v.iter().copied().filter(|x| *x > 0.0).collect();
+                    let m = mean_or_nan(&serving);
+                    (m > 0.0).then(|| {
+                        let mut shares: Vec<f64> = v.iter().map(|x| x / m).collect();
+                        shares.sort_by(|a, b| b.total_cmp(a));
+                        shares
+                    })
                 })
+                .collect();
+            let e: Vec<Estimate> = (0..n)
+                .map(|k| estimate(&ranked.iter().filter_map(|r| r.get(k).copied()).collect::<Vec<f64>>()))
                 .collect();
             Series {
                 name: s.clone(),
-                values: e.iter().map(|e| if e.n == 0 { 0.0 } else { e.mean }).collect(),
+                values: e.iter().map(|e| if e.n == 0 { f64::NAN } else { e.mean }).collect(),
                 ci: cis(&e),
             }
         })
@@ -104,15 +195,21 @@ pub fn requests_per_backend(t: &RunTables) -> Option<ChartSpec> {
     Some(ChartSpec {
         stem: "requests_per_backend".into(),
         colours: ColourKey::Strategies,
-        caption: "Requests routed to each backend after the warm-up (mean over replications, 95% CI): \
-                  equal bars mean balanced load."
+        caption: "Each backend's requests after the warm-up over the mean of the backends that served any (1 = its \
+                  fair share, dashed), ranked in each replication, busiest first: the first group is the max/mean. \
+                  Mean over replications with its 95% CI. Shares, not counts: re-logins inflate the counts of a \
+                  strategy that loses sessions."
             .into(),
         chart: BarGroups {
-            title: "Requests per backend by strategy".into(),
-            x_label: "backend".into(),
-            y_label: "requests after warm-up [requests]".into(),
-            categories: servers,
+            title: "Load per backend over the mean, busiest first".into(),
+            x_label: "backends, ranked by load in each replication".into(),
+            y_label: "requests over the mean of the backends (1 = fair share)".into(),
+            categories: (0..n).map(|k| rank_name(k, n)).collect(),
             series,
+            reference: vec![Threshold {
+                y: 1.0,
+                label: "dashed line: fair share (1)".into(),
+            }],
         }
         .into(),
     })
@@ -134,7 +231,7 @@ pub fn imbalance(summary: &[SummaryRow]) -> ChartSpec {
         chart: Bars {
             title: "Load imbalance by strategy".into(),
             x_label: "strategy".into(),
-            y_label: "coefficient of variation of requests per backend [-]".into(),
+            y_label: "requests per backend: sd / mean (0 = even)".into(),
             categories: names,
             values: e.iter().map(|e| e.mean).collect(),
             ci: cis(&e),
@@ -289,72 +386,77 @@ pub(super) fn common_bands(t: &RunTables, names: &[String], end_s: f64) -> Vec<E
     bands
 }
 
-/// Requests per backend per time bucket, one chart per strategy (its first replication), with
-/// its faults as bands: crash to detection to recovery.
-pub fn requests_over_time(t: &RunTables) -> Vec<ChartSpec> {
+/// The load imbalance per time bucket: the busiest backend's requests over the mean of the
+/// backends that served any request in the bucket (1 = even), one line per strategy (its first
+/// replication) at the bucket's middle, with the faults until recovery. One line per strategy
+/// rather than one per backend: a crash shows as the survivors' share rising, and strategies
+/// compare on one chart. Empty buckets (no request anywhere) are missing, not 1.
+pub fn imbalance_over_time(t: &RunTables) -> Vec<ChartSpec> {
     if t.timeseries.is_empty() {
         return Vec::new();
     }
+    let names = strategies(&t.summary);
     let end = run_end(&t.timeseries);
-    let per = bucket_label(&t.timeseries);
-    let servers: Vec<String> = {
-        let mut v: Vec<String> = Vec::new();
-        for r in &t.timeseries {
-            if !v.contains(&r.backend) {
-                v.push(r.backend.clone());
-            }
-        }
-        v
-    };
-    let mut out = Vec::new();
-    for (k, s) in strategies(&t.summary).iter().enumerate() {
+    let bands = common_bands(t, &names, end);
+    let half = bucket_s(&t.timeseries).unwrap_or(0.0) / 2.0;
+    let mut series = Vec::new();
+    for s in &names {
         let Some(rep) = first_replication(&t.timeseries, s) else {
             continue;
         };
-        let rows: Vec<&TimeseriesRow> = t
-            .timeseries
-            .iter()
-            .filter(|r| &r.strategy == s && r.replication == rep)
-            .collect();
-        let series = servers
-            .iter()
-            .map(|b| {
-                let mine: Vec<&&TimeseriesRow> = rows.iter().filter(|r| &r.backend == b).collect();
-                XySeries {
-                    name: b.clone(),
-                    x: mine.iter().map(|r| r.time_s).collect(),
-                    y: mine.iter().map(|r| r.requests as f64).collect(),
-                    ci: None,
+        // (bucket start, max, sum, serving backends)
+        let mut buckets: Vec<(f64, f64, f64, usize)> = Vec::new();
+        for r in t.timeseries.iter().filter(|r| &r.strategy == s && r.replication == rep) {
+            let v = r.requests as f64;
+            let i = match buckets.iter().position(|b| b.0 == r.time_s) {
+                Some(i) => i,
+                None => {
+                    buckets.push((r.time_s, 0.0, 0.0, 0));
+                    buckets.len() - 1
                 }
-            })
-            .collect();
-        let faults: Vec<&FaultRow> = t
-            .faults
-            .iter()
-            .filter(|f| &f.strategy == s && f.replication == rep)
-            .collect();
-        out.push(ChartSpec {
-            stem: format!("requests_over_time_{}", k + 1),
-            colours: ColourKey::Backends,
-            caption: format!(
-                "Requests routed to each backend over simulated time (warm-up included), {s}, replication {rep}{}.",
-                if faults.is_empty() {
-                    String::new()
-                } else {
-                    "; shaded: each fault from its start to its detection by the balancer, then to recovery".to_string()
-                }
-            ),
-            chart: TimeSeries {
-                title: format!("Requests per backend over time: {s} (replication {rep})"),
-                x_label: "simulated time [s]".into(),
-                y_label: format!("requests [{per}]"),
-                series,
-                bands: fault_bands(&faults, end),
+            };
+            let b = &mut buckets[i];
+            if r.requests > 0 {
+                b.1 = b.1.max(v);
+                b.2 += v;
+                b.3 += 1;
             }
-            .into(),
+        }
+        series.push(XySeries {
+            name: s.clone(),
+            x: buckets.iter().map(|b| b.0 + half).collect(),
+            y: buckets
+                .iter()
+                .map(|b| if b.3 == 0 { f64::NAN } else { b.1 / (b.2 / b.3 as f64) })
+                .collect(),
+            ci: None,
         });
     }
-    out
+    if series.is_empty() {
+        return Vec::new();
+    }
+    vec![ChartSpec {
+        stem: "imbalance_over_time".into(),
+        colours: ColourKey::Strategies,
+        caption: format!(
+            "The busiest backend's requests in each time bucket over the mean of the backends that served any (1 = even), \
+             first replication of each strategy, warm-up included, drawn at the bucket's middle{}. The first buckets hold \
+             few requests, so their ratio is noisy.",
+            if bands.is_empty() {
+                ""
+            } else {
+                "; shaded: each fault until recovery"
+            }
+        ),
+        chart: TimeSeries {
+            title: format!("Load imbalance {} (first replication)", bucket_label(&t.timeseries)),
+            x_label: "simulated time [s]".into(),
+            y_label: "busiest backend / mean of the backends (1 = even)".into(),
+            series,
+            bands,
+        }
+        .into(),
+    }]
 }
 
 /// One value per bucket per strategy (the first replication), summed over backends (`max`
@@ -460,7 +562,7 @@ pub fn errors_and_losses_over_time(t: &RunTables) -> Vec<ChartSpec> {
             chart: TimeSeries {
                 title: "Store utilisation over time (busiest store server)".into(),
                 x_label: "simulated time [s]".into(),
-                y_label: "store utilisation [0..1]".into(),
+                y_label: "store utilisation [fraction of time busy]".into(),
                 series,
                 bands,
             }
@@ -540,11 +642,12 @@ pub fn latency_over_time(t: &RunTables) -> Vec<ChartSpec> {
 pub fn run_charts(t: &RunTables) -> Vec<ChartSpec> {
     let mut out = Vec::new();
     out.extend(lost_sessions(&t.summary));
+    out.extend(backend_work(&t.summary));
     out.extend(requests_per_backend(t));
     out.push(imbalance(&t.summary));
     out.push(latency_percentiles(&t.summary));
     out.extend(latency_over_time(t));
-    out.extend(requests_over_time(t));
+    out.extend(imbalance_over_time(t));
     out.extend(errors_and_losses_over_time(t));
     out
 }

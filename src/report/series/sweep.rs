@@ -1,6 +1,8 @@
 //! The charts of a sweep folder: each metric against a numeric swept axis, one chart per
 //! combination of the other axes (a [`Slice`]), with the saturation knee marked.
 
+use crate::report::verdict::{TARGET_LOST_PCT, TARGET_P99_MS};
+
 use super::*;
 
 /// One point of a sweep: its number and axis values.
@@ -109,15 +111,97 @@ pub(super) fn xy(slice: &Slice, name: &str, e: &[Estimate]) -> XySeries {
     }
 }
 
-/// A label for the x axis: the key, with its unit when it is a known one.
-pub(super) fn axis_label(key: &str) -> String {
-    let unit = match key.rsplit('.').next().unwrap_or(key) {
-        "users_per_second" => " [users/s]",
-        "count" if key.starts_with("backends") => " [backends]",
-        "workers" => " [workers per backend]",
+/// What a swept key is, in words: the known keys by name, any other by its last part with
+/// spaces for underscores (`backends.servers[0].weight` is "weight"), so that no chart shows a
+/// raw key as an axis title.
+pub fn axis_name(key: &str) -> String {
+    match key {
+        "workload.users_per_second" => "arriving users per second".into(),
+        "backends.count" => "number of backends".into(),
+        "backends.workers" => "workers per backend".into(),
+        "backends.queue" => "queue places per backend".into(),
+        "sessions.store.servers" => "store servers".into(),
+        "sessions.store.concurrency" => "concurrent operations per store server".into(),
+        _ => key
+            .rsplit('.')
+            .next()
+            .unwrap_or(key)
+            .split('[')
+            .next()
+            .unwrap_or(key)
+            .replace('_', " "),
+    }
+}
+
+/// A label for the x axis: what the key is in words, with its unit when it is a known one.
+pub fn axis_label(key: &str) -> String {
+    let unit = match key {
+        "workload.users_per_second" => " [users/s]",
+        "backends.count" => " [backends]",
+        "backends.workers" => " [workers]",
+        "backends.queue" => " [requests]",
+        "sessions.store.servers" => " [servers]",
         _ => "",
     };
-    format!("{key}{unit}")
+    format!("{}{unit}", axis_name(key))
+}
+
+/// The x axis of a slice's charts: the swept values, or for a sweep of
+/// `workload.users_per_second` the offered load, the users' own requests per second
+/// measured at each point (`offered_rps x user_requests / requests`: the request rate with
+/// re-logins left out, the same for every strategy since they see the same users; the mean
+/// over strategies and replications). The slice's points keep their order.
+pub struct XAxis {
+    /// The slice, its x values replaced when the axis is the offered load.
+    pub slice: Slice,
+    /// The axis title, with its unit.
+    pub label: String,
+    /// What x is, for chart titles ("offered load").
+    pub name: String,
+}
+
+/// The label of the offered-load axis.
+pub const OFFERED_LOAD: &str = "offered load [requests/s]";
+
+/// See [`XAxis`]: the offered load needs the `offered_rps` and `user_requests` columns, and a
+/// finite, positive value at every point; otherwise the axis stays the swept key.
+pub fn x_axis(t: &SweepTables, slice: &Slice) -> XAxis {
+    let key = &t.axes[slice.axis];
+    let keep = || XAxis {
+        slice: slice.clone(),
+        label: axis_label(key),
+        name: axis_name(key),
+    };
+    let summaries: Vec<SummaryRow> = t.rows.iter().map(|r| r.summary.clone()).collect();
+    if key != "workload.users_per_second"
+        || col::offered_rps.absent_in(&summaries)
+        || col::user_requests.absent_in(&summaries)
+    {
+        return keep();
+    }
+    let mut points = Vec::with_capacity(slice.points.len());
+    for (_, p) in &slice.points {
+        let v: Vec<f64> = t
+            .rows
+            .iter()
+            .filter(|r| r.point == *p && r.summary.requests > 0)
+            .map(|r| r.summary.offered_rps * r.summary.user_requests as f64 / r.summary.requests as f64)
+            .collect();
+        let x = mean_or_nan(&v);
+        if !(x.is_finite() && x > 0.0) {
+            return keep();
+        }
+        points.push((x, *p));
+    }
+    XAxis {
+        slice: Slice {
+            axis: slice.axis,
+            fixed: slice.fixed.clone(),
+            points,
+        },
+        label: OFFERED_LOAD.into(),
+        name: "offered load".into(),
+    }
 }
 
 pub(super) fn slug(s: &str) -> String {
@@ -165,16 +249,18 @@ pub fn sweep_strategies(t: &SweepTables) -> Vec<String> {
 }
 
 /// A line chart of one metric along a slice, every strategy, with 95% bands and knee markers.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn line(
     t: &SweepTables,
-    slice: &Slice,
+    x: &XAxis,
     names: &[String],
     title: &str,
     y_label: &str,
     value: &dyn Fn(&SummaryRow) -> f64,
     markers: Vec<Marker>,
+    targets: Vec<Threshold>,
 ) -> LineChart {
-    let key = &t.axes[slice.axis];
+    let slice = &x.slice;
     let series: Vec<XySeries> = names.iter().map(|s| xy(slice, s, &along(t, slice, s, value))).collect();
     let suffix = if slice.fixed.is_empty() {
         String::new()
@@ -183,12 +269,13 @@ pub(super) fn line(
     };
     LineChart {
         title: format!("{title}{suffix}"),
-        x_label: axis_label(key),
+        x_label: x.label.clone(),
         y_label: y_label.to_string(),
         y_scale: y_scale(&series),
         series,
         x_scale: Scale::Linear,
         markers,
+        targets,
     }
 }
 
@@ -243,9 +330,12 @@ pub fn sweep_charts(t: &SweepTables) -> Vec<ChartSpec> {
     let names = sweep_strategies(t);
     let has_store = t.rows.iter().any(|r| r.summary.store_ops > 0);
     let mut out = Vec::new();
-    for (i, slice) in slices.iter().enumerate() {
-        let key = t.axes[slice.axis].clone();
+    for (i, swept) in slices.iter().enumerate() {
+        let key = t.axes[swept.axis].clone();
         let axis = slug(&key);
+        let x = x_axis(t, swept);
+        let slice = &x.slice;
+        let what = x.name.clone();
         let suffix = if slices.len() > 1 {
             format!("_{}", i + 1)
         } else {
@@ -262,58 +352,85 @@ pub fn sweep_charts(t: &SweepTables) -> Vec<ChartSpec> {
                 caption,
             })
         };
+        let offered = if x.label == OFFERED_LOAD {
+            format!(
+                " x: the offered load, the users' own requests per second (re-logins left out) measured at each swept {} \
+                 ({}).",
+                axis_label(&key),
+                swept
+                    .points
+                    .iter()
+                    .map(|(v, _)| fmt_num(*v))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        } else {
+            String::new()
+        };
         let knee_note = format!(
-            " Dashed lines: the saturation knee, the first {key} at which the mean utilisation reaches {KNEE_UTILISATION}."
+            " Dashed lines: the saturation knee, the first point at which the mean utilisation reaches \
+             {KNEE_UTILISATION}.{offered}"
         );
+        let target_note = " Dotted red line: the target the verdicts judge by (upper end of the interval).";
         push(
             format!("latency_p99_vs_{axis}{suffix}"),
             line(
                 t,
-                slice,
+                &x,
                 &names,
-                &format!("p99 response time against {key}"),
+                &format!("p99 response time against {what}"),
                 "p99 response time [ms]",
                 &|r| r.latency_p99_ms,
                 backend_knees.clone(),
+                vec![Threshold {
+                    y: TARGET_P99_MS,
+                    label: format!("target of the verdicts: p99 < {TARGET_P99_MS} ms"),
+                }],
             ),
-            format!("Mean over replications with its 95% confidence band.{knee_note}"),
+            format!("Mean over replications with its 95% confidence band.{knee_note}{target_note}"),
         );
         push(
             format!("lost_sessions_vs_{axis}{suffix}"),
             line(
                 t,
-                slice,
+                &x,
                 &names,
-                &format!("Lost sessions against {key}"),
+                &format!("Lost sessions against {what}"),
                 "lost sessions [% of requests needing a session]",
                 &|r| r.lost_session_pct,
                 Vec::new(),
+                vec![Threshold {
+                    y: TARGET_LOST_PCT,
+                    label: format!("target of the verdicts: < {TARGET_LOST_PCT}%"),
+                }],
             ),
-            "Mean over replications with its 95% confidence band.".into(),
+            format!("Mean over replications with its 95% confidence band.{target_note}{offered}"),
         );
         push(
             format!("error_rate_vs_{axis}{suffix}"),
             line(
                 t,
-                slice,
+                &x,
                 &names,
-                &format!("Errors against {key}"),
+                &format!("Errors against {what}"),
                 "errors [% of requests]",
                 &error_pct,
                 Vec::new(),
+                Vec::new(),
             ),
-            "Requests rejected (full queue), refused or answered 502/503, mean with its 95% band.".into(),
+            format!("Requests rejected (full queue), refused or answered 502/503, mean with its 95% band.{offered}"),
         );
         push(
             format!("backend_utilization_vs_{axis}{suffix}"),
             line(
                 t,
-                slice,
+                &x,
                 &names,
-                &format!("Backend utilisation against {key}"),
-                "mean worker utilisation [0..1]",
+                &format!("Backend utilisation against {what}"),
+                "mean worker utilisation [fraction of time busy]",
                 backend_util,
                 backend_knees,
+                Vec::new(),
             ),
             format!("Mean utilisation of the backends' workers.{knee_note}"),
         );
@@ -332,12 +449,13 @@ pub fn sweep_charts(t: &SweepTables) -> Vec<ChartSpec> {
                 format!("store_utilization_vs_{axis}{suffix}"),
                 line(
                     t,
-                    slice,
+                    &x,
                     &store_names,
-                    &format!("Store utilisation against {key}"),
-                    "utilisation of the busiest store server [0..1]",
+                    &format!("Store utilisation against {what}"),
+                    "busiest store server's utilisation [fraction of time busy]",
                     store_util,
                     store_knees.clone(),
+                    Vec::new(),
                 ),
                 format!("Strategies with store servers only.{knee_note}"),
             );
@@ -345,12 +463,13 @@ pub fn sweep_charts(t: &SweepTables) -> Vec<ChartSpec> {
                 format!("store_p99_vs_{axis}{suffix}"),
                 line(
                     t,
-                    slice,
+                    &x,
                     &store_names,
-                    &format!("Store p99 latency against {key}"),
+                    &format!("Store p99 latency against {what}"),
                     "store operation p99 latency [ms]",
                     &|r| r.store_latency_p99_ms,
                     store_knees,
+                    Vec::new(),
                 ),
                 format!("Latency of a store operation as its client sees it (queue, service, round trip).{knee_note}"),
             );
@@ -370,11 +489,12 @@ pub fn sweep_charts(t: &SweepTables) -> Vec<ChartSpec> {
                     format!("replication_vs_nodes{suffix}"),
                     line(
                         t,
-                        slice,
+                        &x,
                         &repl,
                         "Replication messages against node count",
                         "replication messages per completed request",
                         &replication_per_request,
+                        Vec::new(),
                         Vec::new(),
                     ),
                     "Messages between nodes per completed request (all-to-all grows with N - 1), strategies that \

@@ -117,7 +117,124 @@ fn requests_per_backend_groups_by_backend_index() {
         ],
         ..RunTables::default()
     };
-    insta::assert_debug_snapshot!(requests_per_backend(&t).unwrap().chart);
+    let spec = requests_per_backend(&t).unwrap();
+    let Chart::Grouped(c) = &spec.chart else {
+        panic!("grouped bars")
+    };
+    assert_eq!(c.categories, ["busiest (max/mean)", "least busy"]);
+    // ip_hash, replication 0: web1 100, web2 300, mean 200: shares 1.5 and 0.5 busiest first;
+    // replication 1: 320 and 120 over 220: 1.4545 and 0.5455. Means 1.4773 and 0.5227.
+    let ip = &c.series[0].values;
+    assert!((ip[0] - (1.5 + 320.0 / 220.0) / 2.0).abs() < 1e-12, "{ip:?}");
+    assert!((ip[1] - (0.5 + 120.0 / 220.0) / 2.0).abs() < 1e-12, "{ip:?}");
+    // cookie+redis: 1 and 1, then 210/200 and 190/200: busiest 1.025, least 0.975.
+    let ck = &c.series[1].values;
+    assert!((ck[0] - 1.025).abs() < 1e-12 && (ck[1] - 0.975).abs() < 1e-12, "{ck:?}");
+    // The fair share is drawn.
+    assert_eq!(c.reference[0].y, 1.0);
+    insta::assert_debug_snapshot!(spec.chart);
+}
+
+#[test]
+fn load_shares_ignore_backends_that_served_nothing() {
+    // A backup server that never served (0 requests) beside two that served 100 and 300:
+    // the mean is 200 (not 133), so the shares are 0.5 and 1.5 and the backup's is 0.
+    let b = |i: u32, n: u64| BackendRow {
+        strategy: "haproxy".into(),
+        backend_index: i,
+        backend: format!("web{}", i + 1),
+        requests: n,
+        ..BackendRow::default()
+    };
+    let t = RunTables {
+        summary: vec![row("haproxy", 0, |_| {})],
+        backends: vec![b(0, 100), b(1, 300), b(2, 0)],
+        ..RunTables::default()
+    };
+    let Chart::Grouped(c) = requests_per_backend(&t).unwrap().chart else {
+        panic!("grouped bars")
+    };
+    assert_eq!(c.series[0].values, [1.5, 0.5, 0.0]);
+}
+
+#[test]
+fn a_busiest_backend_that_moves_between_replications_is_not_averaged_away() {
+    // ip-hash-nat's pattern: one backend takes 1.8 of the mean, but which one depends on the
+    // replication. By name, each backend would average (1.8 + 0.73 + ...) / 2; ranked, the
+    // busiest stays 1.8 in both replications. Shares: 180/100 and 73.3/100 x 3 (mean 100).
+    let b = |rep: u32, i: u32, n: u64| BackendRow {
+        strategy: "ip_hash".into(),
+        replication: rep,
+        backend_index: i,
+        backend: format!("web{}", i + 1),
+        requests: n,
+        ..BackendRow::default()
+    };
+    let mut backends = Vec::new();
+    for i in 0..4 {
+        backends.push(b(0, i, if i == 0 { 1800 } else { 733 }));
+        backends.push(b(1, i, if i == 3 { 1800 } else { 733 }));
+    }
+    let t = RunTables {
+        summary: vec![row("ip_hash", 0, |_| {})],
+        backends,
+        ..RunTables::default()
+    };
+    let Chart::Grouped(c) = requests_per_backend(&t).unwrap().chart else {
+        panic!("grouped bars")
+    };
+    // Mean of 1800, 733, 733, 733 = 999.75: 1800 / 999.75 = 1.8005 in both replications.
+    assert!((c.series[0].values[0] - 1800.0 / 999.75).abs() < 1e-12);
+    assert_eq!(c.series[0].ci.as_ref().unwrap()[0], 0.0);
+    assert_eq!(c.categories, ["busiest (max/mean)", "2nd", "3rd", "least busy"]);
+    assert_eq!(rank_name(10, 20), "11th");
+    assert_eq!(rank_name(21, 30), "22nd");
+}
+
+#[test]
+fn backend_work_stacks_the_users_requests_and_the_extra() {
+    let s = vec![
+        row("round-robin", 0, |r| {
+            r.requests = 1700;
+            r.user_requests = 1000;
+            r.relogins = 700;
+            r.retries = 20;
+        }),
+        row("round-robin", 1, |r| {
+            r.requests = 1720;
+            r.user_requests = 1010;
+            r.relogins = 710;
+            r.retries = 30;
+        }),
+        row("ip_hash", 0, |r| {
+            r.requests = 1000;
+            r.user_requests = 1000;
+        }),
+        row("ip_hash", 1, |r| {
+            r.requests = 1010;
+            r.user_requests = 1010;
+        }),
+    ];
+    let spec = backend_work(&s).unwrap();
+    assert_eq!(spec.colours, ColourKey::Work);
+    let Chart::Stacked(c) = &spec.chart else {
+        panic!("stacked bars")
+    };
+    let layer = |k: usize| c.layers[k].values.clone();
+    // Means: users' own 1005 for both; re-logins 705 and 0; retries 25 and 0.
+    assert_eq!(layer(0), [1005.0, 1005.0]);
+    assert_eq!(layer(1), [705.0, 0.0]);
+    assert_eq!(layer(2), [25.0, 0.0]);
+    // Totals 1000 + 700 + 20 = 1720 and 1010 + 710 + 30 = 1750 for round-robin: sd
+    // 30 / sqrt(2), half-width t(1) 12.7062 x sd / sqrt(2) = 12.7062 x 15 = 190.59.
+    let ci = c.total_ci.as_ref().unwrap();
+    assert!((ci[0] - 12.706_204_736 * 15.0).abs() < 1e-6, "{ci:?}");
+    // A folder without the column (an older sessim) draws no such chart.
+    let mut old = s.clone();
+    for r in &mut old {
+        r.absent.push("user_requests");
+    }
+    assert!(backend_work(&old).is_none());
 }
 
 fn ts(s: &str, rep: u32, t: f64, b: &str, requests: u64, errors: u64, lost: u64) -> TimeseriesRow {
@@ -228,14 +345,24 @@ fn latency_over_time_is_per_strategy_at_bucket_middles_with_warm_up_and_fault_ba
 }
 
 #[test]
-fn requests_over_time_use_the_first_replication_and_its_faults() {
-    let charts = requests_over_time(&over_time());
-    assert_eq!(charts.len(), 2);
-    assert_eq!(charts[0].stem, "requests_over_time_1");
-    // Replication 0 of ip_hash: web1 10, 11, 12; web2 9, 0, 9. Its crash at 10 s was
-    // detected at 12.5 s and web2 served again at 20 s. cookie+redis's never recovered:
-    // its band runs to the end of the last bucket, 20 + 10 = 30 s.
-    insta::assert_debug_snapshot!(charts.iter().map(|c| &c.chart).collect::<Vec<_>>());
+fn imbalance_over_time_is_the_busiest_backend_over_the_mean_per_bucket() {
+    let charts = imbalance_over_time(&over_time());
+    assert_eq!(charts.len(), 1);
+    assert_eq!(charts[0].stem, "imbalance_over_time");
+    let Chart::TimeSeries(c) = &charts[0].chart else {
+        panic!("a time series")
+    };
+    // One line per strategy, replication 0, at the 10 s buckets' middles.
+    assert_eq!(c.series.len(), 2);
+    assert_eq!(c.series[0].x, [5.0, 15.0, 25.0]);
+    // ip_hash replication 0: web1 10, 11, 12; web2 9, 0, 9. Bucket 0: 10 / 9.5; bucket 1:
+    // web2 served nothing (crashed), so the mean is web1's alone: 11 / 11 = 1; bucket 2:
+    // 12 / 10.5.
+    assert_eq!(c.series[0].y, [10.0 / 9.5, 1.0, 12.0 / 10.5]);
+    // The faults until recovery, as on the errors chart: ip_hash's 10..20 s, cookie+redis's
+    // never recovered, to the end of the last bucket, 20 + 10 = 30 s.
+    assert_eq!(c.bands.len(), 2);
+    assert_eq!((c.bands[0].start, c.bands[0].end, c.bands[1].end), (10.0, 20.0, 30.0));
 }
 
 #[test]
@@ -325,6 +452,62 @@ fn sweep_charts_without_store_or_node_axis() {
     // p99 of "a": (95, 105), (195, 205), (295, 305): means 100, 200, 300, half-width
     // t(1) * sd / sqrt(2) = 12.7062 * 7.0711 / 1.4142 = 63.531.
     insta::assert_debug_snapshot!(charts[0].chart);
+}
+
+#[test]
+fn a_users_per_second_sweep_is_drawn_against_the_offered_load() {
+    let mut t = sweep();
+    // Each point offers 5 requests/s per user/s, 800 of 1000 of them the users' own (the
+    // rest re-logins): the users' own rate is 10 x 5 x 0.8 = 40, then 80 and 160 requests/s.
+    for r in &mut t.rows {
+        let load: f64 = r.axes[0].parse().unwrap();
+        r.summary.offered_rps = load * 5.0;
+        r.summary.user_requests = 800;
+    }
+    let slice = &slices(&t).unwrap()[0];
+    let x = x_axis(&t, slice);
+    assert_eq!(x.label, "offered load [requests/s]");
+    assert_eq!(
+        x.slice.points.iter().map(|p| p.0).collect::<Vec<_>>(),
+        [40.0, 80.0, 160.0]
+    );
+    let charts = sweep_charts(&t);
+    let Chart::Line(c) = &charts[0].chart else {
+        panic!("a line chart")
+    };
+    assert_eq!(c.x_label, "offered load [requests/s]");
+    assert_eq!(c.title, "p99 response time against offered load");
+    // The knee of "a" (0.95 busy at the third point) sits at its offered load, 160.
+    assert_eq!(c.markers[0].x, 160.0);
+    // The p99 chart carries the verdicts' target, 300 ms; the lost sessions chart 0.1%.
+    assert_eq!(c.targets[0].y, 300.0);
+    let Chart::Line(c) = &charts[1].chart else {
+        panic!("a line chart")
+    };
+    assert_eq!(c.targets[0].y, 0.1);
+    // Without the columns (a folder from an older sessim) the axis stays users/s.
+    for r in &mut t.rows {
+        r.summary.absent.push("offered_rps");
+    }
+    let x = x_axis(&t, slice);
+    assert_eq!(x.label, "arriving users per second [users/s]");
+    assert_eq!(
+        x.slice.points.iter().map(|p| p.0).collect::<Vec<_>>(),
+        [10.0, 20.0, 40.0]
+    );
+}
+
+#[test]
+fn axis_titles_are_words_not_keys() {
+    assert_eq!(
+        axis_label("workload.users_per_second"),
+        "arriving users per second [users/s]"
+    );
+    assert_eq!(axis_label("backends.count"), "number of backends [backends]");
+    assert_eq!(axis_label("backends.workers"), "workers per backend [workers]");
+    // An unknown key: its last part in words, without an index.
+    assert_eq!(axis_label("backends.servers[0].weight"), "weight");
+    assert_eq!(axis_label("balancer.max_fails"), "max fails");
 }
 
 #[test]

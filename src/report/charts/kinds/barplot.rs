@@ -4,6 +4,7 @@
 //! labels. The chart kinds only compute the geometry.
 
 use plotters::coord::Shift;
+use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, VPos};
 
@@ -12,8 +13,8 @@ use super::common::{
     AXIS_DESC_PX, GREY, INK, LIGHT_GREY, NOTE_PX, TICK_PX, anchored, finite_span, fit_axis_descs, fmt_num, pad_linear,
     text, text_width, wrap,
 };
-use crate::report::charts::ChartError;
 use crate::report::charts::error::DrawResultExt;
+use crate::report::charts::{ChartError, Threshold};
 
 /// One filled rectangle, in data coordinates.
 #[derive(Clone, Debug, PartialEq)]
@@ -33,6 +34,31 @@ pub(crate) struct Whisker {
     pub cap: f64,
     pub lo: f64,
     pub hi: f64,
+}
+
+impl Whisker {
+    /// The whisker of `v ± ci`. A bar that is not negative measures something that cannot be
+    /// (a count, a percentage, a coefficient of variation): its interval is cut at zero, as a
+    /// Student-t interval of a small sample can reach below it (mean 0.017, half-width 0.023).
+    pub fn around(x: f64, cap: f64, v: f64, ci: f64) -> Whisker {
+        let lo = v - ci;
+        Whisker {
+            x,
+            cap,
+            lo: if v >= 0.0 { lo.max(0.0) } else { lo },
+            hi: v + ci,
+        }
+    }
+}
+
+/// The text of a bar's value: [`fmt_num`], except that a value too small to matter prints as
+/// `0.000`, as the tables print it with three decimals, not as `1.5e-5`.
+pub(crate) fn value_text(v: f64) -> String {
+    if v != 0.0 && v.abs() < 1e-3 {
+        format!("{:.3}", v.abs())
+    } else {
+        fmt_num(v)
+    }
 }
 
 /// A value written above `(x, y)`, only if it fits in `width` (x units).
@@ -56,6 +82,9 @@ pub(crate) struct BarPlot<'a> {
     pub labels: Vec<ValueLabel>,
     /// X centres of bars whose value is missing (NaN/infinite): marked "n/a".
     pub missing: Vec<f64>,
+    /// Horizontal reference lines across the plot (dashed; their labels go in the legend, so
+    /// that they never sit on a bar).
+    pub references: Vec<Threshold>,
 }
 
 impl BarPlot<'_> {
@@ -64,19 +93,14 @@ impl BarPlot<'_> {
     pub fn annotate(&mut self, x: f64, width: f64, cap: f64, v: f64, ci: Option<f64>) {
         let mut top = v.max(0.0);
         if let Some(ci) = ci.map(f64::abs).filter(|c| c.is_finite()) {
-            self.whiskers.push(Whisker {
-                x,
-                cap,
-                lo: v - ci,
-                hi: v + ci,
-            });
+            self.whiskers.push(Whisker::around(x, cap, v, ci));
             top = top.max(v + ci);
         }
         self.labels.push(ValueLabel {
             x,
             y: top,
             width,
-            text: fmt_num(v),
+            text: value_text(v),
         });
     }
 
@@ -88,6 +112,7 @@ impl BarPlot<'_> {
             .iter()
             .flat_map(|r| [r.y0, r.y1])
             .chain(self.whiskers.iter().flat_map(|w| [w.lo, w.hi]))
+            .chain(self.references.iter().map(|r| r.y))
             .chain([0.0]);
         let (lo, hi) = finite_span(ys).unwrap_or((0.0, 1.0));
         if hi - lo < 1e-12 {
@@ -200,6 +225,17 @@ pub(crate) fn draw_bar_plot<DB: DrawingBackend>(
         }
     }
 
+    for r in plot.references.iter().filter(|r| r.y.is_finite()) {
+        chart
+            .draw_series([DashedPathElement::new(
+                vec![(0.0, r.y), (n as f64, r.y)],
+                6,
+                4,
+                INK.stroke_width(1),
+            )])
+            .drawing(chart_name)?;
+    }
+
     let label_style = anchored(text(NOTE_PX, INK), HPos::Center, VPos::Bottom);
     for l in &plot.labels {
         let (px0, _) = chart.backend_coord(&(l.x - l.width / 2.0, l.y));
@@ -239,4 +275,34 @@ pub(crate) fn y_label_area<DB: DrawingBackend>(
         widest = widest.max(text_width(area, &format.format(v), &tick, chart)?);
     }
     Ok(widest + 14 + AXIS_DESC_PX as u32 + 14)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn whiskers_of_non_negative_bars_stop_at_zero() {
+        // The imbalance chart of what-do-i-lose: HAProxy cookie's CoV 0.017 ± 0.023 over
+        // replications would reach 0.017 - 0.023 = -0.006, a CoV no run can have: cut at 0.
+        let mut plot = BarPlot::default();
+        plot.annotate(0.5, 0.6, 0.06, 0.017, Some(0.023));
+        assert_eq!((plot.whiskers[0].lo, plot.whiskers[0].hi), (0.0, 0.017 + 0.023));
+        // An interval that stays above zero is drawn as it is: 5 ± 2 = 3..7.
+        plot.annotate(1.5, 0.6, 0.06, 5.0, Some(2.0));
+        assert_eq!((plot.whiskers[1].lo, plot.whiskers[1].hi), (3.0, 7.0));
+        // A negative bar (a difference) keeps its whole interval: -1 ± 2 = -3..1.
+        plot.annotate(2.5, 0.6, 0.06, -1.0, Some(2.0));
+        assert_eq!((plot.whiskers[2].lo, plot.whiskers[2].hi), (-3.0, 1.0));
+    }
+
+    #[test]
+    fn tiny_values_print_as_the_table_prints_them() {
+        // The CoV of round-robin, 1.5e-5, is 0.000 in the table (three decimals).
+        assert_eq!(value_text(1.5e-5), "0.000");
+        assert_eq!(value_text(-2e-4), "0.000");
+        assert_eq!(value_text(0.0), "0");
+        assert_eq!(value_text(0.0462), "0.0462");
+        assert_eq!(value_text(29_100.0), "29.1k");
+    }
 }

@@ -5,7 +5,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::barplot::{BarPlot, BarRect, draw_bar_plot};
-use super::common::{LegendEntry, Swatch, frame, no_data};
+use super::common::{INK, LegendEntry, Swatch, frame, no_data};
 use super::{DrawChart, Per, check_len, colour_of, value_at};
 use crate::report::charts::{BarGroups, ChartError, Palette};
 
@@ -40,6 +40,9 @@ impl DrawChart for BarGroups {
             .zip(&colours)
             .map(|(s, c)| LegendEntry::new(&s.name, Swatch::Fill(c.to_rgba())))
             .collect();
+        for r in &self.reference {
+            legend.push(LegendEntry::new(&r.label, Swatch::Line(INK)));
+        }
         if self.series.iter().any(|s| s.ci.is_some()) {
             legend.push(LegendEntry::new("confidence interval", Swatch::Whisker));
         }
@@ -57,6 +60,7 @@ impl DrawChart for BarGroups {
             categories: &self.categories,
             ..BarPlot::default()
         };
+        plot.references = self.reference.clone();
         let m = self.series.len() as f64;
         let w = GROUP_WIDTH / m;
         for i in 0..n {

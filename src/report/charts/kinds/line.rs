@@ -38,6 +38,7 @@ impl DrawChart for LineChart {
             lines,
             markers: self.markers.clone(),
             events: vec![],
+            thresholds: self.targets.clone(),
         };
         draw_line_plot(&plot_area, &plot)
     }

@@ -17,7 +17,7 @@ use super::common::{
 };
 use super::{Per, check_len, value_at};
 use crate::report::charts::error::DrawResultExt;
-use crate::report::charts::{ChartError, Marker, Scale, XySeries};
+use crate::report::charts::{ChartError, Marker, Scale, Threshold, XySeries};
 
 /// A series ready to draw: contiguous runs of drawable points in increasing x.
 #[derive(Clone, Debug, PartialEq)]
@@ -27,6 +27,9 @@ pub(crate) struct PlotLine {
     pub runs: Vec<Vec<(f64, f64)>>,
     /// Runs of `(x, low, high)` of the confidence band.
     pub bands: Vec<Vec<(f64, f64, f64)>>,
+    /// Points with a finite y that the y axis cannot show (zero or below on a log axis): the
+    /// chart says how many it left out.
+    pub dropped: usize,
 }
 
 /// Whether `v` can be placed on an axis of this scale.
@@ -76,10 +79,14 @@ impl PlotLine {
             colour,
             runs: vec![],
             bands: vec![],
+            dropped: 0,
         };
         let (mut run, mut band) = (vec![], vec![]);
         for (x, y, ci) in pts {
             let y_ok = drawable(y, y_scale);
+            if y.is_finite() && !y_ok {
+                line.dropped += 1;
+            }
             if y_ok {
                 run.push((x, y));
             } else if !run.is_empty() {
@@ -87,8 +94,12 @@ impl PlotLine {
             }
             // On a log axis the low edge of a band may fall to zero or below: it is
             // clamped to a small fraction of y, so the band still shows.
+            // On a linear axis a band around a value that is not negative (a latency, a
+            // percentage, a utilisation) stops at zero, where the quantity does.
             let low = if y_scale == Scale::Log {
                 (y - ci).max(y * 1e-3)
+            } else if y >= 0.0 {
+                (y - ci).max(0.0)
             } else {
                 y - ci
             };
@@ -136,9 +147,101 @@ pub(crate) struct LinePlot<'a> {
     pub lines: Vec<PlotLine>,
     pub markers: Vec<Marker>,
     pub events: Vec<ShadedEvent>,
+    pub thresholds: Vec<Threshold>,
+}
+
+/// Where a label of the top strip goes: its row, which side of its line, and the room it may
+/// take [px] (it is cut with an ellipsis to that).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Placed {
+    pub row: usize,
+    pub right: bool,
+    pub room: u32,
+}
+
+/// Gap kept between two labels of one row, and between a label and its line [px].
+const LABEL_GAP_PX: i32 = 6;
+
+/// Places labels in the top strip so that no two overlap: each `(px, width)` (its line's x and
+/// its text's width, in pixels) goes in the first row, from the top, where it fits beside its
+/// line without touching a label placed before, right of the line if it fits there, else left.
+/// When no row has room for the whole text, it goes where it can show the most, cut to the
+/// room before its neighbour (or the plot's edge). `span` is the plot's `(left, right)` [px].
+pub(crate) fn place_labels(wanted: &[(i32, u32)], span: (i32, i32), rows: usize) -> Vec<Placed> {
+    let rows = rows.max(1);
+    // The extents [from, to] taken in each row.
+    let mut taken: Vec<Vec<(i32, i32)>> = vec![Vec::new(); rows];
+    let mut out = Vec::with_capacity(wanted.len());
+    for &(px, width) in wanted {
+        let w = width as i32;
+        // The room on one side of the line in one row: from the label's start to the nearest
+        // extent taken (less a gap) or to the plot's edge.
+        let room = |row: &[(i32, i32)], right: bool| -> i32 {
+            if right {
+                let start = px + LABEL_GAP_PX;
+                // Extents that end too close before `start` matter as well as those after it.
+                let limit = row
+                    .iter()
+                    .filter(|e| e.1 + LABEL_GAP_PX > start)
+                    .fold(span.1 - 2, |lim, &(a, _)| {
+                        if a - LABEL_GAP_PX < start {
+                            start
+                        } else {
+                            lim.min(a - LABEL_GAP_PX)
+                        }
+                    });
+                (limit - start).max(0)
+            } else {
+                let start = px - LABEL_GAP_PX;
+                let limit = row
+                    .iter()
+                    .filter(|e| e.0 - LABEL_GAP_PX < start)
+                    .fold(span.0 + 2, |lim, &(_, b)| {
+                        if b + LABEL_GAP_PX > start {
+                            start
+                        } else {
+                            lim.max(b + LABEL_GAP_PX)
+                        }
+                    });
+                (start - limit).max(0)
+            }
+        };
+        let mut best: Option<(usize, bool, i32)> = None;
+        'rows: for (r, row) in taken.iter().enumerate() {
+            for right in [true, false] {
+                let room = room(row, right);
+                if room >= w {
+                    best = Some((r, right, room));
+                    break 'rows;
+                }
+                if best.is_none_or(|(_, _, b)| room > b) {
+                    best = Some((r, right, room));
+                }
+            }
+        }
+        let (row, right, room) = best.unwrap_or((0, true, 0));
+        let shown = w.min(room);
+        let start = if right { px + LABEL_GAP_PX } else { px - LABEL_GAP_PX };
+        let extent = if right {
+            (start, start + shown)
+        } else {
+            (start - shown, start)
+        };
+        if shown > 0 {
+            taken[row].push(extent);
+        }
+        out.push(Placed {
+            row,
+            right,
+            room: room.max(0) as u32,
+        });
+    }
+    out
 }
 
 const X_AREA_PX: u32 = 56;
+/// Target lines: a dark red that no strategy wears (Okabe-Ito has vermillion, not this).
+const TARGET: RGBColor = RGBColor(0xA5, 0x00, 0x26);
 const MARGIN_PX: u32 = 10;
 const LABEL_ROW_PX: i32 = 20;
 /// At most this many label rows at the top of the plot; more labels reuse rows.
@@ -170,6 +273,7 @@ pub(crate) fn draw_line_plot<DB: DrawingBackend>(
                 .chain(l.bands.iter().flatten().flat_map(|b| [b.1, b.2]))
         })
         .chain(plot.markers.iter().filter_map(|m| m.y))
+        .chain(plot.thresholds.iter().map(|t| t.y))
         .filter(|&y| drawable(y, plot.y_scale));
     let (Some((x_lo, x_hi)), Some((y_lo, y_hi))) = (finite_span(xs), finite_span(ys)) else {
         return no_data(area, "No data to show", chart);
@@ -315,21 +419,24 @@ where
         .map(|e| (e.start.min(e.end), e.label.as_str()))
         .chain(plot.markers.iter().map(|m| (m.x, m.label.as_str())))
         .filter(|&(x, label)| drawable(x, plot.x_scale) && !label.is_empty());
+    let wanted: Vec<(f64, &str)> = wanted.collect();
+    let mut sized = Vec::with_capacity(wanted.len());
+    for (x, label) in &wanted {
+        let (px, _) = chart.backend_coord(&(*x, y_hi));
+        sized.push((px, text_width(area, label, &label_style, name)?));
+    }
+    let places = place_labels(&sized, (px_left, px_right), frame.rows);
     let mut labels = vec![];
-    for (row, (x, label)) in wanted.enumerate() {
-        let (px, _) = chart.backend_coord(&(x, y_hi));
-        let dy = 4 + (row % frame.rows.max(1)) as i32 * LABEL_ROW_PX;
-        let right_room = (px_right - px - 8).max(0) as u32;
-        let left_room = (px - px_left - 8).max(0) as u32;
-        let width = text_width(area, label, &label_style, name)?;
-        let (room, h, dx) = if width <= right_room || right_room >= left_room {
-            (right_room, HPos::Left, 5)
+    for ((x, label), p) in wanted.iter().zip(&places) {
+        let dy = 4 + p.row as i32 * LABEL_ROW_PX;
+        let (h, dx) = if p.right {
+            (HPos::Left, LABEL_GAP_PX)
         } else {
-            (left_room, HPos::Right, -5)
+            (HPos::Right, -LABEL_GAP_PX)
         };
-        let shown = fit(area, label, &label_style, room, name)?;
+        let shown = fit(area, label, &label_style, p.room, name)?;
         let style = anchored(label_style.clone(), h, VPos::Top);
-        labels.push(EmptyElement::at((x, y_hi)) + Text::new(shown, (dx, dy), style));
+        labels.push(EmptyElement::at((*x, y_hi)) + Text::new(shown, (dx, dy), style));
     }
 
     // 1. Event bands, behind everything.
@@ -420,8 +527,40 @@ where
                 .drawing(name)?;
         }
     }
-    // 5. Labels last, so nothing covers them.
+    // 5. Targets: a dotted line across, its label above the right end.
+    let target_style = anchored(text(NOTE_PX, TARGET), HPos::Right, VPos::Bottom);
+    for t in plot.thresholds.iter().filter(|t| drawable(t.y, plot.y_scale)) {
+        chart
+            .draw_series([DashedPathElement::new(
+                vec![(x_min, t.y), (x_max, t.y)],
+                3,
+                4,
+                TARGET.stroke_width(2),
+            )])
+            .drawing(name)?;
+        let room = (px_right - px_left).max(0) as u32 / 2;
+        let shown = fit(area, &t.label, &target_style, room, name)?;
+        chart
+            .draw_series([EmptyElement::at((x_max, t.y)) + Text::new(shown, (-4, -3), target_style.clone())])
+            .drawing(name)?;
+    }
+    // 6. Labels last, so nothing covers them.
     chart.draw_series(labels).drawing(name)?;
+    // A log axis cannot show zero: say how many points it left out, under the x axis.
+    let dropped: usize = plot.lines.iter().map(|l| l.dropped).sum();
+    if dropped > 0 {
+        let (_, h) = area.dim_in_pixel();
+        let note = format!(
+            "log scale: {dropped} zero{} not drawn",
+            if dropped == 1 { "" } else { "s" }
+        );
+        area.draw(&Text::new(
+            note,
+            (px_right - area.get_base_pixel().0, h as i32 - 4),
+            anchored(text(NOTE_PX, GREY), HPos::Right, VPos::Bottom),
+        ))
+        .drawing(name)?;
+    }
     Ok(())
 }
 
@@ -470,5 +609,83 @@ mod tests {
             err.to_string(),
             "chart \"Latency\": y of series \"s\" has 1 value but there are 2 x values; give one value per x value"
         );
+    }
+
+    #[test]
+    fn log_axes_count_the_points_they_leave_out() {
+        // Lost sessions 0, 0, 0.5, 80 on a log axis: the two zeros cannot be placed.
+        let s = xy(&[1.0, 2.0, 3.0, 4.0], &[0.0, 0.0, 0.5, 80.0], None);
+        let l = PlotLine::from_series("c", &s, (Scale::Linear, Scale::Log), BLACK).unwrap();
+        assert_eq!(l.dropped, 2);
+        // A missing value (NaN) is not a dropped zero, and a linear axis drops nothing.
+        let s = xy(&[1.0, 2.0], &[f64::NAN, 0.0], None);
+        let l = PlotLine::from_series("c", &s, (Scale::Linear, Scale::Linear), BLACK).unwrap();
+        assert_eq!(l.dropped, 0);
+    }
+
+    #[test]
+    fn bands_of_non_negative_values_stop_at_zero_on_a_linear_axis() {
+        // 0.5 ± 2 would reach -1.5 lost-session percent: cut at 0.
+        let s = xy(&[1.0], &[0.5], Some(&[2.0]));
+        let l = PlotLine::from_series("c", &s, (Scale::Linear, Scale::Linear), BLACK).unwrap();
+        assert_eq!(l.bands[0][0], (1.0, 0.0, 2.5));
+    }
+
+    /// The extent [from, to] a placed label takes, for a label of `width` at line `px`.
+    fn extent(px: i32, width: u32, p: Placed) -> (i32, i32) {
+        let w = width.min(p.room) as i32;
+        if p.right {
+            (px + LABEL_GAP_PX, px + LABEL_GAP_PX + w)
+        } else {
+            (px - LABEL_GAP_PX - w, px - LABEL_GAP_PX)
+        }
+    }
+
+    #[test]
+    fn knee_labels_never_overlap() {
+        // capacity-sweep's p99 chart: knees at x = 54 and x = 75 users/s land at about 390 and
+        // 520 px on a plot from 120 to 710 px; their labels are 350 and 210 px wide. The first
+        // goes right of its line (396..746 does not fit before 708, so left: 34..384 does not
+        // fit after 122 either; it takes the side with more room, the right, 396..708 cut).
+        // Before this, the second went left of its line in the next row and overlapped the
+        // first by 150 px horizontally, one row apart: readable only by luck.
+        let wanted = [(390, 350), (520, 210)];
+        let placed = place_labels(&wanted, (120, 710), 3);
+        assert_eq!(
+            placed[0],
+            Placed {
+                row: 0,
+                right: true,
+                room: 312
+            }
+        );
+        // Row 0 is taken from 396 to 708 on both sides of 520: row 1, right (526..736 is cut
+        // at 708: 182 px) or left (514 - 210 = 304..514 fits, to 122): left, whole.
+        assert_eq!(
+            placed[1],
+            Placed {
+                row: 1,
+                right: false,
+                room: 514 - 122
+            }
+        );
+        // And in general: no two labels of a row overlap, for many labels on a small plot.
+        let many: Vec<(i32, u32)> = (0..12).map(|k| (100 + 37 * k, 60 + 13 * (k as u32 % 4))).collect();
+        let placed = place_labels(&many, (90, 560), 3);
+        for (i, (a, pa)) in many.iter().zip(&placed).enumerate() {
+            for (b, pb) in many.iter().zip(&placed).skip(i + 1) {
+                if pa.row != pb.row {
+                    continue;
+                }
+                let (ea, eb) = (extent(a.0, a.1, *pa), extent(b.0, b.1, *pb));
+                let empty = ea.0 == ea.1 || eb.0 == eb.1;
+                assert!(
+                    empty || ea.1 + LABEL_GAP_PX <= eb.0 || eb.1 + LABEL_GAP_PX <= ea.0,
+                    "{ea:?} {eb:?}"
+                );
+            }
+            let e = extent(a.0, a.1, *pa);
+            assert!(e.0 >= 90 && e.1 <= 560, "inside the plot: {e:?}");
+        }
     }
 }

@@ -4,8 +4,8 @@
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::barplot::{BarPlot, BarRect, ValueLabel, Whisker, draw_bar_plot};
-use super::common::{LegendEntry, Swatch, fmt_num, frame, no_data};
+use super::barplot::{BarPlot, BarRect, ValueLabel, Whisker, draw_bar_plot, value_text};
+use super::common::{LegendEntry, Swatch, frame, no_data};
 use super::{DrawChart, Per, check_len, colour_of, value_at};
 use crate::report::charts::{ChartError, Palette, StackedBars};
 
@@ -99,19 +99,14 @@ impl StackedBars {
                 .map(|c| value_at(c, i).abs())
                 .filter(|c| c.is_finite())
             {
-                plot.whiskers.push(Whisker {
-                    x: i as f64 + 0.5,
-                    cap: 0.06,
-                    lo: total - ci,
-                    hi: total + ci,
-                });
+                plot.whiskers.push(Whisker::around(i as f64 + 0.5, 0.06, total, ci));
                 top = top.max(total + ci);
             }
             plot.labels.push(ValueLabel {
                 x: i as f64 + 0.5,
                 y: top,
                 width: BAR_WIDTH,
-                text: fmt_num(total),
+                text: value_text(total),
             });
         }
         plot

@@ -64,6 +64,7 @@ impl DrawChart for TimeSeries {
             lines,
             markers: vec![],
             events,
+            thresholds: vec![],
         };
         draw_line_plot(&plot_area, &plot)
     }
