@@ -279,7 +279,7 @@ fn piped_tables_are_tab_separated_and_exports_hold_the_same_table() {
         .position(|l| l.starts_with("strategy\t"))
         .expect("a header line");
     assert!(
-        lines[head].starts_with("strategy\trequests\terrors\tlost sessions %\t"),
+        lines[head].starts_with("strategy\tuser requests\textra work %\terrors\tlost sessions %\t"),
         "{out}"
     );
     let row: Vec<&str> = lines[head + 1].split('\t').collect();
@@ -293,13 +293,13 @@ fn piped_tables_are_tab_separated_and_exports_hold_the_same_table() {
     let summary = fs::read_to_string(d.path().join("output/tiny/summary.csv")).unwrap();
     let header: Vec<&str> = summary.lines().next().unwrap().split(',').collect();
     let values: Vec<&str> = summary.lines().nth(1).unwrap().split(',').collect();
-    let requests: f64 = values[header.iter().position(|h| *h == "requests").unwrap()]
+    let requests: f64 = values[header.iter().position(|h| *h == "user_requests").unwrap()]
         .parse()
         .unwrap();
     let s = &json["strategies"][0];
     assert_eq!(s["label"], "round_robin + local");
-    assert_eq!(s["values"]["requests"]["mean"].as_f64(), Some(requests));
-    assert!(s["values"]["requests"]["ci95"].is_null());
+    assert_eq!(s["values"]["user_requests"]["mean"].as_f64(), Some(requests));
+    assert!(s["values"]["user_requests"]["ci95"].is_null());
     assert_eq!(row[1], format!("{requests:.0}"), "the table shows the same figure");
     // The Markdown table is the printed one: the same header and cells.
     let md = fs::read_to_string(d.path().join("ex/t.md")).unwrap();
