@@ -476,49 +476,64 @@ fn run_and_report(
 }
 
 /// `sessim run`'s progress line on stderr: simulated time done of the total (every strategy x
-/// replication run's duration), elapsed and ETA. Drawn only when stdout and stderr are both
-/// terminals, and only once the run has taken [`RunProgress::AFTER`]: a quick run prints no
-/// bar at all. It advances as each (strategy, replication) run ends, since a run's simulated
-/// clock is not visible from outside the simulator.
+/// replication run's duration), the runs finished, elapsed and ETA. Drawn only when stdout and
+/// stderr are both terminals, and only once the run has taken [`RunProgress::AFTER`]: a quick
+/// run prints no bar at all. The simulated time comes from [`crate::sim::SIMULATED_NS`], which the
+/// runs advance as their clocks move, so a single long run moves the bar too.
 struct RunProgress {
     bar: indicatif::ProgressBar,
-    per_run: f64,
-    total: f64,
+    done: std::sync::Arc<std::sync::atomic::AtomicU64>,
     stop: Option<(std::sync::mpsc::Sender<()>, std::thread::JoinHandle<()>)>,
 }
 
 impl RunProgress {
     /// How long a run goes before its progress line appears.
     const AFTER: std::time::Duration = std::time::Duration::from_secs(2);
+    /// How often the line is brought up to date.
+    const EVERY: std::time::Duration = std::time::Duration::from_millis(250);
 
     fn start(sc: &Scenario, enabled: bool) -> RunProgress {
         use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
         use std::io::IsTerminal;
+        use std::sync::atomic::{AtomicU64, Ordering};
         let runs = (sc.strategies.len() as u64) * u64::from(sc.replications);
-        let per_run = sc.duration.as_secs_f64();
-        let total = per_run * runs as f64;
-        let bar = ProgressBar::with_draw_target(Some(runs), ProgressDrawTarget::hidden());
-        let style = ProgressStyle::with_template(
-            "{prefix} [{bar:30}] {pos}/{len} runs, {msg} simulated, {elapsed} elapsed, ETA {eta}",
-        )
-        .map(|s| s.progress_chars("=> "))
-        .unwrap_or_else(|_| ProgressStyle::default_bar());
+        // The bar counts simulated milliseconds, so indicatif's ETA follows the simulated rate.
+        let total_ms = sc.duration.as_nanos() / 1_000_000 * runs;
+        let bar = ProgressBar::with_draw_target(Some(total_ms.max(1)), ProgressDrawTarget::hidden());
+        let style = ProgressStyle::with_template("{prefix} [{bar:30}] {msg}, {elapsed} elapsed, ETA {eta}")
+            .map(|s| s.progress_chars("=> "))
+            .unwrap_or_else(|_| ProgressStyle::default_bar());
         bar.set_style(style);
         bar.set_prefix(sc.name.clone());
+        let done = std::sync::Arc::new(AtomicU64::new(0));
         let mut p = RunProgress {
             bar,
-            per_run,
-            total,
+            done: done.clone(),
             stop: None,
         };
-        p.set_message(0);
         if enabled && std::io::stdout().is_terminal() && std::io::stderr().is_terminal() {
             let (tx, rx) = std::sync::mpsc::channel::<()>();
             let bar = p.bar.clone();
+            let base = crate::sim::SIMULATED_NS.load(Ordering::Relaxed);
+            let started = std::time::Instant::now();
+            let total = crate::engine::SimTime::from_nanos(sc.duration.as_nanos() * runs);
             let shower = std::thread::spawn(move || {
-                if rx.recv_timeout(Self::AFTER) == Err(std::sync::mpsc::RecvTimeoutError::Timeout) {
-                    bar.set_draw_target(ProgressDrawTarget::stderr());
-                    bar.enable_steady_tick(std::time::Duration::from_millis(500));
+                let mut shown = false;
+                while rx.recv_timeout(Self::EVERY) == Err(std::sync::mpsc::RecvTimeoutError::Timeout) {
+                    let ns = crate::sim::SIMULATED_NS.load(Ordering::Relaxed).saturating_sub(base);
+                    bar.set_position(ns / 1_000_000);
+                    bar.set_message(format!(
+                        "{} of {} simulated, {}/{} runs",
+                        // Whole seconds: the line stays short.
+                        crate::engine::SimTime::from_secs(ns / 1_000_000_000),
+                        total,
+                        done.load(Ordering::Relaxed),
+                        runs
+                    ));
+                    if !shown && started.elapsed() >= Self::AFTER {
+                        bar.set_draw_target(ProgressDrawTarget::stderr());
+                        shown = true;
+                    }
                 }
             });
             p.stop = Some((tx, shower));
@@ -526,15 +541,8 @@ impl RunProgress {
         p
     }
 
-    fn set_message(&self, done: u64) {
-        let fmt = |secs: f64| crate::engine::SimTime::from_secs_f64(secs).to_string();
-        self.bar
-            .set_message(format!("{} of {}", fmt(self.per_run * done as f64), fmt(self.total)));
-    }
-
     fn one_done(&self) {
-        self.bar.inc(1);
-        self.set_message(self.bar.position());
+        self.done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 
     fn finish(mut self) {

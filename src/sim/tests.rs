@@ -89,3 +89,17 @@ fn a_bundled_scenario_makes_the_store_operations_the_docs_count() {
         assert_eq!(s.store_ops, 2 * s.requests - s.users, "strategy {strategy}");
     }
 }
+
+#[test]
+fn a_run_advances_the_progress_counter_by_its_duration() {
+    // Other tests' runs may add to the process-wide counter meanwhile, so the check is that
+    // this run's 90 simulated seconds were all added (at least), and that the result is the
+    // same whatever the counter held (it is only read by the progress line).
+    use std::sync::atomic::Ordering;
+    let text = "name = \"p\"\nduration = \"90s\"\nwarmup = \"0s\"\n[workload]\nusers_per_second = 5\n";
+    let before = super::SIMULATED_NS.load(Ordering::Relaxed);
+    let a = run_with_log(text, None);
+    let after = super::SIMULATED_NS.load(Ordering::Relaxed);
+    assert!(after - before >= 90_000_000_000, "{} ns added", after - before);
+    assert_eq!(a, run_with_log(text, None));
+}
