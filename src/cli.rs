@@ -458,9 +458,13 @@ fn run_and_report(
             sc.warmup
         );
         println!("{}", show(&shown));
-        // The same sentences as report.html's: read back from the files just written, so that
-        // every input the answers use (stores.csv, scenario.toml's send modes) is there.
-        print_answers(&report::answer::run_answers(&report::input::read_run(out_dir)?));
+        // The same sentences as report.html's, from the files just written (every input the
+        // answers use, stores.csv and scenario.toml's send modes included): the report's own
+        // when it was drawn, else read back.
+        match &drawn {
+            Some(o) => print_answers(&o.answers),
+            None => print_answers(&report::answer::run_answers(&report::input::read_run(out_dir)?)),
+        }
         let reqs: u64 = runs.iter().map(|r| r.summary.requests).sum();
         println!(
             "{} requests simulated in {:.2} s; results in {}",

@@ -41,6 +41,9 @@ pub struct Outcome {
     /// The summary columns the folder's files lack (written by an older sessim), shown as
     /// absent in the report; empty for a folder this version wrote.
     pub absent: Vec<&'static str>,
+    /// The answer sentences at the top of a run's `report.html` (empty for a sweep), so that
+    /// `sessim run` prints the same ones without reading the folder again.
+    pub answers: Vec<String>,
 }
 
 /// The note that says which summary columns a folder lacks, or `None` if it lacks none.
@@ -129,11 +132,13 @@ pub fn render_all(specs: Vec<ChartSpec>, palettes: &mut Palettes) -> Result<Vec<
 /// no longer produces are removed.
 pub fn report_dir(dir: &Path) -> Result<Outcome> {
     let kind = input::folder_kind(dir)?;
+    let mut answers = Vec::new();
     let (rendered, html, not_drawn, absent) = match kind {
         FolderKind::Run => {
             let t = input::read_run(dir)?;
-            let (r, h, n) = run_report(&t)?;
-            (r, h, n, input::absent_columns(&t.summary))
+            let p = run_report(&t)?;
+            answers = p.answers;
+            (p.rendered, p.html, p.notes, input::absent_columns(&t.summary))
         }
         FolderKind::Sweep => {
             let t = input::read_sweep(dir)?;
@@ -144,6 +149,7 @@ pub fn report_dir(dir: &Path) -> Result<Outcome> {
     };
     let mut o = publish(dir, kind, &rendered, &html, not_drawn)?;
     o.absent = absent;
+    o.answers = answers;
     Ok(o)
 }
 
@@ -158,8 +164,19 @@ fn figures(rendered: &[Rendered]) -> Vec<html::Figure<'_>> {
         .collect()
 }
 
-/// The charts, page and notes of a run folder.
-pub fn run_report(t: &RunTables) -> Result<(Vec<Rendered>, String, Vec<String>)> {
+/// What [`run_report`] makes of a run folder.
+pub struct RunPage {
+    pub rendered: Vec<Rendered>,
+    /// `report.html`.
+    pub html: String,
+    /// Charts not drawn, and why.
+    pub notes: Vec<String>,
+    /// The page's answer sentences.
+    pub answers: Vec<String>,
+}
+
+/// The charts, page, notes and answer sentences of a run folder.
+pub fn run_report(t: &RunTables) -> Result<RunPage> {
     let names = series::strategies(&t.summary);
     let mut backends: Vec<(u32, String)> = Vec::new();
     for b in &t.backends {
@@ -217,7 +234,12 @@ pub fn run_report(t: &RunTables) -> Result<(Vec<Rendered>, String, Vec<String>)>
         &notes,
         &palettes.strategies,
     );
-    Ok((rendered, page, notes))
+    Ok(RunPage {
+        rendered,
+        html: page,
+        notes,
+        answers,
+    })
 }
 
 /// The charts, page and notes of a sweep folder.
@@ -304,6 +326,7 @@ fn publish(dir: &Path, kind: FolderKind, rendered: &[Rendered], html: &str, not_
     page.bytes(REPORT, html.as_bytes())?;
     page.commit()?;
     Ok(Outcome {
+        answers: Vec::new(),
         kind,
         charts: rendered.iter().map(|r| r.spec.stem.clone()).collect(),
         not_drawn,

@@ -22,7 +22,7 @@ use super::charts::{Threshold, TimeSeries, XySeries};
 use super::input::{RunTables, SweepTables};
 use crate::metrics::loss::LostCause;
 use crate::metrics::stats::{Estimate, estimate};
-use crate::metrics::{Column, FaultRow, SummaryRow, TimeseriesRow, col};
+use crate::metrics::{Column, SummaryRow, TimeseriesRow, col};
 
 /// Utilisation at which a sweep point counts as saturated (see the module doc).
 pub const KNEE_UTILISATION: f64 = 0.9;

@@ -321,42 +321,6 @@ pub fn fmt_num(x: f64) -> String {
 /// At most this many fault bands are drawn on one chart (random failures can make many).
 pub const MAX_BANDS: usize = 12;
 
-/// The bands of one strategy's faults: from the fault to its detection by the balancer, then
-/// from detection to recovery (to the end of the run if it never recovered).
-pub fn fault_bands(faults: &[&FaultRow], end_s: f64) -> Vec<EventBand> {
-    let mut bands = Vec::new();
-    for f in faults {
-        let what = format!("{} {}", f.target, f.kind);
-        let recovered = f.recovered_s.unwrap_or(end_s);
-        match f.detected_s {
-            Some(d) if d > f.at_s => {
-                bands.push(EventBand {
-                    label: format!("{what}, undetected"),
-                    start: f.at_s,
-                    end: d,
-                });
-                bands.push(EventBand {
-                    label: format!("{what}, detected, down"),
-                    start: d,
-                    end: recovered.max(d),
-                });
-            }
-            Some(_) => bands.push(EventBand {
-                label: format!("{what}, detected at once"),
-                start: f.at_s,
-                end: recovered,
-            }),
-            None => bands.push(EventBand {
-                label: format!("{what}, never detected"),
-                start: f.at_s,
-                end: recovered,
-            }),
-        }
-    }
-    bands.truncate(MAX_BANDS);
-    bands
-}
-
 /// Bands shared by strategies (from the fault to recovery), for charts that show every
 /// strategy: the first replication's faults of every strategy, without duplicates.
 pub(super) fn common_bands(t: &RunTables, names: &[String], end_s: f64) -> Vec<EventBand> {

@@ -1,7 +1,7 @@
 //! Snapshot and unit tests of the chart data.
 
 use super::*;
-use crate::metrics::BackendRow;
+use crate::metrics::{BackendRow, FaultRow};
 
 fn row(strategy: &str, rep: u32, f: impl FnOnce(&mut SummaryRow)) -> SummaryRow {
     let mut r = SummaryRow {
