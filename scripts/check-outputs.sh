@@ -45,6 +45,10 @@ run_all() { # BIN OUT
     "$bin" sweep scenarios/capacity-sweep.toml --out "$out/sweep-capacity" --quiet --jobs 2 > /dev/null
     "$bin" replay scenarios/data/replay-example.log --balancer tests/data/nginx-ip_hash-3111-down.nginx.conf \
         --out "$out/replay-example" --quiet > /dev/null
+    # A replay's files name the log and the config by absolute path: write the checkout's root
+    # as a placeholder, so that outputs made in two checkouts (BASE_OUT) compare.
+    grep -rlF "$PWD/" "$out" --include='*.toml' --include='*.csv' --include='*.html' \
+        | while read -r f; do sed -i "s|$PWD/|@ROOT@/|g" "$f"; done
 }
 
 echo "== running every bundled scenario with both"
