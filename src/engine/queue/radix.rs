@@ -95,7 +95,16 @@ impl<E> RadixQueue<E> {
         self.len += 1;
         if key < self.last {
             // Among the sorted front (keys only fall below `last` while the front holds some).
-            let at = self.front.partition_point(|e| e.0 > key);
+            // Every key in the front has a smaller sequence number than this one, so the
+            // entries that must stay before it are exactly those of a later time: comparing
+            // the times (the upper 64 bits) suffices. Scanned from the earliest end: a new
+            // event mostly falls among the next few, and a short scan beats a binary search's
+            // unpredictable branches (reference model: 5% of the whole run; README, "Speed").
+            let t = time.as_nanos();
+            let mut at = self.front.len();
+            while at > 0 && ((self.front[at - 1].0 >> 64) as u64) <= t {
+                at -= 1;
+            }
             self.front.insert(at, (key, event));
         } else {
             self.put(key, event);
