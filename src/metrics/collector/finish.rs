@@ -12,7 +12,7 @@ impl Collector {
     /// Turns the counts into result rows.
     #[allow(clippy::too_many_arguments)]
     pub fn finish(
-        self,
+        mut self,
         ids: (&str, &str, u32, u64),
         strategy_index: usize,
         backends: &[impl BackendShape],
@@ -23,6 +23,9 @@ impl Collector {
         servers: &[ServerReport],
     ) -> RunResult {
         let (scenario, strategy, replication, seed) = ids;
+        if self.wait_zeros > 0 {
+            self.wait_hist.saturating_record_n(0, self.wait_zeros);
+        }
         let secs = measured.as_secs_f64().max(1e-12);
         let serving: Vec<f64> = backends
             .iter()
