@@ -82,10 +82,11 @@ enum Ev {
     NextUser,
     /// The next request of a replayed log arrives.
     Replay,
-    /// A user sends its next request.
-    Send { user: u32 },
-    /// A worker finished the application part of a request.
-    Done { req: u32 },
+    /// A user sends its next request. `sid` is the session the user held when the event was
+    /// scheduled (0: none), a hint for [`Sim::prefetch_ahead`] only.
+    Send { user: u32, sid: u64 },
+    /// A worker finished the application part of a request (`sid`: as in `Send`).
+    Done { req: u32, sid: u64 },
     /// A session phase of a request resumes (after a lock wait or a store operation).
     Store { req: u32 },
     /// The warm-up ends: snapshot the integrals.
@@ -409,17 +410,7 @@ pub fn run_traced<'a>(
                 reported = t;
             }
         }
-        // The next event's user record is most likely a DRAM miss (a million users, each
-        // touched every few minutes): start loading it while this event is handled.
-        match sim.queue.peek_next() {
-            Some(&Ev::Send { user }) => sim.users.prefetch(user),
-            Some(&Ev::Done { req }) | Some(&Ev::Store { req }) => {
-                if let Some(r) = sim.requests.get(req as usize) {
-                    sim.users.prefetch(r.user);
-                }
-            }
-            _ => {}
-        }
+        sim.prefetch_ahead();
         sim.handle(now, ev);
     }
     if sc.duration > reported {
@@ -451,7 +442,56 @@ pub fn run_traced<'a>(
     Ok(Run { result, replay })
 }
 
+/// How many of the next events [`Sim::prefetch_ahead`] looks at.
+const PREFETCH_AHEAD: usize = 4;
+
+/// [`Sim::prefetch_ahead`] only pays when the users alive outgrow the cache: below this many
+/// user slots (6 MiB of records) it is skipped.
+const PREFETCH_FROM: usize = 1 << 16;
+
 impl Sim<'_> {
+    /// What the next events will read is most likely not in the cache (a million users, each
+    /// touched every few minutes; millions of sessions): start loading it while this event is
+    /// handled, as a pipeline in which each stage reads only what was asked for one event
+    /// earlier. A `Send` or `Done` carries its user's session id, so the index entry needs no
+    /// user record first. The events two and more ahead: their user records. The event after
+    /// this one: its session's index entry (and its user record). The event after that: it was
+    /// the one after this one when the previous event was handled, so its index entry has
+    /// arrived: its session item. A session read (`Cluster::lookup` at a `Send`) or write
+    /// (`Cluster::store` at a `Done`) then finds the entry and the item in the cache instead
+    /// of waiting for one DRAM miss after the other. Hints only: no result depends on them.
+    #[inline]
+    fn prefetch_ahead(&self) {
+        if self.users.slots() < PREFETCH_FROM {
+            return;
+        }
+        for (i, ev) in self.queue.peek_ahead(PREFETCH_AHEAD).enumerate() {
+            let (user, sid) = match *ev {
+                Ev::Send { user, sid } => (user, sid),
+                Ev::Done { req, sid } => match self.requests.get(req as usize) {
+                    Some(r) => (r.user, sid),
+                    None => continue,
+                },
+                Ev::Store { req } => match self.requests.get(req as usize) {
+                    Some(r) => (r.user, 0),
+                    None => continue,
+                },
+                _ => continue,
+            };
+            match i {
+                0 if sid != 0 => self.store.prefetch_item(sid),
+                0 => {}
+                1 => {
+                    if sid != 0 {
+                        self.store.prefetch(sid);
+                    }
+                    self.users.prefetch(user);
+                }
+                _ => self.users.prefetch(user),
+            }
+        }
+    }
+
     fn start(&mut self) {
         for c in self.outages.changes {
             if c.backend < self.cluster.backends.len() {
@@ -489,11 +529,11 @@ impl Sim<'_> {
         match ev {
             Ev::NextUser => self.user_arrives(now),
             Ev::Replay => self.replayed_request(now),
-            Ev::Send { user } => self.send(user, now),
-            Ev::Done { req } | Ev::Store { req } if self.requests[req as usize].dead => {
+            Ev::Send { user, .. } => self.send(user, now),
+            Ev::Done { req, .. } | Ev::Store { req } if self.requests[req as usize].dead => {
                 self.requests.remove(req as usize);
             }
-            Ev::Done { req } => self.app_done(req, now),
+            Ev::Done { req, .. } => self.app_done(req, now),
             Ev::Store { req } => match self.requests[req as usize].phase {
                 Phase::Read => self.session_read(req, now),
                 Phase::Write => self.session_write(req, now),

@@ -379,7 +379,8 @@ impl Sim<'_> {
         } else {
             SimTime::from_secs_f64(service.as_secs_f64() * slow)
         };
-        self.queue.push(now + service, Ev::Done { req });
+        let sid = user.session.unwrap_or(0);
+        self.queue.push(now + service, Ev::Done { req, sid });
     }
 
     /// The application is done: a login creates the session, a session request writes it back.
@@ -560,7 +561,8 @@ impl Sim<'_> {
             .workload
             .population
             .think_time(&self.system.workload, &profile, index);
-        self.queue.push(now + think, Ev::Send { user: slot });
+        let sid = user.session.unwrap_or(0);
+        self.queue.push(now + think, Ev::Send { user: slot, sid });
     }
 
     /// The user leaves. A server-side session stays until it expires, as on a real server.

@@ -38,10 +38,22 @@ impl<T> Slots<T> {
         v
     }
 
-    /// Starts loading the record in `slot` (a hint; any slot number is harmless).
+    /// How many slots there are, free or not.
+    #[inline]
+    pub fn slots(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Starts loading the record in `slot` (a hint; any slot number is harmless): its first
+    /// and its last byte, for a record that is not a whole number of cache lines (a user's is
+    /// 96 bytes: every other one straddles two lines).
     #[inline]
     pub fn prefetch(&self, slot: u32) {
-        prefetch(self.entries.as_ptr().wrapping_add(slot as usize));
+        let at = self.entries.as_ptr().wrapping_add(slot as usize);
+        prefetch(at);
+        if !std::mem::size_of::<Option<T>>().is_multiple_of(64) {
+            prefetch((at as *const u8).wrapping_add(std::mem::size_of::<Option<T>>() - 1));
+        }
     }
 }
 

@@ -139,6 +139,12 @@ impl Cluster {
         self.t.prefetch(sid);
     }
 
+    /// Starts loading `sid`'s item (its index entry should be in the cache by now).
+    #[inline]
+    pub fn prefetch_item(&self, sid: SessionId) {
+        self.t.prefetch_item(sid);
+    }
+
     /// Issues one operation of request `a` on the server of its session.
     pub fn op(&mut self, a: &Access, p: &mut Progress, now: SimTime) -> OpResult {
         let s = self.server_of(a.sid) as usize;

@@ -172,6 +172,11 @@ pub trait SessionStore: Send {
     #[inline]
     fn prefetch(&self, _sid: SessionId) {}
 
+    /// Starts loading session `sid`'s item, once what [`SessionStore::prefetch`] asked for has
+    /// arrived (no effect on any result).
+    #[inline]
+    fn prefetch_item(&self, _sid: SessionId) {}
+
     /// The user will never present session `sid` again (it logged in anew, or left). A
     /// server-side session stays until it expires; client-side state is dropped.
     fn abandon(&mut self, _sid: SessionId) {}

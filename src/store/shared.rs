@@ -188,6 +188,11 @@ impl SessionStore for Shared {
         self.c.prefetch(sid);
     }
 
+    #[inline]
+    fn prefetch_item(&self, sid: SessionId) {
+        self.c.prefetch_item(sid);
+    }
+
     fn read(&mut self, a: &Access, p: &mut Progress, now: SimTime) -> Step {
         read_phase(&mut self.c, &mut self.totals, a, p, now)
     }

@@ -89,6 +89,15 @@ impl Table {
         self.map.prefetch(sid);
     }
 
+    /// Starts loading `sid`'s item: reads its index entry (which [`Table::prefetch`] should
+    /// have loaded by now) and asks for the item's cache line.
+    #[inline]
+    pub fn prefetch_item(&self, sid: SessionId) {
+        if let Some(slot) = self.map.get(sid) {
+            crate::engine::prefetch(self.items.as_ptr().wrapping_add(slot as usize));
+        }
+    }
+
     /// Starts loading the list neighbours of the item in `slot`, which a [`Table::touch`] or
     /// [`Table::move_to`] of it will relink.
     #[inline]
