@@ -15,7 +15,11 @@
 //! address; `random` is checked with a chi-square test (see `caddy_random_is_uniform`).
 //!
 //! Needs `caddy` (Debian: `apt-get install caddy`); `#[ignore]`d like the nginx/HAProxy
-//! cases and run by `.ci/run` through the `conformance` filter. Ports 18400-18499.
+//! cases and run by `.ci/run` through the `conformance` filter. Ports 18400-18519.
+//!
+//! Passive health (`unhealthy_status`, `unhealthy_latency`, `unhealthy_request_count`) uses
+//! backends whose status and delay change on demand ([`super::conformance::Mode`]); the
+//! policy gets the same status and the configured delay as the response's latency.
 
 use super::conformance::{Backend, Mode, Proc, keep_dir, record, require, sources, start_backends, wait_port};
 use sessim::balancer::caddy::{CaddyConf, cookie_value};
