@@ -244,3 +244,41 @@ lb_try_duration = "1s"
     // Every wait happened (k = 0..=4) and some requests gave up: the check is not vacuous.
     assert_eq!(seen.len(), 6, "{seen:?}");
 }
+
+#[test]
+fn caddy_json_imports_and_errors_name_the_json_path() {
+    // The JSON `caddy adapt` writes for CADDYFILE's proxy (Caddy 2.6.2: durations in
+    // nanoseconds, the snippet inlined).
+    let json = r#"{"apps":{"http":{"servers":{"srv0":{"listen":[":8080"],"routes":[{"handle":[
+      {"handler":"reverse_proxy","health_checks":{"passive":{"fail_duration":30000000000,"max_fails":2}},
+       "load_balancing":{"retries":1,"selection_policy":{"policy":"ip_hash"}},
+       "upstreams":[{"dial":"127.0.0.1:18121"},{"dial":"127.0.0.1:18122"},{"dial":"127.0.0.1:18123"},
+                    {"dial":"127.0.0.1:18124"}]}]}]}}}}}"#;
+    let d = tempfile::tempdir().expect("tempdir");
+    fs::write(d.path().join("caddy.json"), json).expect("write");
+    fs::write(d.path().join("bad.json"), json.replace("\"max_fails\"", "\"max_fail\"")).expect("write");
+    let text = |file: &str| {
+        format!(
+            "name = \"imp\"\nduration = \"20s\"\nwarmup = \"2s\"\n[workload]\nusers_per_second = 2\n\
+             requests = 3\nthink_time = \"1s\"\n[balancer]\nconfig = \"{file}\"\n"
+        )
+    };
+    fs::write(d.path().join("ok.toml"), text("caddy.json")).expect("write");
+    fs::write(d.path().join("bad.toml"), text("bad.json")).expect("write");
+    let ok = sessim(d.path(), &["check", "ok.toml"]);
+    let out = String::from_utf8_lossy(&ok.stdout);
+    assert_eq!(ok.status.code(), Some(0), "{}", String::from_utf8_lossy(&ok.stderr));
+    assert!(
+        out.contains("(lb_policy ip_hash, lb_retries 1, fail_duration 30s, max_fails 2)"),
+        "{out}"
+    );
+    let bad = sessim(d.path(), &["check", "bad.toml"]);
+    assert_eq!(bad.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        err.contains(
+            "bad.json: apps.http.servers.srv0.routes[0].handle[0].health_checks.passive.max_fail: unknown field"
+        ),
+        "{err}"
+    );
+}

@@ -718,3 +718,62 @@ fn caddy_conformance_try_interval_waits_between_tries() {
     ));
     assert_eq!(agree, n);
 }
+
+#[test]
+#[ignore = "needs real caddy (apt-get install caddy); run: cargo test --test integration -- --ignored conformance --test-threads 1"]
+fn caddy_conformance_json_import_agrees_with_caddy_adapt() {
+    // The JSON that real `caddy adapt` writes for each Caddyfile of these tests (and a few
+    // more settings) must import to the very balancer the Caddyfile imports to: the same
+    // policy, retry loop, passive and active health, upstreams and cookie values.
+    let bin = require("caddy");
+    let bodies = [
+        "\t\tlb_policy round_robin\n\t\tlb_retries 2\n\t\tfail_duration 1m",
+        "\t\tlb_policy first\n\t\tlb_retries 2\n\t\tlb_try_interval 300ms",
+        "\t\tlb_policy ip_hash\n\t\tlb_try_duration 5s\n\t\tfail_duration 30s\n\t\tmax_fails 3",
+        "\t\tlb_policy header X-Session",
+        "\t\tlb_policy cookie lb s3cret\n\t\tunhealthy_status 5xx 404\n\t\tfail_duration 2s",
+        "\t\tlb_policy random_choose 3\n\t\tunhealthy_latency 200ms\n\t\tfail_duration 1m",
+        "\t\tlb_policy least_conn\n\t\tunhealthy_request_count 5",
+        "\t\tlb_policy uri_hash\n\t\thealth_uri /health\n\t\thealth_interval 2s",
+        "\t\tlb_policy cookie\n\t\tlb_try_duration 2s\n\t\tlb_try_interval 0",
+    ];
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut agree = 0;
+    for (i, body) in bodies.iter().enumerate() {
+        let text = format!(
+            "{{\n\tadmin off\n\tauto_https off\n}}\n\n:18519 {{\n\tbind 127.0.0.1\n\t{}\n}}\n",
+            proxy(18400, body)
+        );
+        let file = dir.path().join(format!("Caddyfile{i}"));
+        std::fs::write(&file, &text).expect("write Caddyfile");
+        let out = Command::new(&bin)
+            .arg("adapt")
+            .arg("--config")
+            .arg(&file)
+            .arg("--adapter")
+            .arg("caddyfile")
+            .env("HOME", dir.path())
+            .output()
+            .expect("caddy adapt");
+        assert!(
+            out.status.success(),
+            "caddy adapt: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let json = String::from_utf8_lossy(&out.stdout).to_string();
+        let from_json = sessim::balancer::config::caddy_json::import(&json, None)
+            .unwrap_or_else(|e| panic!("body {i}: {e}\n{json}"))
+            .conf;
+        let from_file = caddyfile::import(&text, None).expect("import Caddyfile").conf;
+        if from_json == from_file {
+            agree += 1;
+        } else {
+            eprintln!("body {i}:\n{json}\njson {from_json:?}\nfile {from_file:?}");
+        }
+    }
+    record(&format!(
+        "caddy-json-adapt: {agree}/{} Caddyfiles import to the same balancer from their `caddy adapt` JSON",
+        bodies.len()
+    ));
+    assert_eq!(agree, bodies.len());
+}

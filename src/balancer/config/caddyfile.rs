@@ -209,7 +209,7 @@ pub fn parse_duration(s: &str) -> Option<SimTime> {
 }
 
 /// `parseUpstreamDialAddress`: the dial address of an upstream as written.
-fn dial_of(up: &str, line: usize) -> Result<String, ConfigError> {
+pub(crate) fn dial_of(up: &str, line: usize) -> Result<String, ConfigError> {
     if up.contains('{') {
         return Err(ConfigError::new(
             line,
@@ -548,29 +548,43 @@ pub fn import(text: &str, wanted: Option<&str>) -> Result<Imported, ConfigError>
     let (name, dir) = super::choose("reverse_proxy site", &named, wanted)?;
     let mut notes = Vec::new();
     let (dials, conf) = proxy_conf(dir, &mut notes)?;
-    if dials.len() > crate::balancer::MAX_SERVERS {
+    let ups: Vec<(String, u32)> = dials.into_iter().map(|d| (d, 0)).collect();
+    imported(name, &ups, conf, notes, dir.line)
+}
+
+/// The balancer of one `reverse_proxy` handler: its upstreams (dial address and
+/// `max_requests`, 0 = none) and settings; `line` is where errors about it point.
+pub(crate) fn imported(
+    name: &str,
+    ups: &[(String, u32)],
+    conf: CaddyConf,
+    notes: Vec<Note>,
+    line: usize,
+) -> Result<Imported, ConfigError> {
+    if ups.len() > crate::balancer::MAX_SERVERS {
         return Err(ConfigError::new(
-            dir.line,
+            line,
             format!(
                 "{} upstreams; sessim supports at most {}",
-                dials.len(),
+                ups.len(),
                 crate::balancer::MAX_SERVERS
             ),
         ));
     }
     let check = conf.check();
-    let mut servers: Vec<ServerConf> = dials
+    let mut servers: Vec<ServerConf> = ups
         .iter()
-        .map(|d| {
+        .map(|(d, max)| {
             let mut s = ServerConf::new(d.clone(), d.clone());
             s.check = check;
+            s.max_conns = *max;
             s
         })
         .collect();
     server_cookies(&mut servers, &conf);
     let failure = conf.failure(servers.len());
     Ok(Imported {
-        name: name.clone(),
+        name: name.to_string(),
         conf: BalancerConf {
             method: Method::Caddy(conf),
             servers,
