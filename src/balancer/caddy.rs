@@ -1,5 +1,7 @@
-//! Caddy 2.6 `reverse_proxy`: its `lb_policy` selection policies, passive health checks
-//! (`fail_duration`, `max_fails`) and active ones (`health_uri`, `health_interval`).
+//! Caddy 2.6 `reverse_proxy`: its `lb_policy` selection policies, its retry loop
+//! (`lb_retries`, `lb_try_duration`, `lb_try_interval`), passive health checks
+//! (`fail_duration`, `max_fails`, `unhealthy_status`, `unhealthy_latency`,
+//! `unhealthy_request_count`) and active ones (`health_uri`, `health_interval`).
 //!
 //! Sources (caddyserver/caddy, tag v2.6.2, the version Debian bookworm ships):
 //! * `modules/caddyhttp/reverseproxy/selectionpolicies.go`: every policy walks the upstreams
@@ -30,17 +32,36 @@
 //!   - 2.6.2 has no `weighted_round_robin` and no `client_ip_hash` (both came in 2.7):
 //!     sessim refuses them with that message.
 //! * `hosts.go` `Upstream.Available` = `Healthy() && !Full()`; `Healthy` = not marked
-//!   unhealthy by the active checker and, with passive checks, `Fails() < MaxFails`.
+//!   unhealthy by the active checker and, when the handler has passive checks at all (any
+//!   of `fail_duration`, `max_fails`, `unhealthy_*` written), `Fails() < MaxFails`; `Full` =
+//!   `MaxRequests > 0 && NumRequests() >= MaxRequests`. `provisionUpstream` copies
+//!   `unhealthy_request_count` into the `MaxRequests` of every upstream without its own
+//!   `max_requests`, so a backend with that many requests in flight is skipped by every
+//!   policy. `Provision` defaults `max_fails` to 1 only when `fail_duration` is set: with
+//!   passive keys but no `fail_duration`, `MaxFails` stays 0 and `0 < 0` is false, so every
+//!   upstream is unhealthy and every request gets 503 (checked against the real server).
+//! * `reverseproxy.go` `reverseProxy`: `countRequest(1)` before the round trip and
+//!   `countRequest(-1)` when the response has been copied (the in-flight count); after the
+//!   round trip (`duration` = until the response headers), one failure is counted for *each*
+//!   `unhealthy_status` entry the status matches (`caddyhttp.StatusCodeMatches`: `5` is
+//!   `5xx`, written `5xx` in the Caddyfile) and one more when `duration >= unhealthy_latency`.
+//!   The response still goes to the client: a 5xx is never retried in 2.6.
 //! * `healthchecks.go` `countFailure`: with `fail_duration > 0`, a failure is counted at
-//!   once and forgotten `fail_duration` later (one timer per failure). The active checker
+//!   once and forgotten `fail_duration` later (one timer per failure); with `fail_duration`
+//!   0 nothing is counted. The active checker
 //!   runs all checks at start, then every `health_interval` (default 30 s); a single failed
 //!   check marks the upstream unhealthy and a single passed one healthy again (2.6 has no
 //!   `health_passes`/`health_fails`).
 //! * `reverseproxy.go` `Provision`: `max_fails` defaults to 1 when `fail_duration` is set;
-//!   `try_interval` defaults to 250 ms when `try_duration` is set; the default policy is
-//!   `random`. `proxyLoopIteration`/`tryAgain`: a dial error counts a failure and, if
-//!   `lb_retries` or `lb_try_duration` allow, selects again (the same policy, which may pick
-//!   the same upstream); a response of the upstream, whatever its status, ends the loop.
+//!   `try_interval` defaults to 250 ms when `try_duration` is set (an explicit 0 too); the
+//!   default policy is `random`. `proxyLoopIteration`/`tryAgain`: a dial error counts a
+//!   failure, and so does nothing when no upstream is available ("no upstreams available",
+//!   503); either way `tryAgain` decides: no retry unless `lb_retries` or `lb_try_duration`
+//!   is set; stop once `retries >= lb_retries` (the loop iterations before this one,
+//!   selections that found nothing included) or `lb_try_duration` has passed since the
+//!   request came in; otherwise wait `lb_try_interval` and select again (the same policy,
+//!   which may pick the same upstream). A response of the upstream, whatever its status,
+//!   ends the loop ([`CaddyConf::try_again`]).
 //!
 //! The selection functions below are pure: they read the peers' state and return the
 //! chosen index; [`CaddyBalancer`] does the bookkeeping (in-flight counts, passive fails).
@@ -176,10 +197,20 @@ pub struct CaddyConf {
     pub try_duration: SimTime,
     /// `lb_try_interval` (default 250 ms when `lb_try_duration` is set).
     pub try_interval: SimTime,
-    /// `fail_duration` (0 = passive health checks off).
+    /// `fail_duration` (0 = failures are never counted).
     pub fail_duration: SimTime,
-    /// `max_fails` (default 1).
+    /// `max_fails` as `Provision` leaves it: as written, else 1 with `fail_duration`, else 0.
     pub max_fails: u32,
+    /// Passive health checks are configured (Caddy's `HealthChecks.Passive` is not nil): an
+    /// upstream is healthy only while its counted failures are below `max_fails`.
+    pub passive: bool,
+    /// `unhealthy_status`: each entry a status (`503`) or a class (`5` for `5xx`).
+    pub unhealthy_status: Vec<u16>,
+    /// `unhealthy_latency` (0 = off): a response whose headers took at least this long
+    /// counts a failure.
+    pub unhealthy_latency: SimTime,
+    /// `unhealthy_request_count` (0 = off): the `max_requests` of every upstream without its own.
+    pub unhealthy_request_count: u32,
     /// `health_uri` with `health_interval` (default 30 s): active checks.
     pub health_interval: Option<SimTime>,
 }
@@ -193,9 +224,32 @@ impl Default for CaddyConf {
             try_interval: SimTime::ZERO,
             fail_duration: SimTime::ZERO,
             max_fails: 1,
+            passive: false,
+            unhealthy_status: Vec::new(),
+            unhealthy_latency: SimTime::ZERO,
+            unhealthy_request_count: 0,
             health_interval: None,
         }
     }
+}
+
+/// Most proxy-loop iterations sessim accepts for one request (`lb_retries + 1`, or
+/// `lb_try_duration / lb_try_interval + 1`): each is an event of the simulation.
+pub const MAX_TRIES: u64 = 10_000;
+
+/// One `unhealthy_status` argument as the Caddyfile reads it: `5xx` is the class `5`, any
+/// other a status. sessim takes the classes `1xx`..`5xx` and the statuses 100..=599.
+pub fn parse_status(arg: &str) -> Result<u16, String> {
+    let v = match arg.strip_suffix("xx") {
+        Some(class) if arg.len() == 3 => class.parse::<u16>().ok().filter(|c| (1..=5).contains(c)),
+        _ => arg.parse::<u16>().ok().filter(|s| (100..=599).contains(s)),
+    };
+    v.ok_or_else(|| format!("unhealthy_status `{arg}`: write a status (100-599) or a class such as 5xx"))
+}
+
+/// `caddyhttp.StatusCodeMatches`: equal, or `configured < 100` and `actual` in that class.
+pub fn status_matches(actual: u16, configured: u16) -> bool {
+    actual == configured || (configured < 100 && actual / 100 == configured)
 }
 
 impl CaddyConf {
@@ -215,6 +269,50 @@ impl CaddyConf {
 }
 
 impl CaddyConf {
+    /// `tryAgain` after the `iterations`-th iteration of the proxy loop (a dial error, or a
+    /// selection that found no available upstream), `elapsed` after the request came in:
+    /// `Some(wait)` = select again after `wait` (`lb_try_interval`, 0 = at once), `None` =
+    /// give up. The error is a dial error or "no upstreams available", which `tryAgain`
+    /// retries for a GET (sessim's requests) whatever `lb_retry_match` says.
+    pub fn try_again(&self, iterations: u32, elapsed: SimTime) -> Option<SimTime> {
+        if self.try_duration == SimTime::ZERO && self.retries == 0 {
+            return None;
+        }
+        if self.try_duration > SimTime::ZERO && elapsed >= self.try_duration {
+            return None;
+        }
+        // `retries` counts the iterations before the one that just failed.
+        if self.retries > 0 && iterations.saturating_sub(1) >= self.retries {
+            return None;
+        }
+        Some(self.try_interval)
+    }
+
+    /// Refuses settings whose retry loop would take more than [`MAX_TRIES`] iterations.
+    pub fn limits(&self) -> Result<(), String> {
+        let by_retries = if self.retries > 0 {
+            u64::from(self.retries) + 1
+        } else {
+            0
+        };
+        let by_time = if self.try_duration > SimTime::ZERO && self.try_interval > SimTime::ZERO {
+            self.try_duration.as_nanos() / self.try_interval.as_nanos() + 1
+        } else {
+            0
+        };
+        let tries = match (by_retries, by_time) {
+            (0, t) | (t, 0) => t,
+            (r, t) => r.min(t),
+        };
+        if tries > MAX_TRIES {
+            return Err(format!(
+                "lb_retries / lb_try_duration / lb_try_interval allow {tries} tries per request; sessim \
+                 simulates at most {MAX_TRIES} (raise lb_try_interval or lower the others)"
+            ));
+        }
+        Ok(())
+    }
+
     /// The failure handling of a Caddy handler: dial errors are retried while `lb_retries` /
     /// `lb_try_duration` allow; a response of the upstream, any status, goes to the client.
     pub fn failure(&self, servers: usize) -> FailurePolicy {
@@ -403,6 +501,20 @@ pub struct CaddyBalancer {
 }
 
 impl CaddyBalancer {
+    /// `countFailure` `n` times on `peer` (nothing with `fail_duration` 0).
+    fn count_failures(&mut self, peer: usize, n: usize, now: SimTime) {
+        if self.conf.fail_duration > SimTime::ZERO
+            && let Some(f) = self.fails.get_mut(peer)
+        {
+            f.retain(|&t| t > now);
+            for _ in 0..n {
+                f.push(now + self.conf.fail_duration);
+            }
+        }
+    }
+}
+
+impl CaddyBalancer {
     /// A handler over `servers`; each server's `addr` is its dial address.
     pub fn new(servers: &[ServerConf], conf: CaddyConf) -> Self {
         let secret = match &conf.policy {
@@ -416,7 +528,17 @@ impl CaddyBalancer {
                 .map(|s| secret.map(|k| cookie_value(k, &s.addr)).unwrap_or_default())
                 .collect(),
             down: servers.iter().map(|s| s.down).collect(),
-            max_requests: servers.iter().map(|s| s.max_conns).collect(),
+            // provisionUpstream: unhealthy_request_count is the default max_requests.
+            max_requests: servers
+                .iter()
+                .map(|s| {
+                    if s.max_conns > 0 {
+                        s.max_conns
+                    } else {
+                        conf.unhealthy_request_count
+                    }
+                })
+                .collect(),
             robin: 0,
             fails: vec![Vec::new(); servers.len()],
             conf,
@@ -427,7 +549,7 @@ impl CaddyBalancer {
     fn available(&self, peers: &[PeerState], now: SimTime) -> u64 {
         let mut mask = 0u64;
         for (i, p) in peers.iter().enumerate().take(64) {
-            let passive_ok = self.conf.fail_duration == SimTime::ZERO
+            let passive_ok = !self.conf.passive
                 || (self.fails[i].iter().filter(|&&t| t > now).count() as u64) < u64::from(self.conf.max_fails);
             let full = self.max_requests[i] > 0 && p.conns >= self.max_requests[i];
             if p.up && !self.down[i] && passive_ok && !full {
@@ -469,6 +591,8 @@ impl Policy for CaddyBalancer {
         let avail = self.available(peers, now);
         let n = peers.len();
         attempt.direct = false;
+        // One proxy-loop iteration per selection, whether it finds an upstream or not.
+        attempt.tries += 1;
         let chosen = match &self.conf.policy {
             LbPolicy::RoundRobin => {
                 let (c, r) = round_robin(self.robin, n, avail);
@@ -507,14 +631,25 @@ impl Policy for CaddyBalancer {
         if let Some(p) = peers.get_mut(peer) {
             p.conns = p.conns.saturating_sub(1);
         }
-        if self.conf.fail_duration > SimTime::ZERO
-            && let Some(f) = self.fails.get_mut(peer)
-        {
-            f.retain(|&t| t > now);
-            if !ok {
-                f.push(now + self.conf.fail_duration);
-            }
+        self.count_failures(peer, usize::from(!ok), now);
+    }
+
+    fn report_response(&mut self, peer: usize, status: u16, latency: SimTime, peers: &mut [PeerState], now: SimTime) {
+        if let Some(p) = peers.get_mut(peer) {
+            p.conns = p.conns.saturating_sub(1);
         }
+        if !self.conf.passive {
+            return;
+        }
+        // One failure per matching unhealthy_status entry, one more for the latency.
+        let by_status = self
+            .conf
+            .unhealthy_status
+            .iter()
+            .filter(|&&c| status_matches(status, c))
+            .count();
+        let slow = self.conf.unhealthy_latency > SimTime::ZERO && latency >= self.conf.unhealthy_latency;
+        self.count_failures(peer, by_status + usize::from(slow), now);
     }
 
     fn response_cookie(&self, peer: usize, attempt: &Attempt) -> SetCookie<'_> {
@@ -539,7 +674,11 @@ pub(crate) static POLICY: super::registry::PolicyInfo = super::registry::PolicyI
         "lb_policy",
         "lb_retries",
         "lb_try_duration",
+        "lb_try_interval",
         "fail_duration",
+        "unhealthy_status",
+        "unhealthy_latency",
+        "unhealthy_request_count",
         "health_interval",
     ],
     // `max_fails` too, which is also an nginx family key: `scenario/load/caddy.rs` reads it.
@@ -662,6 +801,7 @@ mod tests {
             policy: LbPolicy::First,
             fail_duration: SimTime::from_secs(30),
             max_fails: 2,
+            passive: true,
             ..CaddyConf::default()
         };
         let mut b = CaddyBalancer::new(&s, conf);
@@ -683,6 +823,116 @@ mod tests {
         assert_eq!(pick(&mut b, &mut peers, 2, true), Some(1));
         assert_eq!(pick(&mut b, &mut peers, 29, true), Some(1));
         assert_eq!(pick(&mut b, &mut peers, 30, true), Some(0));
+    }
+
+    #[test]
+    fn unhealthy_status_and_latency_count_as_reverseproxy_go_does() {
+        // reverseproxy.go reverseProxy: one countFailure per matching unhealthy_status entry,
+        // one more when duration >= unhealthy_latency. max_fails 2: an upstream is skipped
+        // (`first` moves on) once two failures are remembered.
+        assert!(status_matches(502, 5) && status_matches(404, 404) && !status_matches(404, 5));
+        assert_eq!(parse_status("5xx"), Ok(5));
+        assert!(parse_status("6xx").is_err() && parse_status("42").is_err());
+        let s = servers(&[1, 1]);
+        let conf = CaddyConf {
+            policy: LbPolicy::First,
+            fail_duration: SimTime::from_secs(10),
+            max_fails: 2,
+            passive: true,
+            unhealthy_status: vec![5, 503],
+            unhealthy_latency: SimTime::from_millis(500),
+            ..CaddyConf::default()
+        };
+        let mut r = rng();
+        let c = client("10.0.0.1");
+        let t = SimTime::from_secs(1);
+        let run = |status: u16, latency_ms: u64, r: &mut SimRng| {
+            let mut b = CaddyBalancer::new(&s, conf.clone());
+            let mut peers = PeerState::for_servers(&s);
+            let mut a = Attempt::default();
+            let i = b.pick(&c, &mut peers, &mut a, t, r);
+            assert_eq!(i, Some(0));
+            b.report_response(0, status, SimTime::from_millis(latency_ms), &mut peers, t);
+            assert_eq!(peers[0].conns, 0);
+            let mut a = Attempt::default();
+            b.pick(&c, &mut peers, &mut a, t, r)
+        };
+        // 503 matches both `5xx` and `503`: two failures at once.
+        assert_eq!(run(503, 0, &mut r), Some(1));
+        // 502 matches only `5xx`: one failure, still available.
+        assert_eq!(run(502, 0, &mut r), Some(0));
+        // 502 and slow: two.
+        assert_eq!(run(502, 500, &mut r), Some(1));
+        // 200 just under the latency: none; 200 at it: one.
+        assert_eq!(run(200, 499, &mut r), Some(0));
+        assert_eq!(run(200, 500, &mut r), Some(0));
+        // Without fail_duration nothing is counted, and max_fails 0 makes every upstream
+        // unhealthy (Fails() < MaxFails is 0 < 0); real Caddy 2.6.2 answers 503.
+        let off = CaddyConf {
+            fail_duration: SimTime::ZERO,
+            max_fails: 0,
+            ..conf.clone()
+        };
+        let mut b = CaddyBalancer::new(&s, off);
+        let mut peers = PeerState::for_servers(&s);
+        assert_eq!(b.pick(&c, &mut peers, &mut Attempt::default(), t, &mut r), None);
+    }
+
+    #[test]
+    fn unhealthy_request_count_is_every_upstreams_max_requests() {
+        // provisionUpstream: MaxRequests = unhealthy_request_count unless the upstream has its
+        // own; Full() = NumRequests >= MaxRequests. `first` with 2 each: 0, 0, 1, 1, none.
+        let mut s = servers(&[1, 1, 1]);
+        s[2].max_conns = 1;
+        let conf = CaddyConf {
+            policy: LbPolicy::First,
+            fail_duration: SimTime::from_secs(10),
+            passive: true,
+            unhealthy_request_count: 2,
+            ..CaddyConf::default()
+        };
+        let mut b = CaddyBalancer::new(&s, conf);
+        let mut peers = PeerState::for_servers(&s);
+        let mut r = rng();
+        let c = client("10.0.0.1");
+        let picks: Vec<Option<usize>> = (0..6)
+            .map(|_| b.pick(&c, &mut peers, &mut Attempt::default(), SimTime::ZERO, &mut r))
+            .collect();
+        assert_eq!(picks, [Some(0), Some(0), Some(1), Some(1), Some(2), None]);
+        b.report_response(1, 200, SimTime::ZERO, &mut peers, SimTime::ZERO);
+        assert_eq!(
+            b.pick(&c, &mut peers, &mut Attempt::default(), SimTime::ZERO, &mut r),
+            Some(1)
+        );
+    }
+
+    #[test]
+    fn try_again_follows_lb_retries_and_lb_try_duration() {
+        // tryAgain (reverseproxy.go): retries = iterations before the one that failed.
+        let retries = CaddyConf {
+            retries: 2,
+            ..CaddyConf::default()
+        };
+        let t = SimTime::ZERO;
+        assert_eq!(retries.try_again(1, t), Some(SimTime::ZERO));
+        assert_eq!(retries.try_again(2, t), Some(SimTime::ZERO));
+        assert_eq!(retries.try_again(3, t), None);
+        assert_eq!(CaddyConf::default().try_again(1, t), None);
+        // lb_try_duration 1s, interval 250 ms: tries at 0, 0.25, 0.5, 0.75 and 1 s; at 1 s
+        // elapsed >= try_duration ends it: 5 iterations.
+        let dur = CaddyConf {
+            try_duration: SimTime::from_secs(1),
+            try_interval: SimTime::from_millis(250),
+            ..CaddyConf::default()
+        };
+        let mut n = 1;
+        let mut now = SimTime::ZERO;
+        while let Some(w) = dur.try_again(n, now) {
+            now += w;
+            n += 1;
+        }
+        assert_eq!((n, now), (5, SimTime::from_secs(1)));
+        assert!(dur.limits().is_ok());
     }
 
     #[test]

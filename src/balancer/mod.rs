@@ -212,7 +212,8 @@ pub struct Attempt {
     pub direct: bool,
     /// Policy scratch: the running hash (nginx ip_hash / hash) or point index (chash).
     pub(crate) hash: u32,
-    /// Policy scratch: nginx's per-request `tries` of the hash/random modules.
+    /// Policy scratch: nginx's per-request `tries` of the hash/random modules; Caddy: the
+    /// proxy-loop iterations (selections) so far.
     pub(crate) tries: u32,
     /// Policy scratch: nginx `hash` rehash counter.
     pub(crate) rehash: u32,
@@ -291,6 +292,15 @@ pub trait Policy: Send {
         if let Some(p) = peers.get_mut(peer) {
             p.conns = p.conns.saturating_sub(1);
         }
+    }
+
+    /// A response of the server ended an attempt on `peer`: its HTTP `status` and `latency`,
+    /// the time from the connection to the response's headers. Caddy's passive health checks
+    /// count some as failures (`unhealthy_status`, `unhealthy_latency`); for every other
+    /// policy a response is a success: [`Policy::report`] with `ok = true`.
+    fn report_response(&mut self, peer: usize, status: u16, latency: SimTime, peers: &mut [PeerState], now: SimTime) {
+        let _ = (status, latency);
+        self.report(peer, true, peers, now);
     }
 
     /// A health check marked `peer` up or down. HAProxy policies rebuild their lookup

@@ -10,7 +10,7 @@
 
 use super::health::HealthCheck;
 use super::{
-    Attempt, AttemptOutcome, BalancerConf, CheckedConf, ClientInfo, FailurePolicy, Needs, PeerState, Policy,
+    Attempt, AttemptOutcome, BalancerConf, CheckedConf, ClientInfo, FailurePolicy, Method, Needs, PeerState, Policy,
     RetryAction, SetCookie,
 };
 use crate::engine::{SimRng, SimTime};
@@ -29,6 +29,8 @@ pub(crate) enum Route {
 pub(crate) enum Retry {
     /// Pick again now (nginx next upstream, HAProxy redispatch).
     PickAgain,
+    /// Caddy's `lb_try_interval`: pick again after this wait ([`Router::route`] again).
+    PickAfter(SimTime),
     /// HAProxy's turn-around timer: connect to the same server after this delay
     /// ([`Router::reconnect`]).
     SameAfter(SimTime),
@@ -161,37 +163,69 @@ impl<'a> Router<'a> {
         self.policy.report(b, ok, &mut self.peers, now);
     }
 
+    /// An attempt on `b` ended with a response of the server: its `status`, `latency` from the
+    /// connection to the response's headers (Caddy's passive health checks read both).
+    #[inline]
+    pub(crate) fn release_response(&mut self, b: usize, status: u16, latency: SimTime, now: SimTime) {
+        self.policy.report_response(b, status, latency, &mut self.peers, now);
+    }
+
+    /// No server was available for a request that came in `elapsed` ago: Caddy's `tryAgain`
+    /// may select again (`Some(wait)`); every other balancer gives up at once (`None`).
+    pub(crate) fn no_server(&self, attempt: &Attempt, elapsed: SimTime) -> Option<SimTime> {
+        match &self.conf.method {
+            Method::Caddy(c) => c.try_again(attempt.tries, elapsed),
+            _ => None,
+        }
+    }
+
     /// The `Set-Cookie` the response of an attempt on `b` sends (HAProxy cookie insert).
     pub(crate) fn response_cookie(&self, b: usize, attempt: &Attempt) -> SetCookie<'_> {
         self.policy.response_cookie(b, attempt)
     }
 
     /// An attempt of a request on `b` failed with `outcome`; `failures` counts the request's
-    /// failed attempts including this one. Releases the attempt and decides as the balancer
-    /// would: retry, redispatch or give up.
+    /// failed attempts including this one, `elapsed` the time since the request came in.
+    /// Releases the attempt and decides as the balancer would: retry, redispatch or give up.
     pub(crate) fn after_failure(
         &mut self,
         b: usize,
         outcome: AttemptOutcome,
         failures: u32,
         attempt: &Attempt,
+        elapsed: SimTime,
         now: SimTime,
     ) -> AfterFailure {
         match self.conf.failure {
             FailurePolicy::Nginx(nu) => {
                 let v = nu.verdict(outcome);
-                self.release(b, !v.peer_failed, now);
+                match outcome {
+                    // The server's own error page (502 of a web server whose application is
+                    // down): a response, answered at once.
+                    AttemptOutcome::Response(status) if !v.peer_failed => {
+                        self.release_response(b, status, SimTime::ZERO, now);
+                    }
+                    _ => self.release(b, !v.peer_failed, now),
+                }
                 let detected = self.nginx_detected(b);
-                let retry = if v.next && attempt.count < self.max_attempts {
-                    Retry::PickAgain
-                } else {
-                    Retry::Fail(Answer::Error502)
+                let again = match &self.conf.method {
+                    Method::Caddy(c) if v.next => c.try_again(attempt.tries, elapsed),
+                    Method::Caddy(_) => None,
+                    _ => (v.next && attempt.count < self.max_attempts).then_some(SimTime::ZERO),
+                };
+                let retry = match again {
+                    Some(SimTime::ZERO) => Retry::PickAgain,
+                    Some(wait) => Retry::PickAfter(wait),
+                    None => Retry::Fail(Answer::Error502),
                 };
                 AfterFailure { detected, retry }
             }
             FailurePolicy::Haproxy(h) => {
                 let refused = outcome == AttemptOutcome::ConnectError;
-                self.release(b, !refused, now);
+                match outcome {
+                    AttemptOutcome::Response(status) => self.release_response(b, status, SimTime::ZERO, now),
+                    _ => self.release(b, !refused, now),
+                }
                 if !refused {
                     // A 502 from the server is a response: HAProxy passes it on.
                     return AfterFailure {

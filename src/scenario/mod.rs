@@ -380,8 +380,25 @@ impl fmt::Display for BalancerConfig {
                 if cd.try_duration > SimTime::ZERO {
                     write!(f, ", lb_try_duration {}", cd.try_duration)?;
                 }
+                if cd.try_interval > SimTime::ZERO {
+                    write!(f, ", lb_try_interval {}", cd.try_interval)?;
+                }
                 if cd.fail_duration > SimTime::ZERO {
                     write!(f, ", fail_duration {}, max_fails {}", cd.fail_duration, cd.max_fails)?;
+                }
+                if !cd.unhealthy_status.is_empty() {
+                    let st: Vec<String> = cd
+                        .unhealthy_status
+                        .iter()
+                        .map(|&c| if c < 100 { format!("{c}xx") } else { c.to_string() })
+                        .collect();
+                    write!(f, ", unhealthy_status {}", st.join(" "))?;
+                }
+                if cd.unhealthy_latency > SimTime::ZERO {
+                    write!(f, ", unhealthy_latency {}", cd.unhealthy_latency)?;
+                }
+                if cd.unhealthy_request_count > 0 {
+                    write!(f, ", unhealthy_request_count {}", cd.unhealthy_request_count)?;
                 }
                 if let Some(i) = cd.health_interval {
                     write!(f, ", health_interval {i}")?;

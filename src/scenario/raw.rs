@@ -173,7 +173,11 @@ pub struct RawBalancer {
     pub lb_policy: Option<String>,
     pub lb_retries: Option<u32>,
     pub lb_try_duration: Option<Value>,
+    pub lb_try_interval: Option<Value>,
     pub fail_duration: Option<Value>,
+    pub unhealthy_status: Option<Vec<Value>>,
+    pub unhealthy_latency: Option<Value>,
+    pub unhealthy_request_count: Option<u32>,
     pub health_interval: Option<Value>,
 }
 

@@ -97,6 +97,8 @@ enum Ev {
     Close,
     /// HAProxy's turn-around timer ran out: connect to the same server again.
     Retry { req: u32 },
+    /// Caddy's `lb_try_interval` ran out: the request is routed again.
+    Reroute { req: u32 },
     /// An HAProxy health check of a backend completes.
     Check { backend: u32 },
     /// A backend changes state (see [`Liveness`]).
@@ -555,6 +557,7 @@ impl Sim<'_> {
                 self.open = false;
             }
             Ev::Retry { req } => self.retry_same_server(req, now),
+            Ev::Reroute { req } => self.route(req, now),
             Ev::Check { backend } => self.health_check(backend as usize, now),
             Ev::Fault => {
                 while self.outages.schedule.peek_time().is_some_and(|t| t <= now) {

@@ -166,6 +166,16 @@ impl Sim<'_> {
                     }
                 }
                 Route::NoServer => {
+                    // Caddy's `tryAgain` may select again, at once or after lb_try_interval.
+                    let r = &self.requests[req as usize];
+                    if let Some(wait) = self.router.no_server(&r.attempt, now - r.arrival) {
+                        self.metrics.retried(r.arrival);
+                        if wait == SimTime::ZERO {
+                            continue;
+                        }
+                        self.queue.push(now + wait, Ev::Reroute { req });
+                        return;
+                    }
                     // nginx: 502 "no live upstreams"; HAProxy: 503 "no server available".
                     let r = self.requests.remove(req as usize);
                     self.metrics.no_server(r.arrival);
@@ -223,8 +233,9 @@ impl Sim<'_> {
                 r.admitted = now;
             }
             Admit::Rejected => {
-                // The backend answers 503 itself: a response, not a failure of the peer.
-                self.router.release(b, true, now);
+                // The backend answers 503 itself at once: a response, not a failure of the peer
+                // (but Caddy's `unhealthy_status` may count it).
+                self.router.release_response(b, 503, SimTime::ZERO, now);
                 let r = self.requests.remove(req as usize);
                 self.metrics.rejected(b, r.arrival);
                 self.request_over(req, &r, Outcome::Rejected, now);
@@ -257,7 +268,9 @@ impl Sim<'_> {
         let r = &mut self.requests[req as usize];
         r.failures += 1;
         let arrival = r.arrival;
-        let decision = self.router.after_failure(b, outcome, r.failures, &r.attempt, now);
+        let decision = self
+            .router
+            .after_failure(b, outcome, r.failures, &r.attempt, now - arrival, now);
         if decision.detected {
             self.note_nginx_detection(b, now);
         }
@@ -265,6 +278,11 @@ impl Sim<'_> {
             Retry::PickAgain => {
                 self.metrics.retried(arrival);
                 false
+            }
+            Retry::PickAfter(wait) => {
+                self.metrics.retried(arrival);
+                self.queue.push(now + wait, Ev::Reroute { req });
+                true
             }
             Retry::SameAfter(delay) => {
                 self.metrics.retried(arrival);
@@ -463,7 +481,8 @@ impl Sim<'_> {
     fn respond(&mut self, req: u32, now: SimTime) {
         let r = self.requests.remove(req as usize);
         let b = r.backend as usize;
-        self.router.release(b, true, now);
+        // The response's headers leave now; the attempt connected at `admitted`.
+        self.router.release_response(b, 200, now - r.admitted, now);
         match self.cluster.backends[b].finish(now) {
             Some(next) => {
                 self.requests[next as usize].worker = r.worker;

@@ -30,7 +30,7 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -100,8 +100,32 @@ pub(crate) struct Backend {
     thread: Option<JoinHandle<()>>,
 }
 
+/// How a running backend answers, changeable while it runs: its status (200 unless set) and
+/// a wait before answering; `received` counts the requests it has read.
+#[derive(Clone, Debug)]
+pub(crate) struct Mode {
+    pub(crate) status: Arc<AtomicU16>,
+    pub(crate) delay_ms: Arc<AtomicU64>,
+    pub(crate) received: Arc<AtomicU64>,
+}
+
+impl Default for Mode {
+    fn default() -> Self {
+        Mode {
+            status: Arc::new(AtomicU16::new(200)),
+            delay_ms: Arc::new(AtomicU64::new(0)),
+            received: Arc::new(AtomicU64::new(0)),
+        }
+    }
+}
+
 impl Backend {
     fn start(port: u16) -> Backend {
+        Backend::start_mode(port, Mode::default())
+    }
+
+    /// A backend answering as `mode` says at the time each request is read.
+    pub(crate) fn start_mode(port: u16, mode: Mode) -> Backend {
         let addr = format!("127.0.0.1:{port}");
         let listener = TcpListener::bind(&addr).unwrap_or_else(|e| panic!("bind {addr}: {e}"));
         listener.set_nonblocking(true).expect("non-blocking listener");
@@ -114,7 +138,8 @@ impl Backend {
                 match listener.accept() {
                     Ok((s, _)) => {
                         let body = body.clone();
-                        std::thread::spawn(move || serve(s, &body));
+                        let mode = mode.clone();
+                        std::thread::spawn(move || serve(s, &body, &mode));
                     }
                     Err(_) => std::thread::sleep(Duration::from_millis(2)),
                 }
@@ -141,7 +166,7 @@ impl Drop for Backend {
     }
 }
 
-fn serve(mut s: TcpStream, body: &str) {
+fn serve(mut s: TcpStream, body: &str, mode: &Mode) {
     let _ = s.set_nonblocking(false);
     let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
     let mut buf = Vec::new();
@@ -157,8 +182,15 @@ fn serve(mut s: TcpStream, body: &str) {
             }
         }
     }
+    mode.received.fetch_add(1, Ordering::SeqCst);
+    let status = mode.status.load(Ordering::SeqCst);
+    let delay = mode.delay_ms.load(Ordering::SeqCst);
+    if delay > 0 {
+        std::thread::sleep(Duration::from_millis(delay.min(10_000)));
+    }
+    let reason = if status == 200 { "OK" } else { "Status" };
     let resp = format!(
-        "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
+        "HTTP/1.1 {status} {reason}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
         body.len(),
         body
     );

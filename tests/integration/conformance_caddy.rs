@@ -15,16 +15,22 @@
 //! address; `random` is checked with a chi-square test (see `caddy_random_is_uniform`).
 //!
 //! Needs `caddy` (Debian: `apt-get install caddy`); `#[ignore]`d like the nginx/HAProxy
-//! cases and run by `.ci/run` through the `conformance` filter. Ports 18400-18499.
+//! cases and run by `.ci/run` through the `conformance` filter. Ports 18400-18519.
+//!
+//! Passive health (`unhealthy_status`, `unhealthy_latency`, `unhealthy_request_count`) uses
+//! backends whose status and delay change on demand ([`super::conformance::Mode`]); the
+//! policy gets the same status and the configured delay as the response's latency.
 
-use super::conformance::{Backend, Proc, keep_dir, record, require, sources, start_backends, wait_port};
-use sessim::balancer::caddy::cookie_value;
+use super::conformance::{Backend, Mode, Proc, keep_dir, record, require, sources, start_backends, wait_port};
+use sessim::balancer::caddy::{CaddyConf, cookie_value};
 use sessim::balancer::config::caddyfile;
-use sessim::balancer::{Attempt, BalancerConf, ClientInfo, FailurePolicy, PeerState, Policy, SimRng, SimTime, build};
+use sessim::balancer::{Attempt, BalancerConf, ClientInfo, Method, PeerState, Policy, SimRng, SimTime, build};
 use socket2::{Domain, Socket, Type};
 use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
 use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 struct Caddy {
@@ -116,6 +122,9 @@ struct SimAnswer {
     addr: Option<String>,
     /// Whether the answering pick followed the client's cookie (cookie policy).
     direct: bool,
+    /// The status the client gets: the upstream's, or Caddy's 502 (dial error) / 503 (no
+    /// upstream available).
+    status: u16,
 }
 
 impl Sim {
@@ -131,29 +140,61 @@ impl Sim {
         }
     }
 
-    fn request(&mut self, client: &ClientInfo<'_>, now: SimTime, dead: &[String]) -> SimAnswer {
-        let FailurePolicy::Nginx(n) = self.conf.failure else {
-            panic!("Caddy's retry rules expected")
-        };
-        let max = n.max_attempts(&self.conf.servers);
-        let mut a = Attempt::default();
-        for _ in 0..max {
-            let Some(i) = self.policy.pick(client, &mut self.peers, &mut a, now, &mut self.rng) else {
-                break;
-            };
-            let addr = self.conf.servers[i].addr.clone();
-            let failed = dead.contains(&addr);
-            self.policy.report(i, !failed, &mut self.peers, now);
-            if !failed {
-                return SimAnswer {
-                    addr: Some(addr),
-                    direct: a.direct,
-                };
-            }
+    fn caddy(&self) -> CaddyConf {
+        match &self.conf.method {
+            Method::Caddy(c) => c.clone(),
+            other => panic!("Caddy expected, got {other:?}"),
         }
-        SimAnswer {
-            addr: None,
-            direct: false,
+    }
+
+    fn request(&mut self, client: &ClientInfo<'_>, now: SimTime, dead: &[String]) -> SimAnswer {
+        self.request_with(client, now, dead, &mut |_| (200, SimTime::ZERO)).0
+    }
+
+    /// Caddy's proxy loop (`proxyLoopIteration` + `tryAgain`) for one request: each
+    /// iteration selects; a dead upstream is a dial error (a failure, maybe retried); a live
+    /// one answers `answer(addr)` = (status, latency), which ends the loop. Also returns
+    /// the waits of `lb_try_interval` the loop made (no request here lasts `lb_try_duration`).
+    fn request_with(
+        &mut self,
+        client: &ClientInfo<'_>,
+        now: SimTime,
+        dead: &[String],
+        answer: &mut dyn FnMut(&str) -> (u16, SimTime),
+    ) -> (SimAnswer, SimTime) {
+        let caddy = self.caddy();
+        let mut a = Attempt::default();
+        let mut waited = SimTime::ZERO;
+        let mut iterations = 0;
+        loop {
+            iterations += 1;
+            let picked = self.policy.pick(client, &mut self.peers, &mut a, now, &mut self.rng);
+            if let Some(i) = picked {
+                let addr = self.conf.servers[i].addr.clone();
+                if !dead.contains(&addr) {
+                    let (status, latency) = answer(&addr);
+                    self.policy.report_response(i, status, latency, &mut self.peers, now);
+                    let answer = SimAnswer {
+                        addr: Some(addr),
+                        direct: a.direct,
+                        status,
+                    };
+                    return (answer, waited);
+                }
+                self.policy.report(i, false, &mut self.peers, now);
+            }
+            match caddy.try_again(iterations, waited) {
+                Some(w) => waited += w,
+                None => {
+                    let status = if picked.is_some() { 502 } else { 503 };
+                    let answer = SimAnswer {
+                        addr: None,
+                        direct: false,
+                        status,
+                    };
+                    return (answer, waited);
+                }
+            }
         }
     }
 }
@@ -377,4 +418,362 @@ fn caddy_conformance_random_is_uniform() {
         "caddy-random: chi-square {chi:.2} over {n:?} (uniform at p = 0.001 needs < 16.27)"
     ));
     assert!(chi < 16.27, "random is not uniform: {n:?}");
+}
+
+/// A change of a backend's behaviour before request `at`: backend `backend` (1-based) answers
+/// `status` after `delay_ms` from then on.
+struct Change {
+    at: usize,
+    backend: usize,
+    status: u16,
+    delay_ms: u64,
+}
+
+/// Sequential requests against backends whose status and delay change as `changes` say;
+/// the sim gets the same status and the configured delay as latency, and must agree with
+/// every answer: the upstream (or none) and the status. `pause = (k, ms)` sleeps before
+/// request `k` (to let failures expire). Returns the agreement and the statuses seen.
+fn passive_case(
+    name: &str,
+    base: u16,
+    proxy: &str,
+    n: usize,
+    changes: &[Change],
+    pause: Option<(usize, u64)>,
+) -> (usize, usize, Vec<u16>) {
+    let modes: Vec<Mode> = (0..4).map(|_| Mode::default()).collect();
+    let _backends: Vec<Backend> = (1..=4)
+        .map(|i| Backend::start_mode(base + i, modes[usize::from(i - 1)].clone()))
+        .collect();
+    let caddy = start_caddy(base, proxy);
+    let mut sim = Sim::new(&caddy.text);
+    let addrs: Vec<String> = (1..=4).map(|i| format!("127.0.0.1:{}", base + i)).collect();
+    let srcs = sources();
+    let (mut agree, mut statuses) = (0, Vec::new());
+    for k in 0..n {
+        if let Some((at, ms)) = pause
+            && k == at
+        {
+            std::thread::sleep(Duration::from_millis(ms));
+        }
+        for c in changes.iter().filter(|c| c.at == k) {
+            modes[c.backend - 1].status.store(c.status, Ordering::SeqCst);
+            modes[c.backend - 1].delay_ms.store(c.delay_ms, Ordering::SeqCst);
+        }
+        let src = srcs[k % srcs.len()];
+        let path = format!("/{name}/{k}");
+        let real = get(src, caddy.port, &path, &[]);
+        let client = ClientInfo {
+            addr: IpAddr::V4(src),
+            session_cookie: None,
+            uri: &path,
+            server_cookie: None,
+        };
+        let now = SimTime::from_secs_f64(caddy.started.elapsed().as_secs_f64());
+        let mut answer = |addr: &str| {
+            let i = addrs.iter().position(|a| a == addr).unwrap_or(0);
+            let status = modes[i].status.load(Ordering::SeqCst);
+            (status, SimTime::from_millis(modes[i].delay_ms.load(Ordering::SeqCst)))
+        };
+        let (s, _) = sim.request_with(&client, now, &[], &mut answer);
+        // A backend's answer carries its address whatever its status; Caddy's own 502/503
+        // carries none of them.
+        let real_addr = addrs.iter().find(|a| **a == real.body).cloned();
+        if real_addr == s.addr && real.status == s.status {
+            agree += 1;
+        } else if k + 1 - agree <= 5 {
+            eprintln!(
+                "{name}: request {k} real {} {:?} sim {} {:?}",
+                real.status, real_addr, s.status, s.addr
+            );
+        }
+        statuses.push(real.status);
+    }
+    let _ = std::fs::write(keep_dir().join(format!("{name}.Caddyfile")), &caddy.text);
+    (agree, n, statuses)
+}
+
+#[test]
+#[ignore = "needs real caddy (apt-get install caddy); run: cargo test --test integration -- --ignored conformance --test-threads 1"]
+fn caddy_conformance_unhealthy_status() {
+    // round_robin over 4; `unhealthy_status 5xx 500` with max_fails 3: a 500 matches both
+    // entries and counts two failures (reverseproxy.go loops over the entries), so backend 2
+    // is skipped after its second 500 (4 >= 3), not its third. Backend 3 answers 404, which
+    // no entry lists: never counted. Every 5xx still goes to the client (no retry in 2.6).
+    // fail_duration 2s: after a 3 s pause backend 2's failures are forgotten and it gets
+    // its turns (and two more 500s) again.
+    let base = 18470;
+    let p = proxy(
+        base,
+        "\t\tlb_policy round_robin\n\t\tlb_retries 1\n\t\tfail_duration 2s\n\t\tmax_fails 3\n\t\tunhealthy_status 5xx 500",
+    );
+    let changes = [
+        Change {
+            at: 20,
+            backend: 2,
+            status: 500,
+            delay_ms: 0,
+        },
+        Change {
+            at: 20,
+            backend: 3,
+            status: 404,
+            delay_ms: 0,
+        },
+    ];
+    let (agree, total, statuses) = passive_case("caddy-unhealthy-status", base, &p, 120, &changes, Some((60, 3000)));
+    let five = statuses.iter().filter(|&&s| s == 500).count();
+    record(&format!(
+        "caddy-unhealthy-status: {agree}/{total} requests agree with real Caddy 2.6 (upstream and status; \
+         {five} answered 500, each counted twice)"
+    ));
+    assert_eq!(agree, total, "disagreements");
+    // Two 500s before the pause, two after: backend 2 was skipped in between.
+    assert_eq!(five, 4, "{statuses:?}");
+}
+
+#[test]
+#[ignore = "needs real caddy (apt-get install caddy); run: cargo test --test integration -- --ignored conformance --test-threads 1"]
+fn caddy_conformance_unhealthy_latency() {
+    // `unhealthy_latency 200ms`, max_fails 1: backend 3 starts answering after 600 ms (three
+    // times the limit: a wide margin over loopback jitter); its first slow answer still goes
+    // to the client and counts one failure, so round_robin skips it for fail_duration 1m.
+    // Backend 1 answers after 50 ms (a quarter of the limit): never counted.
+    let base = 18480;
+    let p = proxy(
+        base,
+        "\t\tlb_policy round_robin\n\t\tfail_duration 1m\n\t\tunhealthy_latency 200ms",
+    );
+    let changes = [
+        Change {
+            at: 10,
+            backend: 3,
+            status: 200,
+            delay_ms: 600,
+        },
+        Change {
+            at: 10,
+            backend: 1,
+            status: 200,
+            delay_ms: 50,
+        },
+    ];
+    let (agree, total, _) = passive_case("caddy-unhealthy-latency", base, &p, 60, &changes, None);
+    record(&format!(
+        "caddy-unhealthy-latency: {agree}/{total} requests agree with real Caddy 2.6 (upstream and status)"
+    ));
+    assert_eq!(agree, total, "disagreements");
+}
+
+#[test]
+#[ignore = "needs real caddy (apt-get install caddy); run: cargo test --test integration -- --ignored conformance --test-threads 1"]
+fn caddy_conformance_passive_keys_without_fail_duration_answer_503() {
+    // `unhealthy_request_count` alone: Provision leaves max_fails at 0, and Healthy() is
+    // `Fails() < MaxFails` = 0 < 0: every upstream is unhealthy, every request gets 503.
+    let base = 18490;
+    let p = proxy(base, "\t\tlb_policy round_robin\n\t\tunhealthy_request_count 5");
+    let (agree, total, statuses) = passive_case("caddy-passive-no-fail-duration", base, &p, 40, &[], None);
+    record(&format!(
+        "caddy-passive-no-fail-duration: {agree}/{total} requests agree with real Caddy 2.6 (all 503)"
+    ));
+    assert_eq!(agree, total, "disagreements");
+    assert!(statuses.iter().all(|&s| s == 503), "{statuses:?}");
+}
+
+#[test]
+#[ignore = "needs real caddy (apt-get install caddy); run: cargo test --test integration -- --ignored conformance --test-threads 1"]
+fn caddy_conformance_unhealthy_request_count() {
+    // round_robin, `unhealthy_request_count 2` (every upstream's MaxRequests, Full() at 2 in
+    // flight), fail_duration 1m. The backends hold each request 1.5 s; the test sends the
+    // requests of a batch one at a time, each once the previous one reached a backend (or
+    // got its answer), so Caddy selects them in order with known counts in flight:
+    // 8 placed (2 each), the 9th and 10th find every upstream full: 503 at once (no
+    // retries). The robin still moves 4 places on an empty selection.
+    let base = 18500;
+    let p = proxy(
+        base,
+        "\t\tlb_policy round_robin\n\t\tfail_duration 1m\n\t\tunhealthy_request_count 2",
+    );
+    let modes: Vec<Mode> = (0..4).map(|_| Mode::default()).collect();
+    for m in &modes {
+        m.delay_ms.store(1500, Ordering::SeqCst);
+    }
+    let _backends: Vec<Backend> = (1..=4)
+        .map(|i| Backend::start_mode(base + i, modes[usize::from(i - 1)].clone()))
+        .collect();
+    let caddy = start_caddy(base, &p);
+    let mut sim = Sim::new(&caddy.text);
+    let srcs = sources();
+    let received = || modes.iter().map(|m| m.received.load(Ordering::SeqCst)).sum::<u64>();
+    let (mut agree, mut total, mut full) = (0, 0, 0);
+    for (batch, n) in [10usize, 5, 9].into_iter().enumerate() {
+        let mut threads = Vec::new();
+        let mut sim_answers = Vec::new();
+        let mut picked = Vec::new();
+        for k in 0..n {
+            let src = srcs[(batch * 10 + k) % srcs.len()];
+            let before = received();
+            let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let flag = done.clone();
+            let port = caddy.port;
+            let path = format!("/urc/{batch}/{k}");
+            threads.push(std::thread::spawn(move || {
+                let r = get(src, port, &path, &[]);
+                flag.store(true, Ordering::SeqCst);
+                r
+            }));
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while received() == before && !done.load(Ordering::SeqCst) {
+                assert!(
+                    Instant::now() < deadline,
+                    "request {batch}/{k} neither reached a backend nor got an answer"
+                );
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            // The simulated selection, with the earlier requests of the batch in flight.
+            let client = ClientInfo {
+                addr: IpAddr::V4(src),
+                session_cookie: None,
+                uri: "/",
+                server_cookie: None,
+            };
+            let now = SimTime::from_secs_f64(caddy.started.elapsed().as_secs_f64());
+            let mut a = Attempt::default();
+            let i = sim.policy.pick(&client, &mut sim.peers, &mut a, now, &mut sim.rng);
+            picked.push(i);
+            sim_answers.push(i.map(|i| sim.conf.servers[i].addr.clone()));
+        }
+        for (k, t) in threads.into_iter().enumerate() {
+            let r = t.join().expect("request thread");
+            let real = (r.status == 200).then(|| r.body.clone());
+            total += 1;
+            full += usize::from(r.status == 503);
+            if real == sim_answers[k] && (r.status == 200 || r.status == 503) {
+                agree += 1;
+            } else if total - agree <= 5 {
+                eprintln!(
+                    "caddy-urc: batch {batch} request {k}: real {} {:?} sim {:?}",
+                    r.status, real, sim_answers[k]
+                );
+            }
+        }
+        let now = SimTime::from_secs_f64(caddy.started.elapsed().as_secs_f64());
+        for i in picked.into_iter().flatten() {
+            sim.policy
+                .report_response(i, 200, SimTime::from_millis(1500), &mut sim.peers, now);
+        }
+    }
+    let _ = std::fs::write(keep_dir().join("caddy-unhealthy-request-count.Caddyfile"), &caddy.text);
+    record(&format!(
+        "caddy-unhealthy-request-count: {agree}/{total} requests agree with real Caddy 2.6 ({full} found every upstream full: 503)"
+    ));
+    assert_eq!(agree, total, "disagreements");
+    assert_eq!(full, 3, "10 and 9 requests over 4 x 2 slots: 2 + 0 + 1 answered 503");
+}
+
+#[test]
+#[ignore = "needs real caddy (apt-get install caddy); run: cargo test --test integration -- --ignored conformance --test-threads 1"]
+fn caddy_conformance_try_interval_waits_between_tries() {
+    // `first` without passive checks, lb_retries 2, lb_try_interval 300ms, backend 1 stopped:
+    // every request dials backend 1 three times and waits 300 ms twice (tryAgain), then 502.
+    // The real request must take at least the 600 ms the loop computes, and less than
+    // 600 + 400 ms.
+    let base = 18510;
+    let mut backends = start_backends(base);
+    let caddy = start_caddy(
+        base,
+        &proxy(base, "\t\tlb_policy first\n\t\tlb_retries 2\n\t\tlb_try_interval 300ms"),
+    );
+    backends[0].stop();
+    let mut sim = Sim::new(&caddy.text);
+    let dead = vec![format!("127.0.0.1:{}", base + 1)];
+    let mut agree = 0;
+    let n = 8;
+    for k in 0..n {
+        let src = sources()[k];
+        let t0 = Instant::now();
+        let real = get(src, caddy.port, &format!("/try/{k}"), &[]);
+        let took = t0.elapsed();
+        let client = ClientInfo {
+            addr: IpAddr::V4(src),
+            session_cookie: None,
+            uri: "/",
+            server_cookie: None,
+        };
+        let (s, waited) = sim.request_with(&client, SimTime::ZERO, &dead, &mut |_| (200, SimTime::ZERO));
+        let wait = Duration::from_nanos(waited.as_nanos());
+        let ok =
+            real.status == s.status && s.addr.is_none() && took >= wait && took < wait + Duration::from_millis(400);
+        if ok {
+            agree += 1;
+        } else {
+            eprintln!(
+                "caddy-try-interval: request {k} real {} in {took:?}, sim {} after {wait:?}",
+                real.status, s.status
+            );
+        }
+    }
+    record(&format!(
+        "caddy-try-interval: {agree}/{n} requests agree with real Caddy 2.6 (502 after 2 waits of lb_try_interval)"
+    ));
+    assert_eq!(agree, n);
+}
+
+#[test]
+#[ignore = "needs real caddy (apt-get install caddy); run: cargo test --test integration -- --ignored conformance --test-threads 1"]
+fn caddy_conformance_json_import_agrees_with_caddy_adapt() {
+    // The JSON that real `caddy adapt` writes for each Caddyfile of these tests (and a few
+    // more settings) must import to the very balancer the Caddyfile imports to: the same
+    // policy, retry loop, passive and active health, upstreams and cookie values.
+    let bin = require("caddy");
+    let bodies = [
+        "\t\tlb_policy round_robin\n\t\tlb_retries 2\n\t\tfail_duration 1m",
+        "\t\tlb_policy first\n\t\tlb_retries 2\n\t\tlb_try_interval 300ms",
+        "\t\tlb_policy ip_hash\n\t\tlb_try_duration 5s\n\t\tfail_duration 30s\n\t\tmax_fails 3",
+        "\t\tlb_policy header X-Session",
+        "\t\tlb_policy cookie lb s3cret\n\t\tunhealthy_status 5xx 404\n\t\tfail_duration 2s",
+        "\t\tlb_policy random_choose 3\n\t\tunhealthy_latency 200ms\n\t\tfail_duration 1m",
+        "\t\tlb_policy least_conn\n\t\tunhealthy_request_count 5",
+        "\t\tlb_policy uri_hash\n\t\thealth_uri /health\n\t\thealth_interval 2s",
+        "\t\tlb_policy cookie\n\t\tlb_try_duration 2s\n\t\tlb_try_interval 0",
+    ];
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut agree = 0;
+    for (i, body) in bodies.iter().enumerate() {
+        let text = format!(
+            "{{\n\tadmin off\n\tauto_https off\n}}\n\n:18519 {{\n\tbind 127.0.0.1\n\t{}\n}}\n",
+            proxy(18400, body)
+        );
+        let file = dir.path().join(format!("Caddyfile{i}"));
+        std::fs::write(&file, &text).expect("write Caddyfile");
+        let out = Command::new(&bin)
+            .arg("adapt")
+            .arg("--config")
+            .arg(&file)
+            .arg("--adapter")
+            .arg("caddyfile")
+            .env("HOME", dir.path())
+            .output()
+            .expect("caddy adapt");
+        assert!(
+            out.status.success(),
+            "caddy adapt: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let json = String::from_utf8_lossy(&out.stdout).to_string();
+        let from_json = sessim::balancer::config::caddy_json::import(&json, None)
+            .unwrap_or_else(|e| panic!("body {i}: {e}\n{json}"))
+            .conf;
+        let from_file = caddyfile::import(&text, None).expect("import Caddyfile").conf;
+        if from_json == from_file {
+            agree += 1;
+        } else {
+            eprintln!("body {i}:\n{json}\njson {from_json:?}\nfile {from_file:?}");
+        }
+    }
+    record(&format!(
+        "caddy-json-adapt: {agree}/{} Caddyfiles import to the same balancer from their `caddy adapt` JSON",
+        bodies.len()
+    ));
+    assert_eq!(agree, bodies.len());
 }

@@ -16,7 +16,7 @@
 //! naming the line; those that do not are notes. `import` of a file is refused (inline it).
 
 use super::{ConfigError, Imported, Note};
-use crate::balancer::caddy::{CaddyConf, LbPolicy, server_cookies};
+use crate::balancer::caddy::{CaddyConf, LbPolicy, parse_status, server_cookies};
 use crate::balancer::{BalancerConf, Method, ServerConf, SimTime};
 
 /// One token and its 1-based line.
@@ -209,7 +209,7 @@ pub fn parse_duration(s: &str) -> Option<SimTime> {
 }
 
 /// `parseUpstreamDialAddress`: the dial address of an upstream as written.
-fn dial_of(up: &str, line: usize) -> Result<String, ConfigError> {
+pub(crate) fn dial_of(up: &str, line: usize) -> Result<String, ConfigError> {
     if up.contains('{') {
         return Err(ConfigError::new(
             line,
@@ -348,6 +348,8 @@ fn proxy_conf(d: &Dir, notes: &mut Vec<Note>) -> Result<(Vec<String>, CaddyConf)
     let mut interval = None;
     let mut try_interval = None;
     let mut max_fails_set = false;
+    // Any passive key makes Caddy's `HealthChecks.Passive` non-nil.
+    let mut passive = false;
     for s in d.block.as_deref().unwrap_or(&[]) {
         let Some(name) = s.words.first().map(String::as_str) else {
             continue;
@@ -375,22 +377,46 @@ fn proxy_conf(d: &Dir, notes: &mut Vec<Note>) -> Result<(Vec<String>, CaddyConf)
             "lb_retries" => c.retries = count_arg(s)?,
             "lb_try_duration" => c.try_duration = duration_arg(s)?,
             "lb_try_interval" => try_interval = Some(duration_arg(s)?),
-            "fail_duration" => c.fail_duration = duration_arg(s)?,
+            "fail_duration" => {
+                c.fail_duration = duration_arg(s)?;
+                passive = true;
+            }
             "max_fails" => {
                 c.max_fails = count_arg(s)?;
                 max_fails_set = true;
+                passive = true;
+            }
+            "unhealthy_status" => {
+                if words.len() < 2 {
+                    return Err(ConfigError::new(
+                        s.line,
+                        "`unhealthy_status` needs statuses, e.g. `5xx` or `503`",
+                    ));
+                }
+                for w in &words[1..] {
+                    c.unhealthy_status
+                        .push(parse_status(w).map_err(|m| ConfigError::new(s.line, m))?);
+                }
+                passive = true;
+            }
+            "unhealthy_latency" => {
+                c.unhealthy_latency = duration_arg(s)?;
+                passive = true;
+            }
+            "unhealthy_request_count" => {
+                c.unhealthy_request_count = count_arg(s)?;
+                passive = true;
             }
             "health_uri" => {
                 one_arg(s)?;
                 health_uri = true;
             }
             "health_interval" => interval = Some(duration_arg(s)?),
-            "unhealthy_status" | "unhealthy_latency" | "unhealthy_request_count" | "max_requests" => {
+            "max_requests" => {
                 return Err(ConfigError::new(
                     s.line,
-                    format!(
-                        "`{name}` is not modelled yet (sessim's balancer does not see response statuses or latencies); remove it"
-                    ),
+                    "`max_requests` is not a Caddy 2.6 reverse_proxy subdirective (only a field of an upstream \
+                     in JSON); use `unhealthy_request_count`",
                 ));
             }
             "dynamic" => {
@@ -412,14 +438,22 @@ fn proxy_conf(d: &Dir, notes: &mut Vec<Note>) -> Result<(Vec<String>, CaddyConf)
             }
         }
     }
-    if max_fails_set && c.max_fails == 0 {
-        return Err(ConfigError::new(d.line, "max_fails must be at least 1"));
+    c.passive = passive;
+    // Provision: max_fails 0 becomes 1 only when fail_duration is set.
+    if !max_fails_set || c.max_fails == 0 {
+        c.max_fails = u32::from(c.fail_duration > SimTime::ZERO);
     }
-    if c.fail_duration == SimTime::ZERO && max_fails_set {
+    if c.fail_duration == SimTime::ZERO && passive {
+        let message = if c.max_fails == 0 {
+            "passive health keys without fail_duration: Caddy 2.6 leaves max_fails at 0, so every upstream \
+             is unhealthy and every request gets 503; set fail_duration"
+        } else {
+            "passive health keys without fail_duration: Caddy counts no failures"
+        };
         notes.push(Note {
             file: None,
             line: d.line,
-            message: "max_fails without fail_duration: Caddy counts no failures (passive checks off)".into(),
+            message: message.into(),
         });
     }
     if health_uri {
@@ -432,21 +466,13 @@ fn proxy_conf(d: &Dir, notes: &mut Vec<Note>) -> Result<(Vec<String>, CaddyConf)
             message: "health_interval without health_uri: Caddy runs no active checks".into(),
         });
     }
+    // Provision: 250 ms when lb_try_duration is set and the interval is 0.
     c.try_interval = match try_interval {
-        Some(t) => t,
-        None if c.try_duration > SimTime::ZERO => SimTime::from_millis(250),
-        None => SimTime::ZERO,
+        Some(t) if t > SimTime::ZERO => t,
+        _ if c.try_duration > SimTime::ZERO => SimTime::from_millis(250),
+        _ => SimTime::ZERO,
     };
-    if c.try_interval > SimTime::ZERO && (c.retries > 0 || c.try_duration > SimTime::ZERO) {
-        notes.push(Note {
-            file: None,
-            line: d.line,
-            message: format!(
-                "lb_try_interval {}: sessim retries at once (the wait before a retry is not modelled)",
-                c.try_interval
-            ),
-        });
-    }
+    c.limits().map_err(|m| ConfigError::new(d.line, m))?;
     if ups.is_empty() {
         return Err(ConfigError::new(
             d.line,
@@ -522,29 +548,43 @@ pub fn import(text: &str, wanted: Option<&str>) -> Result<Imported, ConfigError>
     let (name, dir) = super::choose("reverse_proxy site", &named, wanted)?;
     let mut notes = Vec::new();
     let (dials, conf) = proxy_conf(dir, &mut notes)?;
-    if dials.len() > crate::balancer::MAX_SERVERS {
+    let ups: Vec<(String, u32)> = dials.into_iter().map(|d| (d, 0)).collect();
+    imported(name, &ups, conf, notes, dir.line)
+}
+
+/// The balancer of one `reverse_proxy` handler: its upstreams (dial address and
+/// `max_requests`, 0 = none) and settings; `line` is where errors about it point.
+pub(crate) fn imported(
+    name: &str,
+    ups: &[(String, u32)],
+    conf: CaddyConf,
+    notes: Vec<Note>,
+    line: usize,
+) -> Result<Imported, ConfigError> {
+    if ups.len() > crate::balancer::MAX_SERVERS {
         return Err(ConfigError::new(
-            dir.line,
+            line,
             format!(
                 "{} upstreams; sessim supports at most {}",
-                dials.len(),
+                ups.len(),
                 crate::balancer::MAX_SERVERS
             ),
         ));
     }
     let check = conf.check();
-    let mut servers: Vec<ServerConf> = dials
+    let mut servers: Vec<ServerConf> = ups
         .iter()
-        .map(|d| {
+        .map(|(d, max)| {
             let mut s = ServerConf::new(d.clone(), d.clone());
             s.check = check;
+            s.max_conns = *max;
             s
         })
         .collect();
     server_cookies(&mut servers, &conf);
     let failure = conf.failure(servers.len());
     Ok(Imported {
-        name: name.clone(),
+        name: name.to_string(),
         conf: BalancerConf {
             method: Method::Caddy(conf),
             servers,
@@ -624,8 +664,17 @@ mod tests {
         let e = import(&bad, None).unwrap_err();
         assert_eq!(e.line, 14, "{e}");
         assert!(e.message.contains("2.7"), "{e}");
-        let e = import(&FILE.replace("max_fails 2", "unhealthy_status 5xx"), None).unwrap_err();
+        let e = import(&FILE.replace("max_fails 2", "max_requests 5"), None).unwrap_err();
         assert_eq!(e.line, 16, "{e}");
+        assert!(e.message.contains("unhealthy_request_count"), "{e}");
+        let e = import(&FILE.replace("max_fails 2", "unhealthy_status 5xx 99"), None).unwrap_err();
+        assert_eq!(e.line, 16, "{e}");
+        // 1m / 1ms + 1 = 60001 tries per request: more than sessim simulates; with
+        // lb_retries 2 (FILE's snippet) there are only 3.
+        let fast = ":80 {\n reverse_proxy a:1 {\n  lb_try_duration 1m\n  lb_try_interval 1ms\n }\n}\n";
+        let e = import(fast, None).unwrap_err();
+        assert!(e.message.contains("60001 tries") && e.line == 2, "{e}");
+        assert!(import(&fast.replace("1ms", "1ms\n  lb_retries 2"), None).is_ok());
         let e = import(&FILE.replace("import proxy_common", "import other.caddy"), None).unwrap_err();
         assert!(e.message.contains("snippet"), "{e}");
         let e = import(":80 {\n reverse_proxy {\n", None).unwrap_err();
@@ -647,6 +696,41 @@ mod tests {
         assert_eq!(c.try_interval, SimTime::from_millis(250));
         assert_eq!(parse_duration("1d"), Some(SimTime::from_secs(86400)));
         assert_eq!(parse_duration("10"), None);
+    }
+
+    fn caddy_conf(text: &str) -> (CaddyConf, Vec<Note>) {
+        let imp = import(text, None).unwrap_or_else(|e| panic!("{e}"));
+        let Method::Caddy(c) = imp.conf.method else {
+            panic!("not caddy")
+        };
+        (c, imp.notes)
+    }
+
+    #[test]
+    fn passive_health_keys_as_caddy_provisions_them() {
+        // `caddy adapt` of this block gives unhealthy_status [5, 404], unhealthy_latency 2 s,
+        // unhealthy_request_count 5, max_fails 2 (Caddy 2.6.2, checked by hand).
+        let (c, _) = caddy_conf(
+            ":80 {\n reverse_proxy a:1 b:2 {\n  fail_duration 10s\n  max_fails 2\n  unhealthy_status 5xx 404\n  \
+             unhealthy_latency 2s\n  unhealthy_request_count 5\n  lb_retries 2\n  lb_try_interval 100ms\n }\n}\n",
+        );
+        assert!(c.passive);
+        assert_eq!(c.unhealthy_status, [5, 404]);
+        assert_eq!(c.unhealthy_latency, SimTime::from_secs(2));
+        assert_eq!((c.unhealthy_request_count, c.max_fails), (5, 2));
+        assert_eq!(c.try_interval, SimTime::from_millis(100));
+        // fail_duration alone: Provision's max_fails 1.
+        let (c, _) = caddy_conf(":80 {\n reverse_proxy a:1 {\n  fail_duration 10s\n }\n}\n");
+        assert_eq!((c.passive, c.max_fails), (true, 1));
+        // A passive key without fail_duration: max_fails stays 0, every upstream unhealthy.
+        let (c, notes) = caddy_conf(":80 {\n reverse_proxy a:1 {\n  unhealthy_request_count 3\n }\n}\n");
+        assert_eq!((c.passive, c.max_fails), (true, 0));
+        assert!(notes.iter().any(|n| n.message.contains("503")), "{notes:?}");
+        // No passive key: passive checks off.
+        let (c, _) = caddy_conf(":80 {\n reverse_proxy a:1 {\n  lb_try_duration 5s\n  lb_try_interval 0\n }\n}\n");
+        assert!(!c.passive);
+        // An explicit 0 interval with lb_try_duration is Provision's 250 ms too.
+        assert_eq!(c.try_interval, SimTime::from_millis(250));
     }
 
     #[test]

@@ -10,6 +10,7 @@ use super::BalancerConf;
 use std::fmt;
 use std::path::PathBuf;
 
+pub mod caddy_json;
 pub mod caddyfile;
 pub mod envoy;
 pub mod haproxy;

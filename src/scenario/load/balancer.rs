@@ -11,7 +11,7 @@
 
 use super::*;
 use crate::balancer::apache::{ApacheConf, LBFACTOR_ONE, LbMethod};
-use crate::balancer::config::{ConfigError, Imported, caddyfile, envoy, haproxy, httpd, k8s, nginx};
+use crate::balancer::config::{ConfigError, Imported, caddy_json, caddyfile, envoy, haproxy, httpd, k8s, nginx};
 use crate::balancer::registry::{self, Family, HAPROXY_KEYS, MethodParams, NGINX_KEYS, PolicyInfo};
 use crate::balancer::{
     BalancerError, CheckConf, CookieConf, HaproxyRetries, NEXT_UPSTREAM_STATUSES, NextUpstream, ServerConf,
@@ -493,9 +493,12 @@ fn from_config(
     } else {
         None
     };
-    let is_caddy = yaml.is_none() && b.backend.is_none() && caddyfile::looks_like_caddyfile(file, &text);
-    let is_httpd = yaml.is_none() && !is_caddy && b.backend.is_none() && looks_like_httpd(&text);
+    let is_caddy_json = yaml.is_none() && b.backend.is_none() && caddy_json::looks_like_caddy_json(&text);
+    let is_caddy =
+        yaml.is_none() && !is_caddy_json && b.backend.is_none() && caddyfile::looks_like_caddyfile(file, &text);
+    let is_httpd = yaml.is_none() && !is_caddy && !is_caddy_json && b.backend.is_none() && looks_like_httpd(&text);
     let is_haproxy = !is_caddy
+        && !is_caddy_json
         && !is_httpd
         && yaml.is_none()
         && match (&b.upstream, &b.backend) {
@@ -525,6 +528,8 @@ fn from_config(
         k8s::import(&text, b.upstream.as_deref()).map_err(at_line)?
     } else if yaml == Some("envoy") {
         envoy::import(&text, b.upstream.as_deref()).map_err(at_line)?
+    } else if is_caddy_json {
+        caddy_json::import(&text, b.upstream.as_deref()).map_err(at_line)?
     } else if is_caddy {
         caddyfile::import(&text, b.upstream.as_deref()).map_err(at_line)?
     } else if is_httpd {
@@ -673,6 +678,8 @@ fn from_config(
                     y
                 } else if is_caddy {
                     "caddy"
+                } else if is_caddy_json {
+                    "caddy json"
                 } else if is_httpd {
                     "httpd"
                 } else if is_haproxy {

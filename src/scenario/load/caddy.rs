@@ -1,18 +1,23 @@
 //! The `[balancer]` keys of the policy `caddy`: Caddy 2.6 `reverse_proxy`'s own subdirective
-//! names (`lb_policy`, `lb_retries`, `lb_try_duration`, `fail_duration`, `max_fails`,
+//! names (`lb_policy`, `lb_retries`, `lb_try_duration`, `lb_try_interval`, `fail_duration`,
+//! `max_fails`, `unhealthy_status`, `unhealthy_latency`, `unhealthy_request_count`,
 //! `health_interval`), turned into a checked [`BalancerConf`].
 
 use super::*;
 use crate::balancer::ServerConf;
-use crate::balancer::caddy::{CaddyConf, LbPolicy, server_cookies};
+use crate::balancer::caddy::{CaddyConf, LbPolicy, parse_status, server_cookies};
 
 /// The keys only the policy `caddy` reads, with whether they are set.
-fn caddy_keys(b: &RawBalancer) -> [(&'static str, bool); 5] {
+fn caddy_keys(b: &RawBalancer) -> [(&'static str, bool); 9] {
     [
         ("lb_policy", b.lb_policy.is_some()),
         ("lb_retries", b.lb_retries.is_some()),
         ("lb_try_duration", b.lb_try_duration.is_some()),
+        ("lb_try_interval", b.lb_try_interval.is_some()),
         ("fail_duration", b.fail_duration.is_some()),
+        ("unhealthy_status", b.unhealthy_status.is_some()),
+        ("unhealthy_latency", b.unhealthy_latency.is_some()),
+        ("unhealthy_request_count", b.unhealthy_request_count.is_some()),
         ("health_interval", b.health_interval.is_some()),
     ]
 }
@@ -60,26 +65,72 @@ pub(super) fn conf_of(b: &RawBalancer) -> PathResult<CaddyConf> {
         }
         None => None,
     };
-    if b.max_fails.is_some() && fail_duration == SimTime::ZERO {
+    let try_interval = opt_duration(&b.lb_try_interval, "balancer.lb_try_interval")?;
+    let unhealthy_latency = opt_duration(&b.unhealthy_latency, "balancer.unhealthy_latency")?;
+    let mut unhealthy_status = Vec::new();
+    for (i, v) in b.unhealthy_status.iter().flatten().enumerate() {
+        let path = format!("balancer.unhealthy_status[{i}]");
+        let text = match v {
+            Value::String(s) => s.clone(),
+            Value::Integer(n) => n.to_string(),
+            other => {
+                return err(
+                    path,
+                    format!("must be a status or a class such as \"5xx\", got {other}"),
+                );
+            }
+        };
+        unhealthy_status.push(parse_status(&text).map_err(|m| (path, m))?);
+    }
+    if b.unhealthy_status.as_ref().is_some_and(|v| v.is_empty()) {
         return err(
-            "balancer.max_fails",
-            "counts only with `fail_duration` set (Caddy forgets nothing it never counted); set fail_duration",
+            "balancer.unhealthy_status",
+            "is empty; list statuses or classes, e.g. [\"5xx\"]",
         );
     }
-    Ok(CaddyConf {
+    // Without fail_duration Caddy counts no failure at all; and with any passive key set
+    // it leaves max_fails at 0, so that every upstream is unhealthy (`Fails() < 0`).
+    if fail_duration == SimTime::ZERO {
+        for (k, set) in [
+            ("max_fails", b.max_fails.is_some()),
+            ("unhealthy_status", b.unhealthy_status.is_some()),
+            ("unhealthy_latency", b.unhealthy_latency.is_some()),
+        ] {
+            if set {
+                return err(
+                    format!("balancer.{k}"),
+                    "counts only with `fail_duration` set (Caddy forgets nothing it never counted); set fail_duration",
+                );
+            }
+        }
+        if b.unhealthy_request_count.is_some() {
+            return err(
+                "balancer.unhealthy_request_count",
+                "needs `fail_duration`: without it Caddy 2.6 leaves max_fails at 0 and marks every \
+                 upstream unhealthy (every request gets 503); set fail_duration",
+            );
+        }
+    }
+    let conf = CaddyConf {
         policy,
         retries: b.lb_retries.unwrap_or(0),
         try_duration,
-        // Caddy's default when lb_try_duration is set; sessim retries at once (see docs).
-        try_interval: if try_duration > SimTime::ZERO {
+        // Provision: 250 ms when lb_try_duration is set and the interval is 0.
+        try_interval: if try_duration > SimTime::ZERO && try_interval == SimTime::ZERO {
             SimTime::from_millis(250)
         } else {
-            SimTime::ZERO
+            try_interval
         },
         fail_duration,
         max_fails: b.max_fails.unwrap_or(1).max(1),
+        passive: fail_duration > SimTime::ZERO,
+        unhealthy_status,
+        unhealthy_latency,
+        unhealthy_request_count: b.unhealthy_request_count.unwrap_or(0),
         health_interval,
-    })
+    };
+    conf.limits().map_err(|m| ("balancer.lb_retries".to_string(), m))?;
+    Ok(conf)
 }
 
 /// The balancer of the policy `caddy` from the scenario keys.
@@ -112,7 +163,8 @@ pub(super) fn from_keys(b: &RawBalancer, bk: &RawBackends, backends: &[BackendCo
             return err(
                 format!("balancer.{k}"),
                 "does not apply to the policy caddy; use lb_policy, lb_retries, lb_try_duration, \
-                 fail_duration, max_fails, health_interval",
+                 lb_try_interval, fail_duration, max_fails, unhealthy_status, unhealthy_latency, \
+                 unhealthy_request_count, health_interval",
             );
         }
     }
