@@ -461,7 +461,7 @@ impl Policy for CaddyBalancer {
     fn pick(
         &mut self,
         client: &ClientInfo<'_>,
-        peers: &mut [PeerState],
+        peers: &[PeerState],
         attempt: &mut Attempt,
         now: SimTime,
         rng: &mut SimRng,
@@ -497,16 +497,10 @@ impl Policy for CaddyBalancer {
                 None => random(n, avail, rng),
             },
         }?;
-        attempt.mark(chosen);
-        attempt.count += 1;
-        peers[chosen].conns += 1;
         Some(chosen)
     }
 
-    fn report(&mut self, peer: usize, ok: bool, peers: &mut [PeerState], now: SimTime) {
-        if let Some(p) = peers.get_mut(peer) {
-            p.conns = p.conns.saturating_sub(1);
-        }
+    fn report(&mut self, peer: usize, ok: bool, _peers: &[PeerState], now: SimTime) {
         if self.conf.fail_duration > SimTime::ZERO
             && let Some(f) = self.fails.get_mut(peer)
         {
@@ -532,6 +526,7 @@ impl Policy for CaddyBalancer {
 /// subdirective names, read by `scenario/load/caddy.rs`.
 pub(crate) static POLICY: super::registry::PolicyInfo = super::registry::PolicyInfo {
     name: "caddy",
+    directive: "",
     title: "caddy reverse_proxy",
     family: super::registry::Family::Caddy,
     backup: false,
@@ -550,6 +545,7 @@ pub(crate) static POLICY: super::registry::PolicyInfo = super::registry::PolicyI
 mod tests {
     use super::super::testutil::{client, rng, servers};
     use super::*;
+    use crate::balancer::Bookkeeping;
 
     fn dials(n: usize) -> Vec<String> {
         (0..n).map(|i| format!("127.0.0.1:{}", 18081 + i)).collect()
@@ -670,9 +666,9 @@ mod tests {
         let c = client("10.0.0.1");
         let mut pick = |b: &mut CaddyBalancer, peers: &mut [PeerState], t: u64, ok: bool| {
             let mut a = Attempt::default();
-            let i = b.pick(&c, peers, &mut a, SimTime::from_secs(t), &mut r);
+            let i = b.pick_counted(&c, peers, &mut a, SimTime::from_secs(t), &mut r);
             if let Some(i) = i {
-                b.report(i, ok, peers, SimTime::from_secs(t));
+                b.report_counted(i, ok, peers, SimTime::from_secs(t));
             }
             i
         };
@@ -702,11 +698,11 @@ mod tests {
         let mut c = client("10.0.0.1");
         c.server_cookie = Some(&v2);
         let mut a = Attempt::default();
-        assert_eq!(b.pick(&c, &mut peers, &mut a, SimTime::ZERO, &mut r), Some(2));
+        assert_eq!(b.pick_counted(&c, &mut peers, &mut a, SimTime::ZERO, &mut r), Some(2));
         assert_eq!(b.response_cookie(2, &a), SetCookie::Keep);
         c.server_cookie = Some("nonsense");
         let mut a = Attempt::default();
-        let i = b.pick(&c, &mut peers, &mut a, SimTime::ZERO, &mut r);
+        let i = b.pick_counted(&c, &mut peers, &mut a, SimTime::ZERO, &mut r);
         let Some(i) = i else { panic!("no upstream") };
         let v = cookie_value("k", &s[i].addr);
         assert_eq!(b.response_cookie(i, &a), SetCookie::Set { name: "lb", value: &v });

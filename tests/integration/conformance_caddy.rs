@@ -20,7 +20,9 @@
 use super::conformance::{Backend, Proc, keep_dir, record, require, sources, start_backends, wait_port};
 use sessim::balancer::caddy::cookie_value;
 use sessim::balancer::config::caddyfile;
-use sessim::balancer::{Attempt, BalancerConf, ClientInfo, FailurePolicy, PeerState, Policy, SimRng, SimTime, build};
+use sessim::balancer::{
+    Attempt, BalancerConf, Bookkeeping, ClientInfo, FailurePolicy, PeerState, Policy, SimRng, SimTime, build,
+};
 use socket2::{Domain, Socket, Type};
 use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
@@ -138,12 +140,15 @@ impl Sim {
         let max = n.max_attempts(&self.conf.servers);
         let mut a = Attempt::default();
         for _ in 0..max {
-            let Some(i) = self.policy.pick(client, &mut self.peers, &mut a, now, &mut self.rng) else {
+            let Some(i) = self
+                .policy
+                .pick_counted(client, &mut self.peers, &mut a, now, &mut self.rng)
+            else {
                 break;
             };
             let addr = self.conf.servers[i].addr.clone();
             let failed = dead.contains(&addr);
-            self.policy.report(i, !failed, &mut self.peers, now);
+            self.policy.report_counted(i, !failed, &mut self.peers, now);
             if !failed {
                 return SimAnswer {
                     addr: Some(addr),

@@ -15,9 +15,10 @@
 use super::yaml::{self, Node, Value};
 use super::{ConfigError, Imported, Note, choose};
 use crate::balancer::envoy::OutlierConf;
+use crate::balancer::registry::{self, Family, MethodParams};
 use crate::balancer::{
-    BalancerConf, Bias, CheckConf, FailurePolicy, HaproxyRetries, HashKey, MAX_NGINX_WEIGHT, MAX_SERVERS, Method,
-    ServerConf, envoy_maglev, envoy_ring_hash,
+    BalancerConf, CheckConf, FailurePolicy, HaproxyRetries, HashKey, MAX_NGINX_WEIGHT, MAX_SERVERS, Method, ServerConf,
+    envoy_maglev, envoy_ring_hash,
 };
 use crate::engine::SimTime;
 
@@ -288,13 +289,16 @@ pub fn import(text: &str, wanted: Option<&str>) -> Result<Imported, ConfigError>
         .iter()
         .find(|(k, _, _)| k == "lb_policy")
         .map_or(c.line, |e| e.1);
-    if !matches!(lb, "ROUND_ROBIN" | "LEAST_REQUEST" | "RING_HASH" | "MAGLEV") {
+    let Some(policy) = registry::by_directive(Family::Envoy, lb) else {
         return Err(refuse(
             lb_line,
             &format!("lb_policy: {lb}"),
-            "sessim models ROUND_ROBIN, LEAST_REQUEST, RING_HASH and MAGLEV",
+            &format!(
+                "sessim models {}",
+                super::and_list(&registry::directives(Family::Envoy))
+            ),
         ));
-    }
+    };
     for (cfg, field, policy) in [
         (ring, "ring_hash_lb_config", "RING_HASH"),
         (maglev, "maglev_lb_config", "MAGLEV"),
@@ -322,7 +326,11 @@ pub fn import(text: &str, wanted: Option<&str>) -> Result<Imported, ConfigError>
             )
         })
     };
-    let method = match lb {
+    let mut params = MethodParams {
+        outlier,
+        ..MethodParams::default()
+    };
+    match lb {
         "LEAST_REQUEST" => {
             let mut choice_count = 2;
             let mut bias = 1.0;
@@ -351,11 +359,8 @@ pub fn import(text: &str, wanted: Option<&str>) -> Result<Imported, ConfigError>
                     }
                 }
             }
-            Method::EnvoyLeastRequest {
-                choice_count,
-                active_request_bias: Bias(bias),
-                outlier,
-            }
+            params.choice_count = choice_count;
+            params.active_request_bias = bias;
         }
         "RING_HASH" => {
             let mut min = envoy_ring_hash::DEFAULT_MIN_RING;
@@ -384,12 +389,9 @@ pub fn import(text: &str, wanted: Option<&str>) -> Result<Imported, ConfigError>
                     format!("ring sizes {min}..{max}: need 1 <= minimum_ring_size <= maximum_ring_size <= {cap}"),
                 ));
             }
-            Method::EnvoyRingHash {
-                key: hash_key()?,
-                minimum_ring_size: min,
-                maximum_ring_size: max,
-                outlier,
-            }
+            params.key = hash_key()?;
+            params.minimum_ring_size = min;
+            params.maximum_ring_size = max;
         }
         "MAGLEV" => {
             let mut table_size = envoy_maglev::DEFAULT_TABLE_SIZE;
@@ -410,14 +412,12 @@ pub fn import(text: &str, wanted: Option<&str>) -> Result<Imported, ConfigError>
                     ));
                 }
             }
-            Method::EnvoyMaglev {
-                key: hash_key()?,
-                table_size,
-                outlier,
-            }
+            params.key = hash_key()?;
+            params.table_size = table_size;
         }
-        _ => Method::EnvoyRoundRobin { outlier },
-    };
+        _ => {}
+    }
+    let method = (policy.method)(&params);
     if let (Some((_, line)), Method::EnvoyRoundRobin { .. } | Method::EnvoyLeastRequest { .. }) = (&hash, &method) {
         note(
             &mut notes,
@@ -644,6 +644,7 @@ fn hosts(a: &Node, check: Option<CheckConf>, notes: &mut Vec<Note>) -> Result<Ve
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::balancer::Bias;
 
     const BOOT: &str = "\
 static_resources:

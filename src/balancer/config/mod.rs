@@ -114,6 +114,15 @@ pub(crate) fn choose<'a, T>(
 
 /// Every prefix of `text`, and `text` with each character removed or doubled: the inputs the
 /// importers' no-panic tests feed them.
+/// `a`, `a and b`, `a, b and c`: the names in a "sessim supports ..." message.
+pub(crate) fn and_list(names: &[&str]) -> String {
+    match names {
+        [] => String::new(),
+        [one] => (*one).to_string(),
+        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+    }
+}
+
 #[cfg(test)]
 pub(crate) fn mangled(text: &str) -> Vec<String> {
     let mut out = Vec::new();

@@ -11,6 +11,7 @@
 //! [`import_file`] follows `include`s.
 
 use super::{ConfigError, Imported, Note, choose};
+use crate::balancer::registry::{self, Family, MethodParams};
 use crate::balancer::{
     BalancerConf, FailurePolicy, HashKey, Method, NEXT_UPSTREAM_STATUSES, NextUpstream, ServerConf, SimTime,
 };
@@ -418,8 +419,10 @@ fn import_tree(tree: &[Directive], wanted: Option<&str>) -> Result<Imported, Con
         };
         match d.name() {
             "server" => servers.push((server(d)?, d.line)),
-            "ip_hash" => method = set_method(Method::IpHash, &mut notes, &mut method_line),
-            "least_conn" => method = set_method(Method::LeastConn, &mut notes, &mut method_line),
+            "ip_hash" | "least_conn" => {
+                let m = registered(d.name(), HashKey::RemoteAddr, d.line)?;
+                method = set_method(m, &mut notes, &mut method_line);
+            }
             "hash" => {
                 let key = hash_key(args.first().map_or("", String::as_str), d.line)?;
                 let consistent = match args.get(1).map(String::as_str) {
@@ -432,7 +435,8 @@ fn import_tree(tree: &[Directive], wanted: Option<&str>) -> Result<Imported, Con
                         ));
                     }
                 };
-                method = set_method(Method::Hash { key, consistent }, &mut notes, &mut method_line);
+                let m = registered(if consistent { "hash consistent" } else { "hash" }, key, d.line)?;
+                method = set_method(m, &mut notes, &mut method_line);
             }
             "random" => {
                 let two = match (args.first().map(String::as_str), args.get(1).map(String::as_str)) {
@@ -448,7 +452,8 @@ fn import_tree(tree: &[Directive], wanted: Option<&str>) -> Result<Imported, Con
                     }
                     (None, Some(_)) => false,
                 };
-                method = set_method(Method::Random { two }, &mut notes, &mut method_line);
+                let m = registered(if two { "random two" } else { "random" }, HashKey::RemoteAddr, d.line)?;
+                method = set_method(m, &mut notes, &mut method_line);
             }
             "keepalive" | "keepalive_requests" | "keepalive_time" | "keepalive_timeout"
             | "zone" | "resolver" | "resolver_timeout" => notes.push(Note {
@@ -491,7 +496,7 @@ fn import_tree(tree: &[Directive], wanted: Option<&str>) -> Result<Imported, Con
             ),
         ));
     }
-    let allows_backup = matches!(method, Method::RoundRobin | Method::LeastConn);
+    let allows_backup = method.info().backup;
     for (s, line) in &servers {
         if s.backup && !allows_backup {
             return Err(ConfigError::new(
@@ -583,6 +588,19 @@ fn worker_note(d: &Directive, notes: &mut Vec<Note>) {
         for x in b {
             worker_note(x, notes);
         }
+    }
+}
+
+/// The algorithm an upstream directive selects, as the registry describes it
+/// ([`registry::by_directive`]); `directive` is the directive with the arguments that choose
+/// between policies (`hash consistent`, `random two`).
+fn registered(directive: &str, key: HashKey, line: usize) -> Result<Method, ConfigError> {
+    match registry::by_directive(Family::Nginx, directive) {
+        Some(p) => Ok((p.method)(&MethodParams {
+            key,
+            ..MethodParams::default()
+        })),
+        None => Err(ConfigError::new(line, format!("`{directive}` is not modelled"))),
     }
 }
 

@@ -139,21 +139,21 @@ fn from_keys(b: &RawBalancer, bk: &RawBackends, backends: &[BackendConfig]) -> P
             );
         }
     };
+    // The algorithms HAProxy's `balance` names, as the registry lists them.
     let haproxy_method = |algo: &str, path: &str| -> PathResult<Method> {
-        match algo {
-            "roundrobin" => Ok(Method::HaproxyRoundRobin),
-            "leastconn" => Ok(Method::HaproxyLeastConn),
-            "source" => Ok(Method::Source {
-                consistent: false,
-                avalanche: false,
-            }),
-            other => err(
-                path,
-                format!(
-                    "unknown value `{other}`{}; choose one of: roundrobin, leastconn, source",
-                    suggest(other, &["roundrobin", "leastconn", "source"])
-                ),
-            ),
+        match registry::by_directive(Family::Haproxy, algo) {
+            Some(p) => Ok((p.method)(&MethodParams::default())),
+            None => {
+                let names = registry::directives(Family::Haproxy);
+                err(
+                    path,
+                    format!(
+                        "unknown value `{algo}`{}; choose one of: {}",
+                        suggest(algo, &names),
+                        names.join(", ")
+                    ),
+                )
+            }
         }
     };
     let params = MethodParams {
