@@ -535,9 +535,9 @@ pub(crate) static POLICY: super::registry::PolicyInfo = super::registry::PolicyI
         "lb_retries",
         "lb_try_duration",
         "fail_duration",
+        "max_fails",
         "health_interval",
     ],
-    // `max_fails` too, which is also an nginx family key: `scenario/load/caddy.rs` reads it.
     method: |p| super::Method::Caddy(p.caddy.clone()),
 };
 

@@ -161,7 +161,30 @@ impl BalancerConf {
     }
 }
 
+impl Family {
+    /// The `[balancer]` keys every policy of this family takes (nginx's passive failure
+    /// detection, HAProxy's checks and retries); the other families' policies list all their
+    /// keys as their own.
+    pub fn keys(self) -> &'static [&'static str] {
+        match self {
+            Family::Nginx => NGINX_KEYS,
+            Family::Haproxy => HAPROXY_KEYS,
+            Family::Apache | Family::Envoy | Family::KubeProxy | Family::Caddy => &[],
+        }
+    }
+}
+
+/// Whether `key` is a key of a whole family (nginx or HAProxy), which no single policy owns.
+pub fn is_family_key(key: &str) -> bool {
+    NGINX_KEYS.contains(&key) || HAPROXY_KEYS.contains(&key)
+}
+
 impl PolicyInfo {
+    /// Whether it takes the `[balancer]` key `key`: one of its own or of its family's.
+    pub fn takes(&self, key: &str) -> bool {
+        self.keys.contains(&key) || self.family.keys().contains(&key)
+    }
+
     /// Whether it imitates HAProxy (health checks, `retries`, `option redispatch`) rather than
     /// nginx (passive `max_fails`, `proxy_next_upstream`).
     pub fn is_haproxy(&self) -> bool {
