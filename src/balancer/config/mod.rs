@@ -12,11 +12,13 @@ use std::path::PathBuf;
 
 pub mod caddyfile;
 pub mod envoy;
+mod envoy_cluster;
 pub mod haproxy;
 pub mod httpd;
 pub mod k8s;
 pub mod nginx;
 mod nginx_grammar;
+mod nginx_include;
 mod yaml;
 
 /// A config that cannot be imported, with the 1-based line it concerns (0 = the file).
