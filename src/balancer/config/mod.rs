@@ -17,6 +17,7 @@ pub mod haproxy;
 pub mod httpd;
 pub mod k8s;
 pub mod nginx;
+mod nginx_directives;
 mod nginx_grammar;
 mod nginx_include;
 mod yaml;
