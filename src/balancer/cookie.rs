@@ -137,6 +137,40 @@ mod tests {
         (CookieInsert::new(&conf, c, inner), PeerState::for_servers(&conf))
     }
 
+    /// HAProxy's `connect_server` (src/backend.c) calls the algorithm's `server_take_conn` for
+    /// every connection, a same-server retry after the turn-around timer included; leastconn's
+    /// `fwlc_srv_reposition` (src/lb_fwlc.c) then queues the server behind the others of its
+    /// key. Through the cookie wrapper the balanced policy must hear the reconnect too.
+    #[test]
+    fn a_reconnect_reaches_the_balanced_leastconn() {
+        let conf = servers(&[1, 1]);
+        let inner = Box::new(super::super::least_conn::HaproxyLeastConn::new(&conf));
+        let c = CookieConf {
+            name: "SERVERID".into(),
+            indirect: false,
+            nocache: false,
+        };
+        let mut p = CookieInsert::new(&conf, c, inner);
+        let mut peers = PeerState::for_servers(&conf);
+        let anon = client("10.0.0.1");
+        let mut g = rng();
+        let mut pick = |p: &mut CookieInsert, peers: &mut [PeerState]| {
+            let mut a = Attempt::default();
+            p.pick_counted(&anon, peers, &mut a, SimTime::ZERO, &mut g)
+        };
+        // Keys (SRV_EWGHT_MAX 4096 / eweight 16): idle 0, one connection (1+1)*256 = 512.
+        // A -> b1 (tree b2:0 b1:512), B -> b2 (b1:512 b2:512).
+        assert_eq!(pick(&mut p, &mut peers), Some(0));
+        assert_eq!(pick(&mut p, &mut peers), Some(1));
+        // A's connection to b1 is refused (b1:0 b2:512), then retried on b1: b1 goes back
+        // to 512, queued behind b2.
+        p.report_counted(0, false, &mut peers, SimTime::ZERO);
+        p.connect_counted(0, &mut peers);
+        // C: both hold one connection; b2 is first in the tree. Without the reconnect's
+        // re-sort b1 would still sit at key 0 and take C.
+        assert_eq!(pick(&mut p, &mut peers), Some(1));
+    }
+
     #[test]
     fn first_request_balanced_then_pinned() {
         let (mut p, mut peers) = setup();

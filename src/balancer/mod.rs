@@ -4,9 +4,10 @@
 //! balancer-side runtime state that drives that choice (connection counts, nginx
 //! passive-failure state, the health-check view of each server), the retry rules of
 //! each balancer, and the import of real `nginx.conf` / `haproxy.cfg` files. It knows
-//! nothing about the event queue, the backends' queues or sessions: the simulator calls
-//! [`Policy::pick`] when an attempt starts, [`Policy::report`] when it ends, and
-//! [`Policy::set_server_up`] when a health check changes its mind.
+//! nothing about the event queue, the backends' queues or sessions: the simulator's router
+//! calls [`Policy::pick`] when an attempt starts, [`Policy::report`] when it ends, and
+//! [`Policy::set_server_up`] when a health check changes its mind, always through
+//! [`Bookkeeping`], which keeps the shared [`PeerState`] and the attempt's counts.
 //!
 //! Determinism: no policy reads a clock or OS entropy; the only randomness comes from the
 //! [`SimRng`] passed in (nginx `random`). No policy allocates in `pick`/`report`.
