@@ -132,6 +132,9 @@ pub struct ApacheBalancer {
     error_since: Vec<Option<SimTime>>,
     transferred: Vec<u64>,
     read: Vec<u64>,
+    /// Failed attempts since the member's last success (the router compares them with
+    /// `max_fails` to notice the member failing).
+    fails: Vec<u32>,
 }
 
 impl ApacheBalancer {
@@ -149,6 +152,7 @@ impl ApacheBalancer {
             error_since: vec![None; n],
             transferred: vec![0; n],
             read: vec![0; n],
+            fails: vec![0; n],
         }
     }
 
@@ -305,12 +309,11 @@ impl Policy for ApacheBalancer {
     fn pick(
         &mut self,
         client: &ClientInfo<'_>,
-        peers: &mut [PeerState],
-        attempt: &mut Attempt,
+        peers: &[PeerState],
+        _attempt: &mut Attempt,
         now: SimTime,
         _rng: &mut SimRng,
     ) -> Option<usize> {
-        attempt.count += 1;
         self.force_recovery(now);
         let route = self.route_of(client);
         let mut chosen = None;
@@ -331,35 +334,34 @@ impl Policy for ApacheBalancer {
                 return None;
             }
         }
-        let i = match chosen {
-            Some(i) => i,
-            None => self.best(peers, now)?,
-        };
-        attempt.mark(i);
-        if let Some(p) = peers.get_mut(i) {
-            p.conns += 1;
+        match chosen {
+            Some(i) => Some(i),
+            None => self.best(peers, now),
         }
-        Some(i)
     }
 
-    fn report(&mut self, peer: usize, ok: bool, peers: &mut [PeerState], now: SimTime) {
-        let Some(p) = peers.get_mut(peer) else { return };
-        p.conns = p.conns.saturating_sub(1);
+    fn report(&mut self, peer: usize, ok: bool, _peers: &[PeerState], now: SimTime) {
+        let Some(fails) = self.fails.get_mut(peer) else { return };
         if ok {
-            p.fails = 0;
+            *fails = 0;
             self.transferred[peer] = self.transferred[peer].saturating_add(self.conf.request_bytes);
             self.read[peer] = self.read[peer].saturating_add(self.conf.response_bytes);
         } else {
             // A connection failure: the member enters error state (mod_proxy.c).
-            p.fails = p.fails.saturating_add(1);
+            *fails = fails.saturating_add(1);
             self.error_since[peer] = Some(now);
         }
+    }
+
+    fn fails(&self, peer: usize) -> u32 {
+        self.fails.get(peer).copied().unwrap_or(0)
     }
 }
 
 /// The policy `apache` (registered in [`super::registry::POLICIES`]).
 pub(crate) static POLICY: super::registry::PolicyInfo = super::registry::PolicyInfo {
     name: "apache",
+    directive: "",
     title: "apache mod_proxy_balancer",
     family: super::registry::Family::Apache,
     backup: true,
@@ -371,6 +373,7 @@ pub(crate) static POLICY: super::registry::PolicyInfo = super::registry::PolicyI
 mod tests {
     use super::super::testutil::{client, rng};
     use super::*;
+    use crate::balancer::Bookkeeping;
 
     fn members(factors: &[u32]) -> Vec<ServerConf> {
         factors
@@ -391,8 +394,8 @@ mod tests {
         (0..n)
             .filter_map(|_| {
                 let mut a = Attempt::default();
-                let i = p.pick(c, peers, &mut a, now, &mut g)?;
-                p.report(i, true, peers, now);
+                let i = p.pick_counted(c, peers, &mut a, now, &mut g)?;
+                p.report_counted(i, true, peers, now);
                 Some(i)
             })
             .collect()
@@ -427,7 +430,7 @@ mod tests {
         let c = client("10.0.0.1");
         let mut a = Attempt::default();
         // First pick: all busy 0, lbstatus all 100: the first wins; it stays busy.
-        assert_eq!(p.pick(&c, &mut peers, &mut a, SimTime::ZERO, &mut g), Some(0));
+        assert_eq!(p.pick_counted(&c, &mut peers, &mut a, SimTime::ZERO, &mut g), Some(0));
         // Busy (1,0,0): 1 and 2 tie on busy; lbstatus (−200+100, 200, 200): 1 wins (first).
         let got = run(&mut p, &mut peers, &c, 4, SimTime::ZERO);
         assert_eq!(got, vec![1, 2, 1, 2]);
@@ -490,9 +493,12 @@ mod tests {
         // next ones until `retry` (60 s) has passed.
         let mut g = rng();
         let mut a = Attempt::default();
-        assert_eq!(p.pick(&cookie, &mut peers, &mut a, SimTime::ZERO, &mut g), Some(2));
-        p.report(2, false, &mut peers, SimTime::ZERO);
-        let second = p.pick(&cookie, &mut peers, &mut a, SimTime::ZERO, &mut g);
+        assert_eq!(
+            p.pick_counted(&cookie, &mut peers, &mut a, SimTime::ZERO, &mut g),
+            Some(2)
+        );
+        p.report_counted(2, false, &mut peers, SimTime::ZERO);
+        let second = p.pick_counted(&cookie, &mut peers, &mut a, SimTime::ZERO, &mut g);
         assert!(matches!(second, Some(0 | 1)));
         assert!(!run(&mut p, &mut peers, &cookie, 5, SimTime::from_secs(60)).contains(&2));
         assert_eq!(run(&mut p, &mut peers, &cookie, 1, SimTime::from_secs(61)), vec![2]);
@@ -506,9 +512,9 @@ mod tests {
         );
         let mut peers = PeerState::for_servers(&s);
         let mut a = Attempt::default();
-        let _ = p.pick(&cookie, &mut peers, &mut a, SimTime::ZERO, &mut g);
-        p.report(2, false, &mut peers, SimTime::ZERO);
-        assert_eq!(p.pick(&cookie, &mut peers, &mut a, SimTime::ZERO, &mut g), None);
+        let _ = p.pick_counted(&cookie, &mut peers, &mut a, SimTime::ZERO, &mut g);
+        p.report_counted(2, false, &mut peers, SimTime::ZERO);
+        assert_eq!(p.pick_counted(&cookie, &mut peers, &mut a, SimTime::ZERO, &mut g), None);
     }
 
     #[test]
@@ -519,12 +525,12 @@ mod tests {
         let mut peers = PeerState::for_servers(&s);
         let c = client("10.0.0.1");
         assert_eq!(run(&mut p, &mut peers, &c, 4, SimTime::ZERO), vec![0, 1, 0, 1]);
-        p.report(0, false, &mut peers, SimTime::ZERO);
-        p.report(1, false, &mut peers, SimTime::ZERO);
+        p.report_counted(0, false, &mut peers, SimTime::ZERO);
+        p.report_counted(1, false, &mut peers, SimTime::ZERO);
         peers.iter_mut().for_each(|q| q.conns = 0);
         assert_eq!(run(&mut p, &mut peers, &c, 2, SimTime::ZERO), vec![2, 2]);
         // All three in error: forcerecovery clears them and the primaries are chosen again.
-        p.report(2, false, &mut peers, SimTime::ZERO);
+        p.report_counted(2, false, &mut peers, SimTime::ZERO);
         peers.iter_mut().for_each(|q| q.conns = 0);
         assert!(matches!(run(&mut p, &mut peers, &c, 1, SimTime::ZERO)[..], [0] | [1]));
         let mut p = ApacheBalancer::new(
@@ -535,7 +541,7 @@ mod tests {
             },
         );
         for i in 0..3 {
-            p.report(i, false, &mut peers, SimTime::ZERO);
+            p.report_counted(i, false, &mut peers, SimTime::ZERO);
         }
         peers.iter_mut().for_each(|q| q.conns = 0);
         assert!(run(&mut p, &mut peers, &c, 1, SimTime::from_secs(1)).is_empty());

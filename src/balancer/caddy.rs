@@ -583,7 +583,7 @@ impl Policy for CaddyBalancer {
     fn pick(
         &mut self,
         client: &ClientInfo<'_>,
-        peers: &mut [PeerState],
+        peers: &[PeerState],
         attempt: &mut Attempt,
         now: SimTime,
         rng: &mut SimRng,
@@ -621,23 +621,14 @@ impl Policy for CaddyBalancer {
                 None => random(n, avail, rng),
             },
         }?;
-        attempt.mark(chosen);
-        attempt.count += 1;
-        peers[chosen].conns += 1;
         Some(chosen)
     }
 
-    fn report(&mut self, peer: usize, ok: bool, peers: &mut [PeerState], now: SimTime) {
-        if let Some(p) = peers.get_mut(peer) {
-            p.conns = p.conns.saturating_sub(1);
-        }
+    fn report(&mut self, peer: usize, ok: bool, _peers: &[PeerState], now: SimTime) {
         self.count_failures(peer, usize::from(!ok), now);
     }
 
-    fn report_response(&mut self, peer: usize, status: u16, latency: SimTime, peers: &mut [PeerState], now: SimTime) {
-        if let Some(p) = peers.get_mut(peer) {
-            p.conns = p.conns.saturating_sub(1);
-        }
+    fn report_response(&mut self, peer: usize, status: u16, latency: SimTime, _peers: &[PeerState], now: SimTime) {
         if !self.conf.passive {
             return;
         }
@@ -667,6 +658,7 @@ impl Policy for CaddyBalancer {
 /// subdirective names, read by `scenario/load/caddy.rs`.
 pub(crate) static POLICY: super::registry::PolicyInfo = super::registry::PolicyInfo {
     name: "caddy",
+    directive: "",
     title: "caddy reverse_proxy",
     family: super::registry::Family::Caddy,
     backup: false,
@@ -679,9 +671,9 @@ pub(crate) static POLICY: super::registry::PolicyInfo = super::registry::PolicyI
         "unhealthy_status",
         "unhealthy_latency",
         "unhealthy_request_count",
+        "max_fails",
         "health_interval",
     ],
-    // `max_fails` too, which is also an nginx family key: `scenario/load/caddy.rs` reads it.
     method: |p| super::Method::Caddy(p.caddy.clone()),
 };
 
@@ -689,6 +681,7 @@ pub(crate) static POLICY: super::registry::PolicyInfo = super::registry::PolicyI
 mod tests {
     use super::super::testutil::{client, rng, servers};
     use super::*;
+    use crate::balancer::Bookkeeping;
 
     fn dials(n: usize) -> Vec<String> {
         (0..n).map(|i| format!("127.0.0.1:{}", 18081 + i)).collect()
@@ -810,9 +803,9 @@ mod tests {
         let c = client("10.0.0.1");
         let mut pick = |b: &mut CaddyBalancer, peers: &mut [PeerState], t: u64, ok: bool| {
             let mut a = Attempt::default();
-            let i = b.pick(&c, peers, &mut a, SimTime::from_secs(t), &mut r);
+            let i = b.pick_counted(&c, peers, &mut a, SimTime::from_secs(t), &mut r);
             if let Some(i) = i {
-                b.report(i, ok, peers, SimTime::from_secs(t));
+                b.report_counted(i, ok, peers, SimTime::from_secs(t));
             }
             i
         };
@@ -850,12 +843,12 @@ mod tests {
             let mut b = CaddyBalancer::new(&s, conf.clone());
             let mut peers = PeerState::for_servers(&s);
             let mut a = Attempt::default();
-            let i = b.pick(&c, &mut peers, &mut a, t, r);
+            let i = b.pick_counted(&c, &mut peers, &mut a, t, r);
             assert_eq!(i, Some(0));
-            b.report_response(0, status, SimTime::from_millis(latency_ms), &mut peers, t);
+            b.report_response_counted(0, status, SimTime::from_millis(latency_ms), &mut peers, t);
             assert_eq!(peers[0].conns, 0);
             let mut a = Attempt::default();
-            b.pick(&c, &mut peers, &mut a, t, r)
+            b.pick_counted(&c, &mut peers, &mut a, t, r)
         };
         // 503 matches both `5xx` and `503`: two failures at once.
         assert_eq!(run(503, 0, &mut r), Some(1));
@@ -875,7 +868,7 @@ mod tests {
         };
         let mut b = CaddyBalancer::new(&s, off);
         let mut peers = PeerState::for_servers(&s);
-        assert_eq!(b.pick(&c, &mut peers, &mut Attempt::default(), t, &mut r), None);
+        assert_eq!(b.pick_counted(&c, &mut peers, &mut Attempt::default(), t, &mut r), None);
     }
 
     #[test]
@@ -896,12 +889,12 @@ mod tests {
         let mut r = rng();
         let c = client("10.0.0.1");
         let picks: Vec<Option<usize>> = (0..6)
-            .map(|_| b.pick(&c, &mut peers, &mut Attempt::default(), SimTime::ZERO, &mut r))
+            .map(|_| b.pick_counted(&c, &mut peers, &mut Attempt::default(), SimTime::ZERO, &mut r))
             .collect();
         assert_eq!(picks, [Some(0), Some(0), Some(1), Some(1), Some(2), None]);
-        b.report_response(1, 200, SimTime::ZERO, &mut peers, SimTime::ZERO);
+        b.report_response_counted(1, 200, SimTime::ZERO, &mut peers, SimTime::ZERO);
         assert_eq!(
-            b.pick(&c, &mut peers, &mut Attempt::default(), SimTime::ZERO, &mut r),
+            b.pick_counted(&c, &mut peers, &mut Attempt::default(), SimTime::ZERO, &mut r),
             Some(1)
         );
     }
@@ -952,11 +945,11 @@ mod tests {
         let mut c = client("10.0.0.1");
         c.server_cookie = Some(&v2);
         let mut a = Attempt::default();
-        assert_eq!(b.pick(&c, &mut peers, &mut a, SimTime::ZERO, &mut r), Some(2));
+        assert_eq!(b.pick_counted(&c, &mut peers, &mut a, SimTime::ZERO, &mut r), Some(2));
         assert_eq!(b.response_cookie(2, &a), SetCookie::Keep);
         c.server_cookie = Some("nonsense");
         let mut a = Attempt::default();
-        let i = b.pick(&c, &mut peers, &mut a, SimTime::ZERO, &mut r);
+        let i = b.pick_counted(&c, &mut peers, &mut a, SimTime::ZERO, &mut r);
         let Some(i) = i else { panic!("no upstream") };
         let v = cookie_value("k", &s[i].addr);
         assert_eq!(b.response_cookie(i, &a), SetCookie::Set { name: "lb", value: &v });

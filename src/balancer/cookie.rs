@@ -55,18 +55,17 @@ impl Policy for CookieInsert {
     fn pick(
         &mut self,
         client: &ClientInfo<'_>,
-        peers: &mut [PeerState],
+        peers: &[PeerState],
         attempt: &mut Attempt,
         now: SimTime,
         rng: &mut SimRng,
     ) -> Option<usize> {
-        // Persistence applies to the first attempt; a redispatch balances.
+        // Persistence applies to the first attempt; a redispatch balances. The connection
+        // reaches the inner policy through `server_took_conn` (HAProxy's leastconn re-sorts).
         if attempt.count == 0
             && let Some(value) = client.server_cookie
             && let Some(i) = self.direct_target(value, peers)
         {
-            super::haproxy_rr::take(i, peers, attempt);
-            self.inner.server_took_conn(i, peers);
             attempt.direct = true;
             return Some(i);
         }
@@ -75,12 +74,20 @@ impl Policy for CookieInsert {
         chosen
     }
 
-    fn report(&mut self, peer: usize, ok: bool, peers: &mut [PeerState], now: SimTime) {
+    fn report(&mut self, peer: usize, ok: bool, peers: &[PeerState], now: SimTime) {
         self.inner.report(peer, ok, peers, now);
     }
 
-    fn set_server_up(&mut self, peer: usize, up: bool, peers: &mut [PeerState]) {
+    fn set_server_up(&mut self, peer: usize, up: bool, peers: &[PeerState]) {
         self.inner.set_server_up(peer, up, peers);
+    }
+
+    fn server_took_conn(&mut self, peer: usize, peers: &[PeerState]) {
+        self.inner.server_took_conn(peer, peers);
+    }
+
+    fn fails(&self, peer: usize) -> u32 {
+        self.inner.fails(peer)
     }
 
     fn response_cookie(&self, peer: usize, attempt: &Attempt) -> SetCookie<'_> {
@@ -100,6 +107,7 @@ impl Policy for CookieInsert {
 /// The policy `cookie` (registered in [`super::registry::POLICIES`]).
 pub(crate) static POLICY: super::registry::PolicyInfo = super::registry::PolicyInfo {
     name: "cookie",
+    directive: "",
     title: "haproxy cookie insert",
     family: super::registry::Family::Haproxy,
     backup: true,
@@ -113,6 +121,7 @@ mod tests {
     use super::super::testutil::{client, rng, servers};
     use super::super::{Attempt, ClientInfo, PeerState, Policy, SetCookie};
     use super::*;
+    use crate::balancer::Bookkeeping;
 
     fn setup() -> (CookieInsert, Vec<PeerState>) {
         let mut conf = servers(&[1, 1, 1]);
@@ -128,13 +137,50 @@ mod tests {
         (CookieInsert::new(&conf, c, inner), PeerState::for_servers(&conf))
     }
 
+    /// HAProxy's `connect_server` (src/backend.c) calls the algorithm's `server_take_conn` for
+    /// every connection, a same-server retry after the turn-around timer included; leastconn's
+    /// `fwlc_srv_reposition` (src/lb_fwlc.c) then queues the server behind the others of its
+    /// key. Through the cookie wrapper the balanced policy must hear the reconnect too.
+    #[test]
+    fn a_reconnect_reaches_the_balanced_leastconn() {
+        let conf = servers(&[1, 1]);
+        let inner = Box::new(super::super::least_conn::HaproxyLeastConn::new(&conf));
+        let c = CookieConf {
+            name: "SERVERID".into(),
+            indirect: false,
+            nocache: false,
+        };
+        let mut p = CookieInsert::new(&conf, c, inner);
+        let mut peers = PeerState::for_servers(&conf);
+        let anon = client("10.0.0.1");
+        let mut g = rng();
+        let mut pick = |p: &mut CookieInsert, peers: &mut [PeerState]| {
+            let mut a = Attempt::default();
+            p.pick_counted(&anon, peers, &mut a, SimTime::ZERO, &mut g)
+        };
+        // Keys (SRV_EWGHT_MAX 4096 / eweight 16): idle 0, one connection (1+1)*256 = 512.
+        // A -> b1 (tree b2:0 b1:512), B -> b2 (b1:512 b2:512).
+        assert_eq!(pick(&mut p, &mut peers), Some(0));
+        assert_eq!(pick(&mut p, &mut peers), Some(1));
+        // A's connection to b1 is refused (b1:0 b2:512), then retried on b1: b1 goes back
+        // to 512, queued behind b2.
+        p.report_counted(0, false, &mut peers, SimTime::ZERO);
+        p.connect_counted(0, &mut peers);
+        // C: both hold one connection; b2 is first in the tree. Without the reconnect's
+        // re-sort b1 would still sit at key 0 and take C.
+        assert_eq!(pick(&mut p, &mut peers), Some(1));
+    }
+
     #[test]
     fn first_request_balanced_then_pinned() {
         let (mut p, mut peers) = setup();
         let mut g = rng();
         let anon = client("10.0.0.1");
         let mut a = Attempt::default();
-        assert_eq!(p.pick(&anon, &mut peers, &mut a, SimTime::ZERO, &mut g), Some(0));
+        assert_eq!(
+            p.pick_counted(&anon, &mut peers, &mut a, SimTime::ZERO, &mut g),
+            Some(0)
+        );
         assert_eq!(
             p.response_cookie(0, &a),
             SetCookie::Set {
@@ -149,26 +195,32 @@ mod tests {
         };
         for _ in 0..3 {
             let mut a = Attempt::default();
-            assert_eq!(p.pick(&pinned, &mut peers, &mut a, SimTime::ZERO, &mut g), Some(2));
+            assert_eq!(
+                p.pick_counted(&pinned, &mut peers, &mut a, SimTime::ZERO, &mut g),
+                Some(2)
+            );
             assert_eq!(p.response_cookie(2, &a), SetCookie::Keep);
-            p.report(2, true, &mut peers, SimTime::ZERO);
+            p.report_counted(2, true, &mut peers, SimTime::ZERO);
         }
         // The rotation continued independently: next anonymous request gets s2.
         let mut a = Attempt::default();
-        assert_eq!(p.pick(&anon, &mut peers, &mut a, SimTime::ZERO, &mut g), Some(1));
+        assert_eq!(
+            p.pick_counted(&anon, &mut peers, &mut a, SimTime::ZERO, &mut g),
+            Some(1)
+        );
     }
 
     #[test]
     fn down_server_cookie_is_rebalanced_and_reset() {
         let (mut p, mut peers) = setup();
         let mut g = rng();
-        p.set_server_up(2, false, &mut peers);
+        p.set_up_counted(2, false, &mut peers);
         let pinned = ClientInfo {
             server_cookie: Some("s3"),
             ..client("10.0.0.1")
         };
         let mut a = Attempt::default();
-        let got = p.pick(&pinned, &mut peers, &mut a, SimTime::ZERO, &mut g);
+        let got = p.pick_counted(&pinned, &mut peers, &mut a, SimTime::ZERO, &mut g);
         assert!(matches!(got, Some(0) | Some(1)));
         assert!(matches!(p.response_cookie(got.unwrap_or(0), &a), SetCookie::Set { .. }));
         // Unknown cookie value: balanced too.
@@ -177,7 +229,10 @@ mod tests {
             ..client("10.0.0.1")
         };
         let mut a = Attempt::default();
-        assert!(p.pick(&stale, &mut peers, &mut a, SimTime::ZERO, &mut g).is_some());
+        assert!(
+            p.pick_counted(&stale, &mut peers, &mut a, SimTime::ZERO, &mut g)
+                .is_some()
+        );
         assert!(!a.direct);
     }
 }

@@ -316,15 +316,6 @@ impl Hosts {
             o.record(peer, ok, now);
         }
     }
-
-    /// `Policy::report` of every Envoy policy: outlier detection counts the attempt, and the
-    /// host has one active request fewer.
-    pub fn report(&mut self, peer: usize, ok: bool, peers: &mut [PeerState], now: SimTime) {
-        self.record(peer, ok, now);
-        if let Some(p) = peers.get_mut(peer) {
-            p.conns = p.conns.saturating_sub(1);
-        }
-    }
 }
 
 /// The indices set in `mask`, in config order (Envoy's host vector order).

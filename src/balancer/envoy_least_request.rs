@@ -81,8 +81,8 @@ impl Policy for EnvoyLeastRequest {
     fn pick(
         &mut self,
         _client: &ClientInfo<'_>,
-        peers: &mut [PeerState],
-        attempt: &mut Attempt,
+        peers: &[PeerState],
+        _attempt: &mut Attempt,
         now: SimTime,
         rng: &mut SimRng,
     ) -> Option<usize> {
@@ -103,20 +103,18 @@ impl Policy for EnvoyLeastRequest {
             Some(edf) => edf.pick_and_add(|h| dynamic_weight(servers[h].weight, peers[h].conns, bias))?,
             None => n_choices(&self.current, |h| peers[h].conns, self.choice_count, || rng.next_u64())?,
         };
-        attempt.mark(i);
-        attempt.count += 1;
-        peers[i].conns += 1;
         Some(i)
     }
 
-    fn report(&mut self, peer: usize, ok: bool, peers: &mut [PeerState], now: SimTime) {
-        self.hosts.report(peer, ok, peers, now);
+    fn report(&mut self, peer: usize, ok: bool, _peers: &[PeerState], now: SimTime) {
+        self.hosts.record(peer, ok, now);
     }
 }
 
 /// The policy `envoy_least_request` (registered in [`super::registry::POLICIES`]).
 pub(crate) static POLICY: super::registry::PolicyInfo = super::registry::PolicyInfo {
     name: "envoy_least_request",
+    directive: "LEAST_REQUEST",
     title: "envoy LEAST_REQUEST",
     family: super::registry::Family::Envoy,
     backup: false,

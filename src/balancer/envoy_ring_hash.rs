@@ -150,8 +150,8 @@ impl Policy for EnvoyRingHash {
     fn pick(
         &mut self,
         client: &ClientInfo<'_>,
-        peers: &mut [PeerState],
-        attempt: &mut Attempt,
+        peers: &[PeerState],
+        _attempt: &mut Attempt,
         now: SimTime,
         rng: &mut SimRng,
     ) -> Option<usize> {
@@ -162,20 +162,18 @@ impl Policy for EnvoyRingHash {
         }
         let h = hash_or_random(&self.key, client, rng);
         let i = self.ring.choose(h)?;
-        attempt.mark(i);
-        attempt.count += 1;
-        peers[i].conns += 1;
         Some(i)
     }
 
-    fn report(&mut self, peer: usize, ok: bool, peers: &mut [PeerState], now: SimTime) {
-        self.hosts.report(peer, ok, peers, now);
+    fn report(&mut self, peer: usize, ok: bool, _peers: &[PeerState], now: SimTime) {
+        self.hosts.record(peer, ok, now);
     }
 }
 
 /// The policy `envoy_ring_hash` (registered in [`super::registry::POLICIES`]).
 pub(crate) static POLICY: super::registry::PolicyInfo = super::registry::PolicyInfo {
     name: "envoy_ring_hash",
+    directive: "RING_HASH",
     title: "envoy RING_HASH",
     family: super::registry::Family::Envoy,
     backup: false,

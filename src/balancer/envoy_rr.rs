@@ -163,8 +163,8 @@ impl Policy for EnvoyRoundRobin {
     fn pick(
         &mut self,
         _client: &ClientInfo<'_>,
-        peers: &mut [PeerState],
-        attempt: &mut Attempt,
+        peers: &[PeerState],
+        _attempt: &mut Attempt,
         now: SimTime,
         rng: &mut SimRng,
     ) -> Option<usize> {
@@ -193,20 +193,18 @@ impl Policy for EnvoyRoundRobin {
                 i
             }
         };
-        attempt.mark(i);
-        attempt.count += 1;
-        peers[i].conns += 1;
         Some(i)
     }
 
-    fn report(&mut self, peer: usize, ok: bool, peers: &mut [PeerState], now: SimTime) {
-        self.hosts.report(peer, ok, peers, now);
+    fn report(&mut self, peer: usize, ok: bool, _peers: &[PeerState], now: SimTime) {
+        self.hosts.record(peer, ok, now);
     }
 }
 
 /// The policy `envoy_round_robin` (registered in [`super::registry::POLICIES`]).
 pub(crate) static POLICY: super::registry::PolicyInfo = super::registry::PolicyInfo {
     name: "envoy_round_robin",
+    directive: "ROUND_ROBIN",
     title: "envoy ROUND_ROBIN",
     family: super::registry::Family::Envoy,
     backup: false,
@@ -217,6 +215,7 @@ pub(crate) static POLICY: super::registry::PolicyInfo = super::registry::PolicyI
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::balancer::Bookkeeping;
     use crate::balancer::testutil::{client, servers};
 
     /// Envoy's tests mock `random()` to return 0 unless told otherwise, so `seed_` = 0.
@@ -301,7 +300,7 @@ mod tests {
     #[test]
     fn a_host_marked_down_leaves_the_rotation() {
         let (mut p, mut peers) = zero_seeded(&[1, 1, 1, 1]);
-        p.set_server_up(1, false, &mut peers);
+        p.set_up_counted(1, false, &mut peers);
         let got = crate::balancer::testutil::sequence(&mut p, &mut peers, &client("10.0.0.1"), 6);
         // Healthy hosts 0, 2, 3 from index 0.
         assert_eq!(got, vec![Some(0), Some(2), Some(3), Some(0), Some(2), Some(3)]);

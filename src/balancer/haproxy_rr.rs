@@ -373,35 +373,21 @@ pub(crate) fn avoid_of(attempt: &Attempt) -> Option<usize> {
     }
 }
 
-/// Bookkeeping of an HAProxy pick: `served++`, attempt state.
-pub(crate) fn take(i: usize, peers: &mut [PeerState], attempt: &mut Attempt) {
-    if let Some(p) = peers.get_mut(i) {
-        p.conns += 1;
-    }
-    attempt.count += 1;
-    attempt.mark(i);
-}
-
 impl Policy for HaproxyRoundRobin {
     fn pick(
         &mut self,
         _client: &ClientInfo<'_>,
-        peers: &mut [PeerState],
+        peers: &[PeerState],
         attempt: &mut Attempt,
         _now: SimTime,
         _rng: &mut SimRng,
     ) -> Option<usize> {
         attempt.direct = false;
         let avoid = avoid_of(attempt);
-        let s = self.fwrr.next_server(avoid, peers)?;
-        take(s, peers, attempt);
-        Some(s)
+        self.fwrr.next_server(avoid, peers)
     }
 
-    fn set_server_up(&mut self, peer: usize, up: bool, peers: &mut [PeerState]) {
-        if let Some(p) = peers.get_mut(peer) {
-            p.up = up;
-        }
+    fn set_server_up(&mut self, peer: usize, up: bool, _peers: &[PeerState]) {
         self.fwrr.set_up(peer, up);
     }
 }
@@ -409,6 +395,7 @@ impl Policy for HaproxyRoundRobin {
 /// The policy `haproxy_roundrobin` (registered in [`super::registry::POLICIES`]).
 pub(crate) static POLICY: super::registry::PolicyInfo = super::registry::PolicyInfo {
     name: "haproxy_roundrobin",
+    directive: "roundrobin",
     title: "haproxy roundrobin",
     family: super::registry::Family::Haproxy,
     backup: true,
@@ -419,8 +406,9 @@ pub(crate) static POLICY: super::registry::PolicyInfo = super::registry::PolicyI
 #[cfg(test)]
 mod tests {
     use super::super::testutil::{client, sequence, servers};
-    use super::super::{Attempt, PeerState, Policy};
+    use super::super::{Attempt, PeerState};
     use super::*;
+    use crate::balancer::Bookkeeping;
 
     fn run(weights: &[u32], n: usize) -> Vec<usize> {
         let conf = servers(weights);
@@ -452,10 +440,10 @@ mod tests {
         let mut peers = PeerState::for_servers(&conf);
         let mut rr = HaproxyRoundRobin::new(&conf);
         let c = client("10.0.0.1");
-        rr.set_server_up(1, false, &mut peers);
+        rr.set_up_counted(1, false, &mut peers);
         let got: Vec<_> = sequence(&mut rr, &mut peers, &c, 4);
         assert!(got.iter().all(|s| *s != Some(1) && s.is_some()));
-        rr.set_server_up(1, true, &mut peers);
+        rr.set_up_counted(1, true, &mut peers);
         let got: Vec<_> = sequence(&mut rr, &mut peers, &c, 6);
         assert!(got.contains(&Some(1)));
     }
@@ -468,8 +456,8 @@ mod tests {
         let c = client("10.0.0.1");
         let mut g = super::super::testutil::rng();
         let mut a = Attempt::default();
-        let first = rr.pick(&c, &mut peers, &mut a, SimTime::ZERO, &mut g);
-        let second = rr.pick(&c, &mut peers, &mut a, SimTime::ZERO, &mut g);
+        let first = rr.pick_counted(&c, &mut peers, &mut a, SimTime::ZERO, &mut g);
+        let second = rr.pick_counted(&c, &mut peers, &mut a, SimTime::ZERO, &mut g);
         assert_ne!(first, second);
     }
 }

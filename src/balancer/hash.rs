@@ -76,7 +76,7 @@ impl Policy for Hash {
     fn pick(
         &mut self,
         client: &ClientInfo<'_>,
-        peers: &mut [PeerState],
+        peers: &[PeerState],
         attempt: &mut Attempt,
         now: SimTime,
         _rng: &mut SimRng,
@@ -86,7 +86,6 @@ impl Policy for Hash {
             attempt.rehash = 0;
             attempt.tries = 0;
         }
-        attempt.count += 1;
         let now_s = nginx_secs(now);
         let mut kbuf = [0u8; 64];
         let key = self.key.bytes(client, &mut kbuf);
@@ -107,7 +106,7 @@ impl Policy for Hash {
             let chosen = super::ip_hash::walk(&self.peers, w)
                 .filter(|&i| !attempt.was_tried(i) && peers.get(i).is_some_and(|p| self.peers.available(i, p, now_s)));
             if let Some(i) = chosen {
-                self.peers.take(i, peers, attempt, now_s);
+                self.peers.take(i, now_s);
                 return Some(i);
             }
             attempt.tries += 1;
@@ -117,8 +116,12 @@ impl Policy for Hash {
         }
     }
 
-    fn report(&mut self, peer: usize, ok: bool, peers: &mut [PeerState], now: SimTime) {
-        self.peers.free(peer, ok, peers, nginx_secs(now));
+    fn report(&mut self, peer: usize, ok: bool, _peers: &[PeerState], now: SimTime) {
+        self.peers.free(peer, ok, nginx_secs(now));
+    }
+
+    fn fails(&self, peer: usize) -> u32 {
+        self.peers.fails(peer)
     }
 }
 
@@ -216,7 +219,7 @@ impl Policy for ConsistentHash {
     fn pick(
         &mut self,
         client: &ClientInfo<'_>,
-        peers: &mut [PeerState],
+        peers: &[PeerState],
         attempt: &mut Attempt,
         now: SimTime,
         _rng: &mut SimRng,
@@ -227,7 +230,6 @@ impl Policy for ConsistentHash {
             attempt.tries = 0;
             attempt.hash = self.find(crc32_parts(&[key]));
         }
-        attempt.count += 1;
         let now_s = nginx_secs(now);
         let n = u32::try_from(self.points.len()).unwrap_or(0);
         if attempt.tries > 20 || self.peers.single || key.is_empty() || n == 0 {
@@ -249,22 +251,22 @@ impl Policy for ConsistentHash {
                     continue;
                 }
                 let weight = self.peers.weight(i);
-                let Some(p) = peers.get_mut(i) else { continue };
+                let Some(p) = self.peers.state.get_mut(i) else { continue };
                 p.current_weight += p.effective_weight;
                 total += p.effective_weight;
                 if p.effective_weight < weight {
                     p.effective_weight += 1;
                 }
                 let cw = p.current_weight;
-                if best.is_none_or(|b| cw > peers.get(b).map_or(i64::MIN, |q| q.current_weight)) {
+                if best.is_none_or(|b| cw > self.peers.state.get(b).map_or(i64::MIN, |q| q.current_weight)) {
                     best = Some(i);
                 }
             }
             if let Some(b) = best {
-                if let Some(p) = peers.get_mut(b) {
+                if let Some(p) = self.peers.state.get_mut(b) {
                     p.current_weight -= total;
                 }
-                self.peers.take(b, peers, attempt, now_s);
+                self.peers.take(b, now_s);
                 return Some(b);
             }
             attempt.hash = attempt.hash.wrapping_add(1);
@@ -275,14 +277,19 @@ impl Policy for ConsistentHash {
         }
     }
 
-    fn report(&mut self, peer: usize, ok: bool, peers: &mut [PeerState], now: SimTime) {
-        self.peers.free(peer, ok, peers, nginx_secs(now));
+    fn report(&mut self, peer: usize, ok: bool, _peers: &[PeerState], now: SimTime) {
+        self.peers.free(peer, ok, nginx_secs(now));
+    }
+
+    fn fails(&self, peer: usize) -> u32 {
+        self.peers.fails(peer)
     }
 }
 
 /// The policy `hash` (registered in [`super::registry::POLICIES`]).
 pub(crate) static POLICY: super::registry::PolicyInfo = super::registry::PolicyInfo {
     name: "hash",
+    directive: "hash",
     title: "nginx hash",
     family: super::registry::Family::Nginx,
     backup: false,
@@ -296,6 +303,7 @@ pub(crate) static POLICY: super::registry::PolicyInfo = super::registry::PolicyI
 /// The policy `hash_consistent` (registered in [`super::registry::POLICIES`]).
 pub(crate) static CONSISTENT_POLICY: super::registry::PolicyInfo = super::registry::PolicyInfo {
     name: "hash_consistent",
+    directive: "hash consistent",
     title: "nginx hash consistent",
     family: super::registry::Family::Nginx,
     backup: false,

@@ -94,7 +94,7 @@ impl Policy for IpHash {
     fn pick(
         &mut self,
         client: &ClientInfo<'_>,
-        peers: &mut [PeerState],
+        peers: &[PeerState],
         attempt: &mut Attempt,
         now: SimTime,
         _rng: &mut SimRng,
@@ -103,7 +103,6 @@ impl Policy for IpHash {
             attempt.hash = 89;
             attempt.tries = 0;
         }
-        attempt.count += 1;
         let now_s = nginx_secs(now);
         if attempt.tries > 20 || self.peers.single || self.peers.total_weight == 0 {
             return self.peers.get_round_robin_peer(peers, attempt, now_s);
@@ -117,7 +116,7 @@ impl Policy for IpHash {
             let chosen = walk(&self.peers, i64::from(hash) % total)
                 .filter(|&i| !attempt.was_tried(i) && peers.get(i).is_some_and(|p| self.peers.available(i, p, now_s)));
             if let Some(i) = chosen {
-                self.peers.take(i, peers, attempt, now_s);
+                self.peers.take(i, now_s);
                 attempt.hash = hash;
                 return Some(i);
             }
@@ -128,14 +127,19 @@ impl Policy for IpHash {
         }
     }
 
-    fn report(&mut self, peer: usize, ok: bool, peers: &mut [PeerState], now: SimTime) {
-        self.peers.free(peer, ok, peers, nginx_secs(now));
+    fn report(&mut self, peer: usize, ok: bool, _peers: &[PeerState], now: SimTime) {
+        self.peers.free(peer, ok, nginx_secs(now));
+    }
+
+    fn fails(&self, peer: usize) -> u32 {
+        self.peers.fails(peer)
     }
 }
 
 /// The policy `ip_hash` (registered in [`super::registry::POLICIES`]).
 pub(crate) static POLICY: super::registry::PolicyInfo = super::registry::PolicyInfo {
     name: "ip_hash",
+    directive: "ip_hash",
     title: "nginx ip_hash",
     family: super::registry::Family::Nginx,
     backup: false,
@@ -146,8 +150,9 @@ pub(crate) static POLICY: super::registry::PolicyInfo = super::registry::PolicyI
 #[cfg(test)]
 mod tests {
     use super::super::testutil::{client, rng, sequence, servers};
-    use super::super::{Attempt, PeerState, Policy, SECOND};
+    use super::super::{Attempt, PeerState, SECOND};
     use super::*;
+    use crate::balancer::Bookkeeping;
 
     #[test]
     fn recurrence_hand_computed() {
@@ -200,14 +205,14 @@ mod tests {
         let mut g = rng();
         let mut a = Attempt::default();
         let t = SimTime::from_secs(10);
-        assert_eq!(p.pick(&c, &mut peers, &mut a, t, &mut g), Some(2));
-        p.report(2, false, &mut peers, t);
+        assert_eq!(p.pick_counted(&c, &mut peers, &mut a, t, &mut g), Some(2));
+        p.report_counted(2, false, &mut peers, t);
         // Same continuation as with b3 down: b1.
-        assert_eq!(p.pick(&c, &mut peers, &mut a, t, &mut g), Some(0));
-        p.report(0, true, &mut peers, t);
+        assert_eq!(p.pick_counted(&c, &mut peers, &mut a, t, &mut g), Some(0));
+        p.report_counted(0, true, &mut peers, t);
         // b3 is failed for 10 s: a new request re-hashes to b1 too.
         let mut a = Attempt::default();
-        assert_eq!(p.pick(&c, &mut peers, &mut a, t + SECOND, &mut g), Some(0));
+        assert_eq!(p.pick_counted(&c, &mut peers, &mut a, t + SECOND, &mut g), Some(0));
     }
 
     #[test]

@@ -117,8 +117,8 @@ impl Policy for KubeProxy {
     fn pick(
         &mut self,
         client: &ClientInfo<'_>,
-        peers: &mut [PeerState],
-        attempt: &mut Attempt,
+        peers: &[PeerState],
+        _attempt: &mut Attempt,
         now: SimTime,
         rng: &mut SimRng,
     ) -> Option<usize> {
@@ -144,16 +144,10 @@ impl Policy for KubeProxy {
         if self.affinity.is_some() {
             self.lists[i].set(client.addr, now, self.list_size);
         }
-        attempt.mark(i);
-        attempt.count += 1;
-        peers[i].conns += 1;
         Some(i)
     }
 
-    fn set_server_up(&mut self, peer: usize, up: bool, peers: &mut [PeerState]) {
-        if let Some(p) = peers.get_mut(peer) {
-            p.up = up;
-        }
+    fn set_server_up(&mut self, peer: usize, up: bool, _peers: &[PeerState]) {
         if !up && let Some(l) = self.lists.get_mut(peer) {
             // The endpoint's KUBE-SEP chain and its recent list are deleted.
             l.entries.clear();
@@ -164,6 +158,7 @@ impl Policy for KubeProxy {
 /// The policy `kube_proxy` (registered in [`super::registry::POLICIES`]).
 pub(crate) static POLICY: super::registry::PolicyInfo = super::registry::PolicyInfo {
     name: "kube_proxy",
+    directive: "",
     title: "kube-proxy",
     family: super::registry::Family::KubeProxy,
     backup: false,
@@ -177,6 +172,7 @@ pub(crate) static POLICY: super::registry::PolicyInfo = super::registry::PolicyI
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::balancer::Bookkeeping;
     use crate::balancer::testutil::{client, servers};
 
     #[test]
@@ -213,9 +209,9 @@ mod tests {
     fn pick_at(p: &mut KubeProxy, peers: &mut [PeerState], addr: &str, t: u64, rng: &mut SimRng) -> Option<usize> {
         let mut a = Attempt::default();
         let c = client(addr);
-        let i = p.pick(&c, peers, &mut a, SimTime::from_secs(t), rng);
+        let i = p.pick_counted(&c, peers, &mut a, SimTime::from_secs(t), rng);
         if let Some(i) = i {
-            p.report(i, true, peers, SimTime::from_secs(t));
+            p.report_counted(i, true, peers, SimTime::from_secs(t));
         }
         i
     }
@@ -260,14 +256,14 @@ mod tests {
             .collect();
         assert!(!pinned.is_empty());
         // The pod goes away: its clients go to the others and stay there (affinity re-set).
-        p.set_server_up(1, false, &mut peers);
+        p.set_up_counted(1, false, &mut peers);
         let moved: Vec<Option<usize>> = pinned
             .iter()
             .map(|a| pick_at(&mut p, &mut peers, a, 10, &mut rng))
             .collect();
         assert!(moved.iter().all(|m| *m == Some(0) || *m == Some(2)));
         // It comes back: its recent list is empty and the clients' new affinity holds.
-        p.set_server_up(1, true, &mut peers);
+        p.set_up_counted(1, true, &mut peers);
         for (a, m) in pinned.iter().zip(&moved) {
             assert_eq!(pick_at(&mut p, &mut peers, a, 20, &mut rng), *m);
         }

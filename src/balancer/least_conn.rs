@@ -12,7 +12,7 @@
 //!   takes or drops a connection, which is what rotates equally loaded servers.
 
 use super::haproxy_lb::{BE_WEIGHT_SCALE, Backend, EbTree, SRV_EWGHT_MAX};
-use super::haproxy_rr::{avoid_of, take};
+use super::haproxy_rr::avoid_of;
 use super::round_robin::NginxPeers;
 use super::{Attempt, ClientInfo, PeerState, Policy, ServerConf, SimRng, SimTime, nginx_secs};
 
@@ -29,31 +29,29 @@ impl NginxLeastConn {
         }
     }
 
-    fn get(&self, backup: bool, peers: &mut [PeerState], attempt: &mut Attempt, now_s: i64) -> Option<usize> {
-        let list = if backup {
-            &self.peers.backup
-        } else {
-            &self.peers.primary
+    fn get(&mut self, backup: bool, peers: &[PeerState], attempt: &mut Attempt, now_s: i64) -> Option<usize> {
+        let nginx = &mut self.peers;
+        let list = if backup { &nginx.backup } else { &nginx.primary };
+        let usable = |nginx: &NginxPeers, i: usize, peers: &[PeerState], attempt: &Attempt| {
+            !attempt.was_tried(i) && peers.get(i).is_some_and(|p| nginx.available(i, p, now_s))
         };
-        let usable = |i: usize, peers: &[PeerState], attempt: &Attempt| {
-            !attempt.was_tried(i) && peers.get(i).is_some_and(|p| self.peers.available(i, p, now_s))
+        let ratio = |nginx: &NginxPeers, i: usize, peers: &[PeerState]| {
+            (i64::from(peers.get(i).map_or(0, |p| p.conns)), nginx.weight(i))
         };
-        let ratio =
-            |i: usize, peers: &[PeerState]| (i64::from(peers.get(i).map_or(0, |p| p.conns)), self.peers.weight(i));
         let mut best: Option<(usize, usize)> = None; // (global index, position)
         let mut many = false;
         for (pos, &i) in list.iter().enumerate() {
-            if !usable(i, peers, attempt) {
+            if !usable(nginx, i, peers, attempt) {
                 continue;
             }
-            let (c, w) = ratio(i, peers);
+            let (c, w) = ratio(nginx, i, peers);
             match best {
                 None => {
                     best = Some((i, pos));
                     many = false;
                 }
                 Some((b, _)) => {
-                    let (bc, bw) = ratio(b, peers);
+                    let (bc, bw) = ratio(nginx, b, peers);
                     if c * bw < bc * w {
                         best = Some((i, pos));
                         many = false;
@@ -64,40 +62,40 @@ impl NginxLeastConn {
             }
         }
         let Some((mut b, start)) = best else {
-            if !backup && !self.peers.backup.is_empty() {
+            if !backup && !nginx.backup.is_empty() {
                 attempt.backup = true;
                 return self.get(true, peers, attempt, now_s);
             }
             return None;
         };
         if many {
-            let (bc, bw) = ratio(b, peers);
+            let (bc, bw) = ratio(nginx, b, peers);
             let mut total: i64 = 0;
             for &i in &list[start..] {
-                if !usable(i, peers, attempt) {
+                if !usable(nginx, i, peers, attempt) {
                     continue;
                 }
-                let (c, w) = ratio(i, peers);
+                let (c, w) = ratio(nginx, i, peers);
                 if c * bw != bc * w {
                     continue;
                 }
-                let weight = self.peers.weight(i);
-                let Some(p) = peers.get_mut(i) else { continue };
+                let weight = nginx.weight(i);
+                let Some(p) = nginx.state.get_mut(i) else { continue };
                 p.current_weight += p.effective_weight;
                 total += p.effective_weight;
                 if p.effective_weight < weight {
                     p.effective_weight += 1;
                 }
                 let cw = p.current_weight;
-                if cw > peers.get(b).map_or(i64::MIN, |q| q.current_weight) {
+                if cw > nginx.state.get(b).map_or(i64::MIN, |q| q.current_weight) {
                     b = i;
                 }
             }
-            if let Some(p) = peers.get_mut(b) {
+            if let Some(p) = nginx.state.get_mut(b) {
                 p.current_weight -= total;
             }
         }
-        self.peers.take(b, peers, attempt, now_s);
+        nginx.take(b, now_s);
         Some(b)
     }
 }
@@ -106,12 +104,11 @@ impl Policy for NginxLeastConn {
     fn pick(
         &mut self,
         _client: &ClientInfo<'_>,
-        peers: &mut [PeerState],
+        peers: &[PeerState],
         attempt: &mut Attempt,
         now: SimTime,
         _rng: &mut SimRng,
     ) -> Option<usize> {
-        attempt.count += 1;
         let now_s = nginx_secs(now);
         if self.peers.single && !attempt.backup {
             return self.peers.get_round_robin_peer(peers, attempt, now_s);
@@ -119,8 +116,12 @@ impl Policy for NginxLeastConn {
         self.get(attempt.backup, peers, attempt, now_s)
     }
 
-    fn report(&mut self, peer: usize, ok: bool, peers: &mut [PeerState], now: SimTime) {
-        self.peers.free(peer, ok, peers, nginx_secs(now));
+    fn report(&mut self, peer: usize, ok: bool, _peers: &[PeerState], now: SimTime) {
+        self.peers.free(peer, ok, nginx_secs(now));
+    }
+
+    fn fails(&self, peer: usize) -> u32 {
+        self.peers.fails(peer)
     }
 }
 
@@ -185,7 +186,7 @@ impl Policy for HaproxyLeastConn {
     fn pick(
         &mut self,
         _client: &ClientInfo<'_>,
-        peers: &mut [PeerState],
+        peers: &[PeerState],
         attempt: &mut Attempt,
         _now: SimTime,
         _rng: &mut SimRng,
@@ -195,7 +196,6 @@ impl Policy for HaproxyLeastConn {
         let tree = if self.be.srv_act > 0 {
             &self.act
         } else if let Some(f) = self.be.fbck {
-            take(f, peers, attempt);
             return Some(f);
         } else if self.be.srv_bck > 0 {
             &self.bck
@@ -214,27 +214,24 @@ impl Policy for HaproxyLeastConn {
             }
             avoided = Some(s);
         }
-        let s = chosen.or(avoided)?;
-        take(s, peers, attempt);
-        self.reposition(s, peers);
-        Some(s)
+        // The chosen server is re-sorted once the bookkeeping counts its connection
+        // (`server_took_conn`).
+        chosen.or(avoided)
     }
 
-    fn report(&mut self, peer: usize, _ok: bool, peers: &mut [PeerState], _now: SimTime) {
-        if let Some(p) = peers.get_mut(peer) {
-            p.conns = p.conns.saturating_sub(1);
-        }
+    fn report(&mut self, peer: usize, _ok: bool, peers: &[PeerState], _now: SimTime) {
         self.reposition(peer, peers);
     }
 
-    fn server_took_conn(&mut self, peer: usize, peers: &mut [PeerState]) {
+    /// After every counted connection, as HAProxy's `server_take_conn` hook. A pick of the
+    /// first backup (`fbck`) re-sorts it in the backup tree, which HAProxy reads only when
+    /// there is no usable backup at all (without `option allbackups`), so it changes no
+    /// decision.
+    fn server_took_conn(&mut self, peer: usize, peers: &[PeerState]) {
         self.reposition(peer, peers);
     }
 
-    fn set_server_up(&mut self, peer: usize, up: bool, peers: &mut [PeerState]) {
-        if let Some(p) = peers.get_mut(peer) {
-            p.up = up;
-        }
+    fn set_server_up(&mut self, peer: usize, up: bool, peers: &[PeerState]) {
         match self.be.set_up(peer, up) {
             Some(true) => self.queue(peer, peers.get(peer).map_or(0, |p| p.conns)),
             Some(false) => {
@@ -249,6 +246,7 @@ impl Policy for HaproxyLeastConn {
 /// The policy `least_conn` (registered in [`super::registry::POLICIES`]).
 pub(crate) static NGINX_POLICY: super::registry::PolicyInfo = super::registry::PolicyInfo {
     name: "least_conn",
+    directive: "least_conn",
     title: "nginx least_conn",
     family: super::registry::Family::Nginx,
     backup: true,
@@ -259,6 +257,7 @@ pub(crate) static NGINX_POLICY: super::registry::PolicyInfo = super::registry::P
 /// The policy `leastconn` (registered in [`super::registry::POLICIES`]).
 pub(crate) static HAPROXY_POLICY: super::registry::PolicyInfo = super::registry::PolicyInfo {
     name: "leastconn",
+    directive: "leastconn",
     title: "haproxy leastconn",
     family: super::registry::Family::Haproxy,
     backup: true,
@@ -271,6 +270,7 @@ mod tests {
     use super::super::testutil::{client, rng, servers};
     use super::super::{Attempt, PeerState, Policy};
     use super::*;
+    use crate::balancer::Bookkeeping;
 
     fn picks(p: &mut dyn Policy, peers: &mut [PeerState], n: usize) -> Vec<Option<usize>> {
         let c = client("10.0.0.1");
@@ -278,7 +278,7 @@ mod tests {
         (0..n)
             .map(|_| {
                 let mut a = Attempt::default();
-                p.pick(&c, peers, &mut a, SimTime::ZERO, &mut g)
+                p.pick_counted(&c, peers, &mut a, SimTime::ZERO, &mut g)
             })
             .collect()
     }
@@ -303,7 +303,7 @@ mod tests {
         // Never released: 0 1 2 (each taken server moves behind), then all have 1.
         assert_eq!(picks(&mut p, &mut peers, 4), [Some(0), Some(1), Some(2), Some(0)]);
         // Release b2: it is the least loaded.
-        p.report(1, true, &mut peers, SimTime::ZERO);
+        p.report_counted(1, true, &mut peers, SimTime::ZERO);
         assert_eq!(picks(&mut p, &mut peers, 1), [Some(1)]);
     }
 }

@@ -4,9 +4,10 @@
 //! balancer-side runtime state that drives that choice (connection counts, nginx
 //! passive-failure state, the health-check view of each server), the retry rules of
 //! each balancer, and the import of real `nginx.conf` / `haproxy.cfg` files. It knows
-//! nothing about the event queue, the backends' queues or sessions: the simulator calls
-//! [`Policy::pick`] when an attempt starts, [`Policy::report`] when it ends, and
-//! [`Policy::set_server_up`] when a health check changes its mind.
+//! nothing about the event queue, the backends' queues or sessions: the simulator's router
+//! calls [`Policy::pick`] when an attempt starts, [`Policy::report`] when it ends, and
+//! [`Policy::set_server_up`] when a health check changes its mind, always through
+//! [`Bookkeeping`], which keeps the shared [`PeerState`] and the attempt's counts.
 //!
 //! Determinism: no policy reads a clock or OS entropy; the only randomness comes from the
 //! [`SimRng`] passed in (nginx `random`). No policy allocates in `pick`/`report`.
@@ -154,42 +155,25 @@ pub struct ClientInfo<'a> {
     pub server_cookie: Option<&'a str>,
 }
 
-/// Runtime view of one server, shared by the simulator and the policy.
+/// Runtime view of one server that the simulator's router keeps and every policy reads.
 ///
-/// `conns` is raised by `pick` and lowered by `report`. `up` is the health-check view
-/// (HAProxy); only HAProxy-flavoured policies read it, since open-source nginx has no
-/// active checks. The other fields are nginx's per-peer state
-/// (`ngx_http_upstream_rr_peer_t`), which the nginx-flavoured policies maintain.
+/// Only the bookkeeping in [`Bookkeeping`] writes it: `conns` rises when a pick (or a
+/// reconnect) counts a connection and falls when the attempt is reported; `up` follows
+/// the health checks (HAProxy, Envoy, kube-proxy) and the `drain` fault. A policy's own
+/// per-server state (nginx's `fails`/`checked`/weights, Apache's error state, ...) lives in
+/// the policy.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PeerState {
     /// Connections in flight (nginx `conns`, HAProxy `served`).
     pub conns: u32,
     /// Health checks consider the server up.
     pub up: bool,
-    /// nginx: failures counted since the last success after a check.
-    pub fails: u32,
-    /// nginx: start of the current failure-check window [s].
-    pub checked: i64,
-    /// nginx: time of the last failure [s].
-    pub accessed: i64,
-    /// nginx: weight lowered by failures, recovering by one per selection round.
-    pub effective_weight: i64,
-    /// nginx: smooth weighted round-robin accumulator.
-    pub current_weight: i64,
 }
 
 impl PeerState {
-    /// Initial state of a server: up, no connection, nginx weights as configured.
-    pub fn new(conf: &ServerConf) -> Self {
-        PeerState {
-            conns: 0,
-            up: true,
-            fails: 0,
-            checked: 0,
-            accessed: 0,
-            effective_weight: i64::from(conf.weight),
-            current_weight: 0,
-        }
+    /// Initial state of a server: up, no connection.
+    pub fn new(_conf: &ServerConf) -> Self {
+        PeerState { conns: 0, up: true }
     }
 
     /// Initial states of all servers of a balancer, in config order.
@@ -265,17 +249,85 @@ pub struct Needs {
 }
 
 /// A load-balancing policy: one file per policy implements this.
+///
+/// A policy decides; it does not count. Its methods read the servers' shared state
+/// ([`PeerState`]) and never write it: the [`Bookkeeping`] methods (which the simulator's
+/// router and the tests call) mark the chosen server tried, count the attempt and the
+/// connection after a pick, take the connection off before a report, and set `up` before
+/// a health change, each in one place.
 pub trait Policy: Send {
     /// The request attributes this policy reads (default: only the address).
     fn needs(&self) -> Needs {
         Needs::default()
     }
 
-    /// Pick the server for the next attempt of a request. `attempt` carries the
-    /// request's state across attempts (servers tried, hash position). `None` = no
-    /// server is available: nginx answers 502 ("no live upstreams"), HAProxy 503.
-    /// On `Some(i)`, `peers[i].conns` has been incremented.
+    /// Choose the server for the next attempt of a request. `attempt` carries the
+    /// request's state across attempts (servers tried, picks made so far, hash position);
+    /// the pick being made is not counted yet. `None` = no server is available: nginx
+    /// answers 502 ("no live upstreams"), HAProxy 503. On `Some(i)` the bookkeeping marks
+    /// `i` tried, counts the attempt and the connection, then calls
+    /// [`Policy::server_took_conn`].
     fn pick(
+        &mut self,
+        client: &ClientInfo<'_>,
+        peers: &[PeerState],
+        attempt: &mut Attempt,
+        now: SimTime,
+        rng: &mut SimRng,
+    ) -> Option<usize>;
+
+    /// End of an attempt on `peer` (its connection is already taken off `conns`): `ok =
+    /// false` when the attempt counts as a failure for the balancer (see
+    /// [`NextUpstream::verdict`] for nginx). nginx policies do their passive failure
+    /// accounting here.
+    fn report(&mut self, peer: usize, ok: bool, peers: &[PeerState], now: SimTime) {
+        let _ = (peer, ok, peers, now);
+    }
+
+    /// A response of the server ended an attempt on `peer`: its HTTP `status` and `latency`,
+    /// the time from the connection to the response's headers. Caddy's passive health checks
+    /// count some as failures (`unhealthy_status`, `unhealthy_latency`); for every other
+    /// policy a response is a success: [`Policy::report`] with `ok = true`.
+    fn report_response(&mut self, peer: usize, status: u16, latency: SimTime, peers: &[PeerState], now: SimTime) {
+        let _ = (status, latency);
+        self.report(peer, true, peers, now);
+    }
+
+    /// A health check marked `peer` up or down (`peers[peer].up` already says so).
+    /// HAProxy policies rebuild their lookup structures here, as
+    /// `set_server_status_up/down` do.
+    fn set_server_up(&mut self, peer: usize, up: bool, peers: &[PeerState]) {
+        let _ = (peer, up, peers);
+    }
+
+    /// `peer` took a connection, already counted in `conns`: after every pick, and when
+    /// the turn-around timer sends a request back to the same server without a pick.
+    /// HAProxy's leastconn re-sorts the server here (`server_take_conn`).
+    fn server_took_conn(&mut self, peer: usize, peers: &[PeerState]) {
+        let _ = (peer, peers);
+    }
+
+    /// The failures this balancer counted against `peer` since its last success (nginx
+    /// `fails`, Apache's error state); the router compares them with `max_fails`.
+    fn fails(&self, peer: usize) -> u32 {
+        let _ = peer;
+        0
+    }
+
+    /// The `Set-Cookie` that the response of the attempt sends (HAProxy cookie insert).
+    fn response_cookie(&self, peer: usize, attempt: &Attempt) -> SetCookie<'_> {
+        let _ = (peer, attempt);
+        SetCookie::Keep
+    }
+}
+
+/// The bookkeeping around every [`Policy`], written once: what a pick, a report, a health
+/// change and a reconnect do to the shared [`PeerState`] and to the request's [`Attempt`].
+/// The router calls these, never the policy's methods directly; so do the tests.
+pub trait Bookkeeping {
+    /// [`Policy::pick`], then, on `Some(i)`: `i` is marked tried, the attempt counted,
+    /// `peers[i].conns` incremented and [`Policy::server_took_conn`] told.
+    fn pick_counted(
         &mut self,
         client: &ClientInfo<'_>,
         peers: &mut [PeerState],
@@ -284,43 +336,80 @@ pub trait Policy: Send {
         rng: &mut SimRng,
     ) -> Option<usize>;
 
-    /// End of an attempt on `peer`: `ok = false` when the attempt counts as a failure
-    /// for the balancer (see [`NextUpstream::verdict`] for nginx). Decrements `conns`;
-    /// nginx policies do their passive failure accounting here.
-    fn report(&mut self, peer: usize, ok: bool, peers: &mut [PeerState], now: SimTime) {
-        let _ = (ok, now);
+    /// `peers[peer].conns` decremented, then [`Policy::report`].
+    fn report_counted(&mut self, peer: usize, ok: bool, peers: &mut [PeerState], now: SimTime);
+
+    /// `peers[peer].conns` decremented, then [`Policy::report_response`].
+    fn report_response_counted(
+        &mut self,
+        peer: usize,
+        status: u16,
+        latency: SimTime,
+        peers: &mut [PeerState],
+        now: SimTime,
+    );
+
+    /// `peers[peer].up` set, then [`Policy::set_server_up`].
+    fn set_up_counted(&mut self, peer: usize, up: bool, peers: &mut [PeerState]);
+
+    /// A connection to `peer` without a pick (HAProxy's turn-around timer): `conns`
+    /// incremented, then [`Policy::server_took_conn`].
+    fn connect_counted(&mut self, peer: usize, peers: &mut [PeerState]);
+}
+
+impl<P: Policy + ?Sized> Bookkeeping for P {
+    #[inline]
+    fn pick_counted(
+        &mut self,
+        client: &ClientInfo<'_>,
+        peers: &mut [PeerState],
+        attempt: &mut Attempt,
+        now: SimTime,
+        rng: &mut SimRng,
+    ) -> Option<usize> {
+        let chosen = self.pick(client, peers, attempt, now, rng)?;
+        attempt.mark(chosen);
+        attempt.count += 1;
+        self.connect_counted(chosen, peers);
+        Some(chosen)
+    }
+
+    #[inline]
+    fn report_counted(&mut self, peer: usize, ok: bool, peers: &mut [PeerState], now: SimTime) {
         if let Some(p) = peers.get_mut(peer) {
             p.conns = p.conns.saturating_sub(1);
         }
+        self.report(peer, ok, peers, now);
     }
 
-    /// A response of the server ended an attempt on `peer`: its HTTP `status` and `latency`,
-    /// the time from the connection to the response's headers. Caddy's passive health checks
-    /// count some as failures (`unhealthy_status`, `unhealthy_latency`); for every other
-    /// policy a response is a success: [`Policy::report`] with `ok = true`.
-    fn report_response(&mut self, peer: usize, status: u16, latency: SimTime, peers: &mut [PeerState], now: SimTime) {
-        let _ = (status, latency);
-        self.report(peer, true, peers, now);
+    #[inline]
+    fn report_response_counted(
+        &mut self,
+        peer: usize,
+        status: u16,
+        latency: SimTime,
+        peers: &mut [PeerState],
+        now: SimTime,
+    ) {
+        if let Some(p) = peers.get_mut(peer) {
+            p.conns = p.conns.saturating_sub(1);
+        }
+        self.report_response(peer, status, latency, peers, now);
     }
 
-    /// A health check marked `peer` up or down. HAProxy policies rebuild their lookup
-    /// structures here, as `set_server_status_up/down` do.
-    fn set_server_up(&mut self, peer: usize, up: bool, peers: &mut [PeerState]) {
+    fn set_up_counted(&mut self, peer: usize, up: bool, peers: &mut [PeerState]) {
         if let Some(p) = peers.get_mut(peer) {
             p.up = up;
         }
+        self.set_server_up(peer, up, peers);
     }
 
-    /// Another layer (cookie persistence) sent a connection to `peer` without asking
-    /// this policy; HAProxy's leastconn re-sorts the server (`server_take_conn`).
-    fn server_took_conn(&mut self, peer: usize, peers: &mut [PeerState]) {
-        let _ = (peer, peers);
-    }
-
-    /// The `Set-Cookie` that the response of the attempt sends (HAProxy cookie insert).
-    fn response_cookie(&self, peer: usize, attempt: &Attempt) -> SetCookie<'_> {
-        let _ = (peer, attempt);
-        SetCookie::Keep
+    #[inline]
+    fn connect_counted(&mut self, peer: usize, peers: &mut [PeerState]) {
+        if let Some(p) = peers.get_mut(peer) {
+            p.conns += 1;
+        }
+        self.server_took_conn(peer, peers);
     }
 }
 
@@ -521,9 +610,9 @@ pub(crate) mod testutil {
         (0..n)
             .map(|_| {
                 let mut a = Attempt::default();
-                let p = policy.pick(client, peers, &mut a, SimTime::ZERO, &mut rng);
+                let p = policy.pick_counted(client, peers, &mut a, SimTime::ZERO, &mut rng);
                 if let Some(i) = p {
-                    policy.report(i, true, peers, SimTime::ZERO);
+                    policy.report_counted(i, true, peers, SimTime::ZERO);
                 }
                 p
             })

@@ -69,7 +69,7 @@ impl Policy for Random {
     fn pick(
         &mut self,
         _client: &ClientInfo<'_>,
-        peers: &mut [PeerState],
+        peers: &[PeerState],
         attempt: &mut Attempt,
         now: SimTime,
         rng: &mut SimRng,
@@ -77,7 +77,6 @@ impl Policy for Random {
         if attempt.count == 0 {
             attempt.tries = 0;
         }
-        attempt.count += 1;
         let now_s = nginx_secs(now);
         if attempt.tries > 20 || self.peers.single {
             return self.peers.get_round_robin_peer(peers, attempt, now_s);
@@ -90,14 +89,14 @@ impl Policy for Random {
             let fresh = prev != Some(i) && self.usable(i, peers, attempt, now_s);
             if fresh {
                 if !self.two {
-                    self.peers.take(i, peers, attempt, now_s);
+                    self.peers.take(i, now_s);
                     return Some(i);
                 }
                 if let Some(p) = prev {
                     let c = |k: usize| i64::from(peers.get(k).map_or(0, |s| s.conns));
                     let w = |k: usize| self.peers.weight(k);
                     let chosen = if c(i) * w(p) > c(p) * w(i) { p } else { i };
-                    self.peers.take(chosen, peers, attempt, now_s);
+                    self.peers.take(chosen, now_s);
                     return Some(chosen);
                 }
                 prev = Some(i);
@@ -109,14 +108,19 @@ impl Policy for Random {
         }
     }
 
-    fn report(&mut self, peer: usize, ok: bool, peers: &mut [PeerState], now: SimTime) {
-        self.peers.free(peer, ok, peers, nginx_secs(now));
+    fn report(&mut self, peer: usize, ok: bool, _peers: &[PeerState], now: SimTime) {
+        self.peers.free(peer, ok, nginx_secs(now));
+    }
+
+    fn fails(&self, peer: usize) -> u32 {
+        self.peers.fails(peer)
     }
 }
 
 /// The policy `random` (registered in [`super::registry::POLICIES`]).
 pub(crate) static POLICY: super::registry::PolicyInfo = super::registry::PolicyInfo {
     name: "random",
+    directive: "random",
     title: "nginx random",
     family: super::registry::Family::Nginx,
     backup: false,
@@ -127,6 +131,7 @@ pub(crate) static POLICY: super::registry::PolicyInfo = super::registry::PolicyI
 /// The policy `random_two_least_conn` (registered in [`super::registry::POLICIES`]).
 pub(crate) static TWO_LEAST_CONN_POLICY: super::registry::PolicyInfo = super::registry::PolicyInfo {
     name: "random_two_least_conn",
+    directive: "random two",
     title: "nginx random two least_conn",
     family: super::registry::Family::Nginx,
     backup: false,
@@ -137,8 +142,9 @@ pub(crate) static TWO_LEAST_CONN_POLICY: super::registry::PolicyInfo = super::re
 #[cfg(test)]
 mod tests {
     use super::super::testutil::{client, rng, servers};
-    use super::super::{Attempt, PeerState, Policy};
+    use super::super::{Attempt, PeerState};
     use super::*;
+    use crate::balancer::Bookkeeping;
 
     #[test]
     fn weighted_draws_follow_weights() {
@@ -150,9 +156,11 @@ mod tests {
         let mut count = [0u32; 2];
         for _ in 0..4000 {
             let mut a = Attempt::default();
-            let i = p.pick(&c, &mut peers, &mut a, SimTime::ZERO, &mut g).unwrap_or(9);
+            let i = p
+                .pick_counted(&c, &mut peers, &mut a, SimTime::ZERO, &mut g)
+                .unwrap_or(9);
             count[i] += 1;
-            p.report(i, true, &mut peers, SimTime::ZERO);
+            p.report_counted(i, true, &mut peers, SimTime::ZERO);
         }
         // Expected 3000 / 1000; binomial sd = sqrt(4000 * .75 * .25) = 27.4.
         assert!((2890..=3110).contains(&count[0]), "{count:?}");
@@ -169,8 +177,8 @@ mod tests {
         // The two draws must be distinct, so b2 (0 conns) always wins.
         for _ in 0..20 {
             let mut a = Attempt::default();
-            assert_eq!(p.pick(&c, &mut peers, &mut a, SimTime::ZERO, &mut g), Some(1));
-            p.report(1, true, &mut peers, SimTime::ZERO);
+            assert_eq!(p.pick_counted(&c, &mut peers, &mut a, SimTime::ZERO, &mut g), Some(1));
+            p.report_counted(1, true, &mut peers, SimTime::ZERO);
         }
     }
 
@@ -186,9 +194,9 @@ mod tests {
         let zeros = (0..n)
             .filter(|_| {
                 let mut a = Attempt::default();
-                let i = p.pick(&c, &mut peers, &mut a, SimTime::ZERO, &mut g);
+                let i = p.pick_counted(&c, &mut peers, &mut a, SimTime::ZERO, &mut g);
                 if let Some(i) = i {
-                    p.report(i, true, &mut peers, SimTime::ZERO);
+                    p.report_counted(i, true, &mut peers, SimTime::ZERO);
                 }
                 i == Some(0)
             })
@@ -197,13 +205,13 @@ mod tests {
         assert!((zeros as f64 - 30_000.0).abs() < 346.0, "{zeros}");
         // Both servers tried (refused) in this request: nothing is left.
         let mut a = Attempt::default();
-        let first = p.pick(&c, &mut peers, &mut a, SimTime::ZERO, &mut g);
+        let first = p.pick_counted(&c, &mut peers, &mut a, SimTime::ZERO, &mut g);
         assert!(first.is_some());
-        p.report(first.unwrap_or(0), false, &mut peers, SimTime::ZERO);
-        let second = p.pick(&c, &mut peers, &mut a, SimTime::ZERO, &mut g);
+        p.report_counted(first.unwrap_or(0), false, &mut peers, SimTime::ZERO);
+        let second = p.pick_counted(&c, &mut peers, &mut a, SimTime::ZERO, &mut g);
         assert!(second.is_some() && second != first);
-        p.report(second.unwrap_or(0), false, &mut peers, SimTime::ZERO);
-        assert_eq!(p.pick(&c, &mut peers, &mut a, SimTime::ZERO, &mut g), None);
+        p.report_counted(second.unwrap_or(0), false, &mut peers, SimTime::ZERO);
+        assert_eq!(p.pick_counted(&c, &mut peers, &mut a, SimTime::ZERO, &mut g), None);
     }
 
     #[test]
@@ -217,9 +225,9 @@ mod tests {
             (0..50)
                 .map(|_| {
                     let mut a = Attempt::default();
-                    let i = p.pick(&c, &mut peers, &mut a, SimTime::ZERO, &mut g);
+                    let i = p.pick_counted(&c, &mut peers, &mut a, SimTime::ZERO, &mut g);
                     if let Some(i) = i {
-                        p.report(i, true, &mut peers, SimTime::ZERO);
+                        p.report_counted(i, true, &mut peers, SimTime::ZERO);
                     }
                     i
                 })

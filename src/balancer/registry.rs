@@ -58,6 +58,11 @@ pub struct PolicyInfo {
     pub backup: bool,
     /// The `[balancer]` keys it takes beyond its family's.
     pub keys: &'static [&'static str],
+    /// How the imitated software's config selects it, as the config importers read it
+    /// (`roundrobin` for HAProxy `balance roundrobin`, `hash consistent` for nginx `hash KEY
+    /// consistent`, `RING_HASH` for Envoy `lb_policy: RING_HASH`); empty when the config has
+    /// no such name (the software's default, or a whole config format of its own).
+    pub directive: &'static str,
     /// How to build its algorithm from the parameters the scenario gives.
     pub method: fn(&MethodParams) -> Method,
 }
@@ -70,6 +75,8 @@ pub struct MethodParams {
     pub key: HashKey,
     /// HAProxy `hash-type consistent` (`balance source`).
     pub consistent: bool,
+    /// HAProxy's `avalanche` hash modifier (`hash-type ... avalanche`).
+    pub avalanche: bool,
     /// The algorithm that cookie persistence balances new clients with.
     pub cookie_balance: Method,
     /// Apache `lbmethod` and `stickysession`.
@@ -100,6 +107,7 @@ impl Default for MethodParams {
         MethodParams {
             key: HashKey::RemoteAddr,
             consistent: false,
+            avalanche: false,
             cookie_balance: Method::HaproxyRoundRobin,
             apache: ApacheConf::default(),
             outlier: None,
@@ -153,7 +161,30 @@ impl BalancerConf {
     }
 }
 
+impl Family {
+    /// The `[balancer]` keys every policy of this family takes (nginx's passive failure
+    /// detection, HAProxy's checks and retries); the other families' policies list all their
+    /// keys as their own.
+    pub fn keys(self) -> &'static [&'static str] {
+        match self {
+            Family::Nginx => NGINX_KEYS,
+            Family::Haproxy => HAPROXY_KEYS,
+            Family::Apache | Family::Envoy | Family::KubeProxy | Family::Caddy => &[],
+        }
+    }
+}
+
+/// Whether `key` is a key of a whole family (nginx or HAProxy), which no single policy owns.
+pub fn is_family_key(key: &str) -> bool {
+    NGINX_KEYS.contains(&key) || HAPROXY_KEYS.contains(&key)
+}
+
 impl PolicyInfo {
+    /// Whether it takes the `[balancer]` key `key`: one of its own or of its family's.
+    pub fn takes(&self, key: &str) -> bool {
+        self.keys.contains(&key) || self.family.keys().contains(&key)
+    }
+
     /// Whether it imitates HAProxy (health checks, `retries`, `option redispatch`) rather than
     /// nginx (passive `max_fails`, `proxy_next_upstream`).
     pub fn is_haproxy(&self) -> bool {
@@ -200,6 +231,24 @@ pub static POLICIES: &[&PolicyInfo] = &[
 /// The policy named `name` in a scenario file.
 pub fn find(name: &str) -> Option<&'static PolicyInfo> {
     POLICIES.iter().copied().find(|p| p.name == name)
+}
+
+/// The policy of `family` that its config selects with `directive` (see
+/// [`PolicyInfo::directive`]).
+pub fn by_directive(family: Family, directive: &str) -> Option<&'static PolicyInfo> {
+    POLICIES
+        .iter()
+        .copied()
+        .find(|p| p.family == family && !p.directive.is_empty() && p.directive == directive)
+}
+
+/// The directives of `family`'s policies, in list order (for "choose one of" messages).
+pub fn directives(family: Family) -> Vec<&'static str> {
+    POLICIES
+        .iter()
+        .filter(|p| p.family == family && !p.directive.is_empty())
+        .map(|p| p.directive)
+        .collect()
 }
 
 /// The names of the policies whose own keys include `key`, in list order.

@@ -25,8 +25,24 @@ struct Static {
     down: bool,
 }
 
+/// nginx's runtime state of one peer (`ngx_http_upstream_rr_peer_t`) besides `conns`,
+/// which the shared [`PeerState`] holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct NginxPeer {
+    /// Failures counted since the last success after a check.
+    pub fails: u32,
+    /// Start of the current failure-check window [s].
+    pub checked: i64,
+    /// Time of the last failure [s].
+    pub accessed: i64,
+    /// Weight lowered by failures, recovering by one per selection round.
+    pub effective_weight: i64,
+    /// Smooth weighted round-robin accumulator.
+    pub current_weight: i64,
+}
+
 /// Static per-peer data of an nginx upstream, split into the primary and backup lists
-/// as `ngx_http_upstream_init_round_robin` builds them.
+/// as `ngx_http_upstream_init_round_robin` builds them, and each peer's runtime state.
 #[derive(Clone, Debug)]
 pub(crate) struct NginxPeers {
     /// Global indices of the primary peers, config order.
@@ -38,6 +54,8 @@ pub(crate) struct NginxPeers {
     /// `peers->single`: exactly one primary peer and no backup.
     pub single: bool,
     stat: Vec<Static>,
+    /// Runtime state of each peer, config order.
+    pub state: Vec<NginxPeer>,
 }
 
 impl NginxPeers {
@@ -61,7 +79,22 @@ impl NginxPeers {
                     down: s.down,
                 })
                 .collect(),
+            state: servers
+                .iter()
+                .map(|s| NginxPeer {
+                    fails: 0,
+                    checked: 0,
+                    accessed: 0,
+                    effective_weight: i64::from(s.weight),
+                    current_weight: 0,
+                })
+                .collect(),
         }
+    }
+
+    /// nginx `fails` of peer `i`.
+    pub fn fails(&self, i: usize) -> u32 {
+        self.state.get(i).map_or(0, |n| n.fails)
     }
 
     pub fn weight(&self, i: usize) -> i64 {
@@ -79,82 +112,76 @@ impl NginxPeers {
 
     /// Neither `down`, failed nor full.
     pub fn available(&self, i: usize, p: &PeerState, now_s: i64) -> bool {
-        self.stat.get(i).is_some_and(|s| usable(s, p, now_s))
+        match (self.stat.get(i), self.state.get(i)) {
+            (Some(s), Some(n)) => usable(s, n, p, now_s),
+            _ => false,
+        }
     }
 
-    /// Bookkeeping once a peer is chosen: `tried` bit, `conns++`, and the start of a
-    /// new failure-check window (`if now - checked > fail_timeout: checked = now`).
-    pub fn take(&self, i: usize, peers: &mut [PeerState], attempt: &mut Attempt, now_s: i64) {
+    /// nginx's own step once a peer is chosen: the start of a new failure-check window
+    /// (`if now - checked > fail_timeout: checked = now`). The `tried` bit and `conns++`
+    /// are the bookkeeping's ([`super::Bookkeeping::pick_counted`]).
+    pub fn take(&mut self, i: usize, now_s: i64) {
         let timeout = self.stat.get(i).map_or(0, |s| s.fail_timeout);
-        if let Some(p) = peers.get_mut(i) {
-            if now_s - p.checked > timeout {
-                p.checked = now_s;
-            }
-            p.conns += 1;
+        if let Some(n) = self.state.get_mut(i)
+            && now_s - n.checked > timeout
+        {
+            n.checked = now_s;
         }
-        attempt.mark(i);
     }
 
     /// Smooth weighted selection over one peer list (`ngx_http_upstream_get_peer`):
     /// every usable peer gains its effective weight, the largest current weight wins
     /// (ties: the first in config order) and loses the total. The effective weight of
     /// a peer that failed recovers by one per round.
-    pub fn get_peer(&self, backup: bool, peers: &mut [PeerState], attempt: &mut Attempt, now_s: i64) -> Option<usize> {
+    pub fn get_peer(&mut self, backup: bool, peers: &[PeerState], attempt: &Attempt, now_s: i64) -> Option<usize> {
         let mut best = usize::MAX;
         let mut best_cw = i64::MIN;
         let mut total: i64 = 0;
         // Bit i: server i was tried (servers past 64 are never marked; build() refuses them).
         let tried = attempt.tried;
-        let mut visit = |i: usize, s: &Static, p: &mut PeerState| {
-            if (i < 64 && tried & (1u64 << i) != 0) || !usable(s, p, now_s) {
+        let mut visit = |i: usize, s: &Static, n: &mut NginxPeer, p: &PeerState| {
+            if (i < 64 && tried & (1u64 << i) != 0) || !usable(s, n, p, now_s) {
                 return;
             }
-            p.current_weight += p.effective_weight;
-            total += p.effective_weight;
-            if p.effective_weight < s.weight {
-                p.effective_weight += 1;
+            n.current_weight += n.effective_weight;
+            total += n.effective_weight;
+            if n.effective_weight < s.weight {
+                n.effective_weight += 1;
             }
-            if p.current_weight > best_cw {
-                best_cw = p.current_weight;
+            if n.current_weight > best_cw {
+                best_cw = n.current_weight;
                 best = i;
             }
         };
         if !backup && self.backup.is_empty() {
             // Every peer is primary: walk the arrays together, without index lookups.
-            for (i, (s, p)) in self.stat.iter().zip(peers.iter_mut()).enumerate() {
-                visit(i, s, p);
+            for (i, ((s, n), p)) in self.stat.iter().zip(self.state.iter_mut()).zip(peers).enumerate() {
+                visit(i, s, n, p);
             }
         } else {
             let list = if backup { &self.backup } else { &self.primary };
             for &i in list {
-                if let (Some(s), Some(p)) = (self.stat.get(i), peers.get_mut(i)) {
-                    visit(i, s, p);
+                if let (Some(s), Some(n), Some(p)) = (self.stat.get(i), self.state.get_mut(i), peers.get(i)) {
+                    visit(i, s, n, p);
                 }
             }
         }
-        let p = peers.get_mut(best)?;
-        p.current_weight -= total;
-        self.take(best, peers, attempt, now_s);
+        let n = self.state.get_mut(best)?;
+        n.current_weight -= total;
+        self.take(best, now_s);
         Some(best)
     }
 
     /// `ngx_http_upstream_get_round_robin_peer`: the single-peer shortcut, the smooth
     /// selection, and the switch of this request to the backup list once no primary is
     /// usable. Returns `None` for 502 "no live upstreams".
-    pub fn get_round_robin_peer(&self, peers: &mut [PeerState], attempt: &mut Attempt, now_s: i64) -> Option<usize> {
+    pub fn get_round_robin_peer(&mut self, peers: &[PeerState], attempt: &mut Attempt, now_s: i64) -> Option<usize> {
         let found = if !attempt.backup && self.single {
             // The single peer ignores max_fails: only `down` and max_conns stop it.
             let i = self.primary.first().copied()?;
             let usable = peers.get(i).is_some_and(|p| !self.is_down(i) && !self.is_full(i, p));
-            if usable {
-                if let Some(p) = peers.get_mut(i) {
-                    p.conns += 1;
-                }
-                attempt.mark(i);
-                Some(i)
-            } else {
-                None
-            }
+            usable.then_some(i)
         } else {
             self.get_peer(attempt.backup, peers, attempt, now_s)
         };
@@ -168,16 +195,16 @@ impl NginxPeers {
         None
     }
 
-    /// `ngx_http_upstream_free_round_robin_peer`: `conns--` and passive accounting. A
+    /// `ngx_http_upstream_free_round_robin_peer` (after the bookkeeping's `conns--`): passive accounting. A
     /// failure raises `fails`, stamps `accessed = checked = now` and lowers the
     /// effective weight by `weight / max_fails`; a success clears `fails` only if a
     /// check window opened after the last failure (`accessed < checked`). A single-peer
     /// upstream never counts failures.
-    pub fn free(&self, i: usize, ok: bool, peers: &mut [PeerState], now_s: i64) {
+    pub fn free(&mut self, i: usize, ok: bool, now_s: i64) {
         let single = self.single;
         let weight = self.weight(i);
         let max_fails = i64::from(self.stat.get(i).map_or(0, |s| s.max_fails));
-        let Some(p) = peers.get_mut(i) else { return };
+        let Some(p) = self.state.get_mut(i) else { return };
         if !single {
             if !ok {
                 p.fails += 1;
@@ -193,13 +220,12 @@ impl NginxPeers {
                 p.fails = 0;
             }
         }
-        p.conns = p.conns.saturating_sub(1);
     }
 }
 
 #[inline]
-fn failed(s: &Static, p: &PeerState, now_s: i64) -> bool {
-    s.max_fails > 0 && p.fails >= s.max_fails && now_s - p.checked <= s.fail_timeout
+fn failed(s: &Static, n: &NginxPeer, now_s: i64) -> bool {
+    s.max_fails > 0 && n.fails >= s.max_fails && now_s - n.checked <= s.fail_timeout
 }
 
 #[inline]
@@ -210,8 +236,8 @@ fn full(s: &Static, p: &PeerState) -> bool {
 /// `p.up` is false for an nginx peer only when an operator takes the server out (sessim's
 /// `drain` fault: `down` and a reload); open-source nginx has no health checks to clear it.
 #[inline]
-fn usable(s: &Static, p: &PeerState, now_s: i64) -> bool {
-    !s.down && p.up && !failed(s, p, now_s) && !full(s, p)
+fn usable(s: &Static, n: &NginxPeer, p: &PeerState, now_s: i64) -> bool {
+    !s.down && p.up && !failed(s, n, now_s) && !full(s, p)
 }
 
 /// nginx's default method: smooth weighted round-robin, backup servers when every
@@ -233,23 +259,27 @@ impl Policy for NginxRoundRobin {
     fn pick(
         &mut self,
         _client: &ClientInfo<'_>,
-        peers: &mut [PeerState],
+        peers: &[PeerState],
         attempt: &mut Attempt,
         now: SimTime,
         _rng: &mut SimRng,
     ) -> Option<usize> {
-        attempt.count += 1;
         self.peers.get_round_robin_peer(peers, attempt, nginx_secs(now))
     }
 
-    fn report(&mut self, peer: usize, ok: bool, peers: &mut [PeerState], now: SimTime) {
-        self.peers.free(peer, ok, peers, nginx_secs(now));
+    fn report(&mut self, peer: usize, ok: bool, _peers: &[PeerState], now: SimTime) {
+        self.peers.free(peer, ok, nginx_secs(now));
+    }
+
+    fn fails(&self, peer: usize) -> u32 {
+        self.peers.fails(peer)
     }
 }
 
 /// The policy `round_robin` (registered in [`super::registry::POLICIES`]).
 pub(crate) static POLICY: super::registry::PolicyInfo = super::registry::PolicyInfo {
     name: "round_robin",
+    directive: "",
     title: "nginx round-robin",
     family: super::registry::Family::Nginx,
     backup: true,
@@ -262,6 +292,7 @@ mod tests {
     use super::super::testutil::{client, rng, sequence, servers};
     use super::super::{Attempt, PeerState, Policy};
     use super::*;
+    use crate::balancer::Bookkeeping;
 
     fn run(weights: &[u32], n: usize) -> Vec<usize> {
         let conf = servers(weights);
@@ -303,17 +334,17 @@ mod tests {
         let t0 = SimTime::from_secs(100);
         // Request 1: b1 refuses (max_fails=1) -> retried on b2.
         let mut a = Attempt::default();
-        assert_eq!(rr.pick(&c, &mut peers, &mut a, t0, &mut g), Some(0));
-        rr.report(0, false, &mut peers, t0);
-        assert_eq!(rr.pick(&c, &mut peers, &mut a, t0, &mut g), Some(1));
-        rr.report(1, true, &mut peers, t0);
-        assert_eq!(peers[0].fails, 1);
-        assert_eq!(peers[0].effective_weight, 0);
+        assert_eq!(rr.pick_counted(&c, &mut peers, &mut a, t0, &mut g), Some(0));
+        rr.report_counted(0, false, &mut peers, t0);
+        assert_eq!(rr.pick_counted(&c, &mut peers, &mut a, t0, &mut g), Some(1));
+        rr.report_counted(1, true, &mut peers, t0);
+        assert_eq!(rr.fails(0), 1);
+        assert_eq!(rr.peers.state[0].effective_weight, 0);
         // For fail_timeout (10 s, inclusive) only b2 is used.
         for t in [t0, t0 + SimTime::from_secs(5), t0 + SimTime::from_secs(10)] {
             let mut a = Attempt::default();
-            assert_eq!(rr.pick(&c, &mut peers, &mut a, t, &mut g), Some(1));
-            rr.report(1, true, &mut peers, t);
+            assert_eq!(rr.pick_counted(&c, &mut peers, &mut a, t, &mut g), Some(1));
+            rr.report_counted(1, true, &mut peers, t);
         }
         // 11 s later b1 is tried again; its success clears `fails`
         // (checked was moved to now when it was picked, so accessed < checked).
@@ -321,14 +352,14 @@ mod tests {
         let mut seen = vec![];
         for _ in 0..3 {
             let mut a = Attempt::default();
-            let i = rr.pick(&c, &mut peers, &mut a, t, &mut g);
+            let i = rr.pick_counted(&c, &mut peers, &mut a, t, &mut g);
             if let Some(i) = i {
-                rr.report(i, true, &mut peers, t);
+                rr.report_counted(i, true, &mut peers, t);
             }
             seen.push(i);
         }
         assert!(seen.contains(&Some(0)));
-        assert_eq!(peers[0].fails, 0);
+        assert_eq!(rr.fails(0), 0);
     }
 
     #[test]
@@ -342,19 +373,19 @@ mod tests {
         let t = SimTime::from_secs(50);
         // Both primaries refuse: the request walks b1, b2, then the backup.
         let mut a = Attempt::default();
-        assert_eq!(rr.pick(&c, &mut peers, &mut a, t, &mut g), Some(0));
-        rr.report(0, false, &mut peers, t);
-        assert_eq!(rr.pick(&c, &mut peers, &mut a, t, &mut g), Some(1));
-        rr.report(1, false, &mut peers, t);
-        assert_eq!(rr.pick(&c, &mut peers, &mut a, t, &mut g), Some(2));
-        rr.report(2, true, &mut peers, t);
+        assert_eq!(rr.pick_counted(&c, &mut peers, &mut a, t, &mut g), Some(0));
+        rr.report_counted(0, false, &mut peers, t);
+        assert_eq!(rr.pick_counted(&c, &mut peers, &mut a, t, &mut g), Some(1));
+        rr.report_counted(1, false, &mut peers, t);
+        assert_eq!(rr.pick_counted(&c, &mut peers, &mut a, t, &mut g), Some(2));
+        rr.report_counted(2, true, &mut peers, t);
         // Next request goes straight to the backup while both are failed.
         let mut a = Attempt::default();
-        assert_eq!(rr.pick(&c, &mut peers, &mut a, t, &mut g), Some(2));
+        assert_eq!(rr.pick_counted(&c, &mut peers, &mut a, t, &mut g), Some(2));
         // And nothing is left after the backup fails too.
-        rr.report(2, false, &mut peers, t);
+        rr.report_counted(2, false, &mut peers, t);
         let mut a = Attempt::default();
-        assert_eq!(rr.pick(&c, &mut peers, &mut a, t, &mut g), None);
+        assert_eq!(rr.pick_counted(&c, &mut peers, &mut a, t, &mut g), None);
     }
 
     #[test]
@@ -366,10 +397,10 @@ mod tests {
         let mut g = rng();
         for _ in 0..3 {
             let mut a = Attempt::default();
-            assert_eq!(rr.pick(&c, &mut peers, &mut a, SimTime::ZERO, &mut g), Some(0));
-            rr.report(0, false, &mut peers, SimTime::ZERO);
+            assert_eq!(rr.pick_counted(&c, &mut peers, &mut a, SimTime::ZERO, &mut g), Some(0));
+            rr.report_counted(0, false, &mut peers, SimTime::ZERO);
         }
-        assert_eq!(peers[0].fails, 0);
+        assert_eq!(rr.fails(0), 0);
     }
 
     #[test]
@@ -386,11 +417,11 @@ mod tests {
         // Server 0 already tried (refused): the only usable primary is gone, the backup serves;
         // once the backup is tried too, nothing is left (502).
         let mut a = Attempt::default();
-        assert_eq!(rr.pick(&c, &mut peers, &mut a, SimTime::ZERO, &mut g), Some(0));
-        rr.report(0, false, &mut peers, SimTime::ZERO);
-        assert_eq!(rr.pick(&c, &mut peers, &mut a, SimTime::ZERO, &mut g), Some(2));
-        rr.report(2, false, &mut peers, SimTime::ZERO);
-        assert_eq!(rr.pick(&c, &mut peers, &mut a, SimTime::ZERO, &mut g), None);
+        assert_eq!(rr.pick_counted(&c, &mut peers, &mut a, SimTime::ZERO, &mut g), Some(0));
+        rr.report_counted(0, false, &mut peers, SimTime::ZERO);
+        assert_eq!(rr.pick_counted(&c, &mut peers, &mut a, SimTime::ZERO, &mut g), Some(2));
+        rr.report_counted(2, false, &mut peers, SimTime::ZERO);
+        assert_eq!(rr.pick_counted(&c, &mut peers, &mut a, SimTime::ZERO, &mut g), None);
     }
 
     fn run_conf(conf: &[ServerConf], n: usize) -> Vec<usize> {
@@ -415,7 +446,7 @@ mod tests {
         // Never released: b3 holds one connection, then only b1 remains.
         for _ in 0..4 {
             let mut a = Attempt::default();
-            picks.push(rr.pick(&c, &mut peers, &mut a, SimTime::ZERO, &mut g));
+            picks.push(rr.pick_counted(&c, &mut peers, &mut a, SimTime::ZERO, &mut g));
         }
         assert_eq!(picks, [Some(0), Some(2), Some(0), Some(0)]);
     }

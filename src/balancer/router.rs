@@ -10,8 +10,8 @@
 
 use super::health::HealthCheck;
 use super::{
-    Attempt, AttemptOutcome, BalancerConf, CheckedConf, ClientInfo, FailurePolicy, Method, Needs, PeerState, Policy,
-    RetryAction, SetCookie,
+    Attempt, AttemptOutcome, BalancerConf, Bookkeeping, CheckedConf, ClientInfo, FailurePolicy, Method, Needs,
+    PeerState, Policy, RetryAction, SetCookie,
 };
 use crate::engine::{SimRng, SimTime};
 
@@ -130,21 +130,24 @@ impl<'a> Router<'a> {
         let change = h.record(ok, now);
         let next = h.next_check();
         if let Some(up) = change {
-            self.policy.set_server_up(b, up, &mut self.peers);
+            self.policy.set_up_counted(b, up, &mut self.peers);
         }
         Some((change, next))
     }
 
     /// Takes server `b` out of the balancer (`up = false`: a drain) or puts it back.
     pub(crate) fn set_server_up(&mut self, b: usize, up: bool) {
-        self.policy.set_server_up(b, up, &mut self.peers);
+        self.policy.set_up_counted(b, up, &mut self.peers);
     }
 
     /// Where the next attempt of a request goes. `attempt` carries the request's state
     /// across attempts.
     #[inline]
     pub(crate) fn route(&mut self, client: &ClientInfo<'_>, attempt: &mut Attempt, now: SimTime) -> Route {
-        match self.policy.pick(client, &mut self.peers, attempt, now, &mut self.rng) {
+        match self
+            .policy
+            .pick_counted(client, &mut self.peers, attempt, now, &mut self.rng)
+        {
             Some(b) => Route::Connect(b),
             None => Route::NoServer,
         }
@@ -153,21 +156,21 @@ impl<'a> Router<'a> {
     /// HAProxy's turn-around timer ran out: the same server `b` gets the connection again,
     /// without a new pick.
     pub(crate) fn reconnect(&mut self, b: usize) {
-        self.peers[b].conns += 1;
-        self.policy.server_took_conn(b, &mut self.peers);
+        self.policy.connect_counted(b, &mut self.peers);
     }
 
     /// An attempt on `b` ended: `ok = false` when it counts as a failure of the server.
     #[inline]
     pub(crate) fn release(&mut self, b: usize, ok: bool, now: SimTime) {
-        self.policy.report(b, ok, &mut self.peers, now);
+        self.policy.report_counted(b, ok, &mut self.peers, now);
     }
 
     /// An attempt on `b` ended with a response of the server: its `status`, `latency` from the
     /// connection to the response's headers (Caddy's passive health checks read both).
     #[inline]
     pub(crate) fn release_response(&mut self, b: usize, status: u16, latency: SimTime, now: SimTime) {
-        self.policy.report_response(b, status, latency, &mut self.peers, now);
+        self.policy
+            .report_response_counted(b, status, latency, &mut self.peers, now);
     }
 
     /// No server was available for a request that came in `elapsed` ago: Caddy's `tryAgain`
@@ -262,7 +265,7 @@ impl<'a> Router<'a> {
     pub(crate) fn nginx_detected(&self, b: usize) -> bool {
         if let FailurePolicy::Nginx(_) = self.conf.failure {
             let max = self.conf.servers.get(b).map_or(0, |s| s.max_fails);
-            max > 0 && self.peers.get(b).is_some_and(|p| p.fails >= max)
+            max > 0 && self.policy.fails(b) >= max
         } else {
             false
         }

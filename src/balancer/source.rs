@@ -17,7 +17,7 @@
 //! against HAProxy 2.6.12.
 
 use super::haproxy_lb::{BE_WEIGHT_SCALE, Backend, EbTree, SRV_EWGHT_RANGE, full_hash};
-use super::haproxy_rr::{avoid_of, take};
+use super::haproxy_rr::avoid_of;
 use super::{Attempt, ClientInfo, PeerState, Policy, ServerConf, SimRng, SimTime};
 use std::net::IpAddr;
 
@@ -145,22 +145,17 @@ impl Policy for SourceMap {
     fn pick(
         &mut self,
         client: &ClientInfo<'_>,
-        peers: &mut [PeerState],
+        _peers: &[PeerState],
         attempt: &mut Attempt,
         _now: SimTime,
         _rng: &mut SimRng,
     ) -> Option<usize> {
         attempt.direct = false;
         // The map ignores the server to avoid: a redispatch lands on the same server.
-        let s = self.lookup(&client.addr)?;
-        take(s, peers, attempt);
-        Some(s)
+        self.lookup(&client.addr)
     }
 
-    fn set_server_up(&mut self, peer: usize, up: bool, peers: &mut [PeerState]) {
-        if let Some(p) = peers.get_mut(peer) {
-            p.up = up;
-        }
+    fn set_server_up(&mut self, peer: usize, up: bool, _peers: &[PeerState]) {
         if self.be.set_up(peer, up).is_some() {
             self.recalc();
         }
@@ -281,21 +276,16 @@ impl Policy for SourceConsistent {
     fn pick(
         &mut self,
         client: &ClientInfo<'_>,
-        peers: &mut [PeerState],
+        _peers: &[PeerState],
         attempt: &mut Attempt,
         _now: SimTime,
         _rng: &mut SimRng,
     ) -> Option<usize> {
         attempt.direct = false;
-        let s = self.lookup(&client.addr, avoid_of(attempt))?;
-        take(s, peers, attempt);
-        Some(s)
+        self.lookup(&client.addr, avoid_of(attempt))
     }
 
-    fn set_server_up(&mut self, peer: usize, up: bool, peers: &mut [PeerState]) {
-        if let Some(p) = peers.get_mut(peer) {
-            p.up = up;
-        }
+    fn set_server_up(&mut self, peer: usize, up: bool, _peers: &[PeerState]) {
         match self.be.set_up(peer, up) {
             Some(true) => self.queue(peer),
             Some(false) => {
@@ -310,13 +300,14 @@ impl Policy for SourceConsistent {
 /// The policy `source` (registered in [`super::registry::POLICIES`]).
 pub(crate) static POLICY: super::registry::PolicyInfo = super::registry::PolicyInfo {
     name: "source",
+    directive: "source",
     title: "haproxy source",
     family: super::registry::Family::Haproxy,
     backup: true,
     keys: &["hash_type"],
     method: |p| super::Method::Source {
         consistent: p.consistent,
-        avalanche: false,
+        avalanche: p.avalanche,
     },
 };
 
@@ -325,6 +316,7 @@ mod tests {
     use super::super::PeerState;
     use super::super::testutil::{client, sequence, servers};
     use super::*;
+    use crate::balancer::Bookkeeping;
 
     #[test]
     fn map_for_weights_3_1_1_1() {
@@ -355,11 +347,11 @@ mod tests {
         let conf = servers(&[1, 1, 1, 1]);
         let mut peers = PeerState::for_servers(&conf);
         let mut s = SourceMap::new(&conf);
-        s.set_server_up(1, false, &mut peers);
+        s.set_up_counted(1, false, &mut peers);
         assert_eq!(s.slots(), [0, 2, 3]);
         // 127.0.0.5 % 3 = 2130706437 % 3 = 0 -> b1.
         assert_eq!(sequence(&mut s, &mut peers, &client("127.0.0.5"), 1), [Some(0)]);
-        s.set_server_up(1, true, &mut peers);
+        s.set_up_counted(1, true, &mut peers);
         assert_eq!(s.slots(), [0, 1, 2, 3]);
     }
 
@@ -379,7 +371,7 @@ mod tests {
             .map(|i| IpAddr::from((0x0a00_0000u32 + i * 7919).to_be_bytes()))
             .collect();
         let before: Vec<_> = addrs.iter().map(|a| s.lookup(a, None)).collect();
-        s.set_server_up(2, false, &mut peers);
+        s.set_up_counted(2, false, &mut peers);
         for (a, b) in addrs.iter().zip(&before) {
             let now = s.lookup(a, None);
             if *b != Some(2) {

@@ -21,7 +21,7 @@
 
 use sessim::balancer::config::{haproxy, nginx};
 use sessim::balancer::{
-    Attempt, BalancerConf, ClientInfo, FailurePolicy, PeerState, Policy, SetCookie, SimRng, SimTime, build,
+    Attempt, BalancerConf, Bookkeeping, ClientInfo, FailurePolicy, PeerState, Policy, SetCookie, SimRng, SimTime, build,
 };
 use socket2::{Domain, Socket, Type};
 use std::io::{Read, Write};
@@ -319,12 +319,15 @@ impl Sim {
         let mut a = Attempt::default();
         let mut tried = Vec::new();
         while (tried.len() as u32) < max {
-            let Some(i) = self.policy.pick(client, &mut self.peers, &mut a, now, &mut self.rng) else {
+            let Some(i) = self
+                .policy
+                .pick_counted(client, &mut self.peers, &mut a, now, &mut self.rng)
+            else {
                 break;
             };
             let addr = self.addr(i);
             let failed = dead.contains(&addr);
-            self.policy.report(i, !failed, &mut self.peers, now);
+            self.policy.report_counted(i, !failed, &mut self.peers, now);
             tried.push(addr);
             if !failed {
                 break;
@@ -338,14 +341,14 @@ impl Sim {
         let mut a = Attempt::default();
         let i = self
             .policy
-            .pick(client, &mut self.peers, &mut a, SimTime::ZERO, &mut self.rng)
+            .pick_counted(client, &mut self.peers, &mut a, SimTime::ZERO, &mut self.rng)
             .expect("a server is available");
         let cookie = match self.policy.response_cookie(i, &a) {
             SetCookie::Keep => None,
             SetCookie::Set { name, value } => Some(format!("{name}={value}")),
             SetCookie::Clear { name } => Some(format!("{name}=")),
         };
-        self.policy.report(i, true, &mut self.peers, SimTime::ZERO);
+        self.policy.report_counted(i, true, &mut self.peers, SimTime::ZERO);
         (self.addr(i), cookie)
     }
 }
@@ -855,14 +858,14 @@ fn haproxy_cookie_insert_with_server_stopped() {
     // b2 stops; no request until HAProxy's checks mark it down.
     backends[1].stop();
     let took = hap.wait_status("b2", "DOWN");
-    sim.policy.set_server_up(b2, false, &mut sim.peers);
+    sim.policy.set_up_counted(b2, false, &mut sim.peers);
     let repinned_down = phase("b2-down", &forward, &mut jar, &mut sim);
     assert!(repinned_down > 0, "b2's users were re-pinned");
     phase("after", &stride, &mut jar, &mut sim);
     // b2 comes back: checks mark it up; new users are balanced over it again.
     backends[1] = Backend::start(base + 2);
     hap.wait_status("b2", "UP");
-    sim.policy.set_server_up(b2, true, &mut sim.peers);
+    sim.policy.set_up_counted(b2, true, &mut sim.peers);
     for u in jar.iter_mut().step_by(3) {
         *u = None; // a third of the users start a new session
     }

@@ -24,7 +24,9 @@
 use super::conformance::{Backend, Mode, Proc, keep_dir, record, require, sources, start_backends, wait_port};
 use sessim::balancer::caddy::{CaddyConf, cookie_value};
 use sessim::balancer::config::caddyfile;
-use sessim::balancer::{Attempt, BalancerConf, ClientInfo, Method, PeerState, Policy, SimRng, SimTime, build};
+use sessim::balancer::{
+    Attempt, BalancerConf, Bookkeeping, ClientInfo, Method, PeerState, Policy, SimRng, SimTime, build,
+};
 use socket2::{Domain, Socket, Type};
 use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
@@ -168,12 +170,15 @@ impl Sim {
         let mut iterations = 0;
         loop {
             iterations += 1;
-            let picked = self.policy.pick(client, &mut self.peers, &mut a, now, &mut self.rng);
+            let picked = self
+                .policy
+                .pick_counted(client, &mut self.peers, &mut a, now, &mut self.rng);
             if let Some(i) = picked {
                 let addr = self.conf.servers[i].addr.clone();
                 if !dead.contains(&addr) {
                     let (status, latency) = answer(&addr);
-                    self.policy.report_response(i, status, latency, &mut self.peers, now);
+                    self.policy
+                        .report_response_counted(i, status, latency, &mut self.peers, now);
                     let answer = SimAnswer {
                         addr: Some(addr),
                         direct: a.direct,
@@ -181,7 +186,7 @@ impl Sim {
                     };
                     return (answer, waited);
                 }
-                self.policy.report(i, false, &mut self.peers, now);
+                self.policy.report_counted(i, false, &mut self.peers, now);
             }
             match caddy.try_again(iterations, waited) {
                 Some(w) => waited += w,
@@ -639,7 +644,9 @@ fn caddy_conformance_unhealthy_request_count() {
             };
             let now = SimTime::from_secs_f64(caddy.started.elapsed().as_secs_f64());
             let mut a = Attempt::default();
-            let i = sim.policy.pick(&client, &mut sim.peers, &mut a, now, &mut sim.rng);
+            let i = sim
+                .policy
+                .pick_counted(&client, &mut sim.peers, &mut a, now, &mut sim.rng);
             picked.push(i);
             sim_answers.push(i.map(|i| sim.conf.servers[i].addr.clone()));
         }
@@ -660,7 +667,7 @@ fn caddy_conformance_unhealthy_request_count() {
         let now = SimTime::from_secs_f64(caddy.started.elapsed().as_secs_f64());
         for i in picked.into_iter().flatten() {
             sim.policy
-                .report_response(i, 200, SimTime::from_millis(1500), &mut sim.peers, now);
+                .report_response_counted(i, 200, SimTime::from_millis(1500), &mut sim.peers, now);
         }
     }
     let _ = std::fs::write(keep_dir().join("caddy-unhealthy-request-count.Caddyfile"), &caddy.text);

@@ -15,7 +15,9 @@
 
 use super::conformance::{Backend, Proc, keep_dir, record, request, require, sources, start_backends, wait_port};
 use sessim::balancer::config::httpd;
-use sessim::balancer::{Attempt, BalancerConf, ClientInfo, FailurePolicy, PeerState, Policy, SimRng, SimTime, build};
+use sessim::balancer::{
+    Attempt, BalancerConf, Bookkeeping, ClientInfo, FailurePolicy, PeerState, Policy, SimRng, SimTime, build,
+};
 use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, TcpListener, TcpStream};
 use std::process::{Command, Stdio};
@@ -136,10 +138,12 @@ impl Sim {
         let max = n.max_attempts(&self.conf.servers);
         let mut a = Attempt::default();
         for _ in 0..max {
-            let i = self.policy.pick(client, &mut self.peers, &mut a, now, &mut self.rng)?;
+            let i = self
+                .policy
+                .pick_counted(client, &mut self.peers, &mut a, now, &mut self.rng)?;
             let addr = self.conf.servers[i].addr.clone();
             let failed = dead.contains(&addr);
-            self.policy.report(i, !failed, &mut self.peers, now);
+            self.policy.report_counted(i, !failed, &mut self.peers, now);
             if !failed {
                 return Some(addr);
             }
@@ -457,7 +461,7 @@ fn httpd_bybusyness_with_requests_in_flight() {
             let mut a = Attempt::default();
             let i = sim
                 .policy
-                .pick(&client, &mut sim.peers, &mut a, SimTime::ZERO, &mut sim.rng)
+                .pick_counted(&client, &mut sim.peers, &mut a, SimTime::ZERO, &mut sim.rng)
                 .expect("a member");
             held.push((t, i));
         }
@@ -479,7 +483,7 @@ fn httpd_bybusyness_with_requests_in_flight() {
         backends.release.store(true, Ordering::Relaxed);
         for (h, (t, i)) in held.into_iter().enumerate() {
             let r = t.join().expect("held request");
-            sim.policy.report(i, true, &mut sim.peers, SimTime::ZERO);
+            sim.policy.report_counted(i, true, &mut sim.peers, SimTime::ZERO);
             let want = sim.conf.servers[i].addr.clone();
             total += 1;
             if r.body == want {

@@ -13,11 +13,14 @@ use std::path::PathBuf;
 pub mod caddy_json;
 pub mod caddyfile;
 pub mod envoy;
+mod envoy_cluster;
 pub mod haproxy;
 pub mod httpd;
 pub mod k8s;
 pub mod nginx;
+mod nginx_directives;
 mod nginx_grammar;
+mod nginx_include;
 mod yaml;
 
 /// A config that cannot be imported, with the 1-based line it concerns (0 = the file).
@@ -115,6 +118,15 @@ pub(crate) fn choose<'a, T>(
 
 /// Every prefix of `text`, and `text` with each character removed or doubled: the inputs the
 /// importers' no-panic tests feed them.
+/// `a`, `a and b`, `a, b and c`: the names in a "sessim supports ..." message.
+pub(crate) fn and_list(names: &[&str]) -> String {
+    match names {
+        [] => String::new(),
+        [one] => (*one).to_string(),
+        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+    }
+}
+
 #[cfg(test)]
 pub(crate) fn mangled(text: &str) -> Vec<String> {
     let mut out = Vec::new();

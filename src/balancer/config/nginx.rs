@@ -11,12 +11,13 @@
 //! [`import_file`] follows `include`s.
 
 use super::{ConfigError, Imported, Note, choose};
+use crate::balancer::registry::{self, Family, MethodParams};
 use crate::balancer::{
     BalancerConf, FailurePolicy, HashKey, Method, NEXT_UPSTREAM_STATUSES, NextUpstream, ServerConf, SimTime,
 };
 
-use super::nginx_grammar::{Directive, LINE_STRIDE, check, parse, parse_main, shown};
-use std::path::{Path, PathBuf};
+use super::nginx_grammar::{Directive, LINE_STRIDE, check, parse_main, shown};
+use std::path::Path;
 
 /// Parse an nginx time. `sec_default`: no unit means seconds (`ngx_parse_time(.., 1)`,
 /// where `ms` is not allowed); otherwise milliseconds (`ngx_conf_set_msec_slot`).
@@ -209,10 +210,6 @@ pub fn import(text: &str, wanted: Option<&str>) -> Result<Imported, ConfigError>
     import_tree(&tree, wanted)
 }
 
-/// How deep `include`s may nest (nginx has no limit but runs out of file descriptors on
-/// a loop; this gives the loop a clear message).
-const MAX_INCLUDE_DEPTH: usize = 16;
-
 /// Import an upstream from a config file, following `include`s as nginx does
 /// (`ngx_conf_include`, src/core/ngx_conf_file.c): a relative path is taken from the
 /// directory of the file given (nginx's conf prefix with `-c`), also in nested includes;
@@ -225,7 +222,7 @@ pub fn import_file(path: &Path, wanted: Option<&str>) -> Result<Imported, Config
     let mut files = vec![path.to_path_buf()];
     let prefix = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let result = parse_main(&text).and_then(|mut tree| {
-        expand(&mut tree, &prefix, &mut files, 0)?;
+        super::nginx_include::expand(&mut tree, &prefix, &mut files, 0)?;
         check(&tree, is_lone(&tree))?;
         import_tree(&tree, wanted)
     });
@@ -249,128 +246,6 @@ pub fn import_file(path: &Path, wanted: Option<&str>) -> Result<Imported, Config
             Err(e)
         }
     }
-}
-
-/// Replace each `include` in `tree` by the directives of the files it names.
-fn expand(tree: &mut Vec<Directive>, prefix: &Path, files: &mut Vec<PathBuf>, depth: usize) -> Result<(), ConfigError> {
-    let mut out = Vec::with_capacity(tree.len());
-    for mut d in std::mem::take(tree) {
-        if d.name() != "include" {
-            if let Some(b) = &mut d.block {
-                expand(b, prefix, files, depth)?;
-            }
-            out.push(d);
-            continue;
-        }
-        if d.args.len() != 2 || d.block.is_some() {
-            return Err(ConfigError::new(
-                d.line,
-                "invalid number of arguments in \"include\" directive",
-            ));
-        }
-        if depth >= MAX_INCLUDE_DEPTH {
-            return Err(ConfigError::new(
-                d.line,
-                format!("include nested more than {MAX_INCLUDE_DEPTH} deep: do the files include each other?"),
-            ));
-        }
-        let name = &d.args[1];
-        let full = if Path::new(name).is_absolute() {
-            PathBuf::from(name)
-        } else {
-            prefix.join(name)
-        };
-        let paths = if name.contains(['*', '?', '[']) {
-            glob(&full, d.line)?
-        } else {
-            vec![full]
-        };
-        for p in paths {
-            let text = std::fs::read_to_string(&p).map_err(|e| {
-                ConfigError::new(
-                    d.line,
-                    format!(
-                        "include: open() \"{}\" failed ({e}): fix the path (relative paths are taken from the directory of the main file)",
-                        p.display()
-                    ),
-                )
-            })?;
-            let k = files.len();
-            files.push(p.clone());
-            let mut sub = parse(&text).map_err(|mut e| {
-                e.file = Some(p.clone());
-                e
-            })?;
-            let mut stack: Vec<&mut Directive> = sub.iter_mut().collect();
-            while let Some(x) = stack.pop() {
-                x.line += k * LINE_STRIDE;
-                x.start += k * LINE_STRIDE;
-                if let Some(b) = &mut x.block {
-                    stack.extend(b.iter_mut());
-                }
-            }
-            expand(&mut sub, prefix, files, depth + 1)?;
-            out.extend(sub);
-        }
-    }
-    *tree = out;
-    Ok(())
-}
-
-/// The files matching a glob whose wildcards (`*`, `?`) are in its last part, sorted by
-/// name as glob(3) returns them.
-fn glob(pattern: &Path, line: usize) -> Result<Vec<PathBuf>, ConfigError> {
-    let not_modelled = || {
-        ConfigError::new(
-            line,
-            format!(
-                "include {}: sessim's reader models `*` and `?` in the last part of the path only (not modelled: `[`, wildcard directories); list the files",
-                pattern.display()
-            ),
-        )
-    };
-    let (Some(dir), Some(last)) = (pattern.parent(), pattern.file_name().and_then(|n| n.to_str())) else {
-        return Err(not_modelled());
-    };
-    if dir.to_string_lossy().contains(['*', '?', '[']) || last.contains('[') {
-        return Err(not_modelled());
-    }
-    let mut out: Vec<PathBuf> = match std::fs::read_dir(dir) {
-        Ok(rd) => rd
-            .filter_map(Result::ok)
-            .filter(|e| {
-                e.file_name()
-                    .to_str()
-                    .is_some_and(|n| !n.starts_with('.') && wild_match(last.as_bytes(), n.as_bytes()))
-            })
-            .map(|e| e.path())
-            .collect(),
-        Err(_) => Vec::new(),
-    };
-    out.sort();
-    Ok(out)
-}
-
-/// `*` and `?` matching (iterative, no recursion on input).
-fn wild_match(p: &[u8], s: &[u8]) -> bool {
-    let (mut pi, mut si) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while si < s.len() {
-        if pi < p.len() && (p[pi] == b'?' || p[pi] == s[si]) {
-            pi += 1;
-            si += 1;
-        } else if pi < p.len() && p[pi] == b'*' {
-            star = Some((pi, si));
-            pi += 1;
-        } else if let Some((sp, ss)) = star {
-            pi = sp + 1;
-            si = ss + 1;
-            star = Some((sp, ss + 1));
-        } else {
-            return false;
-        }
-    }
-    p[pi..].iter().all(|&c| c == b'*')
 }
 
 fn import_tree(tree: &[Directive], wanted: Option<&str>) -> Result<Imported, ConfigError> {
@@ -418,8 +293,10 @@ fn import_tree(tree: &[Directive], wanted: Option<&str>) -> Result<Imported, Con
         };
         match d.name() {
             "server" => servers.push((server(d)?, d.line)),
-            "ip_hash" => method = set_method(Method::IpHash, &mut notes, &mut method_line),
-            "least_conn" => method = set_method(Method::LeastConn, &mut notes, &mut method_line),
+            "ip_hash" | "least_conn" => {
+                let m = registered(d.name(), HashKey::RemoteAddr, d.line)?;
+                method = set_method(m, &mut notes, &mut method_line);
+            }
             "hash" => {
                 let key = hash_key(args.first().map_or("", String::as_str), d.line)?;
                 let consistent = match args.get(1).map(String::as_str) {
@@ -432,7 +309,8 @@ fn import_tree(tree: &[Directive], wanted: Option<&str>) -> Result<Imported, Con
                         ));
                     }
                 };
-                method = set_method(Method::Hash { key, consistent }, &mut notes, &mut method_line);
+                let m = registered(if consistent { "hash consistent" } else { "hash" }, key, d.line)?;
+                method = set_method(m, &mut notes, &mut method_line);
             }
             "random" => {
                 let two = match (args.first().map(String::as_str), args.get(1).map(String::as_str)) {
@@ -448,7 +326,8 @@ fn import_tree(tree: &[Directive], wanted: Option<&str>) -> Result<Imported, Con
                     }
                     (None, Some(_)) => false,
                 };
-                method = set_method(Method::Random { two }, &mut notes, &mut method_line);
+                let m = registered(if two { "random two" } else { "random" }, HashKey::RemoteAddr, d.line)?;
+                method = set_method(m, &mut notes, &mut method_line);
             }
             "keepalive" | "keepalive_requests" | "keepalive_time" | "keepalive_timeout"
             | "zone" | "resolver" | "resolver_timeout" => notes.push(Note {
@@ -491,7 +370,7 @@ fn import_tree(tree: &[Directive], wanted: Option<&str>) -> Result<Imported, Con
             ),
         ));
     }
-    let allows_backup = matches!(method, Method::RoundRobin | Method::LeastConn);
+    let allows_backup = method.info().backup;
     for (s, line) in &servers {
         if s.backup && !allows_backup {
             return Err(ConfigError::new(
@@ -583,6 +462,19 @@ fn worker_note(d: &Directive, notes: &mut Vec<Note>) {
         for x in b {
             worker_note(x, notes);
         }
+    }
+}
+
+/// The algorithm an upstream directive selects, as the registry describes it
+/// ([`registry::by_directive`]); `directive` is the directive with the arguments that choose
+/// between policies (`hash consistent`, `random two`).
+fn registered(directive: &str, key: HashKey, line: usize) -> Result<Method, ConfigError> {
+    match registry::by_directive(Family::Nginx, directive) {
+        Some(p) => Ok((p.method)(&MethodParams {
+            key,
+            ..MethodParams::default()
+        })),
+        None => Err(ConfigError::new(line, format!("`{directive}` is not modelled"))),
     }
 }
 

@@ -70,7 +70,7 @@ fn from_keys(b: &RawBalancer, bk: &RawBackends, backends: &[BackendConfig]) -> P
     if policy.family == Family::Caddy {
         return super::caddy::from_keys(b, bk, backends);
     }
-    super::caddy::reject_foreign(b)?;
+    super::caddy::reject_foreign(b, policy)?;
     if policy.is_envoy_or_kube() {
         return super::envoy_kube::from_keys(b, bk, backends, policy);
     }
@@ -91,11 +91,14 @@ fn from_keys(b: &RawBalancer, bk: &RawBackends, backends: &[BackendConfig]) -> P
             .collect();
         let why = match k {
             "upstream" | "backend" => Some("names a block of `balancer.config`; set `config` too".to_string()),
-            k if !owners.is_empty() && !policy.keys.contains(&k) => Some(match owners.as_slice() {
-                [one] => format!("applies only to the policy {one}"),
-                [rest @ .., last] => format!("applies only to the policies {} and {last}", rest.join(", ")),
-                [] => String::new(),
-            }),
+            // A family key (Caddy's `max_fails` is nginx's too) gets the family messages below.
+            k if !owners.is_empty() && !policy.takes(k) && !registry::is_family_key(k) => {
+                Some(match owners.as_slice() {
+                    [one] => format!("applies only to the policy {one}"),
+                    [rest @ .., last] => format!("applies only to the policies {} and {last}", rest.join(", ")),
+                    [] => String::new(),
+                })
+            }
             k if apache && (NGINX_KEYS.contains(&k) || HAPROXY_KEYS.contains(&k)) => Some(format!(
                 "does not apply to the policy apache; use {}",
                 apache_keys.join(", ")
@@ -139,21 +142,21 @@ fn from_keys(b: &RawBalancer, bk: &RawBackends, backends: &[BackendConfig]) -> P
             );
         }
     };
+    // The algorithms HAProxy's `balance` names, as the registry lists them.
     let haproxy_method = |algo: &str, path: &str| -> PathResult<Method> {
-        match algo {
-            "roundrobin" => Ok(Method::HaproxyRoundRobin),
-            "leastconn" => Ok(Method::HaproxyLeastConn),
-            "source" => Ok(Method::Source {
-                consistent: false,
-                avalanche: false,
-            }),
-            other => err(
-                path,
-                format!(
-                    "unknown value `{other}`{}; choose one of: roundrobin, leastconn, source",
-                    suggest(other, &["roundrobin", "leastconn", "source"])
-                ),
-            ),
+        match registry::by_directive(Family::Haproxy, algo) {
+            Some(p) => Ok((p.method)(&MethodParams::default())),
+            None => {
+                let names = registry::directives(Family::Haproxy);
+                err(
+                    path,
+                    format!(
+                        "unknown value `{algo}`{}; choose one of: {}",
+                        suggest(algo, &names),
+                        names.join(", ")
+                    ),
+                )
+            }
         }
     };
     let params = MethodParams {

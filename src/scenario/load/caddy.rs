@@ -6,26 +6,34 @@
 use super::*;
 use crate::balancer::ServerConf;
 use crate::balancer::caddy::{CaddyConf, LbPolicy, parse_status, server_cookies};
+use crate::balancer::registry::{self, PolicyInfo};
 
-/// The keys only the policy `caddy` reads, with whether they are set.
-fn caddy_keys(b: &RawBalancer) -> [(&'static str, bool); 9] {
-    [
-        ("lb_policy", b.lb_policy.is_some()),
-        ("lb_retries", b.lb_retries.is_some()),
-        ("lb_try_duration", b.lb_try_duration.is_some()),
-        ("lb_try_interval", b.lb_try_interval.is_some()),
-        ("fail_duration", b.fail_duration.is_some()),
-        ("unhealthy_status", b.unhealthy_status.is_some()),
-        ("unhealthy_latency", b.unhealthy_latency.is_some()),
-        ("unhealthy_request_count", b.unhealthy_request_count.is_some()),
-        ("health_interval", b.health_interval.is_some()),
-    ]
+/// The fields of `[balancer]` that hold Caddy's own keys, by key name, with whether they are
+/// set (`None`: not a key of this file).
+fn caddy_key_set(b: &RawBalancer, key: &str) -> Option<bool> {
+    Some(match key {
+        "lb_policy" => b.lb_policy.is_some(),
+        "lb_retries" => b.lb_retries.is_some(),
+        "lb_try_duration" => b.lb_try_duration.is_some(),
+        "lb_try_interval" => b.lb_try_interval.is_some(),
+        "fail_duration" => b.fail_duration.is_some(),
+        "unhealthy_status" => b.unhealthy_status.is_some(),
+        "unhealthy_latency" => b.unhealthy_latency.is_some(),
+        "unhealthy_request_count" => b.unhealthy_request_count.is_some(),
+        "health_interval" => b.health_interval.is_some(),
+        _ => return None,
+    })
 }
 
-/// Refuses the Caddy keys under another policy.
-pub(super) fn reject_foreign(b: &RawBalancer) -> PathResult<()> {
-    for (k, set) in caddy_keys(b) {
-        if set {
+/// Refuses the keys of Caddy's description ([`caddy::POLICY`](crate::balancer::caddy)) under
+/// a policy that does not take them; a family key it shares (`max_fails`) is left to the
+/// family checks.
+pub(super) fn reject_foreign(b: &RawBalancer, policy: &PolicyInfo) -> PathResult<()> {
+    for &k in crate::balancer::caddy::POLICY.keys {
+        if registry::is_family_key(k) || policy.takes(k) {
+            continue;
+        }
+        if caddy_key_set(b, k) == Some(true) {
             return err(format!("balancer.{k}"), "applies only to the policy caddy");
         }
     }
@@ -162,9 +170,10 @@ pub(super) fn from_keys(b: &RawBalancer, bk: &RawBackends, backends: &[BackendCo
         if set {
             return err(
                 format!("balancer.{k}"),
-                "does not apply to the policy caddy; use lb_policy, lb_retries, lb_try_duration, \
-                 lb_try_interval, fail_duration, max_fails, unhealthy_status, unhealthy_latency, \
-                 unhealthy_request_count, health_interval",
+                format!(
+                    "does not apply to the policy caddy; use {}",
+                    crate::balancer::caddy::POLICY.keys.join(", ")
+                ),
             );
         }
     }
@@ -235,6 +244,20 @@ mod tests {
         load_str(&text, "x.toml", &[])
             .map(|s| s.strategies[0].system.balancer.conf.conf().method.clone())
             .map_err(|e| e.to_string())
+    }
+
+    /// Every key of Caddy's description is read from the scenario: its own keys here, the
+    /// family key it shares (`max_fails`) by the nginx checks. A key added to the description
+    /// without a field fails this test instead of going unchecked.
+    #[test]
+    fn every_key_of_the_description_has_its_field() {
+        let b = super::RawBalancer::default();
+        for &k in crate::balancer::caddy::POLICY.keys {
+            assert!(
+                crate::balancer::registry::is_family_key(k) || super::caddy_key_set(&b, k) == Some(false),
+                "`{k}` has no field in caddy_key_set"
+            );
+        }
     }
 
     #[test]

@@ -16,7 +16,8 @@ mod keywords;
 mod server;
 
 use super::{ConfigError, Imported, Note, choose};
-use crate::balancer::{BalancerConf, CookieConf, FailurePolicy, HaproxyRetries, Method, ServerConf, SimTime};
+use crate::balancer::registry::{self, Family, MethodParams, PolicyInfo};
+use crate::balancer::{BalancerConf, CookieConf, FailurePolicy, HaproxyRetries, ServerConf, SimTime};
 use keywords::{GLOBAL_KEYWORDS, OPTIONS, PROXY_KEYWORDS, SECTIONS};
 use server::{SrvBuild, server_params};
 
@@ -112,7 +113,7 @@ fn time(words: &[String], i: usize, line: usize, what: &str) -> Result<SimTime, 
 /// Settings a `defaults` section passes on, and a backend accumulates.
 #[derive(Clone, Debug, Default)]
 struct Settings {
-    balance: Option<(Method, usize)>,
+    balance: Option<(&'static PolicyInfo, usize)>,
     consistent: bool,
     avalanche: bool,
     cookie: Option<CookieConf>,
@@ -138,12 +139,6 @@ fn apply(s: &mut Settings, l: &Line, notes: &mut Vec<Note>) -> Result<(), Config
         "balance" => {
             let algo = w.get(1).map_or("", String::as_str);
             let m = match algo {
-                "roundrobin" => Method::HaproxyRoundRobin,
-                "leastconn" => Method::HaproxyLeastConn,
-                "source" => Method::Source {
-                    consistent: false,
-                    avalanche: false,
-                },
                 // `balance` alone changes nothing: cfg_parse_listen only parses it when it
                 // has an argument (src/cfgparse-listen.c), and `haproxy -c` accepts it.
                 "" => {
@@ -153,12 +148,18 @@ fn apply(s: &mut Settings, l: &Line, notes: &mut Vec<Note>) -> Result<(), Config
                     );
                     return Ok(());
                 }
-                other => {
-                    return Err(ConfigError::new(
-                        l.no,
-                        format!("balance {other} is not modelled; sessim supports roundrobin, leastconn and source"),
-                    ));
-                }
+                other => match registry::by_directive(Family::Haproxy, other) {
+                    Some(p) => p,
+                    None => {
+                        return Err(ConfigError::new(
+                            l.no,
+                            format!(
+                                "balance {other} is not modelled; sessim supports {}",
+                                super::and_list(&registry::directives(Family::Haproxy))
+                            ),
+                        ));
+                    }
+                },
             };
             s.balance = Some((m, l.no));
         }
@@ -495,14 +496,15 @@ pub fn import(text: &str, wanted: Option<&str>) -> Result<Imported, ConfigError>
         return Err(ConfigError::new(sec.line, format!("`{name}` has only backup servers")));
     }
     // HAProxy's default algorithm is roundrobin.
-    let method = match set.balance.map(|(m, _)| m) {
-        None | Some(Method::HaproxyRoundRobin) => Method::HaproxyRoundRobin,
-        Some(Method::Source { .. }) => Method::Source {
-            consistent: set.consistent,
-            avalanche: set.avalanche,
-        },
-        Some(m) => m,
+    let params = MethodParams {
+        consistent: set.consistent,
+        avalanche: set.avalanche,
+        ..MethodParams::default()
     };
+    let method = (set
+        .balance
+        .map_or(&crate::balancer::haproxy_rr::POLICY, |(p, _)| p)
+        .method)(&params);
     if let Some(c) = &set.cookie
         && servers.iter().all(|s| s.cookie.is_none())
     {
@@ -534,6 +536,7 @@ pub fn import(text: &str, wanted: Option<&str>) -> Result<Imported, ConfigError>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::balancer::Method;
 
     const CFG: &str = r#"
 global
