@@ -163,6 +163,20 @@ pub struct XAxis {
 /// The label of the offered-load axis.
 pub const OFFERED_LOAD: &str = "offered load [requests/s]";
 
+/// The offered load at sweep point `point`: the users' own requests per second,
+/// `offered_rps x user_requests / requests` of each row (the request rate at the balancer
+/// without the re-logins a strategy causes), the mean over the point's strategies and
+/// replications; NaN without rows. The charts' x axis and the sweep's answer both use it.
+pub fn offered_load(t: &SweepTables, point: usize) -> f64 {
+    let v: Vec<f64> = t
+        .rows
+        .iter()
+        .filter(|r| r.point == point && r.summary.requests > 0)
+        .map(|r| r.summary.offered_rps * r.summary.user_requests as f64 / r.summary.requests as f64)
+        .collect();
+    mean_or_nan(&v)
+}
+
 /// See [`XAxis`]: the offered load needs the `offered_rps` and `user_requests` columns, and a
 /// finite, positive value at every point; otherwise the axis stays the swept key.
 pub fn x_axis(t: &SweepTables, slice: &Slice) -> XAxis {
@@ -181,13 +195,7 @@ pub fn x_axis(t: &SweepTables, slice: &Slice) -> XAxis {
     }
     let mut points = Vec::with_capacity(slice.points.len());
     for (_, p) in &slice.points {
-        let v: Vec<f64> = t
-            .rows
-            .iter()
-            .filter(|r| r.point == *p && r.summary.requests > 0)
-            .map(|r| r.summary.offered_rps * r.summary.user_requests as f64 / r.summary.requests as f64)
-            .collect();
-        let x = mean_or_nan(&v);
+        let x = offered_load(t, *p);
         if !(x.is_finite() && x > 0.0) {
             return keep();
         }
