@@ -260,6 +260,9 @@ pub struct PlanArgs {
     /// Print nothing but errors (and no progress line).
     #[arg(long, short)]
     pub quiet: bool,
+    /// Do not draw DIR/charts/ (each target's metric against the searched axis).
+    #[arg(long)]
+    pub no_charts: bool,
 }
 
 impl ReplayArgs {
