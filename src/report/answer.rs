@@ -388,18 +388,19 @@ struct LoadPoint {
 }
 
 /// The load and a utilisation at each point of a slice, for one strategy (means over its
-/// replications; the offered load over every strategy's, as the charts draw it).
+/// replications; the charts' x axis is the mean of the offered load over every strategy).
 fn load_and(t: &SweepTables, slice: &Slice, s: &str, f: fn(&SummaryRow) -> f64) -> Vec<LoadPoint> {
     let rps = series::along(t, slice, s, |r| r.offered_rps);
+    let own = series::along(t, slice, s, series::users_own_rps);
     let u = series::along(t, slice, s, f);
     slice
         .points
         .iter()
-        .zip(rps.iter().zip(&u))
-        .filter(|(_, (a, b))| a.n > 0 && b.n > 0)
-        .map(|((x, p), (a, b))| LoadPoint {
+        .zip(rps.iter().zip(&u).zip(&own))
+        .filter(|(_, ((a, b), _))| a.n > 0 && b.n > 0)
+        .map(|((x, _), ((a, b), o))| LoadPoint {
             x: *x,
-            offered: series::offered_load(t, *p),
+            offered: o.mean,
             at_balancer: a.mean,
             busy: b.mean,
         })
