@@ -41,7 +41,8 @@ pub struct Cli {
 pub enum Command {
     /// Run every strategy of a scenario and write summary.csv, backends.csv, timeseries.csv.
     Run(RunArgs),
-    /// Validate a scenario and print it with every default filled in.
+    /// Validate a scenario and print it resolved, as a scenario file with every default filled in
+    /// (the summary above it as `#` comments).
     Check(CheckArgs),
     /// Run a grid of scenarios (axes from [sweep] and --vary) x strategies x replications and
     /// write sweep.csv and sweep_summary.csv.
@@ -259,6 +260,9 @@ pub struct PlanArgs {
     /// Print nothing but errors (and no progress line).
     #[arg(long, short)]
     pub quiet: bool,
+    /// Do not draw DIR/charts/ (each target's metric against the searched axis).
+    #[arg(long)]
+    pub no_charts: bool,
 }
 
 impl ReplayArgs {
@@ -339,20 +343,37 @@ pub fn main_with(cli: Cli) -> Result<()> {
         Command::Check(args) => {
             let sc = args.scenario.load()?;
             warn(&args.scenario.scenario, &sc);
-            print!("{sc}");
+            // The summary as `#` comments over the resolved scenario: the whole output is a
+            // scenario file that `sessim run` accepts as it is.
+            let mut summary = sc.to_string();
             if sc.source.contains_key("sweep") {
                 let origin = args.scenario.scenario.display().to_string();
                 let sw = Sweep::build(&sc, &origin, &[], AxesFrom::FileAndVary)?;
-                print!("\n{}", sw.describe());
+                summary.push_str(&format!("\n{}", sw.describe()));
             }
+            print!("{}", commented(&summary));
+            print!("\n{}", scenario::resolved::to_toml(&sc));
             println!(
-                "\nok: {} is valid ({} strategies)",
+                "\n# ok: {} is valid ({} strategies)",
                 args.scenario.scenario.display(),
                 sc.strategies.len()
             );
             Ok(())
         }
     }
+}
+
+/// Text as TOML comment lines (`# ` before each line, `#` alone for an empty one).
+fn commented(text: &str) -> String {
+    text.lines()
+        .map(|l| {
+            if l.is_empty() {
+                "#\n".to_string()
+            } else {
+                format!("# {l}\n")
+            }
+        })
+        .collect()
 }
 
 fn jobs(j: Option<u32>) -> usize {

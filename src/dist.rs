@@ -43,6 +43,10 @@ pub enum Dist {
     },
     LogNormal {
         mean: f64,
+        /// The mean and standard deviation of the value's logarithm (what `sessim check`
+        /// writes back: `rand_distr::LogNormal` does not give them out).
+        mu: f64,
+        sigma: f64,
         ln: LogNormal<f64>,
     },
     Pareto {
@@ -484,6 +488,8 @@ pub fn parse(v: &Value, kind: Kind) -> Result<Dist, String> {
             let ln = LogNormal::new(mu, sigma).map_err(|e| format!("sigma: {e}"))?;
             Dist::LogNormal {
                 mean: (mu + sigma * sigma / 2.0).exp(),
+                mu,
+                sigma,
                 ln,
             }
         }

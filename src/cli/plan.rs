@@ -59,6 +59,11 @@ pub(super) fn plan_cmd(args: &PlanArgs) -> Result<()> {
         let mut out = OutputDir::create(&out_dir)?;
         out.bytes("max_load.csv", &planner::max_load_csv(&sw, &targets, &answers)?)?;
         out.commit()?;
+        let charts = if args.no_charts {
+            Vec::new()
+        } else {
+            draw_charts(&out_dir, &targets)?
+        };
         if !args.quiet {
             println!(
                 "{}: the largest load meeting {} (each judged by its 95% CI over {reps} replications; \
@@ -79,6 +84,7 @@ pub(super) fn plan_cmd(args: &PlanArgs) -> Result<()> {
                 loads.len() * answers.len() * reps as usize,
                 out_dir.join("max_load.csv").display()
             );
+            print_charts(&out_dir, &charts);
         }
         return Ok(());
     }
@@ -93,6 +99,11 @@ pub(super) fn plan_cmd(args: &PlanArgs) -> Result<()> {
     let mut out = OutputDir::create(&out_dir)?;
     out.bytes("plan.csv", &planner::plan_csv(&sw, &targets, &plan)?)?;
     out.commit()?;
+    let charts = if args.no_charts {
+        Vec::new()
+    } else {
+        draw_charts(&out_dir, &targets)?
+    };
     if !args.quiet {
         println!(
             "{}: the cheapest configuration by {objective} meeting {} (a target is met when its whole 95% \
@@ -133,11 +144,42 @@ pub(super) fn plan_cmd(args: &PlanArgs) -> Result<()> {
             started.elapsed().as_secs_f64(),
             out_dir.join("plan.csv").display()
         );
+        print_charts(&out_dir, &charts);
     }
     if let Some(g) = args.growth {
         growth(args, &sc, &origin, &sw, &plan, &opts, g, &out_dir)?;
     }
     Ok(())
+}
+
+/// Draws `dir/charts/` from `dir/plan_runs.csv` (every simulation the plan ran, rows as in
+/// `sweep.csv`): per target, its metric against the searched axis with the target as a line.
+/// Returns the charts' stems.
+fn draw_charts(dir: &Path, targets: &[Target]) -> Result<Vec<String>> {
+    let path = dir.join(planner::RUNS);
+    let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+    let t = crate::report::input::parse_sweep(&path, &bytes)?;
+    let specs = crate::report::series::plan_charts(&t, targets);
+    let names = crate::report::series::sweep_strategies(&t);
+    let mut palettes = crate::report::Palettes::new(&names, &[], &[]);
+    let rendered = crate::report::render_all(specs, &mut palettes)?;
+    let mut out = OutputDir::create(&dir.join(crate::report::CHARTS_DIR))?;
+    for r in &rendered {
+        out.bytes(&format!("{}.png", r.spec.stem), &r.png)?;
+        out.bytes(&format!("{}.svg", r.spec.stem), r.svg.as_bytes())?;
+    }
+    out.commit()?;
+    Ok(rendered.into_iter().map(|r| r.spec.stem).collect())
+}
+
+fn print_charts(dir: &Path, stems: &[String]) {
+    if !stems.is_empty() {
+        println!(
+            "charts in {}: {}",
+            dir.join(crate::report::CHARTS_DIR).display(),
+            stems.join(", ")
+        );
+    }
 }
 
 /// `--growth G`: per strategy, the largest load (between the scenario's and G times it) that

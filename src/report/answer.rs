@@ -376,44 +376,65 @@ pub fn run_answers(t: &RunTables) -> Vec<String> {
     out
 }
 
-/// The mean offered load and a utilisation at each point of a slice, for one strategy.
-fn load_and(t: &SweepTables, slice: &Slice, s: &str, f: fn(&SummaryRow) -> f64) -> Vec<(f64, f64, f64)> {
+/// One point of a strategy's load line: the swept value, the offered load (the users' own
+/// requests/s, the charts' x), this strategy's request rate at the balancer (`offered_rps`:
+/// with its re-logins) and a utilisation.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct LoadPoint {
+    x: f64,
+    offered: f64,
+    at_balancer: f64,
+    busy: f64,
+}
+
+/// The load and a utilisation at each point of a slice, for one strategy (means over its
+/// replications; the charts' x axis is the mean of the offered load over every strategy).
+fn load_and(t: &SweepTables, slice: &Slice, s: &str, f: fn(&SummaryRow) -> f64) -> Vec<LoadPoint> {
     let rps = series::along(t, slice, s, |r| r.offered_rps);
+    let own = series::along(t, slice, s, series::users_own_rps);
     let u = series::along(t, slice, s, f);
     slice
         .points
         .iter()
-        .zip(rps.iter().zip(&u))
-        .filter(|(_, (a, b))| a.n > 0 && b.n > 0)
-        .map(|((x, _), (a, b))| (*x, a.mean, b.mean))
+        .zip(rps.iter().zip(&u).zip(&own))
+        .filter(|(_, ((a, b), _))| a.n > 0 && b.n > 0)
+        .map(|((x, _), ((a, b), o))| LoadPoint {
+            x: *x,
+            offered: o.mean,
+            at_balancer: a.mean,
+            busy: b.mean,
+        })
         .collect()
 }
 
 /// "1 Redis: the utilisation of the busiest store server reaches 0.9 (the bottleneck) between
-/// users/s = 80 (878 requests/s offered, 0.838 busy) and ...; ... reaches 1 near 1047
-/// requests/s offered." `extrapolate` only where utilisation is proportional to load below the
-/// knee (not for backend workers held by waits on a store).
-fn bottleneck_line(what: &str, key: &str, s: &str, pts: &[(f64, f64, f64)], extrapolate: bool) -> Option<String> {
+/// users/s = 80 (offered load 800 requests/s, 878 at the balancer (re-logins included),
+/// 0.838 busy) and ...; ... reaches 1 near 1047 requests/s at the balancer." `extrapolate` only
+/// where utilisation is proportional to load below the knee (not for backend workers held by
+/// waits on a store). The offered load is the users' own requests (the charts' x axis); the
+/// rate at the balancer is what the utilisation law applies to (U = lambda x S / c).
+fn bottleneck_line(what: &str, key: &str, s: &str, pts: &[LoadPoint], extrapolate: bool) -> Option<String> {
     let first = pts.first()?;
-    let knee = pts.iter().position(|p| p.2 >= KNEE_UTILISATION);
-    let at = |p: &(f64, f64, f64)| {
+    let knee = pts.iter().position(|p| p.busy >= KNEE_UTILISATION);
+    let at = |p: &LoadPoint| {
         format!(
-            "{key} = {} ({:.0} requests/s offered, {:.3} busy)",
-            fmt_num(p.0),
-            p.1,
-            p.2
+            "{key} = {} (offered load {:.0} requests/s, {:.0} at the balancer, {:.3} busy)",
+            fmt_num(p.x),
+            p.offered,
+            p.at_balancer,
+            p.busy
         )
     };
     // Below saturation utilisation grows in proportion to the load (U = lambda x S / c), so the
     // last point below the knee extrapolates to the load at which it would be fully busy.
-    let below = pts[..knee.unwrap_or(pts.len())].iter().rev().find(|p| p.2 > 0.0);
+    let below = pts[..knee.unwrap_or(pts.len())].iter().rev().find(|p| p.busy > 0.0);
     let full = below
         .filter(|_| extrapolate)
         .map(|p| {
             format!(
-                "; from {}, utilisation grows in proportion to load and reaches 1 near {:.0} requests/s offered",
+                "; from {}, utilisation grows in proportion to load and reaches 1 near {:.0} requests/s at the balancer",
                 at(p),
-                p.1 / p.2
+                p.at_balancer / p.busy
             )
         })
         .unwrap_or_default();
@@ -434,8 +455,8 @@ fn bottleneck_line(what: &str, key: &str, s: &str, pts: &[(f64, f64, f64)], extr
     })
 }
 
-/// The answer lines of a sweep folder: where the store and the backends saturate, in offered
-/// requests per second.
+/// The answer lines of a sweep folder: where the store and the backends saturate, at which
+/// offered load and request rate at the balancer.
 pub fn sweep_answers(t: &SweepTables) -> Vec<String> {
     let Some(slices) = series::slices(t) else {
         return Vec::new();
@@ -452,19 +473,19 @@ pub fn sweep_answers(t: &SweepTables) -> Vec<String> {
             .iter()
             .any(|r| &r.summary.strategy == s && r.summary.store_ops > 0);
         let store_pts = load_and(t, slice, s, |r| r.store_utilization);
-        let store_knee = store_pts.iter().position(|p| p.2 >= KNEE_UTILISATION);
+        let store_knee = store_pts.iter().position(|p| p.busy >= KNEE_UTILISATION);
         if store {
             out.extend(bottleneck_line("the busiest store server", key, s, &store_pts, true));
         }
         let pts = load_and(t, slice, s, |r| r.backend_utilization);
-        let knee = pts.iter().position(|p| p.2 >= KNEE_UTILISATION);
+        let knee = pts.iter().position(|p| p.busy >= KNEE_UTILISATION);
         match (store_knee, knee) {
             // A worker waiting for a saturated store is busy: the store, not the backends, is
             // the cause.
             (Some(k), Some(b)) if store && k <= b => out.push(format!(
                 "{s}: the backends' workers fill up too from {key} = {} on ({:.3} busy), held by requests waiting for the store.",
-                fmt_num(pts[b].0),
-                pts[b].2
+                fmt_num(pts[b].x),
+                pts[b].busy
             )),
             _ => out.extend(bottleneck_line("the backends' workers", key, s, &pts, !store)),
         }
@@ -484,27 +505,43 @@ mod tests {
         assert_eq!(fmt_secs(620.0), "10 min 20 s");
     }
 
+    fn pt(x: f64, offered: f64, at_balancer: f64, busy: f64) -> LoadPoint {
+        LoadPoint {
+            x,
+            offered,
+            at_balancer,
+            busy,
+        }
+    }
+
     #[test]
     fn no_knee_and_no_extrapolation_say_so() {
-        // Highest point 0.5 busy at 500 requests/s: below the knee; without extrapolation the
-        // sentence ends there.
-        let pts = [(1.0, 100.0, 0.1), (5.0, 500.0, 0.5)];
+        // Highest point 0.5 busy at 500 requests/s at the balancer (450 of them the users'
+        // own): below the knee; without extrapolation the sentence ends there.
+        let pts = [pt(1.0, 90.0, 100.0, 0.1), pt(5.0, 450.0, 500.0, 0.5)];
         assert_eq!(
             bottleneck_line("the workers", "n", "b", &pts, false).unwrap_or_default(),
-            "b: the utilisation of the workers stays below 0.9 up to n = 5 (500 requests/s offered, 0.500 busy)."
+            "b: the utilisation of the workers stays below 0.9 up to n = 5 (offered load 450 requests/s, 500 at the \
+             balancer, 0.500 busy)."
         );
     }
 
     #[test]
     fn a_bottleneck_is_placed_between_two_points_and_extrapolated() {
-        // Utilisation 0.3, 0.6, 0.95 at 300, 600, 950 requests/s: the knee lies between the
-        // second and third point; 600 / 0.6 = 1000 requests/s at full utilisation.
-        let pts = [(10.0, 300.0, 0.3), (20.0, 600.0, 0.6), (30.0, 950.0, 0.95)];
+        // Utilisation 0.3, 0.6, 0.95 at 300, 600, 950 requests/s at the balancer: the knee lies
+        // between the second and third point; 600 / 0.6 = 1000 requests/s at full utilisation
+        // (the utilisation law applies to every request the balancer passes on).
+        let pts = [
+            pt(10.0, 290.0, 300.0, 0.3),
+            pt(20.0, 580.0, 600.0, 0.6),
+            pt(30.0, 870.0, 950.0, 0.95),
+        ];
         assert_eq!(
             bottleneck_line("the store", "users/s", "a", &pts, true).unwrap_or_default(),
             "a: the utilisation of the store reaches 0.9 (the bottleneck) between users/s = 20 \
-             (600 requests/s offered, 0.600 busy) and users/s = 30 (950 requests/s offered, 0.950 busy); from users/s = 20 \
-             (600 requests/s offered, 0.600 busy), utilisation grows in proportion to load and reaches 1 near 1000 requests/s offered."
+             (offered load 580 requests/s, 600 at the balancer, 0.600 busy) and users/s = 30 (offered load 870 requests/s, \
+             950 at the balancer, 0.950 busy); from users/s = 20 (offered load 580 requests/s, 600 at the balancer, 0.600 \
+             busy), utilisation grows in proportion to load and reaches 1 near 1000 requests/s at the balancer."
         );
     }
 

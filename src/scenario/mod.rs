@@ -9,6 +9,7 @@ mod check;
 mod display;
 pub mod load;
 pub mod raw;
+pub mod resolved;
 
 use crate::balancer::registry::PolicyInfo;
 use crate::balancer::{BalancerConf, CheckedConf, FailurePolicy, HashKey, Method};

@@ -44,146 +44,22 @@
 //! result), so it does not fit `--shard`'s fixed slices of the grid; it runs on one machine.
 
 use super::grid::{AxesFrom, Mode, Sweep};
-use super::output::{self, MANIFEST, Manifest};
+use super::output;
 use super::spec;
-use crate::dist::suggest;
 use crate::error::{Error, Result};
-use crate::metrics::SummaryRow;
 use crate::metrics::round6;
-use crate::metrics::stats::{Estimate, estimate};
-use crate::output::OutputDir;
+use crate::metrics::stats::Estimate;
 use crate::runner;
 use crate::scenario::Scenario;
 use crate::sim;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::collections::BTreeMap;
-use std::io::{IsTerminal, Write};
-use std::path::{Path, PathBuf};
+use std::io::IsTerminal;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Cmp {
-    Lt,
-    Le,
-    Gt,
-    Ge,
-}
-
-/// A target such as `latency_p99_ms<300`.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Target {
-    pub metric: String,
-    pub cmp: Cmp,
-    pub value: f64,
-}
-
-impl Target {
-    /// Parses `METRIC<VALUE`, `METRIC<=VALUE`, `METRIC>VALUE` or `METRIC>=VALUE`.
-    pub fn parse(s: &str) -> Result<Target> {
-        let bad = |m: String| Error::bad_input(format!("--target '{s}': {m}"));
-        let pos = s
-            .find(['<', '>'])
-            .ok_or_else(|| bad("expected METRIC<VALUE or METRIC>VALUE, e.g. --target 'latency_p99_ms<300'".into()))?;
-        let metric = s[..pos].trim();
-        let rest = &s[pos..];
-        let (cmp, value) = if let Some(v) = rest.strip_prefix("<=") {
-            (Cmp::Le, v)
-        } else if let Some(v) = rest.strip_prefix(">=") {
-            (Cmp::Ge, v)
-        } else if let Some(v) = rest.strip_prefix('<') {
-            (Cmp::Lt, v)
-        } else {
-            (Cmp::Gt, &rest[1..])
-        };
-        if !SummaryRow::METRICS.contains(&metric) {
-            return Err(bad(format!(
-                "unknown metric `{metric}`{}; metrics: {}",
-                suggest(metric, SummaryRow::METRICS),
-                SummaryRow::METRICS.join(", ")
-            )));
-        }
-        let value: f64 = value
-            .trim()
-            .parse()
-            .ok()
-            .filter(|v: &f64| v.is_finite())
-            .ok_or_else(|| bad(format!("`{}` is not a number", value.trim())))?;
-        Ok(Target {
-            metric: metric.to_string(),
-            cmp,
-            value,
-        })
-    }
-
-    /// The end of the confidence interval that must clear the target.
-    pub fn bound(&self, e: &Estimate) -> f64 {
-        match self.cmp {
-            Cmp::Lt | Cmp::Le => e.mean + e.ci95,
-            Cmp::Gt | Cmp::Ge => e.mean - e.ci95,
-        }
-    }
-
-    /// Met when the whole 95% interval is on the right side.
-    pub fn met(&self, e: &Estimate) -> bool {
-        let b = self.bound(e);
-        match self.cmp {
-            Cmp::Lt => b < self.value,
-            Cmp::Le => b <= self.value,
-            Cmp::Gt => b > self.value,
-            Cmp::Ge => b >= self.value,
-        }
-    }
-}
-
-impl std::fmt::Display for Target {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let op = match self.cmp {
-            Cmp::Lt => "<",
-            Cmp::Le => "<=",
-            Cmp::Gt => ">",
-            Cmp::Ge => ">=",
-        };
-        write!(f, "{}{op}{}", self.metric, self.value)
-    }
-}
-
-impl Target {
-    /// How far the interval's end is from the target, as a percentage of the target (positive:
-    /// met with room to spare; negative: missed). Empty (NaN) for a target of 0.
-    pub fn margin_pct(&self, e: &Estimate) -> f64 {
-        let b = self.bound(e);
-        let slack = match self.cmp {
-            Cmp::Lt | Cmp::Le => self.value - b,
-            Cmp::Gt | Cmp::Ge => b - self.value,
-        };
-        if self.value == 0.0 {
-            f64::NAN
-        } else {
-            100.0 * slack / self.value.abs()
-        }
-    }
-}
-
-/// The columns `--minimize` accepts: the costs, whose fixed part bounds them from below.
-pub const OBJECTIVES: &[&str] = &[
-    "cost_total_per_h",
-    "cost_backends_per_h",
-    "cost_store_per_h",
-    "cost_network_per_h",
-    "cost_lost_per_h",
-];
-
-/// Checks a `--minimize` column.
-pub fn parse_objective(s: &str) -> Result<String> {
-    let s = s.trim();
-    if OBJECTIVES.contains(&s) {
-        return Ok(s.to_string());
-    }
-    Err(Error::bad_input(format!(
-        "--minimize {s}: not a cost column{}; choose one of: {}",
-        suggest(s, OBJECTIVES),
-        OBJECTIVES.join(", ")
-    )))
-}
+mod cache;
+mod target;
+pub use cache::{Cache, RUNS};
+pub use target::{Cmp, OBJECTIVES, Target, parse_objective};
 
 /// A lower bound of `objective` for strategy `s` at a point, known before simulating it.
 fn lower_bound(sc: &Scenario, s: usize, objective: &str) -> f64 {
@@ -382,141 +258,6 @@ pub fn largest_passing(n: usize, known: impl Fn(usize) -> Option<bool>) -> std::
         }
     }
     Ok(Some(pass))
-}
-
-/// The simulations a plan has run, by (strategy, point, replication), and the file they are
-/// appended to (`plan_runs.csv`, the rows formatted as in `sweep.csv`).
-pub struct Cache {
-    rows: BTreeMap<(usize, usize, u32), SummaryRow>,
-    file: Option<(PathBuf, std::fs::File)>,
-    /// Rows read back by `--resume`.
-    pub resumed: usize,
-}
-
-pub const RUNS: &str = "plan_runs.csv";
-
-impl Cache {
-    /// Keeps the simulations in memory only.
-    pub fn memory() -> Cache {
-        Cache {
-            rows: BTreeMap::new(),
-            file: None,
-            resumed: 0,
-        }
-    }
-
-    /// Opens `dir/plan_runs.csv` for this sweep: afresh, or (`resume`) keeping its complete
-    /// rows when `dir/sweep.toml` says they belong to the same sweep.
-    pub fn open(dir: &Path, sweep: &Sweep, resume: bool) -> Result<Cache> {
-        let manifest = Manifest::new(sweep, super::Shard::WHOLE)?;
-        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        let path = dir.join(RUNS);
-        let mut rows = BTreeMap::new();
-        let mut valid_len = 0;
-        let mut header_ok = false;
-        if resume {
-            let found = Manifest::read(dir).map_err(|e| {
-                Error::bad_input(format!("--resume: {e}; to start this plan afresh, leave out --resume"))
-            })?;
-            if found.fingerprint != manifest.fingerprint {
-                return Err(Error::bad_input(format!(
-                    "--resume: {} holds another plan's simulations (fingerprint {}, this one is {}): the \
-                     scenario, --set, --vary, --replications or the sessim version differ; choose another \
-                     --out, or leave out --resume to start afresh",
-                    dir.display(),
-                    found.fingerprint,
-                    manifest.fingerprint
-                )));
-            }
-            let bytes = match std::fs::read(&path) {
-                Ok(b) => b,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-                Err(e) => return Err(Error::io(&path, e)),
-            };
-            let existing = output::read_existing(&bytes, &manifest.columns);
-            header_ok = existing.header_ok;
-            valid_len = existing.valid_len;
-            let first = 1 + sweep.axes.len();
-            let head = csv::StringRecord::from(manifest.columns[first..].to_vec());
-            for (k, r) in existing.rows.iter().enumerate() {
-                let bad = || {
-                    Error::bad_input(format!(
-                        "--resume: {} row {} is not a run of this plan: the file was changed; delete the \
-                         folder and start afresh",
-                        path.display(),
-                        k + 2
-                    ))
-                };
-                let point: usize = r[0].parse().map_err(|_| bad())?;
-                let summary = csv::StringRecord::from(r.iter().skip(first).collect::<Vec<_>>());
-                let row: SummaryRow = summary.deserialize(Some(&head)).map_err(|_| bad())?;
-                let s = sweep
-                    .strategies
-                    .iter()
-                    .position(|l| *l == row.strategy)
-                    .ok_or_else(bad)?;
-                if point >= sweep.points.len() || row.replication >= sweep.replications {
-                    return Err(bad());
-                }
-                rows.insert((s, point, row.replication), row);
-            }
-        }
-        let mut m = OutputDir::create(dir)?;
-        m.bytes(MANIFEST, manifest.text()?.as_bytes())?;
-        m.commit()?;
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(|e| Error::io(&path, e))?;
-        if header_ok {
-            f.set_len(valid_len).map_err(|e| Error::io(&path, e))?;
-            std::io::Seek::seek(&mut f, std::io::SeekFrom::End(0)).map_err(|e| Error::io(&path, e))?;
-        } else {
-            f.set_len(0).map_err(|e| Error::io(&path, e))?;
-            f.write_all(&output::record_bytes(&manifest.columns)?)
-                .map_err(|e| Error::io(&path, e))?;
-        }
-        Ok(Cache {
-            resumed: rows.len(),
-            rows,
-            file: Some((path, f)),
-        })
-    }
-
-    fn has(&self, s: usize, p: usize, reps: u32) -> bool {
-        (0..reps).all(|r| self.rows.contains_key(&(s, p, r)))
-    }
-
-    fn insert(&mut self, sweep: &Sweep, s: usize, p: usize, r: u32, row: SummaryRow) -> Result<()> {
-        if let Some((path, f)) = &mut self.file {
-            let bytes = output::row_bytes(p, &sweep.points[p].values, &row, None)?;
-            f.write_all(&bytes).map_err(|e| Error::io(path.clone(), e))?;
-        }
-        self.rows.insert((s, p, r), row);
-        Ok(())
-    }
-
-    fn flush(&mut self) -> Result<()> {
-        if let Some((path, f)) = &mut self.file {
-            f.flush().map_err(|e| Error::io(path.clone(), e))?;
-        }
-        Ok(())
-    }
-
-    fn evaluate(&self, s: usize, p: usize, reps: u32, targets: &[Target], objective: &str) -> Evaluated {
-        let mine: Vec<&SummaryRow> = (0..reps).filter_map(|r| self.rows.get(&(s, p, r))).collect();
-        let est = |m: &str| estimate(&mine.iter().filter_map(|r| r.metric(m)).collect::<Vec<_>>());
-        let estimates: Vec<Estimate> = targets.iter().map(|t| est(&t.metric)).collect();
-        let met = targets.iter().zip(&estimates).all(|(t, e)| t.met(e));
-        Evaluated {
-            point: p,
-            estimates,
-            objective: est(objective),
-            met,
-        }
-    }
 }
 
 /// How to search.

@@ -386,3 +386,61 @@ fn check_of_a_replay_shows_only_what_applies_to_it() {
         assert!(!out.contains(absent), "`{absent}` in {out}");
     }
 }
+
+#[test]
+fn checks_output_is_a_scenario_that_runs_to_the_same_bytes() {
+    // `sessim check` prints the resolved scenario (the summary as `#` comments): saved as it
+    // is, `sessim run` accepts it and writes the same result files as the original file does
+    // (round trip of every key: src/scenario/resolved_tests.rs). Tomcat replication with its
+    // crashes at 6 and 7 min covers faults, stores and the per-strategy sections.
+    let d = tempfile::tempdir().unwrap();
+    let cases: [(&str, &[&str]); 2] = [
+        (
+            "scenarios/quick-start.toml",
+            &["--set", "duration=2m", "--replications", "2"],
+        ),
+        (
+            "scenarios/tomcat-replication.toml",
+            &["--set", "duration=8m", "--replications", "2"],
+        ),
+    ];
+    for (i, (file, sets)) in cases.iter().enumerate() {
+        let mut args = vec!["check", file];
+        args.extend_from_slice(sets);
+        let o = sessim(&repo(), &args);
+        assert_eq!(o.status.code(), Some(0), "{file}: {}", stderr(&o));
+        let resolved = d.path().join(format!("resolved{i}.toml"));
+        fs::write(&resolved, &o.stdout).unwrap();
+        let (a, b) = (d.path().join(format!("a{i}")), d.path().join(format!("b{i}")));
+        let mut run_a = vec!["run", file, "--quiet", "--no-charts", "--out", a.to_str().unwrap()];
+        run_a.extend_from_slice(sets);
+        let o = sessim(&repo(), &run_a);
+        assert_eq!(o.status.code(), Some(0), "{file}: {}", stderr(&o));
+        let o = sessim(
+            &repo(),
+            &[
+                "run",
+                resolved.to_str().unwrap(),
+                "--quiet",
+                "--no-charts",
+                "--out",
+                b.to_str().unwrap(),
+            ],
+        );
+        assert_eq!(o.status.code(), Some(0), "resolved {file}: {}", stderr(&o));
+        for f in [
+            "summary.csv",
+            "backends.csv",
+            "timeseries.csv",
+            "faults.csv",
+            "stores.csv",
+        ] {
+            let (x, y) = (fs::read(a.join(f)), fs::read(b.join(f)));
+            assert!(x.is_ok() || f == "faults.csv", "{file}: no {f}");
+            assert!(
+                x.ok() == y.ok(),
+                "{file}: {f} differs between the file and its resolved form"
+            );
+        }
+    }
+}

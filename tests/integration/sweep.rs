@@ -478,6 +478,17 @@ fn plan_command_writes_plan_csv_and_rejects_bad_targets() {
         "{}",
         lines[5]
     );
+    // One chart per target against the searched axis, the target drawn and labelled.
+    assert!(
+        out.contains("plan_backend_utilization_vs_backends_count, plan_errors_vs_backends_count"),
+        "{out}"
+    );
+    let svg = fs::read_to_string(d.path().join("p/charts/plan_backend_utilization_vs_backends_count.svg")).unwrap();
+    assert!(
+        svg.contains("target backend utilisation &lt; 0.3"),
+        "the target's label"
+    );
+    assert!(d.path().join("p/charts/plan_errors_vs_backends_count.png").is_file());
 
     let e = fails(
         d.path(),

@@ -82,10 +82,12 @@ fn mean_or_nan(v: &[f64]) -> f64 {
     }
 }
 
+mod plan;
 mod run;
 mod sweep;
 #[cfg(test)]
 mod tests;
 
+pub use plan::*;
 pub use run::*;
 pub use sweep::*;

@@ -149,8 +149,8 @@ pub fn axis_label(key: &str) -> String {
 /// The x axis of a slice's charts: the swept values, or for a sweep of
 /// `workload.users_per_second` the offered load, the users' own requests per second
 /// measured at each point (`offered_rps x user_requests / requests`: the request rate with
-/// re-logins left out, the same for every strategy since they see the same users; the mean
-/// over strategies and replications). The slice's points keep their order.
+/// re-logins left out, nearly the same for every strategy since they see the same users; the
+/// mean over strategies and replications). The slice's points keep their order.
 pub struct XAxis {
     /// The slice, its x values replaced when the axis is the offered load.
     pub slice: Slice,
@@ -162,6 +162,31 @@ pub struct XAxis {
 
 /// The label of the offered-load axis.
 pub const OFFERED_LOAD: &str = "offered load [requests/s]";
+
+/// The offered load at sweep point `point`: the users' own requests per second,
+/// `offered_rps x user_requests / requests` of each row (the request rate at the balancer
+/// without the re-logins a strategy causes), the mean over the point's strategies and
+/// replications; NaN without rows: the charts' x axis.
+pub fn offered_load(t: &SweepTables, point: usize) -> f64 {
+    let v: Vec<f64> = t
+        .rows
+        .iter()
+        .filter(|r| r.point == point && r.summary.requests > 0)
+        .map(|r| users_own_rps(&r.summary))
+        .collect();
+    mean_or_nan(&v)
+}
+
+/// One run's offered load: its users' own requests per second, `offered_rps x user_requests /
+/// requests` (NaN without requests). Users wait for each answer before they think and ask
+/// again, so a strategy that makes them wait longer is offered slightly less.
+pub fn users_own_rps(r: &SummaryRow) -> f64 {
+    if r.requests == 0 {
+        f64::NAN
+    } else {
+        r.offered_rps * r.user_requests as f64 / r.requests as f64
+    }
+}
 
 /// See [`XAxis`]: the offered load needs the `offered_rps` and `user_requests` columns, and a
 /// finite, positive value at every point; otherwise the axis stays the swept key.
@@ -181,13 +206,7 @@ pub fn x_axis(t: &SweepTables, slice: &Slice) -> XAxis {
     }
     let mut points = Vec::with_capacity(slice.points.len());
     for (_, p) in &slice.points {
-        let v: Vec<f64> = t
-            .rows
-            .iter()
-            .filter(|r| r.point == *p && r.summary.requests > 0)
-            .map(|r| r.summary.offered_rps * r.summary.user_requests as f64 / r.summary.requests as f64)
-            .collect();
-        let x = mean_or_nan(&v);
+        let x = offered_load(t, *p);
         if !(x.is_finite() && x > 0.0) {
             return keep();
         }
