@@ -629,9 +629,28 @@ fn balancer(b: &BalancerConfig) -> Tbl {
             put(&mut t, "lb_policy", line);
             put(&mut t, "lb_retries", cd.retries as i64);
             put(&mut t, "lb_try_duration", dur(cd.try_duration));
+            if cd.try_interval > SimTime::ZERO {
+                put(&mut t, "lb_try_interval", dur(cd.try_interval));
+            }
             put(&mut t, "fail_duration", dur(cd.fail_duration));
             if cd.fail_duration > SimTime::ZERO {
                 put(&mut t, "max_fails", cd.max_fails as i64);
+                // The passive keys need fail_duration (the loader says so); each is written
+                // only when set, as Caddy's defaults are "none".
+                if !cd.unhealthy_status.is_empty() {
+                    let statuses: Vec<Value> = cd
+                        .unhealthy_status
+                        .iter()
+                        .map(|&c| Value::String(if c < 100 { format!("{c}xx") } else { c.to_string() }))
+                        .collect();
+                    put(&mut t, "unhealthy_status", Value::Array(statuses));
+                }
+                if cd.unhealthy_latency > SimTime::ZERO {
+                    put(&mut t, "unhealthy_latency", dur(cd.unhealthy_latency));
+                }
+                if cd.unhealthy_request_count > 0 {
+                    put(&mut t, "unhealthy_request_count", cd.unhealthy_request_count as i64);
+                }
             }
             if let Some(i) = cd.health_interval {
                 put(&mut t, "health_interval", dur(i));

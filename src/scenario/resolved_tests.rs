@@ -288,7 +288,7 @@ faults = []
 
 [[strategy]]
 label = "caddy"
-balancer = {{ policy = "caddy", lb_policy = "cookie lb s3cret", lb_retries = 2, lb_try_duration = "3s", fail_duration = "10s", max_fails = 2, health_interval = "5s" }}
+balancer = {{ policy = "caddy", lb_policy = "cookie lb s3cret", lb_retries = 2, lb_try_duration = "3s", lb_try_interval = "100ms", fail_duration = "10s", max_fails = 2, unhealthy_status = ["5xx", 404], unhealthy_latency = "2s", unhealthy_request_count = 40, health_interval = "5s" }}
 backends.servers = [{{ name = "web1", max_conns = 7 }}, {{ name = "web2" }}]
 faults = []
 
