@@ -5,7 +5,9 @@
 //! and says what to change. Unknown keys are rejected with the nearest valid key suggested.
 #![warn(missing_docs)]
 
+mod apache;
 mod balancer;
+mod balancer_import;
 mod caddy;
 mod envoy_kube;
 mod faults;
