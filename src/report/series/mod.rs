@@ -82,12 +82,14 @@ fn mean_or_nan(v: &[f64]) -> f64 {
     }
 }
 
+mod over_time;
 mod plan;
 mod run;
 mod sweep;
 #[cfg(test)]
 mod tests;
 
+pub use over_time::*;
 pub use plan::*;
 pub use run::*;
 pub use sweep::*;
