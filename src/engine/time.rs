@@ -11,18 +11,24 @@ use std::ops::{Add, AddAssign, Sub};
 pub struct SimTime(pub u64);
 
 impl SimTime {
+    /// The start of a run.
     pub const ZERO: SimTime = SimTime(0);
+    /// The largest time (about 584 years): "never".
     pub const MAX: SimTime = SimTime(u64::MAX);
 
+    /// `ns` nanoseconds.
     pub const fn from_nanos(ns: u64) -> Self {
         SimTime(ns)
     }
+    /// `us` microseconds.
     pub const fn from_micros(us: u64) -> Self {
         SimTime(us * 1_000)
     }
+    /// `ms` milliseconds.
     pub const fn from_millis(ms: u64) -> Self {
         SimTime(ms * 1_000_000)
     }
+    /// `s` seconds.
     pub const fn from_secs(s: u64) -> Self {
         SimTime(s * 1_000_000_000)
     }
@@ -35,15 +41,19 @@ impl SimTime {
         // (`f64::round` is not one instruction on baseline x86-64); the cast saturates.
         SimTime((s * 1e9 + 0.5) as u64)
     }
+    /// The time in nanoseconds.
     pub const fn as_nanos(self) -> u64 {
         self.0
     }
+    /// The time in seconds.
     pub fn as_secs_f64(self) -> f64 {
         self.0 as f64 / 1e9
     }
+    /// The time in milliseconds.
     pub fn as_millis_f64(self) -> f64 {
         self.0 as f64 / 1e6
     }
+    /// `self - other`, or zero when `other` is later.
     pub fn saturating_sub(self, other: SimTime) -> SimTime {
         SimTime(self.0.saturating_sub(other.0))
     }

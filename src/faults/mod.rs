@@ -8,6 +8,7 @@
 //! simulator carries the effects out on its model. Random
 //! failures draw from their own stream, keyed by the component, so compared strategies see the
 //! same failures at the same times.
+#![warn(missing_docs)]
 
 use crate::dist::Dist;
 use crate::engine::SimTime;
@@ -29,21 +30,38 @@ pub enum Target {
 pub enum FaultKind {
     /// The process dies: in-flight requests fail, local state is lost, the node refuses
     /// connections until it restarts (after `downtime`, or never).
-    Crash { downtime: Option<SimTime> },
+    Crash {
+        /// How long the node stays down (`None`: for the rest of the run).
+        downtime: Option<SimTime>,
+    },
     /// The application dies behind a live web server, which answers 502 itself.
-    AppDown { downtime: Option<SimTime> },
+    AppDown {
+        /// How long the application stays down (`None`: for the rest of the run).
+        downtime: Option<SimTime>,
+    },
     /// Graceful: the balancer stops sending new users, in-flight requests finish, then the
     /// node stops; it restarts after `downtime` (or never).
-    Drain { downtime: Option<SimTime> },
+    Drain {
+        /// How long the node stays stopped after the drain (`None`: for the rest of the run).
+        downtime: Option<SimTime>,
+    },
     /// Service times multiplied by `factor` for `duration`.
-    Slow { factor: f64, duration: SimTime },
+    Slow {
+        /// The multiplier of every service time.
+        factor: f64,
+        /// How long the slowdown lasts.
+        duration: SimTime,
+    },
 }
 
 /// One scheduled fault.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Fault {
+    /// When it starts.
     pub at: SimTime,
+    /// What it strikes.
     pub target: Target,
+    /// What it does.
     pub kind: FaultKind,
 }
 
@@ -51,6 +69,7 @@ pub struct Fault {
 /// `mttr`, again and again.
 #[derive(Clone, Debug)]
 pub struct RandomFailures {
+    /// The components that fail, each on its own schedule.
     pub targets: Vec<Target>,
     /// Time between failures (from repair to the next failure) [s].
     pub mtbf: Dist,
@@ -63,11 +82,14 @@ pub struct RandomFailures {
 /// Everything a scenario says about failures.
 #[derive(Clone, Debug, Default)]
 pub struct FaultPlan {
+    /// The `[[faults]]` at fixed times, in file order.
     pub scheduled: Vec<Fault>,
+    /// The random failures (`[[faults]]` with `mtbf`).
     pub random: Vec<RandomFailures>,
 }
 
 impl FaultPlan {
+    /// Whether the scenario has no fault at all.
     pub fn is_empty(&self) -> bool {
         self.scheduled.is_empty() && self.random.is_empty()
     }
@@ -76,15 +98,22 @@ impl FaultPlan {
 /// A primitive change of state, as the simulator applies it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Action {
+    /// The process dies.
     Crash,
+    /// A dead or stopped process starts again.
     Restart,
+    /// The application dies behind its web server.
     AppDown,
+    /// The application is back.
     AppUp,
+    /// The balancer stops sending new users; the node stops once its requests are done.
     DrainStart,
     /// Service-time factor in thousandths (so that actions stay `Eq` and `Ord`).
     SlowStart {
+        /// The service-time factor times 1000.
         factor_milli: u32,
     },
+    /// Service times are back to normal.
     SlowEnd,
 }
 
@@ -158,11 +187,15 @@ pub fn backend_effects(action: Action, now: BackendNow) -> Vec<Effect> {
 /// faults first, in file order; then random failures numbered as they occur).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Scheduled {
+    /// When it happens.
     pub at: SimTime,
     /// Order among simultaneous actions: the order they were generated in.
     pub seq: u64,
+    /// What it happens to.
     pub target: Target,
+    /// What happens.
     pub action: Action,
+    /// The index of the fault it belongs to.
     pub fault: u32,
     /// For a random failure's repair: the stream that draws its next failure.
     stream: Option<u32>,

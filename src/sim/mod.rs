@@ -33,6 +33,7 @@
 //! ([`Ev::Check`]) see each backend's real liveness and mark it down after `fall` failures.
 //! Simplifications: a refused connection takes no time; health checks are TCP checks (a live
 //! web server passes them even when its application is down) and stop when arrivals stop.
+#![warn(missing_docs)]
 
 //!
 //! The files: this one holds the model's types and the event loop; `request.rs` the life of a

@@ -31,6 +31,7 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// The name written in the `outcome` column.
     pub fn name(self) -> &'static str {
         match self {
             Outcome::Ok => "ok",
@@ -45,19 +46,27 @@ impl Outcome {
 /// One row of the trace.
 #[derive(Serialize)]
 pub struct TraceRow<'a> {
+    /// The strategy's label.
     pub strategy: &'a str,
+    /// The replication (0-based).
     pub replication: u32,
     /// A replayed request's log line; a synthetic request's index within its user (0 = login).
     pub request: u64,
+    /// The user's index in arrival order (a replayed log's user in order of appearance).
     pub user: u64,
+    /// The client address the balancer saw.
     pub client_ip: IpAddr,
+    /// When the request reached the balancer [s of simulated time].
     pub arrival_s: f64,
     /// The server's 0-based position in the balancer's server list; empty when none was tried.
     pub backend_index: Option<u32>,
+    /// That server's name; empty when none was tried.
     pub backend: &'a str,
     /// Connection attempts made.
     pub attempts: u32,
+    /// How it ended ([`Outcome::name`]).
     pub outcome: &'static str,
+    /// From arrival at the balancer to the end of the response [ms].
     pub latency_ms: f64,
     /// Whether the request found its session; empty when it did not look one up.
     pub session_found: Option<bool>,
@@ -94,6 +103,7 @@ impl Tracer {
         self.all || rng::key(identity) < self.below
     }
 
+    /// Writes `row` (the first write error is kept in [`Tracer::error`]).
     pub fn row(&mut self, row: &TraceRow<'_>) {
         if self.error.is_none()
             && let Err(e) = self.w.serialize(row)

@@ -12,6 +12,8 @@ use rand::RngExt;
 use rand_distr::{Distribution, Zipf};
 use std::net::Ipv4Addr;
 
+/// The client addresses of one replication: /24 networks (uniform or Zipf-skewed), hosts
+/// within them, and the shared NAT addresses.
 pub struct AddressPool {
     networks: u32,
     nat_share: f64,
@@ -26,6 +28,7 @@ pub struct AddressPool {
 const MULT: u32 = 0x9E_37_79;
 
 impl AddressPool {
+    /// The pool `m` describes, for replication `rep` of a run with `seed`.
     pub fn new(m: &AddressModel, seed: u64, rep: u32) -> Self {
         let zipf = if m.network_skew > 0.0 {
             Zipf::new(m.networks as f64, m.network_skew).ok()

@@ -10,6 +10,8 @@ use crate::engine::rng::{self, SimRng, Stream};
 use crate::scenario::{ProfileStep, Workload};
 use rand_distr::{Distribution, Exp1};
 
+/// The arrival times of new users: a Poisson process whose rate follows the workload's
+/// profile (exact for a piecewise-constant rate).
 pub struct Arrivals {
     rng: SimRng,
     base_rate: f64,
@@ -23,6 +25,7 @@ pub struct Arrivals {
 }
 
 impl Arrivals {
+    /// The arrivals of replication `rep` of a run with `seed`.
     pub fn new(w: &Workload, seed: u64, rep: u32) -> Self {
         let steps = if w.profile.is_empty() {
             vec![(0.0, 1.0)]

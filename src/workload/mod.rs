@@ -4,6 +4,7 @@
 //! Everything about user k is drawn from generators keyed by `(seed, replication, k)` (see
 //! [`crate::engine::rng`]), so every strategy of a scenario sees exactly the same users. This
 //! module knows nothing about balancers, backends or stores.
+#![warn(missing_docs)]
 
 pub mod addresses;
 pub mod arrivals;
@@ -26,9 +27,13 @@ pub struct UserProfile {
     pub id: u64,
     /// Key of the user's per-request generators (think and service times, pages).
     pub key: u64,
+    /// Its `[[workload.class]]`, by position.
     pub class: u16,
+    /// Its client address.
     pub addr: std::net::Ipv4Addr,
+    /// Whether its browser keeps cookies.
     pub accepts_cookies: bool,
+    /// Whether it logs in (and so has a session).
     pub login: bool,
     /// Requests besides the login request.
     pub requests: u32,
@@ -51,6 +56,7 @@ pub struct Population {
 pub const RELOGIN_INDEX: u64 = 1 << 40;
 
 impl Population {
+    /// The users of replication `rep` of a run with `seed`.
     pub fn new(w: &Workload, seed: u64, rep: u32) -> Self {
         let classes = if w.classes.len() > 1 {
             WeightedIndex::new(w.classes.iter().map(|c| c.share)).ok()

@@ -44,6 +44,7 @@ impl<E> Default for BinaryQueue<E> {
 }
 
 impl<E> BinaryQueue<E> {
+    /// An empty queue at time zero.
     pub fn new() -> Self {
         BinaryQueue {
             heap: BinaryHeap::with_capacity(1024),
@@ -86,10 +87,12 @@ impl<E> BinaryQueue<E> {
         self.heap.peek().map(|e| &e.event)
     }
 
+    /// The number of pending events.
     pub fn len(&self) -> usize {
         self.heap.len()
     }
 
+    /// Whether no event is pending.
     pub fn is_empty(&self) -> bool {
         self.heap.is_empty()
     }

@@ -86,6 +86,7 @@ fn time_of(key: u128) -> u64 {
 }
 
 impl<E> LadderQueue<E> {
+    /// An empty queue at time zero.
     pub fn new() -> Self {
         LadderQueue {
             bottom: Vec::with_capacity(THRES),
@@ -253,10 +254,12 @@ impl<E> LadderQueue<E> {
         self.bottom.last().map(|e| &e.1)
     }
 
+    /// The number of pending events.
     pub fn len(&self) -> usize {
         self.len
     }
 
+    /// Whether no event is pending.
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }

@@ -61,6 +61,7 @@ fn bucket_of(key: u128, last: u128) -> usize {
 }
 
 impl<E> RadixQueue<E> {
+    /// An empty queue at time zero.
     pub fn new() -> Self {
         RadixQueue {
             front: Vec::with_capacity(SORT_AT_MOST),
@@ -181,10 +182,12 @@ impl<E> RadixQueue<E> {
         self.front.last().map(|e| &e.1)
     }
 
+    /// The number of pending events.
     pub fn len(&self) -> usize {
         self.len
     }
 
+    /// Whether no event is pending.
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }

@@ -14,6 +14,7 @@
 
 use super::{LineFormat, LogRecord, parse_addr, parse_clf_time, path_of_request};
 
+/// HAProxy's `option httplog` line.
 #[derive(Clone, Debug, Default)]
 pub struct HaproxyFormat;
 

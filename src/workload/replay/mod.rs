@@ -28,11 +28,15 @@ pub struct LogRecord {
     pub time_ns: i64,
     /// Whether `time_ns` has sub-second resolution; if not, [`spread`] spreads it.
     pub subsecond: bool,
+    /// The client address (`$remote_addr`, HAProxy's client ip, a CSV column).
     pub client_ip: IpAddr,
     /// A client identifier (session cookie, client id column) when the log has one.
     pub client_id: Option<String>,
+    /// The `User-Agent`, when logged (it tells apart users behind one address).
     pub user_agent: Option<String>,
+    /// The request's path and query.
     pub path: Option<String>,
+    /// The response's body bytes, when logged.
     pub bytes: Option<u64>,
     /// Time the backend took [s] (`$request_time`, HAProxy's Tr timer, a CSV column).
     pub service_time: Option<f64>,
@@ -43,7 +47,9 @@ pub struct LogRecord {
 /// A line that did not parse, with its 1-based number and the reason.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BadLine {
+    /// The line number (1-based).
     pub line: u64,
+    /// Why it did not parse.
     pub reason: String,
 }
 
@@ -56,6 +62,8 @@ pub const KEEP_BAD: usize = 10;
 
 /// A log format: turns one line (without its newline) into a record.
 pub trait LineFormat {
+    /// The record on line `number`, `None` for a line that holds no request (a comment, a
+    /// header), or why it does not parse.
     fn parse(&self, line: &str, number: u64) -> Result<Option<LogRecord>, String>;
 }
 
@@ -65,12 +73,16 @@ pub struct LogReader<R: BufRead, F: LineFormat> {
     format: F,
     line: u64,
     buf: Vec<u8>,
+    /// Malformed lines seen so far.
     pub bad_count: u64,
+    /// The first [`KEEP_BAD`] of them.
     pub bad: Vec<BadLine>,
+    /// Lines read so far.
     pub lines_read: u64,
 }
 
 impl<R: BufRead, F: LineFormat> LogReader<R, F> {
+    /// A reader of `input` in `format`.
     pub fn new(input: R, format: F) -> Self {
         LogReader {
             input,

@@ -35,7 +35,9 @@ pub struct ReplayRequest {
     pub user: u64,
     /// Whether it is the first request of its user's session.
     pub first: bool,
+    /// The client address.
     pub addr: IpAddr,
+    /// The request's path, when logged.
     pub path: Option<String>,
     /// Service time from the log [s], when it is to be used.
     pub service_time: Option<f64>,
@@ -46,9 +48,11 @@ pub struct ReplayRequest {
 pub struct ReplayReport {
     /// The log as named in messages.
     pub file: String,
+    /// Lines read.
     pub lines: u64,
     /// Requests replayed (copies included).
     pub requests: u64,
+    /// Malformed lines.
     pub bad_count: u64,
     /// The first malformed lines.
     pub bad: Vec<BadLine>,

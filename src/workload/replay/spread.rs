@@ -7,6 +7,7 @@
 use super::LogRecord;
 use std::collections::VecDeque;
 
+/// Spreads the requests logged within one second evenly over it, in log order.
 pub struct Spreader {
     pending: VecDeque<LogRecord>,
     ready: VecDeque<LogRecord>,
@@ -19,6 +20,7 @@ impl Default for Spreader {
 }
 
 impl Spreader {
+    /// A spreader holding nothing yet.
     pub fn new() -> Self {
         Spreader {
             pending: VecDeque::new(),

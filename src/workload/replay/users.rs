@@ -20,6 +20,8 @@ pub struct Visit {
     pub first: bool,
 }
 
+/// Groups a log's requests into user sessions: by client identity, a session ending after
+/// a gap without requests.
 pub struct Sessionizer {
     gap_ns: i64,
     /// Identity hash -> (user number, last request time).
@@ -33,6 +35,7 @@ pub struct Sessionizer {
 }
 
 impl Sessionizer {
+    /// A sessionizer ending a session after `gap_ns` without requests.
     pub fn new(gap_ns: i64) -> Self {
         Sessionizer {
             gap_ns,
