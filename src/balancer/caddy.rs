@@ -1162,6 +1162,8 @@ mod tests {
         assert_eq!(wrr_run(&[1, 1, 1], 2, 0b11, 3), [Some(1), Some(0), Some(0)]);
         // One weight: `return pool[0]` even when it is not available, counter untouched.
         assert_eq!(weighted_round_robin(5, &[4], 3, 0b110), (Some(0), 5));
+        // No weights at all (JSON without `weights`) is the same `len(r.Weights) < 2` branch.
+        assert_eq!(weighted_round_robin(5, &[], 3, 0b111), (Some(0), 5));
         // None available: nothing, but the counter moved (AddUint32 ran first).
         assert_eq!(weighted_round_robin(5, &[1, 1], 2, 0), (None, 6));
         assert_eq!(weighted_round_robin(5, &[1, 1], 0, 0), (None, 5));

@@ -406,6 +406,12 @@ mod tests {
         );
         let e = import(&wrr("[3,1.5]"), None).unwrap_err();
         assert!(e.message.contains("`1.5`"), "{e}");
+        let ok = import(&wrr("[3,1]"), None).unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            matches!(&ok.conf.method, Method::Caddy(c) if c.policy == LbPolicy::WeightedRoundRobin(vec![3, 1])),
+            "{:?}",
+            ok.conf.method
+        );
         let e = import(&ADAPTED.replace("\"max_fails\"", "\"max_fail\""), None).unwrap_err();
         assert!(e.message.contains("health_checks.passive.max_fail: unknown"), "{e}");
         let e = import(&ADAPTED.replace("[5,404]", "[5,42]"), None).unwrap_err();
