@@ -29,8 +29,27 @@
 //!     the client's cookie is chosen; with no cookie or no match, `random` chooses and the
 //!     response sets the cookie (`Set-Cookie: NAME=VALUE; Path=/`). 2.6 has no
 //!     configurable fallback (that came in 2.7).
-//!   - 2.6.2 has no `weighted_round_robin` and no `client_ip_hash` (both came in 2.7):
-//!     sessim refuses them with that message.
+//! * Two policies came in Caddy 2.7; sessim models them from tag v2.7.6 (the last 2.7
+//!   release) of the same file, checked against the source only (Debian ships 2.6.2, which
+//!   refuses them):
+//!   - `weighted_round_robin W1 W2 ...` (`WeightedRoundRobinSelection`): `UnmarshalCaddyfile`
+//!     takes at least one weight, each a whole number (`strconv.Atoi`) of at least 1;
+//!     `Provision` sums them. `Select`: an empty pool gives nothing; fewer than two weights
+//!     give `pool[0]` whether it is available or not, without touching the counter.
+//!     Otherwise `index = atomic.AddUint32(&index, 1)` (the first request sees 1),
+//!     `current = index % total`, the slot is the first `i` with `current <` the running sum
+//!     of the weights; the available upstreams are collected in config order, at most as
+//!     many as there are weights, and the slot taken modulo their number picks one. The
+//!     weights need not match the upstreams in number: with fewer weights only the first
+//!     that many available upstreams are ever chosen; with more, the slots wrap. An
+//!     unavailable upstream's turns go to the next available ones (the list closes up).
+//!   - `client_ip_hash` (`ClientIPHashSelection`): `hostByHashing` on the `client_ip`
+//!     variable, which `server.go` `determineTrustedProxy` sets to the remote address
+//!     (`netip` text, no port) unless it is in `trusted_proxies` *and* the request carries a
+//!     client IP header. sessim's clients connect directly and send no `X-Forwarded-For`, so
+//!     the key is the client's address, as `ip_hash`'s. 2.7's `hostByHashing` hashes
+//!     `upstream.String() + key` (the dial first: changed in 2.7 by PR #5229), not 2.6's
+//!     `key + dial`; `client_ip_hash` uses 2.7's order, the other hash policies keep 2.6.2's.
 //! * `hosts.go` `Upstream.Available` = `Healthy() && !Full()`; `Healthy` = not marked
 //!   unhealthy by the active checker and, when the handler has passive checks at all (any
 //!   of `fail_duration`, `max_fails`, `unhealthy_*` written), `Fails() < MaxFails`; `Full` =
@@ -97,6 +116,10 @@ pub enum LbPolicy {
     Header(String),
     /// `cookie [NAME [SECRET]]`.
     Cookie { name: String, secret: String },
+    /// `weighted_round_robin W1 W2 ...` (Caddy 2.7): the weights in upstream order.
+    WeightedRoundRobin(Vec<u64>),
+    /// `client_ip_hash` (Caddy 2.7).
+    ClientIpHash,
 }
 
 impl LbPolicy {
@@ -112,10 +135,13 @@ impl LbPolicy {
             LbPolicy::UriHash => "uri_hash",
             LbPolicy::Header(_) => "header",
             LbPolicy::Cookie { .. } => "cookie",
+            LbPolicy::WeightedRoundRobin(_) => "weighted_round_robin",
+            LbPolicy::ClientIpHash => "client_ip_hash",
         }
     }
 
-    /// Parse `lb_policy NAME ARGS...` as Caddy 2.6.2's `UnmarshalCaddyfile` methods do.
+    /// Parse `lb_policy NAME ARGS...` as Caddy 2.6.2's `UnmarshalCaddyfile` methods do (and
+    /// 2.7.6's for `weighted_round_robin` and `client_ip_hash`).
     pub fn parse(name: &str, args: &[&str]) -> Result<LbPolicy, String> {
         let no_args = |p: LbPolicy| {
             if args.is_empty() {
@@ -161,20 +187,51 @@ impl LbPolicy {
                 }),
                 _ => Err("lb_policy cookie takes at most two arguments: `cookie [NAME [SECRET]]`".into()),
             },
-            "weighted_round_robin" | "client_ip_hash" => Err(format!(
-                "lb_policy {name} does not exist in Caddy 2.6 (Debian's caddy 2.6.2; it came in 2.7); use one of {}",
-                NAMES.join(", ")
-            )),
+            "client_ip_hash" => no_args(LbPolicy::ClientIpHash),
+            "weighted_round_robin" => parse_weights(args).map(LbPolicy::WeightedRoundRobin),
             _ => Err(format!(
-                "unknown lb_policy `{name}`; Caddy 2.6 has {}",
-                NAMES.join(", ")
+                "unknown lb_policy `{name}`; Caddy 2.6 has {} (and 2.7 adds {})",
+                NAMES[..9].join(", "),
+                NAMES[9..].join(", ")
             )),
         }
     }
 }
 
-/// The policies of Caddy 2.6.2.
-pub const NAMES: [&str; 9] = [
+/// `WeightedRoundRobinSelection.UnmarshalCaddyfile` (v2.7.6): one or more weights, each a
+/// whole number (`strconv.Atoi`, a leading sign allowed) of at least 1. sessim also refuses
+/// weights whose sum would not fit Go's `int` (Caddy would overflow).
+pub fn parse_weights(args: &[&str]) -> Result<Vec<u64>, String> {
+    if args.is_empty() {
+        return Err("lb_policy weighted_round_robin needs one weight per upstream, in order (e.g.                     `weighted_round_robin 3 1`)"
+            .into());
+    }
+    let mut total: i64 = 0;
+    let mut weights = Vec::with_capacity(args.len());
+    for w in args {
+        let v = match w.parse::<i64>() {
+            Ok(v) if v >= 1 => v,
+            Ok(_) => {
+                return Err(format!(
+                    "weighted_round_robin: invalid weight `{w}`: a weight must be a whole number of at least 1"
+                ));
+            }
+            Err(_) => {
+                return Err(format!(
+                    "weighted_round_robin: invalid weight `{w}`: write a whole number of at least 1"
+                ));
+            }
+        };
+        total = total
+            .checked_add(v)
+            .ok_or_else(|| "weighted_round_robin: the weights' sum is too large (over 2^63 - 1)".to_string())?;
+        weights.push(v.unsigned_abs());
+    }
+    Ok(weights)
+}
+
+/// The policies of Caddy 2.6.2, then the two that came in 2.7.
+pub const NAMES: [&str; 11] = [
     "random",
     "random_choose",
     "least_conn",
@@ -184,6 +241,8 @@ pub const NAMES: [&str; 9] = [
     "uri_hash",
     "header",
     "cookie",
+    "weighted_round_robin",
+    "client_ip_hash",
 ];
 
 /// The `reverse_proxy` settings sessim models.
@@ -368,6 +427,62 @@ pub fn host_by_hashing(key: &[u8], dials: &[String], available: u64) -> Option<u
         }
     }
     chosen
+}
+
+/// Caddy 2.7's `hostByHashing`: as [`host_by_hashing`] but FNV-1a 32 of dial + `key`
+/// (v2.7.6 `hash(up.String() + s)`; 2.6.2 hashed `s + up.String()`).
+pub fn host_by_hashing_v27(key: &[u8], dials: &[String], available: u64) -> Option<usize> {
+    let mut best = 0u32;
+    let mut chosen = None;
+    for (i, d) in dials.iter().enumerate() {
+        if !is_set(available, i) {
+            continue;
+        }
+        let h = fnv1a32(&[d.as_bytes(), key]);
+        if h > best {
+            best = h;
+            chosen = Some(i);
+        }
+    }
+    chosen
+}
+
+/// `WeightedRoundRobinSelection.Select` (v2.7.6) over `n` upstreams: returns the choice and
+/// the counter after it (advanced once per selection with two weights or more).
+pub fn weighted_round_robin(index: u32, weights: &[u64], n: usize, available: u64) -> (Option<usize>, u32) {
+    if n == 0 {
+        return (None, index);
+    }
+    if weights.len() < 2 {
+        // `return pool[0]`: no availability check, no counter.
+        return (Some(0), index);
+    }
+    let index = index.wrapping_add(1);
+    let total: u64 = weights.iter().sum();
+    let current = u64::from(index) % total.max(1);
+    let mut running = 0u64;
+    let mut slot = 0usize;
+    for (i, &w) in weights.iter().enumerate() {
+        running += w;
+        if current < running {
+            slot = i;
+            break;
+        }
+    }
+    // The first `len(weights)` available upstreams, in config order.
+    let mut upstreams = [0usize; super::MAX_SERVERS];
+    let mut len = 0usize;
+    for i in (0..n).filter(|&i| is_set(available, i)) {
+        if len == weights.len() || len == upstreams.len() {
+            break;
+        }
+        upstreams[len] = i;
+        len += 1;
+    }
+    if len == 0 {
+        return (None, index);
+    }
+    (Some(upstreams[slot % len]), index)
 }
 
 /// `round_robin`: returns the choice and the counter after it (advanced once per look).
@@ -607,6 +722,18 @@ impl Policy for CaddyBalancer {
                 let mut buf = [0u8; 64];
                 let key = super::HashKey::RemoteAddr.bytes(client, &mut buf);
                 host_by_hashing(key, &self.dials, avail)
+            }
+            LbPolicy::ClientIpHash => {
+                // client_ip without trusted proxies (or without a client IP header, which
+                // sessim's clients never send) is the remote address, as for ip_hash.
+                let mut buf = [0u8; 64];
+                let key = super::HashKey::RemoteAddr.bytes(client, &mut buf);
+                host_by_hashing_v27(key, &self.dials, avail)
+            }
+            LbPolicy::WeightedRoundRobin(w) => {
+                let (c, r) = weighted_round_robin(self.robin, w, n, avail);
+                self.robin = r;
+                c
             }
             LbPolicy::UriHash => host_by_hashing(client.uri.as_bytes(), &self.dials, avail),
             LbPolicy::Header(_) => match client.session_cookie {
@@ -956,9 +1083,22 @@ mod tests {
     }
 
     #[test]
-    fn parse_refuses_what_caddy_2_6_lacks() {
-        assert!(LbPolicy::parse("weighted_round_robin", &["3", "1"]).is_err_and(|e| e.contains("2.7")));
-        assert!(LbPolicy::parse("client_ip_hash", &[]).is_err_and(|e| e.contains("2.7")));
+    fn parse_takes_caddy_2_7_policies_and_refuses_bad_weights() {
+        // WeightedRoundRobinSelection.UnmarshalCaddyfile (v2.7.6): at least one weight, each
+        // strconv.Atoi-parsed (sign allowed) and >= 1; client_ip_hash takes no argument.
+        assert_eq!(
+            LbPolicy::parse("weighted_round_robin", &["3", "+1"]),
+            Ok(LbPolicy::WeightedRoundRobin(vec![3, 1]))
+        );
+        assert_eq!(LbPolicy::parse("client_ip_hash", &[]), Ok(LbPolicy::ClientIpHash));
+        assert!(LbPolicy::parse("client_ip_hash", &["x"]).is_err());
+        assert!(LbPolicy::parse("weighted_round_robin", &[]).is_err_and(|e| e.contains("one weight per upstream")));
+        assert!(LbPolicy::parse("weighted_round_robin", &["3", "0"]).is_err_and(|e| e.contains("`0`")));
+        assert!(LbPolicy::parse("weighted_round_robin", &["-2"]).is_err());
+        assert!(LbPolicy::parse("weighted_round_robin", &["1.5"]).is_err_and(|e| e.contains("`1.5`")));
+        let big = i64::MAX.to_string();
+        assert!(LbPolicy::parse("weighted_round_robin", &[&big, "1"]).is_err_and(|e| e.contains("too large")));
+        assert!(LbPolicy::parse("sticky", &[]).is_err_and(|e| e.contains("2.7 adds weighted_round_robin")));
         assert!(LbPolicy::parse("random_choose", &["1"]).is_err());
         assert_eq!(LbPolicy::parse("random_choose", &["3"]), Ok(LbPolicy::RandomChoose(3)));
         assert_eq!(
@@ -968,5 +1108,167 @@ mod tests {
                 secret: String::new()
             })
         );
+    }
+
+    /// `weighted_round_robin` through `n` selections from a fresh counter.
+    fn wrr_run(weights: &[u64], n: usize, avail: u64, picks: usize) -> Vec<Option<usize>> {
+        let mut index = 0;
+        (0..picks)
+            .map(|_| {
+                let (c, r) = weighted_round_robin(index, weights, n, avail);
+                index = r;
+                c
+            })
+            .collect()
+    }
+
+    #[test]
+    fn weighted_round_robin_matches_caddys_own_test() {
+        // selectionpolicies_test.go TestWeightedRoundRobinPolicy (v2.7.6): weights 3 2 1 over
+        // three upstreams give 0 0 1 1 2 0; then upstream 0 down gives 1; up again, 0; then
+        // upstream 1 full gives 2.
+        let w = [3, 2, 1];
+        let mut index = 0;
+        let mut pick = |avail: u64| {
+            let (c, r) = weighted_round_robin(index, &w, 3, avail);
+            index = r;
+            c
+        };
+        let first: Vec<Option<usize>> = (0..6).map(|_| pick(0b111)).collect();
+        assert_eq!(first, [Some(0), Some(0), Some(1), Some(1), Some(2), Some(0)]);
+        assert_eq!(pick(0b110), Some(1));
+        assert_eq!(pick(0b111), Some(0));
+        assert_eq!(pick(0b101), Some(2));
+    }
+
+    #[test]
+    fn weighted_round_robin_hand_worked_sequences() {
+        // WeightedRoundRobinSelection.Select (v2.7.6): index = 1, 2, ...; current = index % total;
+        // slot = first i with current < running sum; pick = available[slot % len(available)],
+        // available capped at len(weights).
+        // 3 1 (total 4): current 1 2 3 0 1 2 3 0 -> slots 0 0 1 0 0 0 1 0.
+        let s: Vec<Option<usize>> = [0, 0, 1, 0, 0, 0, 1, 0].into_iter().map(Some).collect();
+        assert_eq!(wrr_run(&[3, 1], 2, 0b11, 8), s);
+        // Upstream 0 unavailable: the list is [1], every slot is 1 (its turns move on).
+        assert_eq!(wrr_run(&[3, 1], 2, 0b10, 4), [Some(1); 4]);
+        // Fewer weights than upstreams (1 1 over three): the list is capped at the first two
+        // available, so upstream 2 is chosen only when 0 or 1 is not available.
+        // current 1 0 1 0 -> slots 1 0 1 0 -> upstreams 1 0 1 0.
+        assert_eq!(wrr_run(&[1, 1], 3, 0b111, 4), [Some(1), Some(0), Some(1), Some(0)]);
+        // Upstream 0 unavailable: list [1, 2]; slots 1 0 -> upstreams 2 1.
+        assert_eq!(wrr_run(&[1, 1], 3, 0b110, 2), [Some(2), Some(1)]);
+        // More weights than upstreams (1 1 1 over two): current 1 2 0 -> slots 1 2 0 ->
+        // upstreams 1 % 2 = 1, 2 % 2 = 0, 0.
+        assert_eq!(wrr_run(&[1, 1, 1], 2, 0b11, 3), [Some(1), Some(0), Some(0)]);
+        // One weight: `return pool[0]` even when it is not available, counter untouched.
+        assert_eq!(weighted_round_robin(5, &[4], 3, 0b110), (Some(0), 5));
+        // No weights at all (JSON without `weights`) is the same `len(r.Weights) < 2` branch.
+        assert_eq!(weighted_round_robin(5, &[], 3, 0b111), (Some(0), 5));
+        // None available: nothing, but the counter moved (AddUint32 ran first).
+        assert_eq!(weighted_round_robin(5, &[1, 1], 2, 0), (None, 6));
+        assert_eq!(weighted_round_robin(5, &[1, 1], 0, 0), (None, 5));
+        // The uint32 counter wraps: 2^32 - 1 = 3 x 1431655765, so with 1 2 (total 3) the
+        // index 2^32 - 1 gives current 0 (slot 0) and the wrapped index 0 gives 0 again.
+        assert_eq!(
+            weighted_round_robin(u32::MAX - 1, &[1, 2], 2, 0b11),
+            (Some(0), u32::MAX)
+        );
+        assert_eq!(weighted_round_robin(u32::MAX, &[1, 2], 2, 0b11), (Some(0), 0));
+    }
+
+    #[test]
+    fn client_ip_hash_matches_caddys_own_test() {
+        // selectionpolicies_test.go TestClientIPHashPolicy (v2.7.6), dials 0.0.0.1..3 and
+        // client_ip 172.0.0.1..4 (the port, if any, is cut before hashing).
+        let d: Vec<String> = ["0.0.0.1", "0.0.0.2", "0.0.0.3"].map(String::from).to_vec();
+        for ip in ["172.0.0.1", "172.0.0.2", "172.0.0.3", "172.0.0.4"] {
+            assert_eq!(host_by_hashing_v27(ip.as_bytes(), &d, 0b111), Some(1), "{ip}");
+        }
+        // 2.6.2's key + dial order would answer 0 0 2 1 for .1 .. .4 (FNV-1a 32 of
+        // "172.0.0.1" + "0.0.0.N" etc., worked out with the same fnv1a32), so the vector
+        // tells the two orders apart.
+        assert_eq!(host_by_hashing(b"172.0.0.1", &d, 0b111), Some(0));
+        assert_eq!(host_by_hashing(b"172.0.0.3", &d, 0b111), Some(2));
+        // Upstream 1 unhealthy: .4 and .2 go to upstream 0.
+        assert_eq!(host_by_hashing_v27(b"172.0.0.4", &d, 0b101), Some(0));
+        assert_eq!(host_by_hashing_v27(b"172.0.0.2", &d, 0b101), Some(0));
+        // Upstream 2 unhealthy: .3 and .4 stay on upstream 1.
+        assert_eq!(host_by_hashing_v27(b"172.0.0.3", &d, 0b011), Some(1));
+        assert_eq!(host_by_hashing_v27(b"172.0.0.4", &d, 0b011), Some(1));
+        // The pool shrunk to 0.0.0.2, 0.0.0.3: every address goes to the first (0.0.0.2).
+        let d2: Vec<String> = ["0.0.0.2", "0.0.0.3"].map(String::from).to_vec();
+        for ip in ["172.0.0.1", "172.0.0.2", "172.0.0.3", "172.0.0.4"] {
+            assert_eq!(host_by_hashing_v27(ip.as_bytes(), &d2, 0b11), Some(0), "{ip}");
+        }
+        assert_eq!(host_by_hashing_v27(b"172.0.0.4", &d2, 0), None);
+        // Issue #4135: nine upstreams without a dial, only the last healthy: it is found.
+        let empty = vec![String::new(); 9];
+        assert_eq!(host_by_hashing_v27(b"172.0.0.4", &empty, 1 << 8), Some(8));
+    }
+
+    #[test]
+    fn client_ip_hash_hashes_the_dial_first_through_the_balancer() {
+        // The balancer keys client_ip_hash by the client's address with 2.7's dial + key
+        // order: the same answers as host_by_hashing_v27 for every client, whatever 2.6's
+        // key + dial order (ip_hash) would give.
+        let mut s = servers(&[1, 1, 1]);
+        for (i, srv) in s.iter_mut().enumerate() {
+            srv.addr = format!("0.0.0.{}", i + 1);
+        }
+        let d: Vec<String> = s.iter().map(|x| x.addr.clone()).collect();
+        let conf = CaddyConf {
+            policy: LbPolicy::ClientIpHash,
+            ..CaddyConf::default()
+        };
+        let mut b = CaddyBalancer::new(&s, conf);
+        let mut peers = PeerState::for_servers(&s);
+        let mut r = rng();
+        for k in 0..50u8 {
+            let ip = format!("10.0.{k}.7");
+            let c = client(&ip);
+            let got = b.pick_counted(&c, &mut peers, &mut Attempt::default(), SimTime::ZERO, &mut r);
+            assert_eq!(got, host_by_hashing_v27(ip.as_bytes(), &d, 0b111), "{ip}");
+            if let Some(i) = got {
+                b.report_response_counted(i, 200, SimTime::ZERO, &mut peers, SimTime::ZERO);
+            }
+        }
+        // Caddy's vector: 172.0.0.1 -> upstream 1.
+        let c = client("172.0.0.1");
+        assert_eq!(
+            b.pick_counted(&c, &mut peers, &mut Attempt::default(), SimTime::ZERO, &mut r),
+            Some(1)
+        );
+    }
+
+    #[test]
+    fn weighted_round_robin_through_the_balancer_skips_a_failed_upstream() {
+        // 3 1 over two upstreams with passive checks (fail_duration 10 s, max_fails 1): the
+        // counter runs 1.. as in weighted_round_robin_hand_worked_sequences, 0 0 1 0; a failure
+        // on upstream 0 at the 4th (t = 3 s) makes the 5th..8th all go to upstream 1 (the
+        // list is [1]) until it is forgotten at 3 + 10 = 13 s, when the 9th (index 9, current
+        // 1, slot 0) is upstream 0 again.
+        let s = servers(&[1, 1]);
+        let conf = CaddyConf {
+            policy: LbPolicy::WeightedRoundRobin(vec![3, 1]),
+            fail_duration: SimTime::from_secs(10),
+            max_fails: 1,
+            passive: true,
+            ..CaddyConf::default()
+        };
+        let mut b = CaddyBalancer::new(&s, conf);
+        let mut peers = PeerState::for_servers(&s);
+        let mut r = rng();
+        let c = client("10.0.0.1");
+        let mut got = Vec::new();
+        for k in 0..9u64 {
+            let t = SimTime::from_secs(if k == 8 { 13 } else { k });
+            let i = b.pick_counted(&c, &mut peers, &mut Attempt::default(), t, &mut r);
+            if let Some(i) = i {
+                b.report_counted(i, k != 3, &mut peers, t);
+            }
+            got.push(i);
+        }
+        let want: Vec<Option<usize>> = [0, 0, 1, 0, 1, 1, 1, 1, 0].into_iter().map(Some).collect();
+        assert_eq!(got, want);
     }
 }

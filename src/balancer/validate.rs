@@ -26,8 +26,11 @@ pub(super) fn validate(conf: &BalancerConf) -> Result<(), BalancerError> {
                 "loadfactor 1..100 (lbfactor 100..=10000)",
             )
         } else if let Method::Caddy(_) = conf.method {
-            // Caddy 2.6 has no upstream weights.
-            (srv.weight == 1, "1: Caddy 2.6 has no weights")
+            // Caddy 2.6 has no upstream weights (2.7's weighted_round_robin has its own).
+            (
+                srv.weight == 1,
+                "1: Caddy has no upstream weights (Caddy 2.7's `lb_policy weighted_round_robin W1 W2 ...` carries them)",
+            )
         } else if haproxy {
             (srv.weight <= 256, "0..=256")
         } else {

@@ -375,6 +375,11 @@ impl fmt::Display for BalancerConfig {
                     crate::balancer::caddy::LbPolicy::RandomChoose(k) => write!(f, " {k}")?,
                     crate::balancer::caddy::LbPolicy::Header(h) => write!(f, " {h}")?,
                     crate::balancer::caddy::LbPolicy::Cookie { name, .. } => write!(f, " {name}")?,
+                    crate::balancer::caddy::LbPolicy::WeightedRoundRobin(w) => {
+                        for x in w {
+                            write!(f, " {x}")?;
+                        }
+                    }
                     _ => {}
                 }
                 write!(f, ", lb_retries {}", cd.retries)?;

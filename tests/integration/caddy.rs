@@ -35,7 +35,7 @@ fn caddyfile_imports_and_errors_name_the_line() {
     fs::write(d.path().join("Caddyfile"), CADDYFILE).expect("write");
     fs::write(
         d.path().join("bad.caddyfile"),
-        CADDYFILE.replace("lb_policy ip_hash", "lb_policy client_ip_hash"),
+        CADDYFILE.replace("lb_policy ip_hash", "lb_policy weighted_round_robin 3 0"),
     )
     .expect("write");
     let text = |file: &str| {
@@ -57,9 +57,10 @@ fn caddyfile_imports_and_errors_name_the_line() {
     let bad = sessim(d.path(), &["check", "bad.toml"]);
     assert_eq!(bad.status.code(), Some(2));
     let err = String::from_utf8_lossy(&bad.stderr);
-    // Line 13 of the file: `lb_policy client_ip_hash`.
+    // Line 13 of the file: `lb_policy weighted_round_robin 3 0` (Caddy 2.7's
+    // UnmarshalCaddyfile refuses a weight below 1).
     assert!(
-        err.contains("bad.caddyfile:13: lb_policy client_ip_hash does not exist in Caddy 2.6"),
+        err.contains("bad.caddyfile:13: weighted_round_robin: invalid weight `0`"),
         "{err}"
     );
 }
@@ -71,11 +72,29 @@ const UPSTREAM_FORMAT: &str = r#"$remote_addr - $remote_user [$time_local] "$req
 fn replay_through_a_caddyfile_routes_every_line_by_caddys_ip_hash() {
     // The 400 requests of tests/data's nginx log, replayed through Caddy `ip_hash` over the
     // same four addresses: each line must go to the address with the highest FNV-1a 32 of
-    // "<client ip><dial address>" (selectionpolicies.go hostByHashing), computed here.
+    // "<client ip><dial address>" (selectionpolicies.go hostByHashing, v2.6.2), computed here.
+    replay_routes_by_hash("lb_policy ip_hash", false);
+}
+
+#[test]
+fn replay_through_a_caddyfile_routes_every_line_by_caddy_2_7_client_ip_hash() {
+    // The same log through Caddy 2.7's `client_ip_hash`: client_ip is the remote address (no
+    // trusted proxies, no client IP header), hashed by v2.7.6's hostByHashing as
+    // "<dial address><client ip>" (selectionpolicies.go ClientIPHashSelection).
+    replay_routes_by_hash("lb_policy client_ip_hash", true);
+}
+
+/// Replays the nginx log through CADDYFILE with `policy` and checks every line's upstream
+/// is the highest FNV-1a 32 of ip + dial (`dial_first`: dial + ip).
+fn replay_routes_by_hash(policy: &str, dial_first: bool) {
     let data = repo().join("tests/data");
     let log = data.join("nginx-ip_hash-3111-down.log");
     let d = tempfile::tempdir().expect("tempdir");
-    fs::write(d.path().join("Caddyfile"), CADDYFILE).expect("write");
+    fs::write(
+        d.path().join("Caddyfile"),
+        CADDYFILE.replace("lb_policy ip_hash", policy),
+    )
+    .expect("write");
     let o = sessim(
         d.path(),
         &[
@@ -116,17 +135,41 @@ fn replay_through_a_caddyfile_routes_every_line_by_caddys_ip_hash() {
         "127.0.0.1:18124",
     ];
     let mut per = [0usize; 4];
+    // Lines where the other hash order would choose another upstream.
+    let mut order_matters = 0usize;
     for row in &rows {
         let line: usize = row["request"].parse().expect("request number");
         let ip = &ips[line - 1];
         let want = (0..4)
-            .max_by_key(|&i| (fnv1a32(&[ip.as_bytes(), dials[i].as_bytes()]), std::cmp::Reverse(i)))
+            .max_by_key(|&i| {
+                let (ip, dial) = (ip.as_bytes(), dials[i].as_bytes());
+                let h = if dial_first {
+                    fnv1a32(&[dial, ip])
+                } else {
+                    fnv1a32(&[ip, dial])
+                };
+                (h, std::cmp::Reverse(i))
+            })
             .unwrap_or(0);
         assert_eq!(row["backend"], dials[want], "line {line} ({ip}): {row:?}");
+        let other = (0..4)
+            .max_by_key(|&i| {
+                let (ip, dial) = (ip.as_bytes(), dials[i].as_bytes());
+                let h = if dial_first {
+                    fnv1a32(&[ip, dial])
+                } else {
+                    fnv1a32(&[dial, ip])
+                };
+                (h, std::cmp::Reverse(i))
+            })
+            .unwrap_or(0);
+        order_matters += usize::from(other != want);
         per[want] += 1;
     }
     // The log's clients reach more than one upstream (the check is not vacuous).
     assert!(per.iter().filter(|&&n| n > 0).count() >= 2, "{per:?}");
+    // And the two orders disagree on some lines, so 2.6's and 2.7's are told apart.
+    assert!(order_matters > 0, "{order_matters}");
 }
 
 #[test]

@@ -108,6 +108,7 @@ fn policy(m: &Map<String, Value>, path: &str) -> Result<LbPolicy, ConfigError> {
             "random_choose" => &["policy", "choose"],
             "header" => &["policy", "field"],
             "cookie" => &["policy", "name", "secret"],
+            "weighted_round_robin" => &["policy", "weights"],
             _ => &["policy"],
         };
         if !allowed.contains(&k.as_str()) {
@@ -138,6 +139,23 @@ fn policy(m: &Map<String, Value>, path: &str) -> Result<LbPolicy, ConfigError> {
                 .unwrap_or_else(|| "lb".into()),
             secret: extra("secret").transpose()?.unwrap_or_default(),
         }),
+        // Caddy 2.7's `weights` (`[]int`): none or one means `pool[0]` always. JSON accepts
+        // 0 and negative weights, which can leave a total of 0 (Caddy 2.7.6 then divides by
+        // zero); sessim takes the Caddyfile's rule, each at least 1.
+        "weighted_round_robin" => match m.get("weights") {
+            None => Ok(LbPolicy::WeightedRoundRobin(Vec::new())),
+            Some(Value::Array(ws)) => {
+                let args: Vec<String> = ws.iter().map(Value::to_string).collect();
+                let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                if args.is_empty() {
+                    return Ok(LbPolicy::WeightedRoundRobin(Vec::new()));
+                }
+                crate::balancer::caddy::parse_weights(&args)
+                    .map(LbPolicy::WeightedRoundRobin)
+                    .map_err(|e| fail(&format!("{path}.weights"), e))
+            }
+            Some(_) => Err(fail(&format!("{path}.weights"), "must be a list of whole numbers")),
+        },
         other => LbPolicy::parse(other, &[]).map_err(|e| fail(path, e)),
     }
 }
@@ -372,8 +390,27 @@ mod tests {
         let e = import(&ADAPTED.replace("\"cookie\"", "\"weighted_round_robin\""), None).unwrap_err();
         assert!(
             e.message
-                .starts_with("apps.http.servers.srv0.routes[0].handle[0].load_balancing.selection_policy"),
+                .starts_with("apps.http.servers.srv0.routes[0].handle[0].load_balancing.selection_policy.name"),
             "{e}"
+        );
+        let wrr = |ws: &str| {
+            ADAPTED.replace(
+                "{\"policy\":\"cookie\",\"name\":\"lb\",\"secret\":\"s3cret\"}",
+                &format!("{{\"policy\":\"weighted_round_robin\",\"weights\":{ws}}}"),
+            )
+        };
+        let e = import(&wrr("[3,0]"), None).unwrap_err();
+        assert!(
+            e.message.contains("selection_policy.weights") && e.message.contains("`0`"),
+            "{e}"
+        );
+        let e = import(&wrr("[3,1.5]"), None).unwrap_err();
+        assert!(e.message.contains("`1.5`"), "{e}");
+        let ok = import(&wrr("[3,1]"), None).unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            matches!(&ok.conf.method, Method::Caddy(c) if c.policy == LbPolicy::WeightedRoundRobin(vec![3, 1])),
+            "{:?}",
+            ok.conf.method
         );
         let e = import(&ADAPTED.replace("\"max_fails\"", "\"max_fail\""), None).unwrap_err();
         assert!(e.message.contains("health_checks.passive.max_fail: unknown"), "{e}");

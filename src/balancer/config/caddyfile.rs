@@ -660,10 +660,13 @@ mod tests {
 
     #[test]
     fn errors_name_the_line() {
-        let bad = FILE.replace("lb_policy cookie lb \"s3 cret\"", "lb_policy weighted_round_robin 3 1");
+        let bad = FILE.replace("lb_policy cookie lb \"s3 cret\"", "lb_policy weighted_round_robin 3 0");
         let e = import(&bad, None).unwrap_err();
         assert_eq!(e.line, 14, "{e}");
-        assert!(e.message.contains("2.7"), "{e}");
+        assert!(e.message.contains("invalid weight `0`"), "{e}");
+        let bad = FILE.replace("lb_policy cookie lb \"s3 cret\"", "lb_policy client_ip_hash x");
+        let e = import(&bad, None).unwrap_err();
+        assert_eq!(e.line, 14, "{e}");
         let e = import(&FILE.replace("max_fails 2", "max_requests 5"), None).unwrap_err();
         assert_eq!(e.line, 16, "{e}");
         assert!(e.message.contains("unhealthy_request_count"), "{e}");
@@ -693,6 +696,21 @@ mod tests {
         };
         assert_eq!(c.policy, LbPolicy::IpHash);
         assert_eq!(c.try_duration, SimTime::from_secs(90));
+        // Caddy 2.7's two policies (checked against the source only).
+        for (line, want) in [
+            (
+                "lb_policy weighted_round_robin 3 1",
+                LbPolicy::WeightedRoundRobin(vec![3, 1]),
+            ),
+            ("lb_policy client_ip_hash", LbPolicy::ClientIpHash),
+        ] {
+            let imp = import(&format!("localhost\nreverse_proxy a:1 b:2 {{\n {line}\n}}\n"), None)
+                .unwrap_or_else(|e| panic!("{e}"));
+            let Method::Caddy(c) = &imp.conf.method else {
+                panic!("not caddy")
+            };
+            assert_eq!(c.policy, want, "{line}");
+        }
         assert_eq!(c.try_interval, SimTime::from_millis(250));
         assert_eq!(parse_duration("1d"), Some(SimTime::from_secs(86400)));
         assert_eq!(parse_duration("10"), None);

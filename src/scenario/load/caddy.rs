@@ -276,8 +276,21 @@ mod tests {
 
     #[test]
     fn bad_caddy_keys_name_the_key_and_the_fix() {
-        let e = load("policy = \"caddy\"\nlb_policy = \"weighted_round_robin 3 1\"").unwrap_err();
-        assert!(e.contains("balancer.lb_policy") && e.contains("2.7"), "{e}");
+        let e = load("policy = \"caddy\"\nlb_policy = \"weighted_round_robin 3 x\"").unwrap_err();
+        assert!(
+            e.contains("balancer.lb_policy") && e.contains("invalid weight `x`"),
+            "{e}"
+        );
+        let m = load("policy = \"caddy\"\nlb_policy = \"weighted_round_robin 3 1\"");
+        assert!(
+            matches!(&m, Ok(Method::Caddy(c)) if c.policy == LbPolicy::WeightedRoundRobin(vec![3, 1])),
+            "{m:?}"
+        );
+        let m = load("policy = \"caddy\"\nlb_policy = \"client_ip_hash\"");
+        assert!(
+            matches!(&m, Ok(Method::Caddy(c)) if c.policy == LbPolicy::ClientIpHash),
+            "{m:?}"
+        );
         let e = load("policy = \"round_robin\"\nlb_retries = 2").unwrap_err();
         assert!(e.contains("balancer.lb_retries") && e.contains("caddy"), "{e}");
         let e = load("policy = \"caddy\"\nretries = 2").unwrap_err();

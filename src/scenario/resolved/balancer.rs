@@ -101,6 +101,13 @@ pub(super) fn balancer(b: &BalancerConfig) -> Tbl {
                 LbPolicy::Header(h) => format!("header {h}"),
                 LbPolicy::Cookie { name, secret } if secret.is_empty() => format!("cookie {name}"),
                 LbPolicy::Cookie { name, secret } => format!("cookie {name} {secret}"),
+                // JSON's empty `weights` behave as one weight (`pool[0]` always), which the
+                // Caddyfile syntax can say.
+                LbPolicy::WeightedRoundRobin(w) if w.is_empty() => "weighted_round_robin 1".into(),
+                LbPolicy::WeightedRoundRobin(w) => {
+                    let w: Vec<String> = w.iter().map(u64::to_string).collect();
+                    format!("weighted_round_robin {}", w.join(" "))
+                }
                 p => p.name().to_string(),
             };
             put(&mut t, "lb_policy", line);

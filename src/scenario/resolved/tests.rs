@@ -299,6 +299,12 @@ backends.servers = [{{ name = "web1" }}, {{ name = "web2" }}]
 faults = []
 
 [[strategy]]
+label = "caddy weighted_round_robin"
+balancer = {{ policy = "caddy", lb_policy = "weighted_round_robin 3 1" }}
+backends.servers = [{{ name = "web1" }}, {{ name = "web2" }}]
+faults = []
+
+[[strategy]]
 label = "imported nginx"
 balancer = {{ config = "{nginx}", upstream = "app" }}
 backends = {{ workers = 6, servers = [{{ name = "127.0.0.1:18122", queue = 9, service_time = "70ms" }}] }}
@@ -362,7 +368,7 @@ parallel = 3
 fn every_key_set_round_trips() {
     round_trip(&load_str(FLAT, "flat.toml", &[]).unwrap(), "flat workload");
     let sc = load_str(&kitchen_sink(), "everything.toml", &[]).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(sc.strategies.len(), 13);
+    assert_eq!(sc.strategies.len(), 14);
     round_trip(&sc, "kitchen sink");
     let sc = load_str(&replay_sink(), "replayed.toml", &[]).unwrap_or_else(|e| panic!("{e}"));
     let text = round_trip(&sc, "replay sink");

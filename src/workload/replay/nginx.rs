@@ -14,8 +14,8 @@ use super::{LineFormat, LogRecord, parse_addr, parse_clf_time, path_of_request};
 
 /// nginx's predefined `combined` log format.
 pub const COMBINED: &str = r#"$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent""#;
-/// The `main` format of Debian's and nginx's default `nginx.conf`: `combined` plus
-/// `$http_x_forwarded_for`.
+/// The `main` format of the `log_format` example in nginx's own default `nginx.conf`:
+/// `combined` plus `$http_x_forwarded_for`.
 pub const MAIN: &str = r#"$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" "$http_x_forwarded_for""#;
 
 #[derive(Clone, Debug, PartialEq)]
