@@ -115,7 +115,12 @@ pub enum LbPolicy {
     /// `header FIELD`; sessim's clients send the session id in it (see the docs).
     Header(String),
     /// `cookie [NAME [SECRET]]`.
-    Cookie { name: String, secret: String },
+    Cookie {
+        /// The cookie's name (`lb` by default).
+        name: String,
+        /// The HMAC key (empty by default).
+        secret: String,
+    },
     /// `weighted_round_robin W1 W2 ...` (Caddy 2.7): the weights in upstream order.
     WeightedRoundRobin(Vec<u64>),
     /// `client_ip_hash` (Caddy 2.7).

@@ -94,6 +94,7 @@ pub struct Outlier {
 }
 
 impl Outlier {
+    /// Outlier detection over `hosts` hosts, none ejected.
     pub fn new(conf: OutlierConf, hosts: usize) -> Self {
         Outlier {
             conf,
@@ -288,6 +289,7 @@ pub struct Hosts {
 }
 
 impl Hosts {
+    /// The hosts of `servers`, all healthy, with outlier detection when configured.
     pub fn new(servers: &[super::ServerConf], outlier: Option<OutlierConf>) -> Self {
         Hosts {
             present: present_mask(servers),

@@ -64,6 +64,7 @@ pub struct EnvoyLeastRequest {
 }
 
 impl EnvoyLeastRequest {
+    /// The policy over `servers` with the configured parameters.
     pub fn new(servers: &[ServerConf], choice_count: u32, bias: f64, outlier: Option<OutlierConf>) -> Self {
         EnvoyLeastRequest {
             servers: servers.to_vec(),

@@ -133,6 +133,7 @@ pub struct EnvoyMaglev {
 }
 
 impl EnvoyMaglev {
+    /// The policy over `servers` with the configured parameters.
     pub fn new(servers: &[ServerConf], key: HashKey, table_size: u64, outlier: Option<OutlierConf>) -> Self {
         EnvoyMaglev {
             servers: servers.to_vec(),

@@ -124,6 +124,7 @@ pub struct EnvoyRingHash {
 }
 
 impl EnvoyRingHash {
+    /// The policy over `servers` with the configured parameters.
     pub fn new(
         servers: &[ServerConf],
         key: HashKey,

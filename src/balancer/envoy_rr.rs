@@ -146,6 +146,7 @@ pub struct EnvoyRoundRobin {
 }
 
 impl EnvoyRoundRobin {
+    /// The policy over `servers` with the configured parameters.
     pub fn new(servers: &[ServerConf], outlier: Option<OutlierConf>) -> Self {
         EnvoyRoundRobin {
             weights: servers.iter().map(|s| f64::from(s.weight)).collect(),

@@ -102,6 +102,7 @@ pub struct KubeProxy {
 }
 
 impl KubeProxy {
+    /// The policy over `servers` with the configured parameters.
     pub fn new(servers: &[ServerConf], affinity: Option<SimTime>, list_size: u32) -> Self {
         KubeProxy {
             affinity,

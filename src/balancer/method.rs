@@ -54,43 +54,71 @@ pub enum Method {
     /// nginx `ip_hash`.
     IpHash,
     /// nginx `hash KEY` / `hash KEY consistent`.
-    Hash { key: HashKey, consistent: bool },
+    Hash {
+        /// What is hashed.
+        key: HashKey,
+        /// `consistent` (ketama points) rather than modulo.
+        consistent: bool,
+    },
     /// nginx `least_conn`.
     LeastConn,
     /// nginx `random` / `random two [least_conn]`.
-    Random { two: bool },
+    Random {
+        /// `random two`: the less loaded of two random servers.
+        two: bool,
+    },
     /// HAProxy `balance roundrobin` (lb_fwrr.c).
     HaproxyRoundRobin,
     /// HAProxy `balance source`, map-based or `hash-type consistent`, optionally with
     /// the `avalanche` hash modifier.
-    Source { consistent: bool, avalanche: bool },
+    Source {
+        /// `hash-type consistent` rather than map-based.
+        consistent: bool,
+        /// The `avalanche` hash modifier.
+        avalanche: bool,
+    },
     /// HAProxy `balance leastconn` (lb_fwlc.c).
     HaproxyLeastConn,
     /// Envoy `ROUND_ROBIN` (EDF when weights differ).
-    EnvoyRoundRobin { outlier: Option<envoy::OutlierConf> },
+    EnvoyRoundRobin {
+        /// `outlier_detection`, when configured.
+        outlier: Option<envoy::OutlierConf>,
+    },
     /// Envoy `LEAST_REQUEST`.
     EnvoyLeastRequest {
+        /// Hosts drawn per pick (`choice_count`, default 2).
         choice_count: u32,
+        /// `active_request_bias` (default 1.0), used when weights differ.
         active_request_bias: Bias,
+        /// `outlier_detection`, when configured.
         outlier: Option<envoy::OutlierConf>,
     },
     /// Envoy `RING_HASH` with a hash policy.
     EnvoyRingHash {
+        /// The hash policy.
         key: HashKey,
+        /// `minimum_ring_size` (default 1024).
         minimum_ring_size: u64,
+        /// `maximum_ring_size` (default 8M).
         maximum_ring_size: u64,
+        /// `outlier_detection`, when configured.
         outlier: Option<envoy::OutlierConf>,
     },
     /// Envoy `MAGLEV` with a hash policy.
     EnvoyMaglev {
+        /// The hash policy.
         key: HashKey,
+        /// The lookup table's size (a prime, default 65537).
         table_size: u64,
+        /// `outlier_detection`, when configured.
         outlier: Option<envoy::OutlierConf>,
     },
     /// A Kubernetes Service through kube-proxy's iptables rules; `affinity` is
     /// `sessionAffinity: ClientIP` with its `timeoutSeconds`.
     KubeProxy {
+        /// `sessionAffinity: ClientIP` with its `timeoutSeconds`; `None`: no affinity.
         affinity: Option<SimTime>,
+        /// Addresses each endpoint's xt_recent list keeps (the kernel's `ip_list_tot`).
         recent_list_size: u32,
     },
     /// Apache httpd `mod_proxy_balancer` (lbmethod, stickysession routes).

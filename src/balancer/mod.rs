@@ -16,6 +16,7 @@
 //! time; the nginx policies convert [`SimTime`] to whole seconds (plus a fixed
 //! epoch offset so that the zero-initialised `checked`/`accessed` fields behave as they
 //! do in a real process started long after 1970).
+#![warn(missing_docs)]
 
 use std::net::IpAddr;
 
@@ -227,9 +228,17 @@ pub enum SetCookie<'a> {
     /// No `Set-Cookie` (no cookie persistence, or the request followed its cookie).
     Keep,
     /// `Set-Cookie: name=value; path=/` (HAProxy `insert`).
-    Set { name: &'a str, value: &'a str },
+    Set {
+        /// The cookie's name (`SERVERID`).
+        name: &'a str,
+        /// The chosen server's cookie value.
+        value: &'a str,
+    },
     /// The chosen server has no cookie value: HAProxy sends an expired cookie.
-    Clear { name: &'a str },
+    Clear {
+        /// The cookie's name.
+        name: &'a str,
+    },
 }
 
 /// Which parts of [`ClientInfo`] a policy reads besides the address, so that the simulator
@@ -453,13 +462,21 @@ pub enum BalancerError {
     /// A weight out of range.
     #[error("server {name}: weight {weight} is out of range ({range})")]
     BadWeight {
+        /// The server.
         name: String,
+        /// Its weight.
         weight: u32,
+        /// The range the software accepts, in words.
         range: &'static str,
     },
     /// `backup` with a method that does not allow it.
     #[error("server {name}: `backup` cannot be used with {method} (nginx refuses this configuration)")]
-    BackupNotAllowed { name: String, method: &'static str },
+    BackupNotAllowed {
+        /// The server marked `backup`.
+        name: String,
+        /// The method, as the config names it.
+        method: &'static str,
+    },
     /// A parameter out of the range the real software accepts.
     #[error("{0}")]
     BadParameter(String),

@@ -126,7 +126,10 @@ impl Default for HaproxyRetries {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RetryAction {
     /// Retry the same server after `delay` (the turn-around timer).
-    Same { delay: SimTime },
+    Same {
+        /// How long the turn-around timer waits.
+        delay: SimTime,
+    },
     /// Load-balance again now, avoiding the failed server: call `pick` again.
     Redispatch,
     /// Give up: 503 to the client.
