@@ -806,8 +806,111 @@ pub(crate) static POLICY: super::registry::PolicyInfo = super::registry::PolicyI
         "max_fails",
         "health_interval",
     ],
-    method: |p| super::Method::Caddy(p.caddy.clone()),
+    method: |p| super::Method::new(p.caddy.clone()),
 };
+
+impl super::Algorithm for CaddyConf {
+    fn info(&self) -> &'static super::registry::PolicyInfo {
+        &POLICY
+    }
+
+    fn build(&self, servers: &[ServerConf]) -> Box<dyn Policy> {
+        Box::new(CaddyBalancer::new(servers, self.clone()))
+    }
+
+    fn summary(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, " (lb_policy {}", self.policy.name())?;
+        match &self.policy {
+            LbPolicy::RandomChoose(k) => write!(f, " {k}")?,
+            LbPolicy::Header(h) => write!(f, " {h}")?,
+            LbPolicy::Cookie { name, .. } => write!(f, " {name}")?,
+            LbPolicy::WeightedRoundRobin(w) => {
+                for x in w {
+                    write!(f, " {x}")?;
+                }
+            }
+            _ => {}
+        }
+        write!(f, ", lb_retries {}", self.retries)?;
+        if self.try_duration > SimTime::ZERO {
+            write!(f, ", lb_try_duration {}", self.try_duration)?;
+        }
+        if self.try_interval > SimTime::ZERO {
+            write!(f, ", lb_try_interval {}", self.try_interval)?;
+        }
+        if self.fail_duration > SimTime::ZERO {
+            write!(
+                f,
+                ", fail_duration {}, max_fails {}",
+                self.fail_duration, self.max_fails
+            )?;
+        }
+        if !self.unhealthy_status.is_empty() {
+            write!(f, ", unhealthy_status {}", self.unhealthy_status_words().join(" "))?;
+        }
+        if self.unhealthy_latency > SimTime::ZERO {
+            write!(f, ", unhealthy_latency {}", self.unhealthy_latency)?;
+        }
+        if self.unhealthy_request_count > 0 {
+            write!(f, ", unhealthy_request_count {}", self.unhealthy_request_count)?;
+        }
+        if let Some(i) = self.health_interval {
+            write!(f, ", health_interval {i}")?;
+        }
+        write!(f, ")")
+    }
+
+    fn keys(&self, _servers: &[ServerConf], keys: &mut super::Keys) {
+        let line = match &self.policy {
+            LbPolicy::RandomChoose(k) => format!("random_choose {k}"),
+            LbPolicy::Header(h) => format!("header {h}"),
+            LbPolicy::Cookie { name, secret } if secret.is_empty() => format!("cookie {name}"),
+            LbPolicy::Cookie { name, secret } => format!("cookie {name} {secret}"),
+            // JSON's empty `weights` behave as one weight (`pool[0]` always), which the
+            // Caddyfile syntax can say.
+            LbPolicy::WeightedRoundRobin(w) if w.is_empty() => "weighted_round_robin 1".into(),
+            LbPolicy::WeightedRoundRobin(w) => {
+                let w: Vec<String> = w.iter().map(u64::to_string).collect();
+                format!("weighted_round_robin {}", w.join(" "))
+            }
+            p => p.name().to_string(),
+        };
+        keys.put("lb_policy", line);
+        keys.put("lb_retries", self.retries as i64);
+        keys.put("lb_try_duration", self.try_duration);
+        if self.try_interval > SimTime::ZERO {
+            keys.put("lb_try_interval", self.try_interval);
+        }
+        keys.put("fail_duration", self.fail_duration);
+        if self.fail_duration > SimTime::ZERO {
+            keys.put("max_fails", self.max_fails as i64);
+            // The passive keys need fail_duration (the loader says so); each is written
+            // only when set, as Caddy's defaults are "none".
+            if !self.unhealthy_status.is_empty() {
+                keys.put("unhealthy_status", self.unhealthy_status_words());
+            }
+            if self.unhealthy_latency > SimTime::ZERO {
+                keys.put("unhealthy_latency", self.unhealthy_latency);
+            }
+            if self.unhealthy_request_count > 0 {
+                keys.put("unhealthy_request_count", self.unhealthy_request_count as i64);
+            }
+        }
+        if let Some(i) = self.health_interval {
+            keys.put("health_interval", i);
+        }
+    }
+}
+
+impl CaddyConf {
+    /// `unhealthy_status` as the Caddyfile writes it: a class as `5xx`, a code as itself.
+    fn unhealthy_status_words(&self) -> Vec<String> {
+        self.unhealthy_status
+            .iter()
+            .map(|&c| if c < 100 { format!("{c}xx") } else { c.to_string() })
+            .collect()
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -586,7 +586,7 @@ pub(crate) fn imported(
     Ok(Imported {
         name: name.to_string(),
         conf: BalancerConf {
-            method: Method::Caddy(conf),
+            method: Method::new(conf),
             servers,
             cookie: None,
             failure,
@@ -638,7 +638,7 @@ mod tests {
         assert_eq!(imp.name, ":8080");
         let addrs: Vec<&str> = imp.conf.servers.iter().map(|s| s.addr.as_str()).collect();
         assert_eq!(addrs, ["127.0.0.1:8081", "127.0.0.1:8082", "localhost:8083"]);
-        let Method::Caddy(c) = &imp.conf.method else {
+        let Some(c) = imp.conf.method.downcast_ref::<CaddyConf>() else {
             panic!("not caddy")
         };
         assert_eq!(
@@ -691,7 +691,7 @@ mod tests {
             None,
         )
         .unwrap_or_else(|e| panic!("{e}"));
-        let Method::Caddy(c) = &imp.conf.method else {
+        let Some(c) = imp.conf.method.downcast_ref::<CaddyConf>() else {
             panic!("not caddy")
         };
         assert_eq!(c.policy, LbPolicy::IpHash);
@@ -706,7 +706,7 @@ mod tests {
         ] {
             let imp = import(&format!("localhost\nreverse_proxy a:1 b:2 {{\n {line}\n}}\n"), None)
                 .unwrap_or_else(|e| panic!("{e}"));
-            let Method::Caddy(c) = &imp.conf.method else {
+            let Some(c) = imp.conf.method.downcast_ref::<CaddyConf>() else {
                 panic!("not caddy")
             };
             assert_eq!(c.policy, want, "{line}");
@@ -718,7 +718,7 @@ mod tests {
 
     fn caddy_conf(text: &str) -> (CaddyConf, Vec<Note>) {
         let imp = import(text, None).unwrap_or_else(|e| panic!("{e}"));
-        let Method::Caddy(c) = imp.conf.method else {
+        let Some(c) = imp.conf.method.downcast_ref::<CaddyConf>().cloned() else {
             panic!("not caddy")
         };
         (c, imp.notes)

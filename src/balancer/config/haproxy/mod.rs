@@ -537,6 +537,8 @@ pub fn import(text: &str, wanted: Option<&str>) -> Result<Imported, ConfigError>
 mod tests {
     use super::*;
     use crate::balancer::Method;
+    use crate::balancer::haproxy_rr::HaproxyRoundRobinConf;
+    use crate::balancer::source::SourceConf;
 
     const CFG: &str = r#"
 global
@@ -571,7 +573,7 @@ listen stats
     #[test]
     fn backend_with_defaults() {
         let imp = import(CFG, Some("app")).expect("imports");
-        assert_eq!(imp.conf.method, Method::HaproxyRoundRobin);
+        assert_eq!(imp.conf.method, Method::new(HaproxyRoundRobinConf));
         let c = imp.conf.cookie.as_ref().expect("cookie");
         assert_eq!((c.name.as_str(), c.indirect, c.nocache), ("SERVERID", true, true));
         let s = &imp.conf.servers;
@@ -594,10 +596,10 @@ listen stats
         let l = import(CFG, Some("stats")).expect("imports");
         assert_eq!(
             l.conf.method,
-            Method::Source {
+            Method::new(SourceConf {
                 consistent: true,
                 avalanche: true
-            }
+            })
         );
         // Conformant with HAProxy 2.6.12 (tests/integration/conformance.rs), so it builds.
         assert!(crate::balancer::build(&l.conf).is_ok());
@@ -612,10 +614,10 @@ listen stats
         .expect("imports");
         assert_eq!(
             imp.conf.method,
-            Method::Source {
+            Method::new(SourceConf {
                 consistent: false,
                 avalanche: false
-            }
+            })
         );
         let e = import(CFG, None).err().map(|e| e.to_string());
         assert_eq!(
@@ -665,7 +667,7 @@ listen stats
         )
         .expect("imports");
         assert_eq!(imp.conf.servers[0].weight, 0);
-        assert_eq!(imp.conf.method, Method::HaproxyRoundRobin);
+        assert_eq!(imp.conf.method, Method::new(HaproxyRoundRobinConf));
     }
 
     #[test]
