@@ -155,7 +155,7 @@ impl super::Algorithm for EnvoyLeastRequestConf {
     }
 
     /// Envoy's ranges: `choice_count` `gte: 2`, a bias that is a number >= 0.
-    fn check(&self) -> Result<(), super::BalancerError> {
+    fn validate(&self) -> Result<(), super::BalancerError> {
         super::envoy::check_outlier(self.outlier.as_ref())?;
         let bad = |s: String| Err(super::BalancerError::BadParameter(s));
         let choice_count = self.choice_count;

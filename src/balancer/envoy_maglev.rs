@@ -216,7 +216,7 @@ impl super::Algorithm for EnvoyMaglevConf {
     }
 
     /// Envoy's range: a prime table size up to [`MAX_TABLE_SIZE`].
-    fn check(&self) -> Result<(), super::BalancerError> {
+    fn validate(&self) -> Result<(), super::BalancerError> {
         super::envoy::check_outlier(self.outlier.as_ref())?;
         let table_size = self.table_size;
         if table_size > MAX_TABLE_SIZE || !is_prime(table_size) {

@@ -218,7 +218,7 @@ impl super::Algorithm for EnvoyRingHashConf {
     }
 
     /// Envoy's ranges: both sizes `lte: 8388608`, the minimum not above the maximum.
-    fn check(&self) -> Result<(), super::BalancerError> {
+    fn validate(&self) -> Result<(), super::BalancerError> {
         super::envoy::check_outlier(self.outlier.as_ref())?;
         let bad = |s: String| Err(super::BalancerError::BadParameter(s));
         let (minimum_ring_size, maximum_ring_size) = (self.minimum_ring_size, self.maximum_ring_size);

@@ -229,7 +229,7 @@ impl super::Algorithm for EnvoyRoundRobinConf {
         Box::new(EnvoyRoundRobin::new(servers, self.outlier))
     }
 
-    fn check(&self) -> Result<(), super::BalancerError> {
+    fn validate(&self) -> Result<(), super::BalancerError> {
         super::envoy::check_outlier(self.outlier.as_ref())
     }
 

@@ -191,7 +191,7 @@ impl super::Algorithm for KubeProxyConf {
     }
 
     /// The Kubernetes API's range of `timeoutSeconds`; a list of at least one address.
-    fn check(&self) -> Result<(), super::BalancerError> {
+    fn validate(&self) -> Result<(), super::BalancerError> {
         let bad = |s: String| Err(super::BalancerError::BadParameter(s));
         if let Some(t) = self.affinity
             && (t == SimTime::ZERO || t > SimTime::from_secs(86400))

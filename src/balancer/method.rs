@@ -94,7 +94,7 @@ pub trait Algorithm: AlgorithmAny + fmt::Debug + Send + Sync {
 
     /// The range checks the real software makes of these parameters (and sessim's own
     /// limits), run once by [`super::CheckedConf::new`] after the servers' checks.
-    fn check(&self) -> Result<(), BalancerError> {
+    fn validate(&self) -> Result<(), BalancerError> {
         Ok(())
     }
 

@@ -32,7 +32,7 @@ pub(super) fn validate(conf: &BalancerConf) -> Result<(), BalancerError> {
             });
         }
     }
-    conf.method.check()?;
+    conf.method.validate()?;
     if conf.cookie.is_some() && !info.is_haproxy() {
         return Err(BalancerError::CookieNeedsHaproxy(info.title));
     }
