@@ -77,7 +77,7 @@ impl Default for OutlierConf {
 }
 
 /// The ranges Envoy's config validation accepts for `outlier_detection` (every Envoy
-/// algorithm's [`super::Algorithm::check`] runs this first).
+/// algorithm's [`super::Algorithm::validate`] runs this first).
 pub(crate) fn check_outlier(outlier: Option<&OutlierConf>) -> Result<(), super::BalancerError> {
     let bad = |s: String| Err(super::BalancerError::BadParameter(s));
     if let Some(o) = outlier {

@@ -1,7 +1,7 @@
 //! The checks nginx, HAProxy, Apache and Envoy make of a balancer configuration (and sessim's
 //! own limits), run once by [`super::CheckedConf::new`]: the servers (their number, weights as
 //! the family accepts them, `backup` as the policy allows it), then the algorithm's own
-//! parameters ([`super::Algorithm::check`]), then cookie persistence.
+//! parameters ([`super::Algorithm::validate`]), then cookie persistence.
 
 use super::{BalancerConf, BalancerError, MAX_SERVERS};
 
