@@ -18,7 +18,8 @@ mod server;
 use super::{ConfigError, Imported, Note, choose};
 use crate::balancer::registry::{self, Family, MethodParams, PolicyInfo};
 use crate::balancer::{BalancerConf, CookieConf, FailurePolicy, HaproxyRetries, ServerConf, SimTime};
-use keywords::{GLOBAL_KEYWORDS, OPTIONS, PROXY_KEYWORDS, SECTIONS};
+pub(crate) use keywords::SECTIONS;
+use keywords::{GLOBAL_KEYWORDS, OPTIONS, PROXY_KEYWORDS};
 use server::{SrvBuild, server_params};
 
 /// One config line split into words.
