@@ -366,8 +366,40 @@ pub(crate) static POLICY: super::registry::PolicyInfo = super::registry::PolicyI
     family: super::registry::Family::Apache,
     backup: true,
     keys: &["lbmethod", "stickysession", "nofailover", "forcerecovery", "retry"],
-    method: |p| super::Method::Apache(p.apache.clone()),
+    method: |p| super::Method::new(p.apache.clone()),
 };
+
+impl super::Algorithm for ApacheConf {
+    fn info(&self) -> &'static super::registry::PolicyInfo {
+        &POLICY
+    }
+
+    fn build(&self, servers: &[ServerConf]) -> Box<dyn Policy> {
+        Box::new(ApacheBalancer::new(servers, self.clone()))
+    }
+
+    fn summary(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, " (lbmethod={}", self.lbmethod.name())?;
+        if let Some(s) = &self.sticky {
+            write!(f, " stickysession={}|{}", s.cookie, s.path)?;
+            write!(f, " nofailover={}", if self.nofailover { "On" } else { "Off" })?;
+        }
+        write!(f, " forcerecovery={})", if self.forcerecovery { "On" } else { "Off" })
+    }
+
+    /// Its keys, and `retry`: the members' `fail_timeout` (the first one's).
+    fn keys(&self, servers: &[ServerConf], keys: &mut super::Keys) {
+        keys.put("lbmethod", self.lbmethod.name());
+        if let Some(s) = &self.sticky {
+            keys.put("stickysession", format!("{}|{}", s.cookie, s.path));
+            keys.put("nofailover", self.nofailover);
+        }
+        keys.put("forcerecovery", self.forcerecovery);
+        if let Some(s) = servers.first() {
+            keys.put("retry", s.fail_timeout);
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {

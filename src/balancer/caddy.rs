@@ -91,164 +91,12 @@ use super::{
     Attempt, CheckConf, ClientInfo, FailurePolicy, Needs, NextUpstream, PeerState, Policy, ServerConf, SetCookie,
     SimRng, SimTime,
 };
-use hmac::{Hmac, Mac};
-use rand::RngExt;
-use sha2::Sha256;
 
-/// Caddy's `lb_policy`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum LbPolicy {
-    /// `round_robin`.
-    RoundRobin,
-    /// `least_conn`.
-    LeastConn,
-    /// `random` (Caddy's default).
-    Random,
-    /// `random_choose N`.
-    RandomChoose(u32),
-    /// `first`.
-    First,
-    /// `ip_hash`.
-    IpHash,
-    /// `uri_hash`.
-    UriHash,
-    /// `header FIELD`; sessim's clients send the session id in it (see the docs).
-    Header(String),
-    /// `cookie [NAME [SECRET]]`.
-    Cookie {
-        /// The cookie's name (`lb` by default).
-        name: String,
-        /// The HMAC key (empty by default).
-        secret: String,
-    },
-    /// `weighted_round_robin W1 W2 ...` (Caddy 2.7): the weights in upstream order.
-    WeightedRoundRobin(Vec<u64>),
-    /// `client_ip_hash` (Caddy 2.7).
-    ClientIpHash,
-}
-
-impl LbPolicy {
-    /// The Caddyfile name.
-    pub fn name(&self) -> &'static str {
-        match self {
-            LbPolicy::RoundRobin => "round_robin",
-            LbPolicy::LeastConn => "least_conn",
-            LbPolicy::Random => "random",
-            LbPolicy::RandomChoose(_) => "random_choose",
-            LbPolicy::First => "first",
-            LbPolicy::IpHash => "ip_hash",
-            LbPolicy::UriHash => "uri_hash",
-            LbPolicy::Header(_) => "header",
-            LbPolicy::Cookie { .. } => "cookie",
-            LbPolicy::WeightedRoundRobin(_) => "weighted_round_robin",
-            LbPolicy::ClientIpHash => "client_ip_hash",
-        }
-    }
-
-    /// Parse `lb_policy NAME ARGS...` as Caddy 2.6.2's `UnmarshalCaddyfile` methods do (and
-    /// 2.7.6's for `weighted_round_robin` and `client_ip_hash`).
-    pub fn parse(name: &str, args: &[&str]) -> Result<LbPolicy, String> {
-        let no_args = |p: LbPolicy| {
-            if args.is_empty() {
-                Ok(p)
-            } else {
-                Err(format!("lb_policy {name} takes no arguments; got `{}`", args.join(" ")))
-            }
-        };
-        match name {
-            "round_robin" => no_args(LbPolicy::RoundRobin),
-            "least_conn" => no_args(LbPolicy::LeastConn),
-            "random" => no_args(LbPolicy::Random),
-            "first" => no_args(LbPolicy::First),
-            "ip_hash" => no_args(LbPolicy::IpHash),
-            "uri_hash" => no_args(LbPolicy::UriHash),
-            "random_choose" => match args {
-                [n] => match n.parse::<u32>() {
-                    Ok(k) if k >= 2 => Ok(LbPolicy::RandomChoose(k)),
-                    _ => Err(format!(
-                        "random_choose {n}: choose must be a whole number of at least 2"
-                    )),
-                },
-                _ => Err(
-                    "lb_policy random_choose takes one argument, the number of choices (e.g. `random_choose 2`)".into(),
-                ),
-            },
-            "header" => match args {
-                [f] => Ok(LbPolicy::Header((*f).to_string())),
-                _ => Err("lb_policy header takes one argument, the header field (e.g. `header X-Session`)".into()),
-            },
-            "cookie" => match args {
-                [] => Ok(LbPolicy::Cookie {
-                    name: "lb".into(),
-                    secret: String::new(),
-                }),
-                [n] => Ok(LbPolicy::Cookie {
-                    name: (*n).to_string(),
-                    secret: String::new(),
-                }),
-                [n, s] => Ok(LbPolicy::Cookie {
-                    name: (*n).to_string(),
-                    secret: (*s).to_string(),
-                }),
-                _ => Err("lb_policy cookie takes at most two arguments: `cookie [NAME [SECRET]]`".into()),
-            },
-            "client_ip_hash" => no_args(LbPolicy::ClientIpHash),
-            "weighted_round_robin" => parse_weights(args).map(LbPolicy::WeightedRoundRobin),
-            _ => Err(format!(
-                "unknown lb_policy `{name}`; Caddy 2.6 has {} (and 2.7 adds {})",
-                NAMES[..9].join(", "),
-                NAMES[9..].join(", ")
-            )),
-        }
-    }
-}
-
-/// `WeightedRoundRobinSelection.UnmarshalCaddyfile` (v2.7.6): one or more weights, each a
-/// whole number (`strconv.Atoi`, a leading sign allowed) of at least 1. sessim also refuses
-/// weights whose sum would not fit Go's `int` (Caddy would overflow).
-pub fn parse_weights(args: &[&str]) -> Result<Vec<u64>, String> {
-    if args.is_empty() {
-        return Err("lb_policy weighted_round_robin needs one weight per upstream, in order (e.g.                     `weighted_round_robin 3 1`)"
-            .into());
-    }
-    let mut total: i64 = 0;
-    let mut weights = Vec::with_capacity(args.len());
-    for w in args {
-        let v = match w.parse::<i64>() {
-            Ok(v) if v >= 1 => v,
-            Ok(_) => {
-                return Err(format!(
-                    "weighted_round_robin: invalid weight `{w}`: a weight must be a whole number of at least 1"
-                ));
-            }
-            Err(_) => {
-                return Err(format!(
-                    "weighted_round_robin: invalid weight `{w}`: write a whole number of at least 1"
-                ));
-            }
-        };
-        total = total
-            .checked_add(v)
-            .ok_or_else(|| "weighted_round_robin: the weights' sum is too large (over 2^63 - 1)".to_string())?;
-        weights.push(v.unsigned_abs());
-    }
-    Ok(weights)
-}
-
-/// The policies of Caddy 2.6.2, then the two that came in 2.7.
-pub const NAMES: [&str; 11] = [
-    "random",
-    "random_choose",
-    "least_conn",
-    "round_robin",
-    "first",
-    "ip_hash",
-    "uri_hash",
-    "header",
-    "cookie",
-    "weighted_round_robin",
-    "client_ip_hash",
-];
+mod selection;
+pub use selection::{
+    LbPolicy, NAMES, cookie_match, cookie_value, first, fnv1a32, host_by_hashing, host_by_hashing_v27, least_conn,
+    parse_weights, random, random_choose, round_robin, weighted_round_robin,
+};
 
 /// The `reverse_proxy` settings sessim models.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -402,209 +250,6 @@ impl CaddyConf {
             fall: 1,
         })
     }
-}
-
-/// FNV-1a 32 (Go's `hash/fnv` `New32a`): offset basis 2166136261, prime 16777619.
-pub fn fnv1a32(parts: &[&[u8]]) -> u32 {
-    let mut h: u32 = 0x811c_9dc5;
-    for part in parts {
-        for &b in *part {
-            h ^= u32::from(b);
-            h = h.wrapping_mul(0x0100_0193);
-        }
-    }
-    h
-}
-
-/// `hostByHashing`: the available upstream with the strictly highest
-/// FNV-1a(`key` + dial), scanning from a best of 0 (a hash of 0 never wins).
-pub fn host_by_hashing(key: &[u8], dials: &[String], available: u64) -> Option<usize> {
-    let mut best = 0u32;
-    let mut chosen = None;
-    for (i, d) in dials.iter().enumerate() {
-        if !is_set(available, i) {
-            continue;
-        }
-        let h = fnv1a32(&[key, d.as_bytes()]);
-        if h > best {
-            best = h;
-            chosen = Some(i);
-        }
-    }
-    chosen
-}
-
-/// Caddy 2.7's `hostByHashing`: as [`host_by_hashing`] but FNV-1a 32 of dial + `key`
-/// (v2.7.6 `hash(up.String() + s)`; 2.6.2 hashed `s + up.String()`).
-pub fn host_by_hashing_v27(key: &[u8], dials: &[String], available: u64) -> Option<usize> {
-    let mut best = 0u32;
-    let mut chosen = None;
-    for (i, d) in dials.iter().enumerate() {
-        if !is_set(available, i) {
-            continue;
-        }
-        let h = fnv1a32(&[d.as_bytes(), key]);
-        if h > best {
-            best = h;
-            chosen = Some(i);
-        }
-    }
-    chosen
-}
-
-/// `WeightedRoundRobinSelection.Select` (v2.7.6) over `n` upstreams: returns the choice and
-/// the counter after it (advanced once per selection with two weights or more).
-pub fn weighted_round_robin(index: u32, weights: &[u64], n: usize, available: u64) -> (Option<usize>, u32) {
-    if n == 0 {
-        return (None, index);
-    }
-    if weights.len() < 2 {
-        // `return pool[0]`: no availability check, no counter.
-        return (Some(0), index);
-    }
-    let index = index.wrapping_add(1);
-    let total: u64 = weights.iter().sum();
-    let current = u64::from(index) % total.max(1);
-    let mut running = 0u64;
-    let mut slot = 0usize;
-    for (i, &w) in weights.iter().enumerate() {
-        running += w;
-        if current < running {
-            slot = i;
-            break;
-        }
-    }
-    // The first `len(weights)` available upstreams, in config order.
-    let mut upstreams = [0usize; super::MAX_SERVERS];
-    let mut len = 0usize;
-    for i in (0..n).filter(|&i| is_set(available, i)) {
-        if len == weights.len() || len == upstreams.len() {
-            break;
-        }
-        upstreams[len] = i;
-        len += 1;
-    }
-    if len == 0 {
-        return (None, index);
-    }
-    (Some(upstreams[slot % len]), index)
-}
-
-/// `round_robin`: returns the choice and the counter after it (advanced once per look).
-pub fn round_robin(robin: u32, n: usize, available: u64) -> (Option<usize>, u32) {
-    let mut r = robin;
-    let n32 = u32::try_from(n).unwrap_or(u32::MAX);
-    for _ in 0..n32 {
-        r = r.wrapping_add(1);
-        let i = (r % n32) as usize;
-        if is_set(available, i) {
-            return (Some(i), r);
-        }
-    }
-    (None, r)
-}
-
-/// `first`.
-pub fn first(n: usize, available: u64) -> Option<usize> {
-    (0..n).find(|&i| is_set(available, i))
-}
-
-/// `selectRandomHost`: reservoir sampling, uniform over the available upstreams.
-pub fn random(n: usize, available: u64, rng: &mut SimRng) -> Option<usize> {
-    let mut chosen = None;
-    for (seen, i) in (1u32..).zip((0..n).filter(|&i| is_set(available, i))) {
-        if rng.random_range(0..seen) == 0 {
-            chosen = Some(i);
-        }
-    }
-    chosen
-}
-
-/// `least_conn`: the fewest in flight, uniform among ties (reservoir sampling).
-pub fn least_conn(peers: &[PeerState], available: u64, rng: &mut SimRng) -> Option<usize> {
-    let mut chosen = None;
-    let mut least = u32::MAX;
-    let mut count = 0u32;
-    for (i, p) in peers.iter().enumerate() {
-        if !is_set(available, i) {
-            continue;
-        }
-        if chosen.is_none() || p.conns < least {
-            least = p.conns;
-            count = 0;
-        }
-        if p.conns == least {
-            count += 1;
-            if rng.random_range(0..count) == 0 {
-                chosen = Some(i);
-            }
-        }
-    }
-    chosen
-}
-
-/// `random_choose K` with `leastRequests`, quirks included (see the module docs).
-pub fn random_choose(k: u32, peers: &[PeerState], available: u64, rng: &mut SimRng) -> Option<usize> {
-    let k = (k as usize).min(peers.len()).min(super::MAX_SERVERS);
-    let mut slots = [usize::MAX; super::MAX_SERVERS];
-    for i in 0..peers.len() {
-        if !is_set(available, i) {
-            continue;
-        }
-        let j = rng.random_range(0..=i);
-        if j < k {
-            slots[j] = i;
-        }
-    }
-    // leastRequests: the first idle one wins; else every one <= the best so far is kept.
-    let mut best = [0usize; super::MAX_SERVERS];
-    let mut nbest = 0;
-    let mut best_reqs: Option<u32> = None;
-    for &i in slots[..k].iter().filter(|&&i| i != usize::MAX) {
-        let reqs = peers[i].conns;
-        if reqs == 0 {
-            return Some(i);
-        }
-        if best_reqs.is_none_or(|b| reqs <= b) {
-            best_reqs = Some(reqs);
-            best[nbest] = i;
-            nbest += 1;
-        }
-    }
-    if nbest == 0 {
-        return None;
-    }
-    Some(best[rng.random_range(0..nbest)])
-}
-
-/// `hashCookie`: hex(HMAC-SHA256(secret, dial)).
-pub fn cookie_value(secret: &str, dial: &str) -> String {
-    // HMAC accepts a key of any length: `new_from_slice` cannot fail for it.
-    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret.as_bytes()) else {
-        return String::new();
-    };
-    mac.update(dial.as_bytes());
-    let bytes = mac.finalize().into_bytes();
-    let mut s = String::with_capacity(64);
-    for b in bytes {
-        use std::fmt::Write;
-        let _ = write!(s, "{b:02x}");
-    }
-    s
-}
-
-/// `CookieHashSelection.Select` without the fallback: the first available upstream whose
-/// cookie value equals `cookie`.
-pub fn cookie_match(cookie: &str, values: &[String], available: u64) -> Option<usize> {
-    values
-        .iter()
-        .enumerate()
-        .find(|&(i, v)| is_set(available, i) && v == cookie)
-        .map(|(i, _)| i)
-}
-
-fn is_set(mask: u64, i: usize) -> bool {
-    i < 64 && mask & (1u64 << i) != 0
 }
 
 /// One Caddy `reverse_proxy` handler over `servers` (config order).
@@ -806,8 +451,111 @@ pub(crate) static POLICY: super::registry::PolicyInfo = super::registry::PolicyI
         "max_fails",
         "health_interval",
     ],
-    method: |p| super::Method::Caddy(p.caddy.clone()),
+    method: |p| super::Method::new(p.caddy.clone()),
 };
+
+impl super::Algorithm for CaddyConf {
+    fn info(&self) -> &'static super::registry::PolicyInfo {
+        &POLICY
+    }
+
+    fn build(&self, servers: &[ServerConf]) -> Box<dyn Policy> {
+        Box::new(CaddyBalancer::new(servers, self.clone()))
+    }
+
+    fn summary(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, " (lb_policy {}", self.policy.name())?;
+        match &self.policy {
+            LbPolicy::RandomChoose(k) => write!(f, " {k}")?,
+            LbPolicy::Header(h) => write!(f, " {h}")?,
+            LbPolicy::Cookie { name, .. } => write!(f, " {name}")?,
+            LbPolicy::WeightedRoundRobin(w) => {
+                for x in w {
+                    write!(f, " {x}")?;
+                }
+            }
+            _ => {}
+        }
+        write!(f, ", lb_retries {}", self.retries)?;
+        if self.try_duration > SimTime::ZERO {
+            write!(f, ", lb_try_duration {}", self.try_duration)?;
+        }
+        if self.try_interval > SimTime::ZERO {
+            write!(f, ", lb_try_interval {}", self.try_interval)?;
+        }
+        if self.fail_duration > SimTime::ZERO {
+            write!(
+                f,
+                ", fail_duration {}, max_fails {}",
+                self.fail_duration, self.max_fails
+            )?;
+        }
+        if !self.unhealthy_status.is_empty() {
+            write!(f, ", unhealthy_status {}", self.unhealthy_status_words().join(" "))?;
+        }
+        if self.unhealthy_latency > SimTime::ZERO {
+            write!(f, ", unhealthy_latency {}", self.unhealthy_latency)?;
+        }
+        if self.unhealthy_request_count > 0 {
+            write!(f, ", unhealthy_request_count {}", self.unhealthy_request_count)?;
+        }
+        if let Some(i) = self.health_interval {
+            write!(f, ", health_interval {i}")?;
+        }
+        write!(f, ")")
+    }
+
+    fn keys(&self, _servers: &[ServerConf], keys: &mut super::Keys) {
+        let line = match &self.policy {
+            LbPolicy::RandomChoose(k) => format!("random_choose {k}"),
+            LbPolicy::Header(h) => format!("header {h}"),
+            LbPolicy::Cookie { name, secret } if secret.is_empty() => format!("cookie {name}"),
+            LbPolicy::Cookie { name, secret } => format!("cookie {name} {secret}"),
+            // JSON's empty `weights` behave as one weight (`pool[0]` always), which the
+            // Caddyfile syntax can say.
+            LbPolicy::WeightedRoundRobin(w) if w.is_empty() => "weighted_round_robin 1".into(),
+            LbPolicy::WeightedRoundRobin(w) => {
+                let w: Vec<String> = w.iter().map(u64::to_string).collect();
+                format!("weighted_round_robin {}", w.join(" "))
+            }
+            p => p.name().to_string(),
+        };
+        keys.put("lb_policy", line);
+        keys.put("lb_retries", self.retries as i64);
+        keys.put("lb_try_duration", self.try_duration);
+        if self.try_interval > SimTime::ZERO {
+            keys.put("lb_try_interval", self.try_interval);
+        }
+        keys.put("fail_duration", self.fail_duration);
+        if self.fail_duration > SimTime::ZERO {
+            keys.put("max_fails", self.max_fails as i64);
+            // The passive keys need fail_duration (the loader says so); each is written
+            // only when set, as Caddy's defaults are "none".
+            if !self.unhealthy_status.is_empty() {
+                keys.put("unhealthy_status", self.unhealthy_status_words());
+            }
+            if self.unhealthy_latency > SimTime::ZERO {
+                keys.put("unhealthy_latency", self.unhealthy_latency);
+            }
+            if self.unhealthy_request_count > 0 {
+                keys.put("unhealthy_request_count", self.unhealthy_request_count as i64);
+            }
+        }
+        if let Some(i) = self.health_interval {
+            keys.put("health_interval", i);
+        }
+    }
+}
+
+impl CaddyConf {
+    /// `unhealthy_status` as the Caddyfile writes it: a class as `5xx`, a code as itself.
+    fn unhealthy_status_words(&self) -> Vec<String> {
+        self.unhealthy_status
+            .iter()
+            .map(|&c| if c < 100 { format!("{c}xx") } else { c.to_string() })
+            .collect()
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -817,6 +565,35 @@ mod tests {
 
     fn dials(n: usize) -> Vec<String> {
         (0..n).map(|i| format!("127.0.0.1:{}", 18081 + i)).collect()
+    }
+
+    /// A Caddy balancer over `servers` with its peers' state and a random stream: what the
+    /// tests through the balancer share.
+    struct Rig {
+        b: CaddyBalancer,
+        peers: Vec<PeerState>,
+        r: SimRng,
+    }
+
+    impl Rig {
+        fn new(servers: &[ServerConf], conf: CaddyConf) -> Self {
+            Rig {
+                b: CaddyBalancer::new(servers, conf),
+                peers: PeerState::for_servers(servers),
+                r: rng(),
+            }
+        }
+
+        /// One request of `c` at `t`: a pick, and the attempt on the chosen upstream (if
+        /// any) reported as a success (`ok`) or a failure.
+        fn pick_report(&mut self, c: &ClientInfo<'_>, t: SimTime, ok: bool) -> Option<usize> {
+            let mut a = Attempt::default();
+            let i = self.b.pick_counted(c, &mut self.peers, &mut a, t, &mut self.r);
+            if let Some(i) = i {
+                self.b.report_counted(i, ok, &mut self.peers, t);
+            }
+            i
+        }
     }
 
     #[test]
@@ -929,25 +706,16 @@ mod tests {
             passive: true,
             ..CaddyConf::default()
         };
-        let mut b = CaddyBalancer::new(&s, conf);
-        let mut peers = PeerState::for_servers(&s);
-        let mut r = rng();
+        let mut rig = Rig::new(&s, conf);
         let c = client("10.0.0.1");
-        let mut pick = |b: &mut CaddyBalancer, peers: &mut [PeerState], t: u64, ok: bool| {
-            let mut a = Attempt::default();
-            let i = b.pick_counted(&c, peers, &mut a, SimTime::from_secs(t), &mut r);
-            if let Some(i) = i {
-                b.report_counted(i, ok, peers, SimTime::from_secs(t));
-            }
-            i
-        };
-        assert_eq!(pick(&mut b, &mut peers, 0, false), Some(0));
+        let mut pick = |t: u64, ok: bool| rig.pick_report(&c, SimTime::from_secs(t), ok);
+        assert_eq!(pick(0, false), Some(0));
         // One failure < max_fails 2: still available.
-        assert_eq!(pick(&mut b, &mut peers, 1, false), Some(0));
+        assert_eq!(pick(1, false), Some(0));
         // Two failures: unavailable until the first is forgotten at 0 + 30 s.
-        assert_eq!(pick(&mut b, &mut peers, 2, true), Some(1));
-        assert_eq!(pick(&mut b, &mut peers, 29, true), Some(1));
-        assert_eq!(pick(&mut b, &mut peers, 30, true), Some(0));
+        assert_eq!(pick(2, true), Some(1));
+        assert_eq!(pick(29, true), Some(1));
+        assert_eq!(pick(30, true), Some(0));
     }
 
     #[test]
@@ -1260,19 +1028,11 @@ mod tests {
             passive: true,
             ..CaddyConf::default()
         };
-        let mut b = CaddyBalancer::new(&s, conf);
-        let mut peers = PeerState::for_servers(&s);
-        let mut r = rng();
+        let mut rig = Rig::new(&s, conf);
         let c = client("10.0.0.1");
-        let mut got = Vec::new();
-        for k in 0..9u64 {
-            let t = SimTime::from_secs(if k == 8 { 13 } else { k });
-            let i = b.pick_counted(&c, &mut peers, &mut Attempt::default(), t, &mut r);
-            if let Some(i) = i {
-                b.report_counted(i, k != 3, &mut peers, t);
-            }
-            got.push(i);
-        }
+        let got: Vec<Option<usize>> = (0..9u64)
+            .map(|k| rig.pick_report(&c, SimTime::from_secs(if k == 8 { 13 } else { k }), k != 3))
+            .collect();
         let want: Vec<Option<usize>> = [0, 0, 1, 0, 1, 1, 1, 1, 0].into_iter().map(Some).collect();
         assert_eq!(got, want);
     }

@@ -76,6 +76,21 @@ impl Default for OutlierConf {
     }
 }
 
+/// The ranges Envoy's config validation accepts for `outlier_detection` (every Envoy
+/// algorithm's [`super::Algorithm::validate`] runs this first).
+pub(crate) fn check_outlier(outlier: Option<&OutlierConf>) -> Result<(), super::BalancerError> {
+    let bad = |s: String| Err(super::BalancerError::BadParameter(s));
+    if let Some(o) = outlier {
+        if o.max_ejection_percent > 100 {
+            return bad(format!("max_ejection_percent {} is above 100", o.max_ejection_percent));
+        }
+        if o.interval == SimTime::ZERO {
+            return bad("the outlier detection interval must be positive".into());
+        }
+    }
+    Ok(())
+}
+
 #[derive(Clone, Copy, Debug, Default)]
 struct HostMonitor {
     consecutive_5xx: u32,

@@ -120,12 +120,72 @@ pub(crate) static POLICY: super::registry::PolicyInfo = super::registry::PolicyI
     family: super::registry::Family::Envoy,
     backup: false,
     keys: &["choice_count", "active_request_bias", "outlier_detection"],
-    method: |p| super::Method::EnvoyLeastRequest {
-        choice_count: p.choice_count,
-        active_request_bias: super::Bias(p.active_request_bias),
-        outlier: p.outlier,
+    method: |p| {
+        super::Method::new(EnvoyLeastRequestConf {
+            choice_count: p.choice_count,
+            active_request_bias: super::Bias(p.active_request_bias),
+            outlier: p.outlier,
+        })
     },
 };
+
+/// The algorithm of `envoy_least_request`: Envoy `LEAST_REQUEST`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EnvoyLeastRequestConf {
+    /// Hosts drawn per pick (`choice_count`, default 2).
+    pub choice_count: u32,
+    /// `active_request_bias` (default 1.0), used when weights differ.
+    pub active_request_bias: super::Bias,
+    /// `outlier_detection`, when configured.
+    pub outlier: Option<OutlierConf>,
+}
+
+impl super::Algorithm for EnvoyLeastRequestConf {
+    fn info(&self) -> &'static super::registry::PolicyInfo {
+        &POLICY
+    }
+
+    fn build(&self, servers: &[ServerConf]) -> Box<dyn Policy> {
+        Box::new(EnvoyLeastRequest::new(
+            servers,
+            self.choice_count,
+            self.active_request_bias.0,
+            self.outlier,
+        ))
+    }
+
+    /// Envoy's ranges: `choice_count` `gte: 2`, a bias that is a number >= 0.
+    fn validate(&self) -> Result<(), super::BalancerError> {
+        super::envoy::check_outlier(self.outlier.as_ref())?;
+        let bad = |s: String| Err(super::BalancerError::BadParameter(s));
+        let choice_count = self.choice_count;
+        if choice_count < 2 {
+            return bad(format!("choice_count {choice_count} is below 2 (Envoy: `gte: 2`)"));
+        }
+        let bias = self.active_request_bias.0;
+        if !(bias.is_finite() && bias >= 0.0) {
+            return bad(format!("active_request_bias {bias} must be a number >= 0"));
+        }
+        Ok(())
+    }
+
+    fn summary(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            " (choice_count {}, active_request_bias {})",
+            self.choice_count, self.active_request_bias.0
+        )
+    }
+
+    fn keys(&self, _servers: &[ServerConf], keys: &mut super::Keys) {
+        keys.put("choice_count", self.choice_count as i64);
+        keys.put("active_request_bias", self.active_request_bias.0);
+    }
+
+    fn outlier(&self) -> Option<&OutlierConf> {
+        self.outlier.as_ref()
+    }
+}
 
 #[cfg(test)]
 mod tests {

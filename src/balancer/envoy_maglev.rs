@@ -181,12 +181,65 @@ pub(crate) static POLICY: super::registry::PolicyInfo = super::registry::PolicyI
     family: super::registry::Family::Envoy,
     backup: false,
     keys: &["key", "table_size", "outlier_detection"],
-    method: |p| super::Method::EnvoyMaglev {
-        key: p.key.clone(),
-        table_size: p.table_size,
-        outlier: p.outlier,
+    method: |p| {
+        super::Method::new(EnvoyMaglevConf {
+            key: p.key.clone(),
+            table_size: p.table_size,
+            outlier: p.outlier,
+        })
     },
 };
+
+/// The algorithm of `envoy_maglev`: Envoy `MAGLEV` with a hash policy.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EnvoyMaglevConf {
+    /// The hash policy.
+    pub key: HashKey,
+    /// The lookup table's size (a prime, default 65537).
+    pub table_size: u64,
+    /// `outlier_detection`, when configured.
+    pub outlier: Option<OutlierConf>,
+}
+
+impl super::Algorithm for EnvoyMaglevConf {
+    fn info(&self) -> &'static super::registry::PolicyInfo {
+        &POLICY
+    }
+
+    fn build(&self, servers: &[ServerConf]) -> Box<dyn Policy> {
+        Box::new(EnvoyMaglev::new(
+            servers,
+            self.key.clone(),
+            self.table_size,
+            self.outlier,
+        ))
+    }
+
+    /// Envoy's range: a prime table size up to [`MAX_TABLE_SIZE`].
+    fn validate(&self) -> Result<(), super::BalancerError> {
+        super::envoy::check_outlier(self.outlier.as_ref())?;
+        let table_size = self.table_size;
+        if table_size > MAX_TABLE_SIZE || !is_prime(table_size) {
+            return Err(super::BalancerError::BadParameter(format!(
+                "table_size {table_size}: the table size of maglev must be a prime number up to {MAX_TABLE_SIZE}"
+            )));
+        }
+        Ok(())
+    }
+
+    fn summary(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, " (hash {}, table_size {})", self.key, self.table_size)
+    }
+
+    fn keys(&self, _servers: &[ServerConf], keys: &mut super::Keys) {
+        keys.put("key", self.key.key_name());
+        keys.put("table_size", self.table_size as i64);
+    }
+
+    fn outlier(&self) -> Option<&OutlierConf> {
+        self.outlier.as_ref()
+    }
+}
 
 #[cfg(test)]
 mod tests {

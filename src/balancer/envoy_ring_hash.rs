@@ -179,13 +179,80 @@ pub(crate) static POLICY: super::registry::PolicyInfo = super::registry::PolicyI
     family: super::registry::Family::Envoy,
     backup: false,
     keys: &["key", "minimum_ring_size", "maximum_ring_size", "outlier_detection"],
-    method: |p| super::Method::EnvoyRingHash {
-        key: p.key.clone(),
-        minimum_ring_size: p.minimum_ring_size,
-        maximum_ring_size: p.maximum_ring_size,
-        outlier: p.outlier,
+    method: |p| {
+        super::Method::new(EnvoyRingHashConf {
+            key: p.key.clone(),
+            minimum_ring_size: p.minimum_ring_size,
+            maximum_ring_size: p.maximum_ring_size,
+            outlier: p.outlier,
+        })
     },
 };
+
+/// The algorithm of `envoy_ring_hash`: Envoy `RING_HASH` with a hash policy.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EnvoyRingHashConf {
+    /// The hash policy.
+    pub key: HashKey,
+    /// `minimum_ring_size` (default 1024).
+    pub minimum_ring_size: u64,
+    /// `maximum_ring_size` (default 8M).
+    pub maximum_ring_size: u64,
+    /// `outlier_detection`, when configured.
+    pub outlier: Option<OutlierConf>,
+}
+
+impl super::Algorithm for EnvoyRingHashConf {
+    fn info(&self) -> &'static super::registry::PolicyInfo {
+        &POLICY
+    }
+
+    fn build(&self, servers: &[ServerConf]) -> Box<dyn Policy> {
+        Box::new(EnvoyRingHash::new(
+            servers,
+            self.key.clone(),
+            self.minimum_ring_size,
+            self.maximum_ring_size,
+            self.outlier,
+        ))
+    }
+
+    /// Envoy's ranges: both sizes `lte: 8388608`, the minimum not above the maximum.
+    fn validate(&self) -> Result<(), super::BalancerError> {
+        super::envoy::check_outlier(self.outlier.as_ref())?;
+        let bad = |s: String| Err(super::BalancerError::BadParameter(s));
+        let (minimum_ring_size, maximum_ring_size) = (self.minimum_ring_size, self.maximum_ring_size);
+        let cap = DEFAULT_MAX_RING;
+        if minimum_ring_size == 0 || minimum_ring_size > cap || maximum_ring_size > cap {
+            return bad(format!("ring sizes must be within 1..={cap} (Envoy: `lte: 8388608`)"));
+        }
+        if minimum_ring_size > maximum_ring_size {
+            // Envoy's own message.
+            return bad(format!(
+                "ring hash: minimum_ring_size ({minimum_ring_size}) > maximum_ring_size ({maximum_ring_size})"
+            ));
+        }
+        Ok(())
+    }
+
+    fn summary(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            " (hash {}, minimum_ring_size {}, maximum_ring_size {})",
+            self.key, self.minimum_ring_size, self.maximum_ring_size
+        )
+    }
+
+    fn keys(&self, _servers: &[ServerConf], keys: &mut super::Keys) {
+        keys.put("key", self.key.key_name());
+        keys.put("minimum_ring_size", self.minimum_ring_size as i64);
+        keys.put("maximum_ring_size", self.maximum_ring_size as i64);
+    }
+
+    fn outlier(&self) -> Option<&OutlierConf> {
+        self.outlier.as_ref()
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -210,8 +210,33 @@ pub(crate) static POLICY: super::registry::PolicyInfo = super::registry::PolicyI
     family: super::registry::Family::Envoy,
     backup: false,
     keys: &["outlier_detection"],
-    method: |p| super::Method::EnvoyRoundRobin { outlier: p.outlier },
+    method: |p| super::Method::new(EnvoyRoundRobinConf { outlier: p.outlier }),
 };
+
+/// The algorithm of `envoy_round_robin`: Envoy `ROUND_ROBIN` (EDF when weights differ).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EnvoyRoundRobinConf {
+    /// `outlier_detection`, when configured.
+    pub outlier: Option<OutlierConf>,
+}
+
+impl super::Algorithm for EnvoyRoundRobinConf {
+    fn info(&self) -> &'static super::registry::PolicyInfo {
+        &POLICY
+    }
+
+    fn build(&self, servers: &[ServerConf]) -> Box<dyn Policy> {
+        Box::new(EnvoyRoundRobin::new(servers, self.outlier))
+    }
+
+    fn validate(&self) -> Result<(), super::BalancerError> {
+        super::envoy::check_outlier(self.outlier.as_ref())
+    }
+
+    fn outlier(&self) -> Option<&OutlierConf> {
+        self.outlier.as_ref()
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -400,8 +400,26 @@ pub(crate) static POLICY: super::registry::PolicyInfo = super::registry::PolicyI
     family: super::registry::Family::Haproxy,
     backup: true,
     keys: &[],
-    method: |_| super::Method::HaproxyRoundRobin,
+    method: |_| super::Method::new(HaproxyRoundRobinConf),
 };
+
+/// The algorithm of `haproxy_roundrobin` (no parameters).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HaproxyRoundRobinConf;
+
+impl super::Algorithm for HaproxyRoundRobinConf {
+    fn info(&self) -> &'static super::registry::PolicyInfo {
+        &POLICY
+    }
+
+    fn build(&self, servers: &[ServerConf]) -> Box<dyn Policy> {
+        Box::new(HaproxyRoundRobin::new(servers))
+    }
+
+    fn redispatch_every_retry(&self) -> bool {
+        true
+    }
+}
 
 #[cfg(test)]
 mod tests {

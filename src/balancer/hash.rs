@@ -294,9 +294,11 @@ pub(crate) static POLICY: super::registry::PolicyInfo = super::registry::PolicyI
     family: super::registry::Family::Nginx,
     backup: false,
     keys: &["key"],
-    method: |p| super::Method::Hash {
-        key: p.key.clone(),
-        consistent: false,
+    method: |p| {
+        super::Method::new(HashConf {
+            key: p.key.clone(),
+            consistent: false,
+        })
     },
 };
 
@@ -308,11 +310,44 @@ pub(crate) static CONSISTENT_POLICY: super::registry::PolicyInfo = super::regist
     family: super::registry::Family::Nginx,
     backup: false,
     keys: &["key"],
-    method: |p| super::Method::Hash {
-        key: p.key.clone(),
-        consistent: true,
+    method: |p| {
+        super::Method::new(HashConf {
+            key: p.key.clone(),
+            consistent: true,
+        })
     },
 };
+
+/// The algorithm of `hash` and `hash_consistent`: nginx `hash KEY [consistent]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HashConf {
+    /// What is hashed.
+    pub key: HashKey,
+    /// `consistent` (ketama points) rather than modulo.
+    pub consistent: bool,
+}
+
+impl super::Algorithm for HashConf {
+    fn info(&self) -> &'static super::registry::PolicyInfo {
+        if self.consistent { &CONSISTENT_POLICY } else { &POLICY }
+    }
+
+    fn build(&self, servers: &[ServerConf]) -> Box<dyn Policy> {
+        if self.consistent {
+            Box::new(ConsistentHash::new(servers, self.key.clone()))
+        } else {
+            Box::new(Hash::new(servers, self.key.clone()))
+        }
+    }
+
+    fn summary(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, " (key {})", self.key)
+    }
+
+    fn keys(&self, _servers: &[ServerConf], keys: &mut super::Keys) {
+        keys.put("key", self.key.key_name());
+    }
+}
 
 #[cfg(test)]
 mod tests {

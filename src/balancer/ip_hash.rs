@@ -144,8 +144,22 @@ pub(crate) static POLICY: super::registry::PolicyInfo = super::registry::PolicyI
     family: super::registry::Family::Nginx,
     backup: false,
     keys: &[],
-    method: |_| super::Method::IpHash,
+    method: |_| super::Method::new(IpHashConf),
 };
+
+/// The algorithm of `ip_hash` (no parameters).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct IpHashConf;
+
+impl super::Algorithm for IpHashConf {
+    fn info(&self) -> &'static super::registry::PolicyInfo {
+        &POLICY
+    }
+
+    fn build(&self, servers: &[ServerConf]) -> Box<dyn Policy> {
+        Box::new(IpHash::new(servers))
+    }
+}
 
 #[cfg(test)]
 mod tests {

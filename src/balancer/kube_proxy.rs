@@ -164,11 +164,71 @@ pub(crate) static POLICY: super::registry::PolicyInfo = super::registry::PolicyI
     family: super::registry::Family::KubeProxy,
     backup: false,
     keys: &["session_affinity", "affinity_timeout", "recent_list_size"],
-    method: |p| super::Method::KubeProxy {
-        affinity: p.affinity,
-        recent_list_size: p.recent_list_size,
+    method: |p| {
+        super::Method::new(KubeProxyConf {
+            affinity: p.affinity,
+            recent_list_size: p.recent_list_size,
+        })
     },
 };
+
+/// The algorithm of `kube_proxy`: a Kubernetes Service through kube-proxy's iptables rules.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KubeProxyConf {
+    /// `sessionAffinity: ClientIP` with its `timeoutSeconds`; `None`: no affinity.
+    pub affinity: Option<SimTime>,
+    /// Addresses each endpoint's xt_recent list keeps (the kernel's `ip_list_tot`).
+    pub recent_list_size: u32,
+}
+
+impl super::Algorithm for KubeProxyConf {
+    fn info(&self) -> &'static super::registry::PolicyInfo {
+        &POLICY
+    }
+
+    fn build(&self, servers: &[ServerConf]) -> Box<dyn Policy> {
+        Box::new(KubeProxy::new(servers, self.affinity, self.recent_list_size))
+    }
+
+    /// The Kubernetes API's range of `timeoutSeconds`; a list of at least one address.
+    fn validate(&self) -> Result<(), super::BalancerError> {
+        let bad = |s: String| Err(super::BalancerError::BadParameter(s));
+        if let Some(t) = self.affinity
+            && (t == SimTime::ZERO || t > SimTime::from_secs(86400))
+        {
+            return bad(format!(
+                "timeoutSeconds {t} must be within 1..=86400 s (Kubernetes API)"
+            ));
+        }
+        if self.recent_list_size == 0 {
+            return bad("recent_list_size must be at least 1".into());
+        }
+        Ok(())
+    }
+
+    fn summary(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.affinity {
+            Some(t) => write!(
+                f,
+                " (sessionAffinity ClientIP, timeoutSeconds {}, recent list {})",
+                t.as_nanos() / 1_000_000_000,
+                self.recent_list_size
+            ),
+            None => write!(f, " (sessionAffinity None)"),
+        }
+    }
+
+    fn keys(&self, _servers: &[ServerConf], keys: &mut super::Keys) {
+        match self.affinity {
+            Some(a) => {
+                keys.put("session_affinity", "ClientIP");
+                keys.put("affinity_timeout", a);
+            }
+            None => keys.put("session_affinity", "None"),
+        }
+        keys.put("recent_list_size", self.recent_list_size as i64);
+    }
+}
 
 #[cfg(test)]
 mod tests {

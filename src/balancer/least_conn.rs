@@ -251,7 +251,7 @@ pub(crate) static NGINX_POLICY: super::registry::PolicyInfo = super::registry::P
     family: super::registry::Family::Nginx,
     backup: true,
     keys: &[],
-    method: |_| super::Method::LeastConn,
+    method: |_| super::Method::new(LeastConnConf),
 };
 
 /// The policy `leastconn` (registered in [`super::registry::POLICIES`]).
@@ -262,8 +262,40 @@ pub(crate) static HAPROXY_POLICY: super::registry::PolicyInfo = super::registry:
     family: super::registry::Family::Haproxy,
     backup: true,
     keys: &[],
-    method: |_| super::Method::HaproxyLeastConn,
+    method: |_| super::Method::new(HaproxyLeastConnConf),
 };
+
+/// The algorithm of `least_conn` (nginx) (no parameters).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LeastConnConf;
+
+impl super::Algorithm for LeastConnConf {
+    fn info(&self) -> &'static super::registry::PolicyInfo {
+        &NGINX_POLICY
+    }
+
+    fn build(&self, servers: &[ServerConf]) -> Box<dyn Policy> {
+        Box::new(NginxLeastConn::new(servers))
+    }
+}
+
+/// The algorithm of `leastconn` (HAProxy) (no parameters).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HaproxyLeastConnConf;
+
+impl super::Algorithm for HaproxyLeastConnConf {
+    fn info(&self) -> &'static super::registry::PolicyInfo {
+        &HAPROXY_POLICY
+    }
+
+    fn build(&self, servers: &[ServerConf]) -> Box<dyn Policy> {
+        Box::new(HaproxyLeastConn::new(servers))
+    }
+
+    fn redispatch_every_retry(&self) -> bool {
+        true
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -48,7 +48,7 @@ pub mod source;
 mod validate;
 
 pub use crate::engine::{SimRng, SimTime};
-pub use method::{Bias, HashKey, Method};
+pub use method::{Algorithm, AlgorithmAny, Bias, HashKey, KeyValue, Keys, Method};
 pub use retry::{
     AttemptOutcome, FailurePolicy, HaproxyRetries, NEXT_UPSTREAM_STATUSES, NextUpstream, RetryAction, Verdict,
 };
@@ -510,62 +510,10 @@ impl CheckedConf {
     /// A fresh policy (its own round-robin position, connection counts and hash tables).
     pub fn policy(&self) -> Box<dyn Policy> {
         let conf = &self.conf;
-        let s = &conf.servers;
-        let inner: Box<dyn Policy> = match &conf.method {
-            Method::RoundRobin => Box::new(round_robin::NginxRoundRobin::new(s)),
-            Method::IpHash => Box::new(ip_hash::IpHash::new(s)),
-            Method::Hash { key, consistent: false } => Box::new(hash::Hash::new(s, key.clone())),
-            Method::Hash { key, consistent: true } => Box::new(hash::ConsistentHash::new(s, key.clone())),
-            Method::LeastConn => Box::new(least_conn::NginxLeastConn::new(s)),
-            Method::Random { two } => Box::new(random::Random::new(s, *two)),
-            Method::HaproxyRoundRobin => Box::new(haproxy_rr::HaproxyRoundRobin::new(s)),
-            Method::Source {
-                consistent: false,
-                avalanche,
-            } => Box::new(source::SourceMap::with_avalanche(s, *avalanche)),
-            Method::Source {
-                consistent: true,
-                avalanche,
-            } => Box::new(source::SourceConsistent::with_avalanche(s, *avalanche)),
-            Method::HaproxyLeastConn => Box::new(least_conn::HaproxyLeastConn::new(s)),
-            Method::EnvoyRoundRobin { outlier } => Box::new(envoy_rr::EnvoyRoundRobin::new(s, *outlier)),
-            Method::EnvoyLeastRequest {
-                choice_count,
-                active_request_bias,
-                outlier,
-            } => Box::new(envoy_least_request::EnvoyLeastRequest::new(
-                s,
-                *choice_count,
-                active_request_bias.0,
-                *outlier,
-            )),
-            Method::EnvoyRingHash {
-                key,
-                minimum_ring_size,
-                maximum_ring_size,
-                outlier,
-            } => Box::new(envoy_ring_hash::EnvoyRingHash::new(
-                s,
-                key.clone(),
-                *minimum_ring_size,
-                *maximum_ring_size,
-                *outlier,
-            )),
-            Method::EnvoyMaglev {
-                key,
-                table_size,
-                outlier,
-            } => Box::new(envoy_maglev::EnvoyMaglev::new(s, key.clone(), *table_size, *outlier)),
-            Method::KubeProxy {
-                affinity,
-                recent_list_size,
-            } => Box::new(kube_proxy::KubeProxy::new(s, *affinity, *recent_list_size)),
-            Method::Apache(a) => Box::new(apache::ApacheBalancer::new(s, a.clone())),
-            Method::Caddy(c) => Box::new(caddy::CaddyBalancer::new(s, c.clone())),
-        };
+        let inner = conf.method.build(&conf.servers);
         match &conf.cookie {
             None => inner,
-            Some(c) => Box::new(cookie::CookieInsert::new(s, c.clone(), inner)),
+            Some(c) => Box::new(cookie::CookieInsert::new(&conf.servers, c.clone(), inner)),
         }
     }
 }
@@ -580,7 +528,7 @@ impl BalancerConf {
     /// cookie on every retry when the algorithm is not a hash (`BE_LB_KIND_HI`): roundrobin
     /// and leastconn.
     pub fn haproxy_redispatch_every_retry(&self) -> bool {
-        matches!(self.method, Method::HaproxyRoundRobin | Method::HaproxyLeastConn)
+        self.method.redispatch_every_retry()
     }
 }
 
@@ -644,7 +592,7 @@ mod tests {
     #[test]
     fn build_rejects_bad_input_without_panicking() {
         let mut conf = BalancerConf {
-            method: Method::IpHash,
+            method: Method::new(ip_hash::IpHashConf),
             servers: vec![],
             cookie: None,
             failure: FailurePolicy::Nginx(NextUpstream::default()),

@@ -125,7 +125,7 @@ pub(crate) static POLICY: super::registry::PolicyInfo = super::registry::PolicyI
     family: super::registry::Family::Nginx,
     backup: false,
     keys: &[],
-    method: |_| super::Method::Random { two: false },
+    method: |_| super::Method::new(RandomConf { two: false }),
 };
 
 /// The policy `random_two_least_conn` (registered in [`super::registry::POLICIES`]).
@@ -136,8 +136,25 @@ pub(crate) static TWO_LEAST_CONN_POLICY: super::registry::PolicyInfo = super::re
     family: super::registry::Family::Nginx,
     backup: false,
     keys: &[],
-    method: |_| super::Method::Random { two: true },
+    method: |_| super::Method::new(RandomConf { two: true }),
 };
+
+/// The algorithm of `random` and `random_two_least_conn`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RandomConf {
+    /// `random two`: the less loaded of two random servers.
+    pub two: bool,
+}
+
+impl super::Algorithm for RandomConf {
+    fn info(&self) -> &'static super::registry::PolicyInfo {
+        if self.two { &TWO_LEAST_CONN_POLICY } else { &POLICY }
+    }
+
+    fn build(&self, servers: &[ServerConf]) -> Box<dyn Policy> {
+        Box::new(Random::new(servers, self.two))
+    }
+}
 
 #[cfg(test)]
 mod tests {

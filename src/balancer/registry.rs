@@ -43,7 +43,8 @@ pub const HAPROXY_KEYS: &[&str] = &[
     "connect_timeout",
 ];
 
-/// Everything sessim knows about one policy, besides its algorithm.
+/// Everything sessim knows about one policy, besides its algorithm (its [`super::Algorithm`],
+/// which [`PolicyInfo::method`] builds).
 #[derive(Debug)]
 pub struct PolicyInfo {
     /// Its name in scenario files (`balancer.policy`).
@@ -108,7 +109,7 @@ impl Default for MethodParams {
             key: HashKey::RemoteAddr,
             consistent: false,
             avalanche: false,
-            cookie_balance: Method::HaproxyRoundRobin,
+            cookie_balance: Method::new(super::haproxy_rr::HaproxyRoundRobinConf),
             apache: ApacheConf::default(),
             outlier: None,
             choice_count: 2,
@@ -119,32 +120,6 @@ impl Default for MethodParams {
             affinity: None,
             recent_list_size: super::kube_proxy::DEFAULT_RECENT_LIST_SIZE,
             caddy: CaddyConf::default(),
-        }
-    }
-}
-
-impl Method {
-    /// The policy this algorithm belongs to (without cookie persistence).
-    pub fn info(&self) -> &'static PolicyInfo {
-        use super::*;
-        match self {
-            Method::RoundRobin => &round_robin::POLICY,
-            Method::IpHash => &ip_hash::POLICY,
-            Method::Hash { consistent: false, .. } => &hash::POLICY,
-            Method::Hash { consistent: true, .. } => &hash::CONSISTENT_POLICY,
-            Method::LeastConn => &least_conn::NGINX_POLICY,
-            Method::Random { two: false } => &random::POLICY,
-            Method::Random { two: true } => &random::TWO_LEAST_CONN_POLICY,
-            Method::HaproxyRoundRobin => &haproxy_rr::POLICY,
-            Method::HaproxyLeastConn => &least_conn::HAPROXY_POLICY,
-            Method::Source { .. } => &source::POLICY,
-            Method::EnvoyRoundRobin { .. } => &envoy_rr::POLICY,
-            Method::EnvoyLeastRequest { .. } => &envoy_least_request::POLICY,
-            Method::EnvoyRingHash { .. } => &envoy_ring_hash::POLICY,
-            Method::EnvoyMaglev { .. } => &envoy_maglev::POLICY,
-            Method::KubeProxy { .. } => &kube_proxy::POLICY,
-            Method::Apache(_) => &apache::POLICY,
-            Method::Caddy(_) => &caddy::POLICY,
         }
     }
 }
@@ -171,6 +146,32 @@ impl Family {
             Family::Haproxy => HAPROXY_KEYS,
             Family::Apache | Family::Envoy | Family::KubeProxy | Family::Caddy => &[],
         }
+    }
+
+    /// Whether the family's software accepts a server weight of `weight`; `Err` gives the
+    /// range it accepts, in words.
+    pub fn check_weight(self, weight: u32) -> Result<(), &'static str> {
+        let (ok, range) = match self {
+            // Apache keeps loadfactor x 100 (`loadfactor` 1..100).
+            Family::Apache => (
+                (100..=10_000).contains(&weight),
+                "loadfactor 1..100 (lbfactor 100..=10000)",
+            ),
+            // Caddy 2.6 has no upstream weights (2.7's weighted_round_robin has its own).
+            Family::Caddy => (
+                weight == 1,
+                "1: Caddy has no upstream weights (Caddy 2.7's `lb_policy weighted_round_robin W1 W2 ...` carries them)",
+            ),
+            // HAProxy accepts 0..=256.
+            Family::Haproxy => (weight <= 256, "0..=256"),
+            // nginx: weight=0 is "invalid parameter". sessim caps nginx weights at 1000
+            // (consistent hashing keeps 160 points per unit); Envoy and kube-proxy alike.
+            Family::Nginx | Family::Envoy | Family::KubeProxy => (
+                (1..=super::MAX_NGINX_WEIGHT).contains(&weight),
+                "1..=1000 (sessim limit)",
+            ),
+        };
+        if ok { Ok(()) } else { Err(range) }
     }
 }
 

@@ -284,8 +284,22 @@ pub(crate) static POLICY: super::registry::PolicyInfo = super::registry::PolicyI
     family: super::registry::Family::Nginx,
     backup: true,
     keys: &[],
-    method: |_| super::Method::RoundRobin,
+    method: |_| super::Method::new(RoundRobinConf),
 };
+
+/// The algorithm of `round_robin` (no parameters).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RoundRobinConf;
+
+impl super::Algorithm for RoundRobinConf {
+    fn info(&self) -> &'static super::registry::PolicyInfo {
+        &POLICY
+    }
+
+    fn build(&self, servers: &[ServerConf]) -> Box<dyn Policy> {
+        Box::new(NginxRoundRobin::new(servers))
+    }
+}
 
 #[cfg(test)]
 mod tests {

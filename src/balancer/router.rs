@@ -10,8 +10,8 @@
 
 use super::health::HealthCheck;
 use super::{
-    Attempt, AttemptOutcome, BalancerConf, Bookkeeping, CheckedConf, ClientInfo, FailurePolicy, Method, Needs,
-    PeerState, Policy, RetryAction, SetCookie,
+    Attempt, AttemptOutcome, BalancerConf, Bookkeeping, CheckedConf, ClientInfo, FailurePolicy, Needs, PeerState,
+    Policy, RetryAction, SetCookie, caddy::CaddyConf,
 };
 use crate::engine::{SimRng, SimTime};
 
@@ -60,6 +60,9 @@ pub(crate) struct AfterFailure {
 /// One run's balancer: policy, server state, retry rules, health checks.
 pub(crate) struct Router<'a> {
     conf: &'a BalancerConf,
+    /// Caddy's settings when the algorithm is Caddy's: its retry loop (`tryAgain`) replaces
+    /// nginx's tries.
+    caddy: Option<&'a CaddyConf>,
     policy: Box<dyn Policy>,
     peers: Vec<PeerState>,
     /// What the policy reads from a request besides the address.
@@ -79,6 +82,7 @@ impl<'a> Router<'a> {
         let conf = conf.conf();
         Router {
             conf,
+            caddy: conf.method.downcast_ref::<CaddyConf>(),
             needs: policy.needs(),
             policy,
             peers: PeerState::for_servers(&conf.servers),
@@ -176,10 +180,7 @@ impl<'a> Router<'a> {
     /// No server was available for a request that came in `elapsed` ago: Caddy's `tryAgain`
     /// may select again (`Some(wait)`); every other balancer gives up at once (`None`).
     pub(crate) fn no_server(&self, attempt: &Attempt, elapsed: SimTime) -> Option<SimTime> {
-        match &self.conf.method {
-            Method::Caddy(c) => c.try_again(attempt.tries, elapsed),
-            _ => None,
-        }
+        self.caddy.and_then(|c| c.try_again(attempt.tries, elapsed))
     }
 
     /// The `Set-Cookie` the response of an attempt on `b` sends (HAProxy cookie insert).
@@ -211,10 +212,10 @@ impl<'a> Router<'a> {
                     _ => self.release(b, !v.peer_failed, now),
                 }
                 let detected = self.nginx_detected(b);
-                let again = match &self.conf.method {
-                    Method::Caddy(c) if v.next => c.try_again(attempt.tries, elapsed),
-                    Method::Caddy(_) => None,
-                    _ => (v.next && attempt.count < self.max_attempts).then_some(SimTime::ZERO),
+                let again = match self.caddy {
+                    Some(c) if v.next => c.try_again(attempt.tries, elapsed),
+                    Some(_) => None,
+                    None => (v.next && attempt.count < self.max_attempts).then_some(SimTime::ZERO),
                 };
                 let retry = match again {
                     Some(SimTime::ZERO) => Retry::PickAgain,

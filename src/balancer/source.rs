@@ -305,11 +305,49 @@ pub(crate) static POLICY: super::registry::PolicyInfo = super::registry::PolicyI
     family: super::registry::Family::Haproxy,
     backup: true,
     keys: &["hash_type"],
-    method: |p| super::Method::Source {
-        consistent: p.consistent,
-        avalanche: p.avalanche,
+    method: |p| {
+        super::Method::new(SourceConf {
+            consistent: p.consistent,
+            avalanche: p.avalanche,
+        })
     },
 };
+
+/// The algorithm of `source`: HAProxy `balance source`, map-based or `hash-type consistent`,
+/// optionally with the `avalanche` hash modifier.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SourceConf {
+    /// `hash-type consistent` rather than map-based.
+    pub consistent: bool,
+    /// The `avalanche` hash modifier.
+    pub avalanche: bool,
+}
+
+impl super::Algorithm for SourceConf {
+    fn info(&self) -> &'static super::registry::PolicyInfo {
+        &POLICY
+    }
+
+    fn build(&self, servers: &[ServerConf]) -> Box<dyn Policy> {
+        if self.consistent {
+            Box::new(SourceConsistent::with_avalanche(servers, self.avalanche))
+        } else {
+            Box::new(SourceMap::with_avalanche(servers, self.avalanche))
+        }
+    }
+
+    fn summary(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            " (hash-type {})",
+            if self.consistent { "consistent" } else { "map-based" }
+        )
+    }
+
+    fn keys(&self, _servers: &[ServerConf], keys: &mut super::Keys) {
+        keys.put("hash_type", if self.consistent { "consistent" } else { "map-based" });
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -324,104 +324,12 @@ impl fmt::Display for BalancerConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let c = self.conf.conf();
         write!(f, "  balancer   {}", self.policy.name)?;
-        match &c.method {
-            Method::Hash { key, .. } => write!(f, " (key {key})")?,
-            Method::EnvoyLeastRequest {
-                choice_count,
-                active_request_bias,
-                ..
-            } => write!(
-                f,
-                " (choice_count {choice_count}, active_request_bias {})",
-                active_request_bias.0
-            )?,
-            Method::EnvoyRingHash {
-                key,
-                minimum_ring_size,
-                maximum_ring_size,
-                ..
-            } => write!(
-                f,
-                " (hash {key}, minimum_ring_size {minimum_ring_size}, maximum_ring_size {maximum_ring_size})"
-            )?,
-            Method::EnvoyMaglev { key, table_size, .. } => write!(f, " (hash {key}, table_size {table_size})")?,
-            Method::KubeProxy {
-                affinity,
-                recent_list_size,
-            } => match affinity {
-                Some(t) => write!(
-                    f,
-                    " (sessionAffinity ClientIP, timeoutSeconds {}, recent list {recent_list_size})",
-                    t.as_nanos() / 1_000_000_000
-                )?,
-                None => write!(f, " (sessionAffinity None)")?,
-            },
-            Method::Source { consistent, .. } => write!(
-                f,
-                " (hash-type {})",
-                if *consistent { "consistent" } else { "map-based" }
-            )?,
-            Method::Apache(a) => {
-                write!(f, " (lbmethod={}", a.lbmethod.name())?;
-                if let Some(s) = &a.sticky {
-                    write!(f, " stickysession={}|{}", s.cookie, s.path)?;
-                    write!(f, " nofailover={}", if a.nofailover { "On" } else { "Off" })?;
-                }
-                write!(f, " forcerecovery={})", if a.forcerecovery { "On" } else { "Off" })?;
-            }
-            Method::Caddy(cd) => {
-                write!(f, " (lb_policy {}", cd.policy.name())?;
-                match &cd.policy {
-                    crate::balancer::caddy::LbPolicy::RandomChoose(k) => write!(f, " {k}")?,
-                    crate::balancer::caddy::LbPolicy::Header(h) => write!(f, " {h}")?,
-                    crate::balancer::caddy::LbPolicy::Cookie { name, .. } => write!(f, " {name}")?,
-                    crate::balancer::caddy::LbPolicy::WeightedRoundRobin(w) => {
-                        for x in w {
-                            write!(f, " {x}")?;
-                        }
-                    }
-                    _ => {}
-                }
-                write!(f, ", lb_retries {}", cd.retries)?;
-                if cd.try_duration > SimTime::ZERO {
-                    write!(f, ", lb_try_duration {}", cd.try_duration)?;
-                }
-                if cd.try_interval > SimTime::ZERO {
-                    write!(f, ", lb_try_interval {}", cd.try_interval)?;
-                }
-                if cd.fail_duration > SimTime::ZERO {
-                    write!(f, ", fail_duration {}, max_fails {}", cd.fail_duration, cd.max_fails)?;
-                }
-                if !cd.unhealthy_status.is_empty() {
-                    let st: Vec<String> = cd
-                        .unhealthy_status
-                        .iter()
-                        .map(|&c| if c < 100 { format!("{c}xx") } else { c.to_string() })
-                        .collect();
-                    write!(f, ", unhealthy_status {}", st.join(" "))?;
-                }
-                if cd.unhealthy_latency > SimTime::ZERO {
-                    write!(f, ", unhealthy_latency {}", cd.unhealthy_latency)?;
-                }
-                if cd.unhealthy_request_count > 0 {
-                    write!(f, ", unhealthy_request_count {}", cd.unhealthy_request_count)?;
-                }
-                if let Some(i) = cd.health_interval {
-                    write!(f, ", health_interval {i}")?;
-                }
-                write!(f, ")")?;
-            }
-            _ => {}
-        }
+        c.method.summary(f)?;
         if let Some(k) = &c.cookie {
             write!(f, " (cookie {} insert indirect nocache)", k.name)?;
         }
         writeln!(f)?;
-        if let Method::EnvoyRoundRobin { outlier: Some(o) }
-        | Method::EnvoyLeastRequest { outlier: Some(o), .. }
-        | Method::EnvoyRingHash { outlier: Some(o), .. }
-        | Method::EnvoyMaglev { outlier: Some(o), .. } = &c.method
-        {
+        if let Some(o) = c.method.outlier() {
             writeln!(
                 f,
                 "             outlier_detection consecutive_5xx {}, interval {}, base_ejection_time {}, \

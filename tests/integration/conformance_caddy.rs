@@ -24,9 +24,7 @@
 use super::conformance::{Backend, Mode, Proc, keep_dir, record, require, sources, start_backends, wait_port};
 use sessim::balancer::caddy::{CaddyConf, cookie_value};
 use sessim::balancer::config::caddyfile;
-use sessim::balancer::{
-    Attempt, BalancerConf, Bookkeeping, ClientInfo, Method, PeerState, Policy, SimRng, SimTime, build,
-};
+use sessim::balancer::{Attempt, BalancerConf, Bookkeeping, ClientInfo, PeerState, Policy, SimRng, SimTime, build};
 use socket2::{Domain, Socket, Type};
 use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
@@ -143,9 +141,9 @@ impl Sim {
     }
 
     fn caddy(&self) -> CaddyConf {
-        match &self.conf.method {
-            Method::Caddy(c) => c.clone(),
-            other => panic!("Caddy expected, got {other:?}"),
+        match self.conf.method.downcast_ref::<CaddyConf>() {
+            Some(c) => c.clone(),
+            None => panic!("Caddy expected, got {:?}", self.conf.method),
         }
     }
 

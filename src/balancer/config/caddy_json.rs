@@ -349,7 +349,6 @@ pub fn import(text: &str, wanted: Option<&str>) -> Result<Imported, ConfigError>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::balancer::Method;
 
     /// `caddy adapt` (Caddy 2.6.2) of a Caddyfile with `lb_policy cookie lb s3cret`,
     /// `fail_duration 10s`, `max_fails 2`, `unhealthy_status 5xx 404`, `unhealthy_latency 2s`,
@@ -366,7 +365,7 @@ mod tests {
     fn imports_what_caddy_adapt_writes_as_the_caddyfile_import_does() {
         let imp = import(ADAPTED, None).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(imp.name, "apps.http.servers.srv0.routes[0].handle[0]");
-        let Method::Caddy(c) = &imp.conf.method else {
+        let Some(c) = imp.conf.method.downcast_ref::<CaddyConf>() else {
             panic!("not caddy")
         };
         let caddyfile = super::super::caddyfile::import(
@@ -376,7 +375,7 @@ mod tests {
             None,
         )
         .unwrap_or_else(|e| panic!("{e}"));
-        let Method::Caddy(want) = &caddyfile.conf.method else {
+        let Some(want) = caddyfile.conf.method.downcast_ref::<CaddyConf>() else {
             panic!("not caddy")
         };
         assert_eq!(c, want);
@@ -408,7 +407,7 @@ mod tests {
         assert!(e.message.contains("`1.5`"), "{e}");
         let ok = import(&wrr("[3,1]"), None).unwrap_or_else(|e| panic!("{e}"));
         assert!(
-            matches!(&ok.conf.method, Method::Caddy(c) if c.policy == LbPolicy::WeightedRoundRobin(vec![3, 1])),
+            matches!(ok.conf.method.downcast_ref::<CaddyConf>(), Some(c) if c.policy == LbPolicy::WeightedRoundRobin(vec![3, 1])),
             "{:?}",
             ok.conf.method
         );

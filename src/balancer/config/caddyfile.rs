@@ -19,158 +19,8 @@ use super::{ConfigError, Imported, Note};
 use crate::balancer::caddy::{CaddyConf, LbPolicy, parse_status, server_cookies};
 use crate::balancer::{BalancerConf, Method, ServerConf, SimTime};
 
-/// One token and its 1-based line.
-#[derive(Clone, Debug, PartialEq, Eq)]
-struct Tok {
-    text: String,
-    line: usize,
-    quoted: bool,
-}
-
-fn tokenize(text: &str) -> Result<Vec<Tok>, ConfigError> {
-    let mut out = Vec::new();
-    let mut chars = text.chars().peekable();
-    let mut line = 1;
-    while let Some(&c) = chars.peek() {
-        if c == '\n' {
-            line += 1;
-            chars.next();
-        } else if c.is_whitespace() {
-            chars.next();
-        } else if c == '#' {
-            while chars.peek().is_some_and(|&c| c != '\n') {
-                chars.next();
-            }
-        } else if c == '"' || c == '`' {
-            let start = line;
-            chars.next();
-            let mut s = String::new();
-            loop {
-                match chars.next() {
-                    None => return Err(ConfigError::new(start, format!("unterminated {c}-quoted token"))),
-                    Some('\\') if c == '"' && chars.peek() == Some(&'"') => {
-                        chars.next();
-                        s.push('"');
-                    }
-                    Some(q) if q == c => break,
-                    Some(x) => {
-                        if x == '\n' {
-                            line += 1;
-                        }
-                        s.push(x);
-                    }
-                }
-            }
-            out.push(Tok {
-                text: s,
-                line: start,
-                quoted: true,
-            });
-        } else {
-            let mut s = String::new();
-            while let Some(&x) = chars.peek() {
-                if x.is_whitespace() {
-                    break;
-                }
-                s.push(x);
-                chars.next();
-            }
-            out.push(Tok {
-                text: s,
-                line,
-                quoted: false,
-            });
-        }
-    }
-    Ok(out)
-}
-
-/// A directive: the tokens of one line, and its block if the line ends with `{`.
-#[derive(Clone, Debug)]
-struct Dir {
-    words: Vec<String>,
-    line: usize,
-    block: Option<Vec<Dir>>,
-}
-
-fn is_open(t: &Tok) -> bool {
-    !t.quoted && t.text == "{"
-}
-fn is_close(t: &Tok) -> bool {
-    !t.quoted && t.text == "}"
-}
-
-fn parse_block(toks: &[Tok], pos: &mut usize, depth: usize, opened: Option<usize>) -> Result<Vec<Dir>, ConfigError> {
-    if depth > 32 {
-        return Err(ConfigError::new(
-            toks.get(*pos).map_or(0, |t| t.line),
-            "blocks nested too deep",
-        ));
-    }
-    let mut dirs = Vec::new();
-    while *pos < toks.len() {
-        let t = &toks[*pos];
-        if is_close(t) {
-            if opened.is_none() {
-                return Err(ConfigError::new(t.line, "`}` closes no block"));
-            }
-            *pos += 1;
-            return Ok(dirs);
-        }
-        let line = t.line;
-        let mut words = Vec::new();
-        let mut block = None;
-        while *pos < toks.len() && toks[*pos].line == line && !is_close(&toks[*pos]) {
-            let t = &toks[*pos];
-            *pos += 1;
-            if is_open(t) {
-                block = Some(parse_block(toks, pos, depth + 1, Some(t.line))?);
-                break;
-            }
-            words.push(t.text.clone());
-        }
-        dirs.push(Dir { words, line, block });
-    }
-    match opened {
-        Some(l) => Err(ConfigError::new(l, "this `{` is never closed: add the matching `}`")),
-        None => Ok(dirs),
-    }
-}
-
-/// Replace `import NAME` by the snippet's directives.
-fn expand(dirs: Vec<Dir>, snippets: &[(String, Vec<Dir>)], depth: usize) -> Result<Vec<Dir>, ConfigError> {
-    let mut out = Vec::new();
-    for d in dirs {
-        if d.words.first().map(String::as_str) == Some("import") {
-            let Some(name) = d.words.get(1) else {
-                return Err(ConfigError::new(d.line, "`import` needs a snippet name"));
-            };
-            let Some((_, body)) = snippets.iter().find(|(n, _)| n == name) else {
-                return Err(ConfigError::new(
-                    d.line,
-                    format!(
-                        "`import {name}`: no snippet `({name})` in this file; sessim imports snippets only, not files: inline it"
-                    ),
-                ));
-            };
-            if depth > 16 {
-                return Err(ConfigError::new(d.line, "snippets import each other in a loop"));
-            }
-            out.extend(expand(body.clone(), snippets, depth + 1)?);
-            continue;
-        }
-        let block = match d.block {
-            Some(b) => Some(expand(b, snippets, depth)?),
-            None => None,
-        };
-        out.push(Dir {
-            words: d.words,
-            line: d.line,
-            block,
-        });
-    }
-    Ok(out)
-}
+mod lexer;
+use lexer::{Dir, expand, parse_block, tokenize};
 
 /// A Caddy duration (`caddy.ParseDuration`: Go's `time.ParseDuration` plus `d` for days).
 pub fn parse_duration(s: &str) -> Option<SimTime> {
@@ -586,7 +436,7 @@ pub(crate) fn imported(
     Ok(Imported {
         name: name.to_string(),
         conf: BalancerConf {
-            method: Method::Caddy(conf),
+            method: Method::new(conf),
             servers,
             cookie: None,
             failure,
@@ -638,7 +488,7 @@ mod tests {
         assert_eq!(imp.name, ":8080");
         let addrs: Vec<&str> = imp.conf.servers.iter().map(|s| s.addr.as_str()).collect();
         assert_eq!(addrs, ["127.0.0.1:8081", "127.0.0.1:8082", "localhost:8083"]);
-        let Method::Caddy(c) = &imp.conf.method else {
+        let Some(c) = imp.conf.method.downcast_ref::<CaddyConf>() else {
             panic!("not caddy")
         };
         assert_eq!(
@@ -691,7 +541,7 @@ mod tests {
             None,
         )
         .unwrap_or_else(|e| panic!("{e}"));
-        let Method::Caddy(c) = &imp.conf.method else {
+        let Some(c) = imp.conf.method.downcast_ref::<CaddyConf>() else {
             panic!("not caddy")
         };
         assert_eq!(c.policy, LbPolicy::IpHash);
@@ -706,7 +556,7 @@ mod tests {
         ] {
             let imp = import(&format!("localhost\nreverse_proxy a:1 b:2 {{\n {line}\n}}\n"), None)
                 .unwrap_or_else(|e| panic!("{e}"));
-            let Method::Caddy(c) = &imp.conf.method else {
+            let Some(c) = imp.conf.method.downcast_ref::<CaddyConf>() else {
                 panic!("not caddy")
             };
             assert_eq!(c.policy, want, "{line}");
@@ -718,7 +568,7 @@ mod tests {
 
     fn caddy_conf(text: &str) -> (CaddyConf, Vec<Note>) {
         let imp = import(text, None).unwrap_or_else(|e| panic!("{e}"));
-        let Method::Caddy(c) = imp.conf.method else {
+        let Some(c) = imp.conf.method.downcast_ref::<CaddyConf>().cloned() else {
             panic!("not caddy")
         };
         (c, imp.notes)

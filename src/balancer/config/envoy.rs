@@ -16,7 +16,7 @@ use super::envoy_cluster::{health_check, hosts, outlier_conf};
 use super::yaml::{self, Node, Value};
 use super::{ConfigError, Imported, Note, choose};
 use crate::balancer::registry::{self, Family, MethodParams};
-use crate::balancer::{BalancerConf, FailurePolicy, HaproxyRetries, HashKey, Method, envoy_maglev, envoy_ring_hash};
+use crate::balancer::{BalancerConf, FailurePolicy, HaproxyRetries, HashKey, envoy_maglev, envoy_ring_hash};
 use crate::engine::SimTime;
 
 /// Whether `text` looks like Envoy config: a `static_resources:`, `clusters:` or `lb_policy:` key.
@@ -415,7 +415,10 @@ pub fn import(text: &str, wanted: Option<&str>) -> Result<Imported, ConfigError>
         _ => {}
     }
     let method = (policy.method)(&params);
-    if let (Some((_, line)), Method::EnvoyRoundRobin { .. } | Method::EnvoyLeastRequest { .. }) = (&hash, &method) {
+    // A policy without a `key` (ROUND_ROBIN, LEAST_REQUEST) does not hash.
+    if let Some((_, line)) = &hash
+        && !policy.takes("key")
+    {
         note(
             &mut notes,
             *line,
@@ -461,8 +464,11 @@ pub fn import(text: &str, wanted: Option<&str>) -> Result<Imported, ConfigError>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::balancer::Bias;
     use crate::balancer::envoy::OutlierConf;
+    use crate::balancer::envoy_least_request::EnvoyLeastRequestConf;
+    use crate::balancer::envoy_maglev::EnvoyMaglevConf;
+    use crate::balancer::envoy_ring_hash::EnvoyRingHashConf;
+    use crate::balancer::{Bias, Method};
 
     const BOOT: &str = "\
 static_resources:
@@ -518,7 +524,7 @@ static_resources:
         assert_eq!(i.name, "shop");
         assert_eq!(
             i.conf.method,
-            Method::EnvoyRingHash {
+            Method::new(EnvoyRingHashConf {
                 key: HashKey::Cookie("PHPSESSID".into()),
                 minimum_ring_size: 2048,
                 maximum_ring_size: envoy_ring_hash::DEFAULT_MAX_RING,
@@ -530,7 +536,7 @@ static_resources:
                     max_ejection_time: SimTime::from_secs(300),
                     max_ejection_percent: 50,
                 }),
-            }
+            })
         );
         let w: Vec<(&str, u32)> = i.conf.servers.iter().map(|s| (s.name.as_str(), s.weight)).collect();
         assert_eq!(w, [("10.0.0.1:8080", 1), ("10.0.0.2:8080", 3)]);
@@ -551,7 +557,7 @@ static_resources:
             );
         let m = import(&lr, None).map(|i| i.conf.method).map_err(|e| e.to_string());
         assert!(
-            matches!(m, Ok(Method::EnvoyLeastRequest { choice_count: 3, active_request_bias: Bias(b), .. }) if b == 0.5),
+            matches!(m.as_ref().map(|m| m.downcast_ref::<EnvoyLeastRequestConf>()), Ok(Some(EnvoyLeastRequestConf { choice_count: 3, active_request_bias: Bias(b), .. })) if *b == 0.5),
             "{m:?}"
         );
         let mg = BOOT
@@ -567,12 +573,12 @@ static_resources:
         let m = import(&mg, None).map(|i| i.conf.method).map_err(|e| e.to_string());
         assert!(
             matches!(
-                m,
-                Ok(Method::EnvoyMaglev {
+                m.as_ref().map(|m| m.downcast_ref::<EnvoyMaglevConf>()),
+                Ok(Some(EnvoyMaglevConf {
                     key: HashKey::RemoteAddr,
                     table_size: 251,
                     ..
-                })
+                }))
             ),
             "{m:?}"
         );
@@ -580,11 +586,11 @@ static_resources:
         let m = import(&path, None).map(|i| i.conf.method).map_err(|e| e.to_string());
         assert!(
             matches!(
-                m,
-                Ok(Method::EnvoyRingHash {
+                m.as_ref().map(|m| m.downcast_ref::<EnvoyRingHashConf>()),
+                Ok(Some(EnvoyRingHashConf {
                     key: HashKey::RequestUri,
                     ..
-                })
+                }))
             ),
             "{m:?}"
         );

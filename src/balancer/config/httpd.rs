@@ -508,7 +508,7 @@ pub fn import(text: &str, wanted: Option<&str>) -> Result<Imported, ConfigError>
     }
     let n = b.members.len();
     let conf = BalancerConf {
-        method: Method::Apache(b.conf.clone()),
+        method: Method::new(b.conf.clone()),
         servers: b.members.clone(),
         cookie: None,
         failure: FailurePolicy::Nginx(NextUpstream {
@@ -547,7 +547,7 @@ ProxyPass "/" "balancer://tomcats/" maxattempts=1
     fn reads_members_and_balancer_parameters() {
         let imp = import(CONF, None).expect("imports");
         assert_eq!(imp.name, "tomcats");
-        let Method::Apache(a) = &imp.conf.method else {
+        let Some(a) = imp.conf.method.downcast_ref::<ApacheConf>() else {
             panic!("an Apache method")
         };
         assert_eq!(a.lbmethod, LbMethod::ByBusyness);

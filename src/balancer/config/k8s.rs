@@ -2,7 +2,7 @@
 //! `kubectl get service,endpointslice -o yaml` or a manifest file writes them (several
 //! documents separated by `---`, or a `kind: List` with `items`).
 //!
-//! The balancer is kube-proxy in iptables mode ([`Method::KubeProxy`]). Which endpoints it
+//! The balancer is kube-proxy in iptables mode ([`KubeProxyConf`]). Which endpoints it
 //! balances over follows kubernetes pkg/proxy: an EndpointSlice condition left out counts as
 //! `ready: true`, `serving: true`, `terminating: false` (endpointslicecache.go,
 //! `newEndpointSliceInfo`); only the first address of an endpoint is used; the Service port's
@@ -18,7 +18,7 @@
 
 use super::yaml::{self, Node};
 use super::{ConfigError, Imported, Note, choose};
-use crate::balancer::kube_proxy::{DEFAULT_AFFINITY_TIMEOUT, DEFAULT_RECENT_LIST_SIZE};
+use crate::balancer::kube_proxy::{DEFAULT_AFFINITY_TIMEOUT, DEFAULT_RECENT_LIST_SIZE, KubeProxyConf};
 use crate::balancer::{BalancerConf, CheckConf, FailurePolicy, HaproxyRetries, MAX_SERVERS, Method, ServerConf};
 use crate::engine::SimTime;
 
@@ -155,10 +155,10 @@ pub fn import(text: &str, wanted: Option<&str>) -> Result<Imported, ConfigError>
     Ok(Imported {
         name: name.clone(),
         conf: BalancerConf {
-            method: Method::KubeProxy {
+            method: Method::new(KubeProxyConf {
                 affinity,
                 recent_list_size: DEFAULT_RECENT_LIST_SIZE,
-            },
+            }),
             servers,
             cookie: None,
             // kube-proxy does not retry: a refused connection reaches the client.
@@ -574,10 +574,10 @@ endpoints:
         assert_eq!(names(&i), ["10.1.0.11:8080", "10.1.0.12:8080", "10.1.0.14:8080"]);
         assert_eq!(
             i.conf.method,
-            Method::KubeProxy {
+            Method::new(KubeProxyConf {
                 affinity: Some(SimTime::from_secs(600)),
                 recent_list_size: DEFAULT_RECENT_LIST_SIZE
-            }
+            })
         );
         assert!(
             i.notes.iter().any(|n| n.line == 35 && n.message.contains("10.1.0.13")),
@@ -605,7 +605,9 @@ endpoints:
             .replace("  - addresses: [\"10.1.0.14\"]\n", "");
         let i = import(&text, None).map_err(|e| e.to_string());
         let Ok(i) = i else { panic!("{i:?}") };
-        assert!(matches!(i.conf.method, Method::KubeProxy { affinity: Some(t), .. } if t == SimTime::from_secs(10800)));
+        assert!(
+            matches!(i.conf.method.downcast_ref::<KubeProxyConf>(), Some(KubeProxyConf { affinity: Some(t), .. }) if *t == SimTime::from_secs(10800))
+        );
         // No ready endpoint: the serving-and-terminating one (.13) is used (topology.go).
         assert_eq!(names(&i), ["10.1.0.13:8080"]);
     }
@@ -632,7 +634,10 @@ items:
         let i = import(text, None).map_err(|e| e.to_string());
         let Ok(i) = i else { panic!("{i:?}") };
         assert_eq!(names(&i), ["10.0.0.1:8080", "10.0.0.2:8080"]);
-        assert!(matches!(i.conf.method, Method::KubeProxy { affinity: None, .. }));
+        assert!(matches!(
+            i.conf.method.downcast_ref::<KubeProxyConf>(),
+            Some(KubeProxyConf { affinity: None, .. })
+        ));
     }
 
     fn error(text: &str) -> String {

@@ -12,6 +12,7 @@
 
 use super::{ConfigError, Imported, Note, choose};
 use crate::balancer::registry::{self, Family, MethodParams};
+use crate::balancer::round_robin::RoundRobinConf;
 use crate::balancer::{
     BalancerConf, FailurePolicy, HashKey, Method, NEXT_UPSTREAM_STATUSES, NextUpstream, ServerConf, SimTime,
 };
@@ -271,7 +272,7 @@ fn import_tree(tree: &[Directive], wanted: Option<&str>) -> Result<Imported, Con
     let (name, up) = choose("upstream", &found, wanted)?;
     let up: &Directive = up;
     let mut notes = Vec::new();
-    let mut method = Method::RoundRobin;
+    let mut method = Method::new(RoundRobinConf);
     let mut method_line: Option<usize> = None;
     let mut servers: Vec<(ServerConf, usize)> = Vec::new();
     let body = up.block.as_deref().unwrap_or(&[]);
@@ -537,6 +538,9 @@ fn server(d: &Directive) -> Result<ServerConf, ConfigError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::balancer::hash::HashConf;
+    use crate::balancer::ip_hash::IpHashConf;
+    use crate::balancer::random::RandomConf;
 
     const FULL: &str = r#"
 user www-data;
@@ -563,7 +567,7 @@ http {
     #[test]
     fn whole_file_with_name() {
         let imp = import(FULL, Some("app")).expect("imports");
-        assert_eq!(imp.conf.method, Method::IpHash);
+        assert_eq!(imp.conf.method, Method::new(IpHashConf));
         let s = &imp.conf.servers;
         assert_eq!(s.len(), 4);
         assert_eq!(s[0].weight, 3);
@@ -600,16 +604,16 @@ http {
         .expect("imports");
         assert_eq!(
             imp.conf.method,
-            Method::Hash {
+            Method::new(HashConf {
                 key: HashKey::RemoteAddr,
                 consistent: true
-            }
+            })
         );
         let imp = import("upstream u { random two least_conn; server a:1; server b:1; }", None).expect("imports");
-        assert_eq!(imp.conf.method, Method::Random { two: true });
+        assert_eq!(imp.conf.method, Method::new(RandomConf { two: true }));
         let imp = import("upstream u { hash $cookie_PHPSESSID; server a:1; server b:1; }", None).expect("imports");
         assert!(
-            matches!(imp.conf.method, Method::Hash { key: HashKey::Cookie(ref c), consistent: false } if c == "PHPSESSID")
+            matches!(imp.conf.method.downcast_ref::<HashConf>(), Some(HashConf { key: HashKey::Cookie(c), consistent: false }) if c == "PHPSESSID")
         );
     }
 

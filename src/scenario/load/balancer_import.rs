@@ -9,22 +9,14 @@ use std::path::Path;
 use super::balancer::set_keys;
 
 /// Which language a config file is written in: HAProxy files start with a section keyword
-/// (`global`, `defaults`, `backend`, ...); anything else is read as nginx.
+/// (`global`, `defaults`, `backend`, ... as the HAProxy reader knows them,
+/// [`haproxy::SECTIONS`]); anything else is read as nginx.
 fn looks_like_haproxy(text: &str) -> bool {
-    const SECTIONS: &[&str] = &[
-        "global",
-        "defaults",
-        "frontend",
-        "backend",
-        "listen",
-        "resolvers",
-        "peers",
-    ];
     text.lines()
         .map(|l| l.split('#').next().unwrap_or("").trim())
         .find(|l| !l.is_empty())
         .and_then(|l| l.split_whitespace().next())
-        .is_some_and(|w| SECTIONS.contains(&w))
+        .is_some_and(|w| haproxy::SECTIONS.contains(&w))
 }
 
 /// Whether a config file is Apache httpd's: it has a `BalancerMember` line or a

@@ -212,7 +212,7 @@ pub(super) fn from_keys(b: &RawBalancer, bk: &RawBackends, backends: &[BackendCo
     server_cookies(&mut servers, &conf);
     let failure = conf.failure(servers.len());
     let bc = BalancerConf {
-        method: Method::Caddy(conf),
+        method: Method::new(conf),
         servers,
         cookie: None,
         failure,
@@ -235,7 +235,7 @@ pub(super) fn from_keys(b: &RawBalancer, bk: &RawBackends, backends: &[BackendCo
 mod tests {
     use super::super::load_str;
     use crate::balancer::Method;
-    use crate::balancer::caddy::LbPolicy;
+    use crate::balancer::caddy::{CaddyConf, LbPolicy};
 
     const BASE: &str = "name = \"t\"\nduration = \"10s\"\n[workload]\nusers_per_second = 5\n";
 
@@ -263,7 +263,9 @@ mod tests {
     #[test]
     fn caddy_keys_load_with_caddy_defaults() {
         let m = load("policy = \"caddy\"\nlb_policy = \"cookie lb s3cret\"\nfail_duration = \"30s\"");
-        let Ok(Method::Caddy(c)) = m else { panic!("{m:?}") };
+        let Some(c) = m.as_ref().ok().and_then(|m| m.downcast_ref::<CaddyConf>()) else {
+            panic!("{m:?}")
+        };
         assert_eq!(
             c.policy,
             LbPolicy::Cookie {
@@ -283,12 +285,12 @@ mod tests {
         );
         let m = load("policy = \"caddy\"\nlb_policy = \"weighted_round_robin 3 1\"");
         assert!(
-            matches!(&m, Ok(Method::Caddy(c)) if c.policy == LbPolicy::WeightedRoundRobin(vec![3, 1])),
+            matches!(m.as_ref().map(|m| m.downcast_ref::<CaddyConf>()), Ok(Some(c)) if c.policy == LbPolicy::WeightedRoundRobin(vec![3, 1])),
             "{m:?}"
         );
         let m = load("policy = \"caddy\"\nlb_policy = \"client_ip_hash\"");
         assert!(
-            matches!(&m, Ok(Method::Caddy(c)) if c.policy == LbPolicy::ClientIpHash),
+            matches!(m.as_ref().map(|m| m.downcast_ref::<CaddyConf>()), Ok(Some(c)) if c.policy == LbPolicy::ClientIpHash),
             "{m:?}"
         );
         let e = load("policy = \"round_robin\"\nlb_retries = 2").unwrap_err();

@@ -309,6 +309,11 @@ pub(super) fn from_keys(
 #[cfg(test)]
 mod tests {
     use super::super::load_str;
+    use crate::balancer::envoy_least_request::EnvoyLeastRequestConf;
+    use crate::balancer::envoy_maglev::EnvoyMaglevConf;
+    use crate::balancer::envoy_ring_hash::EnvoyRingHashConf;
+    use crate::balancer::envoy_rr::EnvoyRoundRobinConf;
+    use crate::balancer::kube_proxy::KubeProxyConf;
     use crate::balancer::{Method, envoy::OutlierConf};
     use crate::engine::SimTime;
 
@@ -325,36 +330,42 @@ mod tests {
     fn envoy_and_kube_defaults_are_the_upstream_ones() {
         assert_eq!(
             method("policy = \"envoy_least_request\"").ok(),
-            Some(Method::EnvoyLeastRequest {
+            Some(Method::new(EnvoyLeastRequestConf {
                 choice_count: 2,
                 active_request_bias: crate::balancer::Bias(1.0),
                 outlier: None
-            })
+            }))
         );
         assert!(matches!(
-            method("policy = \"envoy_ring_hash\"").ok(),
-            Some(Method::EnvoyRingHash {
+            method("policy = \"envoy_ring_hash\"")
+                .ok()
+                .as_ref()
+                .and_then(|m| m.downcast_ref::<EnvoyRingHashConf>()),
+            Some(EnvoyRingHashConf {
                 minimum_ring_size: 1024,
                 maximum_ring_size: 8_388_608,
                 ..
             })
         ));
         assert!(matches!(
-            method("policy = \"envoy_maglev\"\nkey = \"cookie\"").ok(),
-            Some(Method::EnvoyMaglev { table_size: 65537, .. })
+            method("policy = \"envoy_maglev\"\nkey = \"cookie\"")
+                .ok()
+                .as_ref()
+                .and_then(|m| m.downcast_ref::<EnvoyMaglevConf>()),
+            Some(EnvoyMaglevConf { table_size: 65537, .. })
         ));
         assert_eq!(
             method("policy = \"kube_proxy\"\nsession_affinity = \"ClientIP\"").ok(),
-            Some(Method::KubeProxy {
+            Some(Method::new(KubeProxyConf {
                 affinity: Some(SimTime::from_secs(10800)),
                 recent_list_size: 100
-            })
+            }))
         );
         assert_eq!(
             method("policy = \"envoy_round_robin\"\noutlier_detection = {}").ok(),
-            Some(Method::EnvoyRoundRobin {
+            Some(Method::new(EnvoyRoundRobinConf {
                 outlier: Some(OutlierConf::default())
-            })
+            }))
         );
     }
 

@@ -4,17 +4,9 @@ use super::super::BalancerConfig;
 use super::values::*;
 use super::*;
 use crate::balancer::registry::Family;
-use crate::balancer::{FailurePolicy, HashKey, Method, NEXT_UPSTREAM_STATUSES};
+use crate::balancer::{FailurePolicy, KeyValue, Keys, NEXT_UPSTREAM_STATUSES};
 use crate::engine::SimTime;
 use toml::Value;
-
-pub(super) fn hash_key(k: &HashKey) -> &'static str {
-    match k {
-        HashKey::RemoteAddr => "remote_addr",
-        HashKey::Cookie(_) => "cookie",
-        HashKey::RequestUri => "request_uri",
-    }
-}
 
 /// The `[balancer]` keys of a policy, every one of them (an imported balancer: the file and
 /// its block; the file sets the rest).
@@ -41,135 +33,29 @@ pub(super) fn balancer(b: &BalancerConfig) -> Tbl {
         }
         None => put(t, "check", false),
     };
-    match &c.method {
-        Method::Hash { key, .. } => put(&mut t, "key", hash_key(key)),
-        Method::Source { consistent, .. } => put(
-            &mut t,
-            "hash_type",
-            if *consistent { "consistent" } else { "map-based" },
-        ),
-        Method::EnvoyLeastRequest {
-            choice_count,
-            active_request_bias,
-            ..
-        } => {
-            put(&mut t, "choice_count", *choice_count as i64);
-            put(&mut t, "active_request_bias", active_request_bias.0);
-        }
-        Method::EnvoyRingHash {
-            key,
-            minimum_ring_size,
-            maximum_ring_size,
-            ..
-        } => {
-            put(&mut t, "key", hash_key(key));
-            put(&mut t, "minimum_ring_size", *minimum_ring_size as i64);
-            put(&mut t, "maximum_ring_size", *maximum_ring_size as i64);
-        }
-        Method::EnvoyMaglev { key, table_size, .. } => {
-            put(&mut t, "key", hash_key(key));
-            put(&mut t, "table_size", *table_size as i64);
-        }
-        Method::KubeProxy {
-            affinity,
-            recent_list_size,
-        } => {
-            match affinity {
-                Some(a) => {
-                    put(&mut t, "session_affinity", "ClientIP");
-                    put(&mut t, "affinity_timeout", dur(*a));
-                }
-                None => put(&mut t, "session_affinity", "None"),
-            }
-            put(&mut t, "recent_list_size", *recent_list_size as i64);
-        }
-        Method::Apache(a) => {
-            put(&mut t, "lbmethod", a.lbmethod.name());
-            if let Some(s) = &a.sticky {
-                put(&mut t, "stickysession", format!("{}|{}", s.cookie, s.path));
-                put(&mut t, "nofailover", a.nofailover);
-            }
-            put(&mut t, "forcerecovery", a.forcerecovery);
-            if let Some(s) = c.servers.first() {
-                put(&mut t, "retry", dur(s.fail_timeout));
-            }
-        }
-        Method::Caddy(cd) => {
-            use crate::balancer::caddy::LbPolicy;
-            let line = match &cd.policy {
-                LbPolicy::RandomChoose(k) => format!("random_choose {k}"),
-                LbPolicy::Header(h) => format!("header {h}"),
-                LbPolicy::Cookie { name, secret } if secret.is_empty() => format!("cookie {name}"),
-                LbPolicy::Cookie { name, secret } => format!("cookie {name} {secret}"),
-                // JSON's empty `weights` behave as one weight (`pool[0]` always), which the
-                // Caddyfile syntax can say.
-                LbPolicy::WeightedRoundRobin(w) if w.is_empty() => "weighted_round_robin 1".into(),
-                LbPolicy::WeightedRoundRobin(w) => {
-                    let w: Vec<String> = w.iter().map(u64::to_string).collect();
-                    format!("weighted_round_robin {}", w.join(" "))
-                }
-                p => p.name().to_string(),
-            };
-            put(&mut t, "lb_policy", line);
-            put(&mut t, "lb_retries", cd.retries as i64);
-            put(&mut t, "lb_try_duration", dur(cd.try_duration));
-            if cd.try_interval > SimTime::ZERO {
-                put(&mut t, "lb_try_interval", dur(cd.try_interval));
-            }
-            put(&mut t, "fail_duration", dur(cd.fail_duration));
-            if cd.fail_duration > SimTime::ZERO {
-                put(&mut t, "max_fails", cd.max_fails as i64);
-                // The passive keys need fail_duration (the loader says so); each is written
-                // only when set, as Caddy's defaults are "none".
-                if !cd.unhealthy_status.is_empty() {
-                    let statuses: Vec<Value> = cd
-                        .unhealthy_status
-                        .iter()
-                        .map(|&c| Value::String(if c < 100 { format!("{c}xx") } else { c.to_string() }))
-                        .collect();
-                    put(&mut t, "unhealthy_status", Value::Array(statuses));
-                }
-                if cd.unhealthy_latency > SimTime::ZERO {
-                    put(&mut t, "unhealthy_latency", dur(cd.unhealthy_latency));
-                }
-                if cd.unhealthy_request_count > 0 {
-                    put(&mut t, "unhealthy_request_count", cd.unhealthy_request_count as i64);
-                }
-            }
-            if let Some(i) = cd.health_interval {
-                put(&mut t, "health_interval", dur(i));
-            }
-        }
-        _ => {}
+    let mut keys = Keys::default();
+    c.method.keys(&c.servers, &mut keys);
+    for (k, v) in keys.0 {
+        put(&mut t, k, key_value(v));
     }
     if let Some(k) = &c.cookie {
         put(&mut t, "cookie_name", k.name.as_str());
         put(
             &mut t,
             "cookie_balance",
-            match &c.method {
-                Method::HaproxyLeastConn => "leastconn",
-                Method::Source { .. } => "source",
-                _ => "roundrobin",
-            },
+            // The HAProxy algorithm's `balance` name, as the loader looks it up.
+            c.method.info().directive,
         );
     }
     let mut outlier_t = None;
-    if let Method::EnvoyRoundRobin { outlier }
-    | Method::EnvoyLeastRequest { outlier, .. }
-    | Method::EnvoyRingHash { outlier, .. }
-    | Method::EnvoyMaglev { outlier, .. } = &c.method
-    {
-        put_check(&mut t);
-        if let Some(o) = outlier {
-            let mut ot: Tbl = Vec::new();
-            put(&mut ot, "consecutive_5xx", o.consecutive_5xx as i64);
-            put(&mut ot, "interval", dur(o.interval));
-            put(&mut ot, "base_ejection_time", dur(o.base_ejection_time));
-            put(&mut ot, "max_ejection_time", dur(o.max_ejection_time));
-            put(&mut ot, "max_ejection_percent", o.max_ejection_percent as i64);
-            outlier_t = Some(ot);
-        }
+    if let Some(o) = c.method.outlier() {
+        let mut ot: Tbl = Vec::new();
+        put(&mut ot, "consecutive_5xx", o.consecutive_5xx as i64);
+        put(&mut ot, "interval", dur(o.interval));
+        put(&mut ot, "base_ejection_time", dur(o.base_ejection_time));
+        put(&mut ot, "max_ejection_time", dur(o.max_ejection_time));
+        put(&mut ot, "max_ejection_percent", o.max_ejection_percent as i64);
+        outlier_t = Some(ot);
     }
     match b.policy.family {
         Family::Nginx => {
@@ -204,8 +90,8 @@ pub(super) fn balancer(b: &BalancerConfig) -> Tbl {
                 put(&mut t, "connect_timeout", dur(h.connect_timeout));
             }
         }
-        Family::KubeProxy => put_check(&mut t),
-        Family::Apache | Family::Envoy | Family::Caddy => {}
+        Family::Envoy | Family::KubeProxy => put_check(&mut t),
+        Family::Apache | Family::Caddy => {}
     }
     if let Some(ot) = outlier_t {
         put_node(&mut t, "outlier_detection", Node::T(ot));
@@ -225,4 +111,16 @@ pub(super) fn nginx_failure(c: &crate::balancer::BalancerConf) -> (u32, SimTime)
         }
     }
     best
+}
+
+/// A key's value as TOML: a duration as the loader reads it back ([`dur`]).
+fn key_value(v: KeyValue) -> Value {
+    match v {
+        KeyValue::Str(s) => Value::String(s),
+        KeyValue::Int(n) => Value::Integer(n),
+        KeyValue::Float(x) => Value::Float(x),
+        KeyValue::Bool(b) => Value::Boolean(b),
+        KeyValue::Time(t) => dur(t),
+        KeyValue::List(l) => Value::Array(l.into_iter().map(Value::String).collect()),
+    }
 }

@@ -3,7 +3,7 @@
 //! HAProxy's source; [`super::import`]'s validation refuses any other word with its line, as
 //! HAProxy does.
 
-pub(super) const SECTIONS: &[&str] = &[
+pub(crate) const SECTIONS: &[&str] = &[
     "global",
     "defaults",
     "frontend",

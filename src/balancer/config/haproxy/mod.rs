@@ -18,7 +18,8 @@ mod server;
 use super::{ConfigError, Imported, Note, choose};
 use crate::balancer::registry::{self, Family, MethodParams, PolicyInfo};
 use crate::balancer::{BalancerConf, CookieConf, FailurePolicy, HaproxyRetries, ServerConf, SimTime};
-use keywords::{GLOBAL_KEYWORDS, OPTIONS, PROXY_KEYWORDS, SECTIONS};
+pub(crate) use keywords::SECTIONS;
+use keywords::{GLOBAL_KEYWORDS, OPTIONS, PROXY_KEYWORDS};
 use server::{SrvBuild, server_params};
 
 /// One config line split into words.
@@ -537,6 +538,8 @@ pub fn import(text: &str, wanted: Option<&str>) -> Result<Imported, ConfigError>
 mod tests {
     use super::*;
     use crate::balancer::Method;
+    use crate::balancer::haproxy_rr::HaproxyRoundRobinConf;
+    use crate::balancer::source::SourceConf;
 
     const CFG: &str = r#"
 global
@@ -571,7 +574,7 @@ listen stats
     #[test]
     fn backend_with_defaults() {
         let imp = import(CFG, Some("app")).expect("imports");
-        assert_eq!(imp.conf.method, Method::HaproxyRoundRobin);
+        assert_eq!(imp.conf.method, Method::new(HaproxyRoundRobinConf));
         let c = imp.conf.cookie.as_ref().expect("cookie");
         assert_eq!((c.name.as_str(), c.indirect, c.nocache), ("SERVERID", true, true));
         let s = &imp.conf.servers;
@@ -594,10 +597,10 @@ listen stats
         let l = import(CFG, Some("stats")).expect("imports");
         assert_eq!(
             l.conf.method,
-            Method::Source {
+            Method::new(SourceConf {
                 consistent: true,
                 avalanche: true
-            }
+            })
         );
         // Conformant with HAProxy 2.6.12 (tests/integration/conformance.rs), so it builds.
         assert!(crate::balancer::build(&l.conf).is_ok());
@@ -612,10 +615,10 @@ listen stats
         .expect("imports");
         assert_eq!(
             imp.conf.method,
-            Method::Source {
+            Method::new(SourceConf {
                 consistent: false,
                 avalanche: false
-            }
+            })
         );
         let e = import(CFG, None).err().map(|e| e.to_string());
         assert_eq!(
@@ -665,7 +668,7 @@ listen stats
         )
         .expect("imports");
         assert_eq!(imp.conf.servers[0].weight, 0);
-        assert_eq!(imp.conf.method, Method::HaproxyRoundRobin);
+        assert_eq!(imp.conf.method, Method::new(HaproxyRoundRobinConf));
     }
 
     #[test]
