@@ -47,12 +47,12 @@ impl From<crate::sim::RunError> for Error {
 
 impl Error {
     /// Input the user can fix; `msg` names the file, the place and the fix.
-    pub fn bad_input(msg: impl Into<String>) -> Self {
+    pub(crate) fn bad_input(msg: impl Into<String>) -> Self {
         Error::BadInput(msg.into())
     }
 
     /// A failed read or write of `path`.
-    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {
             path: path.into(),
             source,
@@ -60,7 +60,7 @@ impl Error {
     }
 
     /// A failure that is not the input's fault.
-    pub fn internal(msg: impl Into<String>) -> Self {
+    pub(crate) fn internal(msg: impl Into<String>) -> Self {
         Error::Internal(msg.into())
     }
 
