@@ -14,16 +14,17 @@
 //! `--jobs`, after `--resume`, and after merging shards. Every point uses the scenario's seed,
 //! so neighbouring points see the same users too (common random numbers along the axes as
 //! well as across strategies).
+#![warn(missing_docs)]
 
-pub mod grid;
-pub mod output;
+pub(crate) mod grid;
+pub(crate) mod output;
 pub mod plan;
 pub mod run;
-pub mod shard;
-pub mod spec;
-pub mod steady;
-pub mod summary;
-pub mod table;
+pub(crate) mod shard;
+pub(crate) mod spec;
+pub(crate) mod steady;
+pub(crate) mod summary;
+pub(crate) mod table;
 
 pub use grid::{AxesFrom, Sweep};
 pub use shard::Shard;
