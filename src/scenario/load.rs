@@ -12,7 +12,7 @@ mod caddy;
 mod envoy_kube;
 mod faults;
 pub(crate) mod locate;
-pub mod replay;
+pub(crate) mod replay;
 mod sessions;
 #[cfg(test)]
 mod tests;
