@@ -8,7 +8,6 @@
 //! `madvise`), so every block of 8 MiB or more is marked when it is allocated or grown. This
 //! changes where memory sits, never what the simulation computes. Elsewhere than Linux it is
 //! the plain system allocator.
-#![warn(missing_docs)]
 
 use std::alloc::{GlobalAlloc, Layout, System};
 

@@ -5,7 +5,6 @@
 //! `"250ms"`; a size may be `"4KB"`) and how a sample is rounded by its user. Parsing from TOML
 //! lives here too, because a distribution is where users type the most and deserve the most
 //! precise messages.
-#![warn(missing_docs)]
 
 use rand::RngExt;
 use rand::distr::Distribution;

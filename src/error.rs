@@ -1,7 +1,6 @@
 //! The library's error type, in two kinds: bad input (a scenario, an argument, a log, a config:
 //! the user can fix it, exit code 2) and internal failures (writing the outputs, starting
 //! threads, drawing charts: exit code 1). [`Error::exit_code`] is the one place that maps them.
-#![warn(missing_docs)]
 
 use std::path::PathBuf;
 

@@ -1,9 +1,8 @@
 //! Writing a result folder: CSV files, written so that a failed run leaves nothing that looks
 //! complete: every file is written to a temporary file in the output folder and renamed into
-//! place only when all of them were written (see [`OutputDir`]). Shared by `sessim run`,
+//! place only when all of them were written (see `OutputDir`). Shared by `sessim run`,
 //! [`crate::sweep`] and [`crate::report`] (the charts and `report.html`), which depend on this
 //! module and never on each other.
-#![warn(missing_docs)]
 
 use crate::error::{Error, Result};
 use crate::metrics::{RunResult, SummaryRow};

@@ -1,8 +1,7 @@
 //! Runs every strategy and replication of a scenario, in parallel on `jobs` threads
-//! ([`crate::parallel`]). Results come back in (strategy, replication) order whatever the thread count, and
+//! (`crate::parallel`). Results come back in (strategy, replication) order whatever the thread count, and
 //! each run depends only on the scenario, its strategy and its replication: the output is
 //! byte-identical for every `--jobs`.
-#![warn(missing_docs)]
 
 use crate::error::{Error, Result};
 use crate::metrics::RunResult;

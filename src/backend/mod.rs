@@ -2,7 +2,6 @@
 //!
 //! It tracks the time integrals of busy workers and queue length, so utilisation and mean
 //! queue length over any window are exact (work conservation), not sampled.
-#![warn(missing_docs)]
 
 use crate::engine::SimTime;
 use std::collections::VecDeque;

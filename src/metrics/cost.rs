@@ -1,5 +1,5 @@
 //! The `cost_*` columns of `summary.csv`: what one strategy's cluster costs per hour at the
-//! simulated load, from the prices of its `[costs]` section ([`CostsConfig`]).
+//! simulated load, from the prices of its `[costs]` section (`CostsConfig`).
 //!
 //! - backends: `backend_per_hour` x configured backends (backup and `down` ones included:
 //!   they are paid for) + `worker_per_hour` x the workers of every backend;

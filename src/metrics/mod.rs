@@ -5,7 +5,6 @@
 //! These types are the contract between the simulator and everything that consumes its output
 //! (the CSV writers, sweeps, charts, the HTML report, log replay). Columns are only ever added,
 //! never renamed. Every statistic counts only requests that arrived after the warm-up.
-#![warn(missing_docs)]
 
 pub(crate) mod collector;
 pub mod cost;
@@ -150,13 +149,13 @@ summary_row! {
     imbalance_cov: f64,
     /// Busiest backend's completed requests over the mean.
     imbalance_max_over_mean: f64,
-    /// Response time from arrival at the balancer to completion [ms].
+    /// Response time from arrival at the balancer to completion \[ms\].
     latency_mean_ms: f64,
-    /// Median of the same response time (HDR histogram, 3 significant digits) [ms].
+    /// Median of the same response time (HDR histogram, 3 significant digits) \[ms\].
     latency_p50_ms: f64,
-    /// 95th percentile of the same response time [ms].
+    /// 95th percentile of the same response time \[ms\].
     latency_p95_ms: f64,
-    /// 99th percentile of the same response time [ms].
+    /// 99th percentile of the same response time \[ms\].
     latency_p99_ms: f64,
     /// Completed requests per second of measured time [requests/s].
     throughput_rps: f64,
@@ -189,10 +188,10 @@ summary_row! {
     store_ops: u64,
     /// Utilisation of the busiest store server (0..1).
     store_utilization: f64,
-    /// Mean time a store operation waited in its server's queue [ms].
+    /// Mean time a store operation waited in its server's queue \[ms\].
     store_wait_mean_ms: f64,
     /// 99th percentile of a store operation's latency as its client sees it (queue, service,
-    /// round trip) [ms].
+    /// round trip) \[ms\].
     store_latency_p99_ms: f64,
     /// Store operations refused: connection limit, out of memory, item too large.
     store_rejected: u64,
@@ -202,7 +201,7 @@ summary_row! {
     replication_msgs: u64,
     /// The replication messages' size [MB = 10^6 bytes].
     replication_mb: f64,
-    /// Mean wait for a session lock over requests that took (or gave up on) a lock [ms].
+    /// Mean wait for a session lock over requests that took (or gave up on) a lock \[ms\].
     lock_wait_mean_ms: f64,
     /// Writes that overwrote an update made after their read (last writer wins).
     lost_updates: u64,
@@ -224,7 +223,7 @@ summary_row! {
     lost_expired: u64,
     /// Store operations whose client gave up (timeout).
     store_timeouts: u64,
-    /// CPU time spent on replication, senders and receivers [s].
+    /// CPU time spent on replication, senders and receivers \[s\].
     replication_cpu_s: f64,
     /// Mean bytes of session cookie per request that carried one (`cookie`, `cookie_fallback`).
     cookie_bytes_mean: f64,
@@ -245,9 +244,9 @@ summary_row! {
     // The columns from here on were added later: `sessim report` reads folders written before
     // them and shows them as absent (see `SummaryRow::absent`).
     /// Store operations' bytes on the network: per operation its command, key and reply
-    /// framing (100 B), plus the session data a read returns or a write sends [MB].
+    /// framing (100 B), plus the session data a read returns or a write sends \[MB\].
     store_mb: f64,
-    /// Session cookie bytes the clients sent (`cookie`, `cookie_fallback`) [MB].
+    /// Session cookie bytes the clients sent (`cookie`, `cookie_fallback`) \[MB\].
     cookie_mb: f64,
     /// Cost per hour of the backends: `backend_per_hour` x backends + `worker_per_hour` x
     /// workers (see [`cost`]) [currency/h].
@@ -268,15 +267,15 @@ summary_row! {
     /// DeltaManager delta that arrived before the session's creation).
     partial_reads: u64,
     /// Mean time a completed request waited in its backend's queue for a worker, zero
-    /// included (the queueing part of `latency_mean_ms`) [ms].
+    /// included (the queueing part of `latency_mean_ms`) \[ms\].
     wait_mean_ms: f64,
-    /// 99th percentile of that wait [ms].
+    /// 99th percentile of that wait \[ms\].
     wait_p99_ms: f64,
     /// Share of completed requests that waited for a worker at all (0..1): Erlang C's
     /// P(wait > 0) for an M/M/c backend.
     p_wait: f64,
     /// Mean time a worker held a completed request: its session phases and the application
-    /// (the service time of the queueing model) [ms].
+    /// (the service time of the queueing model) \[ms\].
     service_mean_ms: f64,
 }
 
@@ -319,7 +318,7 @@ pub struct TimeseriesRow {
     pub strategy: String,
     /// The replication, from 0.
     pub replication: u32,
-    /// Start of the bucket [s].
+    /// Start of the bucket \[s\].
     pub time_s: f64,
     /// The backend's name.
     pub backend: String,
@@ -336,16 +335,16 @@ pub struct TimeseriesRow {
     pub sessions_lost: u64,
     /// Requests on the backend in the bucket that got an error (rejected, 502, 503).
     pub errors: u64,
-    /// Mean response time of the requests that arrived in the bucket and completed [ms].
+    /// Mean response time of the requests that arrived in the bucket and completed \[ms\].
     pub latency_mean_ms: f64,
     /// Busy fraction of the busiest store server in the bucket (0 without store servers).
     pub store_utilization: f64,
     /// Median and 99th percentile of the latency of every request completed in the bucket, all
-    /// backends (the same on every backend's row; 0 if none completed) [ms]. Older files lack
+    /// backends (the same on every backend's row; 0 if none completed) \[ms\]. Older files lack
     /// them: read as 0.
     #[serde(default)]
     pub cluster_latency_p50_ms: f64,
-    /// 99th percentile of the same (see `cluster_latency_p50_ms`) [ms].
+    /// 99th percentile of the same (see `cluster_latency_p50_ms`) \[ms\].
     #[serde(default)]
     pub cluster_latency_p99_ms: f64,
 }
@@ -366,11 +365,11 @@ pub struct StoreRow {
     pub ops: u64,
     /// Busy slot-time over available slot-time after the warm-up (0..1).
     pub utilization: f64,
-    /// Mean wait in the server's queue [ms].
+    /// Mean wait in the server's queue \[ms\].
     pub wait_mean_ms: f64,
-    /// Mean and 99th percentile of the latency the client sees [ms].
+    /// Mean and 99th percentile of the latency the client sees \[ms\].
     pub latency_mean_ms: f64,
-    /// 99th percentile of the latency the client sees, capped at its timeout [ms].
+    /// 99th percentile of the latency the client sees, capped at its timeout \[ms\].
     pub latency_p99_ms: f64,
     /// Operations refused (connection limit, out of memory).
     pub rejected: u64,
@@ -438,16 +437,16 @@ pub struct FaultRow {
     /// Normal latency before the faults: the 95th percentile (nearest rank) of the cluster's
     /// mean latency over the last 10 buckets (`NORMAL_BUCKETS`,
     /// src/metrics/collector/recovery.rs) before the first fault
-    /// (after the warm-up) [ms]; empty if no such bucket completed a request.
+    /// (after the warm-up) \[ms\]; empty if no such bucket completed a request.
     #[serde(default)]
     pub normal_latency_ms: Option<f64>,
     /// From the fault to the start of the first 3 consecutive (`NORMAL_RUN`) buckets
-    /// whose mean latency is at most `normal_latency_ms` [s]; 0 if latency never rose; empty if
+    /// whose mean latency is at most `normal_latency_ms` \[s\]; 0 if latency never rose; empty if
     /// it never came back during the run.
     #[serde(default)]
     pub time_to_normal_s: Option<f64>,
     /// The same, measured from the recovery (the target serving again) and searching from
-    /// there: how long latency stays high after the target is back [s]; empty if it never
+    /// there: how long latency stays high after the target is back \[s\]; empty if it never
     /// recovered or latency never came back.
     #[serde(default)]
     pub time_to_normal_after_recovery_s: Option<f64>,

@@ -1,9 +1,8 @@
 //! Output: CSV files written atomically ([`csv_out`]), the comparison table printed after a
-//! run ([`table`]), and the charts and HTML report of a result folder: the folder's CSV files
-//! are read back ([`input`]), turned into chart data ([`series`]) and verdicts ([`verdict`]),
-//! drawn ([`charts`]) and laid out as `report.html` ([`html`]). This module sees only result
+//! run (`table`), and the charts and HTML report of a result folder: the folder's CSV files
+//! are read back ([`input`]), turned into chart data (`series`) and verdicts (`verdict`),
+//! drawn ([`charts`]) and laid out as `report.html` (`html`). This module sees only result
 //! types ([`crate::metrics`]), never the simulator.
-#![warn(missing_docs)]
 
 pub(crate) mod answer;
 pub mod charts;

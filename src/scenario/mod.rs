@@ -1,10 +1,9 @@
-//! Scenario files: the raw format ([`raw`]), loading, merging strategies and `--set` overrides
+//! Scenario files: the raw format (`raw`), loading, merging strategies and `--set` overrides
 //! ([`load`]), and the validated [`Scenario`] that the rest of the crate trusts.
 //!
 //! A scenario is a base system plus a list of strategies, each a label and a partial system
 //! that is deep-merged over the base. Everything past [`load::load`] can assume the values
 //! here are in range: nothing downstream re-checks input.
-#![warn(missing_docs)]
 
 mod check;
 mod display;

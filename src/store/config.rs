@@ -1,7 +1,6 @@
 //! The configuration of the session storage strategies (`[sessions]`), as the scenario loader
 //! validates it: what every strategy in this folder is built from. The loader
 //! (`scenario::load`) fills these in; nothing downstream re-checks them.
-#![warn(missing_docs)]
 
 use crate::dist::{Dist, Kind};
 use crate::engine::SimTime;
@@ -225,7 +224,7 @@ pub struct StoreConfig {
 }
 
 /// The session storage strategies. Adding one means a file under `src/store/`, an arm here, its
-/// line in [`StorageKind::ALL`] and its arm in [`StorageKind::info`] (see the README, "How to add
+/// line in `StorageKind::ALL` and its arm in `StorageKind::info` (see the README, "How to add
 /// a storage strategy").
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StorageKind {

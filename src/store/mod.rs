@@ -2,20 +2,19 @@
 //! events lose it.
 //!
 //! One small trait, one file per strategy. A request of a logged-in user goes through two store
-//! phases while it holds its backend worker (as PHP does): [`SessionStore::read`] when a worker
-//! takes it (the session lock, then the read) and [`SessionStore::write`] after the application
+//! phases while it holds its backend worker (as PHP does): `SessionStore::read` when a worker
+//! takes it (the session lock, then the read) and `SessionStore::write` after the application
 //! has run (the write, then the unlock); a login only writes (it creates the session). A phase
-//! may finish at once (files on the local disk), after a remote operation ([`Step::Wait`]: the
+//! may finish at once (files on the local disk), after a remote operation (`Step::Wait`: the
 //! simulator calls the phase again at that time), or block on a lock until another request
-//! releases it ([`Step::Blocked`]: the releasing call names it in `woken`). The request's
-//! progress lives in the simulator's request record ([`Progress`]), so the stores keep no
+//! releases it (`Step::Blocked`: the releasing call names it in `woken`). The request's
+//! progress lives in the simulator's request record (`Progress`), so the stores keep no
 //! per-request state.
 //!
-//! Remote operations are served by [`station::Station`]s: FIFO servers with `concurrency`
+//! Remote operations are served by `station::Station`s: FIFO servers with `concurrency`
 //! slots whose every operation's start and end are known when it is issued, so an operation
 //! costs no event of its own and a client timeout is exact. A store knows backends only by
 //! index; it knows nothing of the balancer or of the backends' queues.
-#![warn(missing_docs)]
 
 pub(crate) mod cached_db;
 pub(crate) mod cluster;

@@ -1,8 +1,8 @@
-//! Parameter sweeps and capacity planning: grids of scenarios ([`grid`], axes written as
-//! [`spec`]s), their parallel execution with replications ([`run`]), the files a sweep writes
-//! and reads back for `--resume` ([`output`]), statistics over replications with paired
-//! differences ([`summary`]) and for single long runs ([`steady`]), sharding across machines
-//! and merging ([`shard`]), and the search for the cheapest sufficient configuration and the largest
+//! Parameter sweeps and capacity planning: grids of scenarios (`grid`, axes written as
+//! `spec`s), their parallel execution with replications ([`run`]), the files a sweep writes
+//! and reads back for `--resume` (`output`), statistics over replications with paired
+//! differences (`summary`) and for single long runs (`steady`), sharding across machines
+//! and merging (`shard`), and the search for the cheapest sufficient configuration and the largest
 //! load a configuration carries ([`plan`]).
 //!
 //! This module owns everything about many runs; one run is [`crate::sim::run`], which knows
@@ -14,7 +14,6 @@
 //! `--jobs`, after `--resume`, and after merging shards. Every point uses the scenario's seed,
 //! so neighbouring points see the same users too (common random numbers along the axes as
 //! well as across strategies).
-#![warn(missing_docs)]
 
 pub(crate) mod grid;
 pub(crate) mod output;

@@ -13,7 +13,7 @@
 //! least as generous on every axis as one that meets the targets meets them too, and one at most
 //! as generous as a failing one fails.
 //!
-//! The search ([`search`]), per strategy: every configuration of the grid has a lower bound of
+//! The search (`search`), per strategy: every configuration of the grid has a lower bound of
 //! its objective known before any simulation, the fixed cost of its backends and store servers
 //! ([`crate::metrics::cost::fixed_per_hour`]; network and lost-session costs are never
 //! negative). Configurations are visited in increasing lower bound (ties: fewer axis steps

@@ -38,7 +38,7 @@ const fn c(r: u8, g: u8, b: u8) -> Colour {
     Colour { r, g, b }
 }
 
-/// Okabe & Ito (2008), "Color Universal Design", https://jfly.uni-koeln.de/color/ :
+/// Okabe & Ito (2008), "Color Universal Design", <https://jfly.uni-koeln.de/color/>:
 /// distinguishable with every common colour-vision deficiency. Reordered so that the
 /// first colours have the most contrast on white (yellow, the faintest, comes late);
 /// black is last because whiskers and text are black.
