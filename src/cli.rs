@@ -1,6 +1,8 @@
 //! The command line: clap types and the glue that turns arguments into library calls. No clap
 //! type goes below this module.
-#![warn(missing_docs)]
+// The doc comments of the clap types are the `--help` text, written for a terminal: `[sweep]`
+// and `<scenario name>` are meant literally there, not as rustdoc links or HTML.
+#![allow(rustdoc::broken_intra_doc_links, rustdoc::invalid_html_tags)]
 
 use crate::error::{Error, Result};
 use crate::metrics::RunResult;

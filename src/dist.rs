@@ -14,7 +14,7 @@ use toml::Value;
 
 /// What a distribution's values measure; fixes how they are written in a scenario file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kind {
+pub(crate) enum Kind {
     /// Seconds; written with a unit (`"250ms"`, `"5s"`, `"2h"`).
     Duration,
     /// A whole number of things (requests, items).
@@ -23,55 +23,85 @@ pub enum Kind {
     Bytes,
 }
 
-/// A validated distribution over non-negative values (seconds, counts or bytes).
+/// A validated distribution over non-negative values (seconds, counts or bytes), one variant
+/// per `dist = "..."` name of docs/scenario-format.md ("Distributions"). Values are in the
+/// quantity's base unit: seconds for durations, bytes for sizes.
 #[derive(Clone, Debug)]
 pub enum Dist {
+    /// `dist = "constant"` (or a bare value): always this value.
     Constant(f64),
+    /// `dist = "exponential"`: memoryless, as Poisson arrivals' gaps.
     Exponential {
+        /// The mean (`mean`).
         mean: f64,
+        /// The sampler, rate 1/`mean`.
         exp: Exp<f64>,
     },
+    /// `dist = "uniform"`: every value in `[min, max]` equally likely.
     Uniform {
+        /// The smallest value (`min`).
         min: f64,
+        /// The largest value (`max`), at least `min`.
         max: f64,
     },
     /// Normal truncated at zero: negative draws are redrawn.
     Normal {
+        /// The mean before truncation (`mean`), positive.
         mean: f64,
+        /// The standard deviation before truncation (`sd`).
         sd: f64,
+        /// The untruncated sampler.
         normal: Normal<f64>,
     },
+    /// `dist = "lognormal"`, from `mean` and `cv` or from `mu` and `sigma`.
     LogNormal {
+        /// The distribution's mean, exp(mu + sigma^2 / 2).
         mean: f64,
         /// The mean and standard deviation of the value's logarithm (what `sessim check`
         /// writes back: `rand_distr::LogNormal` does not give them out).
         mu: f64,
+        /// The standard deviation of the value's logarithm (see `mu`).
         sigma: f64,
+        /// The sampler.
         ln: LogNormal<f64>,
     },
+    /// `dist = "pareto"`: a heavy tail above a minimum.
     Pareto {
+        /// The minimum value (`scale`, or derived from `mean`).
         scale: f64,
+        /// The tail index alpha (`shape`); the mean is infinite for a shape of at most 1.
         shape: f64,
+        /// The sampler.
         pareto: Pareto<f64>,
     },
     /// Number of failures before the first success: support 0, 1, 2, ...
     Geometric {
+        /// The mean (`mean`); the success probability is 1/(1 + mean).
         mean: f64,
+        /// The sampler.
         geo: Geometric,
     },
+    /// `dist = "poisson"`: a count with this mean.
     Poisson {
+        /// The mean, which is also the variance (`mean`).
         mean: f64,
+        /// The sampler.
         poisson: Poisson<f64>,
     },
+    /// `dist = "empirical"`: one of the listed values, with probability proportional to its
+    /// weight.
     Empirical {
+        /// The possible values (`values`).
         values: Vec<f64>,
+        /// Their weights (`weights`, all 1 by default).
         weights: Vec<f64>,
+        /// The sampler over the values' indices.
         index: WeightedIndex<f64>,
     },
 }
 
 /// Every distribution name a scenario may use, for messages.
-pub const NAMES: &[&str] = &[
+pub(crate) const NAMES: &[&str] = &[
     "constant",
     "exponential",
     "uniform",
@@ -86,7 +116,7 @@ pub const NAMES: &[&str] = &[
 impl Dist {
     /// Draws one value (never negative).
     #[inline]
-    pub fn sample<R: rand::Rng + ?Sized>(&self, rng: &mut R) -> f64 {
+    pub(crate) fn sample<R: rand::Rng + ?Sized>(&self, rng: &mut R) -> f64 {
         match self {
             Dist::Constant(v) => *v,
             Dist::Exponential { exp, .. } => exp.sample(rng),
@@ -118,7 +148,7 @@ impl Dist {
     }
 
     /// The distribution's mean (infinite for a Pareto with shape <= 1).
-    pub fn mean(&self) -> f64 {
+    pub(crate) fn mean(&self) -> f64 {
         match self {
             Dist::Constant(v) => *v,
             Dist::Exponential { mean, .. }
@@ -148,11 +178,11 @@ impl Dist {
         }
     }
 
-    pub fn constant(v: f64) -> Dist {
+    pub(crate) fn constant(v: f64) -> Dist {
         Dist::Constant(v)
     }
 
-    pub fn exponential(mean: f64) -> Result<Dist, String> {
+    pub(crate) fn exponential(mean: f64) -> Result<Dist, String> {
         if !(mean > 0.0 && mean.is_finite()) {
             return Err(format!("mean must be positive, got {mean}"));
         }
@@ -161,7 +191,7 @@ impl Dist {
     }
 
     /// A short human description, in the units of `kind`, for `sessim check`.
-    pub fn describe(&self, kind: Kind) -> String {
+    pub(crate) fn describe(&self, kind: Kind) -> String {
         let f = |v: f64| format_value(v, kind);
         match self {
             Dist::Constant(v) => f(*v),
@@ -206,7 +236,7 @@ fn round_sig(v: f64) -> f64 {
 /// `min`), `h`, `d`, `w`, and their long forms (`sec`, `minutes`, `hours`, ...). `M`, which other
 /// tools read as months, and every other upper-case unit are refused with the spelling to use,
 /// and so are months and years, whose length varies (docs/scenario-format.md, "Durations").
-pub fn parse_duration(s: &str) -> Result<f64, String> {
+pub(crate) fn parse_duration(s: &str) -> Result<f64, String> {
     let t = s.trim();
     if t.is_empty() {
         return Err("empty duration; write it with a unit, e.g. \"250ms\" or \"5s\"".into());
@@ -322,7 +352,7 @@ fn unit_seconds(unit: &str) -> Option<(u128, f64)> {
 
 /// Parses a size: a number of bytes, or a string with a unit (`"512B"`, `"4KB"`, `"1.5MB"`,
 /// `"64MiB"`). Decimal units are powers of 1000, binary ones (KiB, MiB, GiB) powers of 1024.
-pub fn parse_bytes(s: &str) -> Result<f64, String> {
+pub(crate) fn parse_bytes(s: &str) -> Result<f64, String> {
     let t = s.trim();
     let pos = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
     let (num, unit) = t.split_at(pos);
@@ -348,7 +378,7 @@ pub fn parse_bytes(s: &str) -> Result<f64, String> {
 
 /// Reads one number of `kind` from a TOML value: a string with a unit for durations, a number
 /// (or a string with a unit) for sizes, a number for counts.
-pub fn parse_scalar(v: &Value, kind: Kind) -> Result<f64, String> {
+pub(crate) fn parse_scalar(v: &Value, kind: Kind) -> Result<f64, String> {
     let x = match (v, kind) {
         (Value::String(s), Kind::Duration) => parse_duration(s)?,
         (Value::String(s), Kind::Bytes) => parse_bytes(s)?,
@@ -393,7 +423,7 @@ pub(crate) fn type_name(v: &Value) -> &'static str {
 
 /// Parses a distribution: a plain value (a constant), or a table `{ dist = "...", ... }`.
 /// Errors are phrased relative to the value; the caller prefixes the key path.
-pub fn parse(v: &Value, kind: Kind) -> Result<Dist, String> {
+pub(crate) fn parse(v: &Value, kind: Kind) -> Result<Dist, String> {
     let t = match v {
         Value::Table(t) => t,
         other => return parse_scalar(other, kind).map(Dist::Constant),
@@ -565,7 +595,7 @@ pub fn parse(v: &Value, kind: Kind) -> Result<Dist, String> {
 }
 
 /// `"; did you mean `x`?"` when a candidate is close to `got`, else an empty string.
-pub fn suggest(got: &str, candidates: &[&str]) -> String {
+pub(crate) fn suggest(got: &str, candidates: &[&str]) -> String {
     candidates
         .iter()
         .map(|c| (strsim::damerau_levenshtein(got, c), *c))

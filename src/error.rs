@@ -1,7 +1,6 @@
 //! The library's error type, in two kinds: bad input (a scenario, an argument, a log, a config:
 //! the user can fix it, exit code 2) and internal failures (writing the outputs, starting
 //! threads, drawing charts: exit code 1). [`Error::exit_code`] is the one place that maps them.
-#![warn(missing_docs)]
 
 use std::path::PathBuf;
 
@@ -47,12 +46,12 @@ impl From<crate::sim::RunError> for Error {
 
 impl Error {
     /// Input the user can fix; `msg` names the file, the place and the fix.
-    pub fn bad_input(msg: impl Into<String>) -> Self {
+    pub(crate) fn bad_input(msg: impl Into<String>) -> Self {
         Error::BadInput(msg.into())
     }
 
     /// A failed read or write of `path`.
-    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {
             path: path.into(),
             source,
@@ -60,7 +59,7 @@ impl Error {
     }
 
     /// A failure that is not the input's fault.
-    pub fn internal(msg: impl Into<String>) -> Self {
+    pub(crate) fn internal(msg: impl Into<String>) -> Self {
         Error::Internal(msg.into())
     }
 

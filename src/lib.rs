@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! # sessim
 //!
 //! A discrete-event simulator that compares how web clusters keep user sessions behind a load
@@ -14,7 +15,7 @@
 //! - [`workload`]: users, their addresses, arrivals and think times; or a replayed access log.
 //! - [`balancer`]: the balancer policies, one file each behind [`balancer::Policy`].
 //! - [`backend`]: worker pools and bounded queues.
-//! - [`store`]: session storage strategies, one file each behind [`store::SessionStore`].
+//! - [`store`]: session storage strategies, one file each behind `store::SessionStore`.
 //! - [`sim`]: one run: the life of a request from arrival to completion.
 //! - [`metrics`]: the result rows every consumer reads ([`metrics::RunResult`]) and statistics.
 //! - [`runner`]: strategies x replications in parallel (on the crate's one parallel loop,

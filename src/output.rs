@@ -1,6 +1,6 @@
 //! Writing a result folder: CSV files, written so that a failed run leaves nothing that looks
 //! complete: every file is written to a temporary file in the output folder and renamed into
-//! place only when all of them were written (see [`OutputDir`]). Shared by `sessim run`,
+//! place only when all of them were written (see `OutputDir`). Shared by `sessim run`,
 //! [`crate::sweep`] and [`crate::report`] (the charts and `report.html`), which depend on this
 //! module and never on each other.
 
@@ -11,14 +11,14 @@ use std::path::{Path, PathBuf};
 use tempfile::NamedTempFile;
 
 /// A set of files to publish together in one folder.
-pub struct OutputDir {
+pub(crate) struct OutputDir {
     dir: PathBuf,
     pending: Vec<(NamedTempFile, PathBuf)>,
 }
 
 impl OutputDir {
     /// Creates the folder (and its parents) if needed.
-    pub fn create(dir: &Path) -> Result<Self> {
+    pub(crate) fn create(dir: &Path) -> Result<Self> {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         Ok(OutputDir {
             dir: dir.to_path_buf(),
@@ -26,12 +26,8 @@ impl OutputDir {
         })
     }
 
-    pub fn path(&self) -> &Path {
-        &self.dir
-    }
-
     /// Writes rows of a serialisable type as `name` (header from the type's field names).
-    pub fn csv<T: Serialize>(&mut self, name: &str, rows: impl IntoIterator<Item = T>) -> Result<()> {
+    pub(crate) fn csv<T: Serialize>(&mut self, name: &str, rows: impl IntoIterator<Item = T>) -> Result<()> {
         let target = self.dir.join(name);
         let tmp = NamedTempFile::with_prefix_in(format!(".{name}."), &self.dir).map_err(|e| Error::io(&target, e))?;
         let mut w = csv::Writer::from_writer(std::io::BufWriter::new(tmp.as_file()));
@@ -50,7 +46,7 @@ impl OutputDir {
     /// Like [`Self::csv`], but a file with no rows still gets its header (taken from the row
     /// type), so that an empty table is told apart from a failed write and the file set of
     /// every run is the same.
-    pub fn csv_with_header<T: Serialize + Default>(
+    pub(crate) fn csv_with_header<T: Serialize + Default>(
         &mut self,
         name: &str,
         rows: impl IntoIterator<Item = T>,
@@ -71,7 +67,7 @@ impl OutputDir {
     }
 
     /// Writes raw bytes as `name`.
-    pub fn bytes(&mut self, name: &str, data: &[u8]) -> Result<()> {
+    pub(crate) fn bytes(&mut self, name: &str, data: &[u8]) -> Result<()> {
         use std::io::Write;
         let target = self.dir.join(name);
         let mut tmp =
@@ -83,7 +79,7 @@ impl OutputDir {
 
     /// Renames every written file into place. Until this runs, nothing is visible under its
     /// final name; if the process dies before, only hidden temporary files can remain.
-    pub fn commit(self) -> Result<Vec<PathBuf>> {
+    pub(crate) fn commit(self) -> Result<Vec<PathBuf>> {
         let mut done = Vec::new();
         for (tmp, target) in self.pending {
             // Temporary files are created private (0600); results are ordinary files.
@@ -100,7 +96,7 @@ impl OutputDir {
 }
 
 /// Writes `summary.csv`, `backends.csv`, `timeseries.csv` and `stores.csv` for a set of runs.
-pub fn write_runs(out: &mut OutputDir, runs: &[RunResult]) -> Result<()> {
+pub(crate) fn write_runs(out: &mut OutputDir, runs: &[RunResult]) -> Result<()> {
     out.csv("summary.csv", runs.iter().map(|r| &r.summary))?;
     out.csv("backends.csv", runs.iter().flat_map(|r| &r.backends))?;
     out.csv("timeseries.csv", runs.iter().flat_map(|r| &r.timeseries))?;
@@ -112,7 +108,7 @@ pub fn write_runs(out: &mut OutputDir, runs: &[RunResult]) -> Result<()> {
 /// `replay.csv`: one row of what reading the log found; `replay_bad_lines.csv`: the first
 /// malformed lines with their numbers and reasons (the header alone when there are none, so
 /// the file set never varies).
-pub fn write_replay(out: &mut OutputDir, rep: &crate::workload::replay::source::ReplayReport) -> Result<()> {
+pub(crate) fn write_replay(out: &mut OutputDir, rep: &crate::workload::replay::source::ReplayReport) -> Result<()> {
     #[derive(Serialize)]
     struct Row<'a> {
         file: &'a str,
@@ -153,7 +149,7 @@ pub fn write_replay(out: &mut OutputDir, rep: &crate::workload::replay::source::
 
 /// The `summary.csv` header and values of one row, formatted exactly as `summary.csv` does
 /// (through serde and the csv crate), so that sweep rows and run rows read alike.
-pub fn summary_fields(row: &SummaryRow) -> Result<(csv::StringRecord, csv::StringRecord)> {
+pub(crate) fn summary_fields(row: &SummaryRow) -> Result<(csv::StringRecord, csv::StringRecord)> {
     let mut w = csv::Writer::from_writer(Vec::new());
     w.serialize(row)
         .map_err(|e| Error::bad_input(format!("cannot format a summary row: {e}")))?;

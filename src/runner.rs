@@ -1,8 +1,7 @@
 //! Runs every strategy and replication of a scenario, in parallel on `jobs` threads
-//! ([`crate::parallel`]). Results come back in (strategy, replication) order whatever the thread count, and
+//! (`crate::parallel`). Results come back in (strategy, replication) order whatever the thread count, and
 //! each run depends only on the scenario, its strategy and its replication: the output is
 //! byte-identical for every `--jobs`.
-#![warn(missing_docs)]
 
 use crate::error::{Error, Result};
 use crate::metrics::RunResult;
@@ -52,7 +51,7 @@ fn run_all_reporting(
 
 /// The results of `runs`, in order, and the first run's replay report; a replay report that
 /// [`check_report`] refuses is bad input.
-pub fn checked_runs(runs: Vec<sim::Run>) -> Result<(Vec<RunResult>, Option<ReplayReport>)> {
+pub(crate) fn checked_runs(runs: Vec<sim::Run>) -> Result<(Vec<RunResult>, Option<ReplayReport>)> {
     let mut results = Vec::with_capacity(runs.len());
     let mut first = None;
     for run in runs {
@@ -69,11 +68,11 @@ pub fn checked_runs(runs: Vec<sim::Run>) -> Result<(Vec<RunResult>, Option<Repla
 
 /// Where `--trace` writes and which share of the requests it keeps.
 #[derive(Clone, Debug)]
-pub struct TraceSpec {
+pub(crate) struct TraceSpec {
     /// The trace file to write.
-    pub path: PathBuf,
+    pub(crate) path: PathBuf,
     /// Fraction of requests kept (0 < sample <= 1), chosen by request identity.
-    pub sample: f64,
+    pub(crate) sample: f64,
 }
 
 /// All runs of a scenario, as [`run_all`], and the trace of every run when asked for: each
@@ -81,7 +80,7 @@ pub struct TraceSpec {
 /// joined in (strategy, replication) order under a header into one more temporary file, so
 /// the trace's bytes do not depend on `jobs`. The caller publishes it (`persist`) together
 /// with the run's other outputs. A replayed log's fatal problem is returned as bad input.
-pub fn run_all_traced(
+pub(crate) fn run_all_traced(
     sc: &Scenario,
     jobs: usize,
     trace: Option<&TraceSpec>,
@@ -133,7 +132,7 @@ pub fn run_all_traced(
 }
 
 /// A replayed log that broke `strict`, or gave no request at all, is bad input.
-pub fn check_report(rep: &ReplayReport) -> Result<()> {
+pub(crate) fn check_report(rep: &ReplayReport) -> Result<()> {
     if let Some(e) = &rep.error {
         return Err(Error::bad_input(e.clone()));
     }

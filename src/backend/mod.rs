@@ -8,7 +8,7 @@ use std::collections::VecDeque;
 
 /// What happened to a request offered to a backend.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Admit {
+pub(crate) enum Admit {
     /// A worker was free: start it now.
     Start,
     /// All workers busy: the request waits in the queue.
@@ -17,10 +17,10 @@ pub enum Admit {
     Rejected,
 }
 
-pub struct Backend {
-    pub workers: u32,
-    pub queue_cap: u32,
-    pub busy: u32,
+pub(crate) struct Backend {
+    pub(crate) workers: u32,
+    pub(crate) queue_cap: u32,
+    pub(crate) busy: u32,
     queue: VecDeque<u32>,
     last: SimTime,
     /// Integral of busy workers over time [worker-ns].
@@ -30,7 +30,7 @@ pub struct Backend {
 }
 
 impl Backend {
-    pub fn new(workers: u32, queue_cap: u32) -> Self {
+    pub(crate) fn new(workers: u32, queue_cap: u32) -> Self {
         Backend {
             workers,
             queue_cap,
@@ -52,7 +52,7 @@ impl Backend {
 
     /// Offers request `req` to the backend at `now`.
     #[inline]
-    pub fn admit(&mut self, req: u32, now: SimTime) -> Admit {
+    pub(crate) fn admit(&mut self, req: u32, now: SimTime) -> Admit {
         self.advance(now);
         if self.busy < self.workers {
             self.busy += 1;
@@ -67,7 +67,7 @@ impl Backend {
 
     /// A worker finished at `now`; returns the queued request it starts next, if any.
     #[inline]
-    pub fn finish(&mut self, now: SimTime) -> Option<u32> {
+    pub(crate) fn finish(&mut self, now: SimTime) -> Option<u32> {
         self.advance(now);
         match self.queue.pop_front() {
             Some(next) => Some(next),
@@ -79,7 +79,7 @@ impl Backend {
     }
 
     /// Integrals up to `now` without changing state: (busy worker-ns, queued request-ns).
-    pub fn areas_at(&self, now: SimTime) -> (u128, u128) {
+    pub(crate) fn areas_at(&self, now: SimTime) -> (u128, u128) {
         let dt = (now - self.last).as_nanos() as u128;
         (
             self.busy_area + self.busy as u128 * dt,
@@ -89,19 +89,15 @@ impl Backend {
 
     /// The server dies at `now`: no worker busy, nobody waiting. Returns the requests that were
     /// waiting in the queue (those in service are the caller's to account for).
-    pub fn reset(&mut self, now: SimTime) -> Vec<u32> {
+    pub(crate) fn reset(&mut self, now: SimTime) -> Vec<u32> {
         self.advance(now);
         self.busy = 0;
         self.queue.drain(..).collect()
     }
 
     /// No request in service or waiting.
-    pub fn idle(&self) -> bool {
+    pub(crate) fn idle(&self) -> bool {
         self.busy == 0 && self.queue.is_empty()
-    }
-
-    pub fn queue_len(&self) -> usize {
-        self.queue.len()
     }
 }
 

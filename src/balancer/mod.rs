@@ -16,7 +16,6 @@
 //! time; the nginx policies convert [`SimTime`] to whole seconds (plus a fixed
 //! epoch offset so that the zero-initialised `checked`/`accessed` fields behave as they
 //! do in a real process started long after 1970).
-#![warn(missing_docs)]
 
 use std::net::IpAddr;
 

@@ -20,10 +20,10 @@ pub struct ExportArgs {
     /// Also write the comparison table to FILE as JSON: per strategy, each column's mean and 95%
     /// half-width (null with one replication).
     #[arg(long, value_name = "FILE")]
-    pub export_json: Option<PathBuf>,
+    pub(crate) export_json: Option<PathBuf>,
     /// Also write the comparison table to FILE as a Markdown table.
     #[arg(long, value_name = "FILE")]
-    pub export_markdown: Option<PathBuf>,
+    pub(crate) export_markdown: Option<PathBuf>,
 }
 
 impl ExportArgs {
@@ -38,7 +38,7 @@ impl ExportArgs {
 
     /// Refuses, before anything runs, a file that cannot be written: a folder, or a file in a
     /// folder that does not exist.
-    pub fn check(&self) -> Result<()> {
+    pub(crate) fn check(&self) -> Result<()> {
         for (flag, p) in self.files() {
             if p.is_dir() {
                 return Err(Error::bad_input(format!(
@@ -67,7 +67,7 @@ impl ExportArgs {
     }
 
     /// Writes the files asked for.
-    pub fn write(&self, sc: &Scenario, runs: &[RunResult], shown: &Table) -> Result<()> {
+    pub(crate) fn write(&self, sc: &Scenario, runs: &[RunResult], shown: &Table) -> Result<()> {
         if let Some(p) = &self.export_json {
             let mut text = serde_json::to_string_pretty(&json_of(sc, runs))
                 .map_err(|e| Error::internal(format!("cannot write the table as JSON: {e}")))?;

@@ -2,7 +2,6 @@
 //!
 //! It knows nothing about load balancers, backends or sessions: the model in [`crate::sim`]
 //! owns the event type and decides what each event does.
-#![warn(missing_docs)]
 
 pub mod queue;
 pub mod rng;

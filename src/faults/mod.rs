@@ -8,7 +8,6 @@
 //! simulator carries the effects out on its model. Random
 //! failures draw from their own stream, keyed by the component, so compared strategies see the
 //! same failures at the same times.
-#![warn(missing_docs)]
 
 use crate::dist::Dist;
 use crate::engine::SimTime;
@@ -71,9 +70,9 @@ pub struct Fault {
 pub struct RandomFailures {
     /// The components that fail, each on its own schedule.
     pub targets: Vec<Target>,
-    /// Time between failures (from repair to the next failure) [s].
+    /// Time between failures (from repair to the next failure) \[s\].
     pub mtbf: Dist,
-    /// Time to repair [s].
+    /// Time to repair \[s\].
     pub mttr: Dist,
     /// Whether a failure is a crash (state lost) or an application failure (502s).
     pub app_only: bool,

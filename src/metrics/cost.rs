@@ -1,5 +1,5 @@
 //! The `cost_*` columns of `summary.csv`: what one strategy's cluster costs per hour at the
-//! simulated load, from the prices of its `[costs]` section ([`CostsConfig`]).
+//! simulated load, from the prices of its `[costs]` section (`CostsConfig`).
 //!
 //! - backends: `backend_per_hour` x configured backends (backup and `down` ones included:
 //!   they are paid for) + `worker_per_hour` x the workers of every backend;
@@ -30,7 +30,7 @@ fn kind_index(k: StoreKind) -> usize {
 
 /// The store clusters a strategy runs (their servers cost money); none for local, replicated
 /// and cookie sessions.
-pub fn store_clusters(sys: &System) -> Vec<&StoreConfig> {
+pub(crate) fn store_clusters(sys: &System) -> Vec<&StoreConfig> {
     sys.sessions.store_clusters()
 }
 
@@ -51,7 +51,7 @@ pub fn fixed_per_hour(sys: &System) -> (f64, f64) {
 }
 
 /// Fills the `cost_*` columns of `row`, measured over `measured_s` seconds.
-pub fn apply(row: &mut SummaryRow, sys: &System, measured_s: f64) {
+pub(crate) fn apply(row: &mut SummaryRow, sys: &System, measured_s: f64) {
     let c = &sys.costs;
     let (backends, store) = fixed_per_hour(sys);
     let per_h = 3600.0 / measured_s.max(1e-12);

@@ -19,19 +19,19 @@ macro_rules! lost_causes {
 
         impl LostCause {
             /// How many causes there are.
-            pub const COUNT: usize = [ $( LostCause::$variant ),* ].len();
+            pub(crate) const COUNT: usize = [ $( LostCause::$variant ),* ].len();
             /// Every cause, in declaration order (the order of `LostCause as usize`).
-            pub const ALL: [LostCause; Self::COUNT] = [ $( LostCause::$variant ),* ];
+            pub(crate) const ALL: [LostCause; Self::COUNT] = [ $( LostCause::$variant ),* ];
 
             /// The column name in `summary.csv`.
-            pub fn column(self) -> &'static str {
+            pub(crate) fn column(self) -> &'static str {
                 match self {
                     $( LostCause::$variant => stringify!($field), )*
                 }
             }
 
             /// The cause as charts and the report name it.
-            pub fn legend(self) -> &'static str {
+            pub(crate) fn legend(self) -> &'static str {
                 match self {
                     $( LostCause::$variant => $legend, )*
                 }
@@ -40,14 +40,14 @@ macro_rules! lost_causes {
 
         impl SummaryRow {
             /// The sessions lost to `cause` (its `lost_*` column).
-            pub fn lost(&self, cause: LostCause) -> u64 {
+            pub(crate) fn lost(&self, cause: LostCause) -> u64 {
                 match cause {
                     $( LostCause::$variant => self.$field, )*
                 }
             }
 
             /// Sets the sessions lost to `cause`.
-            pub fn set_lost(&mut self, cause: LostCause, n: u64) {
+            pub(crate) fn set_lost(&mut self, cause: LostCause, n: u64) {
                 match cause {
                     $( LostCause::$variant => self.$field = n, )*
                 }

@@ -6,10 +6,10 @@
 //! (the CSV writers, sweeps, charts, the HTML report, log replay). Columns are only ever added,
 //! never renamed. Every statistic counts only requests that arrived after the warm-up.
 
-pub mod collector;
+pub(crate) mod collector;
 pub mod cost;
-pub mod loss;
-pub mod sources;
+pub(crate) mod loss;
+pub(crate) mod sources;
 pub mod stats;
 
 use serde::{Deserialize, Serialize};
@@ -40,7 +40,7 @@ macro_rules! summary_row {
             /// simulator made): [`SummaryRow::metric`] and [`Column::of`] answer `None` for
             /// them. Not a column.
             #[serde(skip)]
-            pub absent: Vec<&'static str>,
+            pub(crate) absent: Vec<&'static str>,
         }
 
         impl SummaryRow {
@@ -86,13 +86,13 @@ macro_rules! summary_row {
 #[derive(Clone, Copy)]
 pub struct Column {
     /// The column's name in the CSV header.
-    pub name: &'static str,
+    pub(crate) name: &'static str,
     read: fn(&SummaryRow) -> f64,
 }
 
 impl Column {
     /// The column's value in `row`; `None` when the file `row` was read from lacks the column.
-    pub fn of(self, row: &SummaryRow) -> Option<f64> {
+    pub(crate) fn of(self, row: &SummaryRow) -> Option<f64> {
         if row.absent.contains(&self.name) {
             None
         } else {
@@ -101,7 +101,7 @@ impl Column {
     }
 
     /// Whether any of `rows` came from a file without this column.
-    pub fn absent_in(self, rows: &[SummaryRow]) -> bool {
+    pub(crate) fn absent_in(self, rows: &[SummaryRow]) -> bool {
         rows.iter().any(|r| r.absent.contains(&self.name))
     }
 }
@@ -120,7 +120,7 @@ impl PartialEq for Column {
 
 impl SummaryRow {
     /// Notes which metric columns a file's `header` lacks, for every row read from it.
-    pub fn absent_from(header: &csv::StringRecord) -> Vec<&'static str> {
+    pub(crate) fn absent_from(header: &csv::StringRecord) -> Vec<&'static str> {
         Self::METRICS
             .iter()
             .copied()
@@ -149,10 +149,13 @@ summary_row! {
     imbalance_cov: f64,
     /// Busiest backend's completed requests over the mean.
     imbalance_max_over_mean: f64,
-    /// Response time from arrival at the balancer to completion [ms].
+    /// Response time from arrival at the balancer to completion \[ms\].
     latency_mean_ms: f64,
+    /// Median of the same response time (HDR histogram, 3 significant digits) \[ms\].
     latency_p50_ms: f64,
+    /// 95th percentile of the same response time \[ms\].
     latency_p95_ms: f64,
+    /// 99th percentile of the same response time \[ms\].
     latency_p99_ms: f64,
     /// Completed requests per second of measured time [requests/s].
     throughput_rps: f64,
@@ -166,6 +169,7 @@ summary_row! {
     backend_utilization: f64,
     /// Lost sessions by cause.
     lost_routed_elsewhere: u64,
+    /// Of `sessions_lost`: the node that held the session failed and lost it.
     lost_node_failure: u64,
     /// Attempts that failed: a connection refused by a dead backend, or a 502 from a backend
     /// whose application is down.
@@ -184,10 +188,10 @@ summary_row! {
     store_ops: u64,
     /// Utilisation of the busiest store server (0..1).
     store_utilization: f64,
-    /// Mean time a store operation waited in its server's queue [ms].
+    /// Mean time a store operation waited in its server's queue \[ms\].
     store_wait_mean_ms: f64,
     /// 99th percentile of a store operation's latency as its client sees it (queue, service,
-    /// round trip) [ms].
+    /// round trip) \[ms\].
     store_latency_p99_ms: f64,
     /// Store operations refused: connection limit, out of memory, item too large.
     store_rejected: u64,
@@ -195,22 +199,31 @@ summary_row! {
     store_evictions: u64,
     /// Replication messages between nodes, and their size [MB = 10^6 bytes].
     replication_msgs: u64,
+    /// The replication messages' size [MB = 10^6 bytes].
     replication_mb: f64,
-    /// Mean wait for a session lock over requests that took (or gave up on) a lock [ms].
+    /// Mean wait for a session lock over requests that took (or gave up on) a lock \[ms\].
     lock_wait_mean_ms: f64,
     /// Writes that overwrote an update made after their read (last writer wins).
     lost_updates: u64,
+    /// Of `sessions_lost`: the shared store lost the session (a crash without persistence) or
+    /// refused it (connection limit, out of memory).
     lost_store_failure: u64,
+    /// Of `sessions_lost`: the store evicted the session before it expired (memcached LRU).
     lost_eviction: u64,
+    /// Of `sessions_lost`: the client sends no cookies, so the session cannot travel with it.
     lost_cookie_refused: u64,
+    /// Of `sessions_lost`: the session did not fit in a cookie and the browser dropped it.
     lost_cookie_too_large: u64,
+    /// Of `sessions_lost`: the handler gave up waiting for the session lock and ran without
+    /// the session (`lock_fail = "lose_session"`).
     lost_lock_timeout: u64,
+    /// Of `sessions_lost`: a store operation took longer than the client's timeout.
     lost_store_timeout: u64,
     /// Sessions deleted after idling past their lifetime (gc_maxlifetime, TTL).
     lost_expired: u64,
     /// Store operations whose client gave up (timeout).
     store_timeouts: u64,
-    /// CPU time spent on replication, senders and receivers [s].
+    /// CPU time spent on replication, senders and receivers \[s\].
     replication_cpu_s: f64,
     /// Mean bytes of session cookie per request that carried one (`cookie`, `cookie_fallback`).
     cookie_bytes_mean: f64,
@@ -231,9 +244,9 @@ summary_row! {
     // The columns from here on were added later: `sessim report` reads folders written before
     // them and shows them as absent (see `SummaryRow::absent`).
     /// Store operations' bytes on the network: per operation its command, key and reply
-    /// framing (100 B), plus the session data a read returns or a write sends [MB].
+    /// framing (100 B), plus the session data a read returns or a write sends \[MB\].
     store_mb: f64,
-    /// Session cookie bytes the clients sent (`cookie`, `cookie_fallback`) [MB].
+    /// Session cookie bytes the clients sent (`cookie`, `cookie_fallback`) \[MB\].
     cookie_mb: f64,
     /// Cost per hour of the backends: `backend_per_hour` x backends + `worker_per_hour` x
     /// workers (see [`cost`]) [currency/h].
@@ -254,30 +267,36 @@ summary_row! {
     /// DeltaManager delta that arrived before the session's creation).
     partial_reads: u64,
     /// Mean time a completed request waited in its backend's queue for a worker, zero
-    /// included (the queueing part of `latency_mean_ms`) [ms].
+    /// included (the queueing part of `latency_mean_ms`) \[ms\].
     wait_mean_ms: f64,
-    /// 99th percentile of that wait [ms].
+    /// 99th percentile of that wait \[ms\].
     wait_p99_ms: f64,
     /// Share of completed requests that waited for a worker at all (0..1): Erlang C's
     /// P(wait > 0) for an M/M/c backend.
     p_wait: f64,
     /// Mean time a worker held a completed request: its session phases and the application
-    /// (the service time of the queueing model) [ms].
+    /// (the service time of the queueing model) \[ms\].
     service_mean_ms: f64,
 }
 
 /// One row of `backends.csv`: one backend in one strategy and replication.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct BackendRow {
+    /// The scenario's name.
     pub scenario: String,
+    /// The strategy's label.
     pub strategy: String,
+    /// The replication, from 0.
     pub replication: u32,
     /// 0-based position in the balancer's server list.
     pub backend_index: u32,
+    /// The backend's name.
     pub backend: String,
     /// Requests routed to this backend after the warm-up.
     pub requests: u64,
+    /// Requests this backend answered after the warm-up.
     pub completed: u64,
+    /// Requests on this backend that got an error after the warm-up (rejected by its full queue, 502).
     pub errors: u64,
     /// Busy worker-time over available worker-time after the warm-up (0..1).
     pub utilization: f64,
@@ -293,11 +312,15 @@ pub struct BackendRow {
 /// run, warm-up included, so the start-up transient is visible.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct TimeseriesRow {
+    /// The scenario's name.
     pub scenario: String,
+    /// The strategy's label.
     pub strategy: String,
+    /// The replication, from 0.
     pub replication: u32,
-    /// Start of the bucket [s].
+    /// Start of the bucket \[s\].
     pub time_s: f64,
+    /// The backend's name.
     pub backend: String,
     /// Requests routed to the backend in the bucket.
     pub requests: u64,
@@ -308,17 +331,20 @@ pub struct TimeseriesRow {
     /// 1 if the backend was serving at the end of the bucket (not crashed, application up,
     /// not drained), else 0.
     pub up: u8,
+    /// Requests on the backend in the bucket that did not find their session.
     pub sessions_lost: u64,
+    /// Requests on the backend in the bucket that got an error (rejected, 502, 503).
     pub errors: u64,
-    /// Mean response time of the requests that arrived in the bucket and completed [ms].
+    /// Mean response time of the requests that arrived in the bucket and completed \[ms\].
     pub latency_mean_ms: f64,
     /// Busy fraction of the busiest store server in the bucket (0 without store servers).
     pub store_utilization: f64,
     /// Median and 99th percentile of the latency of every request completed in the bucket, all
-    /// backends (the same on every backend's row; 0 if none completed) [ms]. Older files lack
+    /// backends (the same on every backend's row; 0 if none completed) \[ms\]. Older files lack
     /// them: read as 0.
     #[serde(default)]
     pub cluster_latency_p50_ms: f64,
+    /// 99th percentile of the same (see `cluster_latency_p50_ms`) \[ms\].
     #[serde(default)]
     pub cluster_latency_p99_ms: f64,
 }
@@ -327,8 +353,11 @@ pub struct TimeseriesRow {
 /// with store servers: `shared`, `cached_db`).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct StoreRow {
+    /// The scenario's name.
     pub scenario: String,
+    /// The strategy's label.
     pub strategy: String,
+    /// The replication, from 0.
     pub replication: u32,
     /// `redis1`, `memcached2`, `cache1`, `db1`, ...
     pub server: String,
@@ -336,15 +365,17 @@ pub struct StoreRow {
     pub ops: u64,
     /// Busy slot-time over available slot-time after the warm-up (0..1).
     pub utilization: f64,
-    /// Mean wait in the server's queue [ms].
+    /// Mean wait in the server's queue \[ms\].
     pub wait_mean_ms: f64,
-    /// Mean and 99th percentile of the latency the client sees [ms].
+    /// Mean and 99th percentile of the latency the client sees \[ms\].
     pub latency_mean_ms: f64,
+    /// 99th percentile of the latency the client sees, capped at its timeout \[ms\].
     pub latency_p99_ms: f64,
     /// Operations refused (connection limit, out of memory).
     pub rejected: u64,
     /// Operations whose client gave up.
     pub timeouts: u64,
+    /// Sessions the server evicted before they expired (memory full).
     pub evictions: u64,
     /// Sessions held at the end.
     pub items: u64,
@@ -352,6 +383,7 @@ pub struct StoreRow {
     pub memory_mb: f64,
     /// Client connections open at the end, and workers refused a connection.
     pub connections: u64,
+    /// Workers refused a connection (`max_connections` reached).
     pub refused_connections: u64,
 }
 
@@ -359,14 +391,19 @@ pub struct StoreRow {
 /// fault until the next fault starts (or the run ends), warm-up included.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct FaultRow {
+    /// The scenario's name.
     pub scenario: String,
+    /// The strategy's label.
     pub strategy: String,
+    /// The replication, from 0.
     pub replication: u32,
     /// Faults in time order: scheduled ones by start time, random failures as they occur.
     pub fault: u32,
     /// crash, app_down, drain, slow, restart is not a fault: it ends one.
     pub kind: String,
+    /// The backend (or store server) the fault hit, by name.
     pub target: String,
+    /// When the fault started [s of simulated time].
     pub at_s: f64,
     /// When the balancer noticed (HAProxy health checks marked it down, nginx counted
     /// `max_fails` failures); empty if it never did.
@@ -375,10 +412,15 @@ pub struct FaultRow {
     pub recovered_s: Option<f64>,
     /// Requests that got an error: killed in flight, refused, 502/503, rejected.
     pub requests_failed: u64,
+    /// Requests that did not find their session while this fault was the latest.
     pub sessions_lost: u64,
+    /// Of `sessions_lost`: sessions that were on the failed node.
     pub lost_node_failure: u64,
+    /// Of `sessions_lost`: requests the balancer sent to a node other than the one holding the session.
     pub lost_routed_elsewhere: u64,
+    /// Of `sessions_lost`: sessions lost to a failed or refusing store.
     pub lost_store_failure: u64,
+    /// Of `sessions_lost`: every other cause (eviction, expiry, cookies, lock and store timeouts).
     pub lost_other: u64,
     /// `sessions_lost` minus what the pre-fault loss rate (after the warm-up, before the first
     /// fault) would lose over the same window: the fault's own cost. May be negative by chance.
@@ -393,17 +435,18 @@ pub struct FaultRow {
     #[serde(default)]
     pub users_logged_out: u64,
     /// Normal latency before the faults: the 95th percentile (nearest rank) of the cluster's
-    /// mean latency over the last [`collector::NORMAL_BUCKETS`] buckets before the first fault
-    /// (after the warm-up) [ms]; empty if no such bucket completed a request.
+    /// mean latency over the last 10 buckets (`NORMAL_BUCKETS`,
+    /// src/metrics/collector/recovery.rs) before the first fault
+    /// (after the warm-up) \[ms\]; empty if no such bucket completed a request.
     #[serde(default)]
     pub normal_latency_ms: Option<f64>,
-    /// From the fault to the start of the first [`collector::NORMAL_RUN`] consecutive buckets
-    /// whose mean latency is at most `normal_latency_ms` [s]; 0 if latency never rose; empty if
+    /// From the fault to the start of the first 3 consecutive (`NORMAL_RUN`) buckets
+    /// whose mean latency is at most `normal_latency_ms` \[s\]; 0 if latency never rose; empty if
     /// it never came back during the run.
     #[serde(default)]
     pub time_to_normal_s: Option<f64>,
     /// The same, measured from the recovery (the target serving again) and searching from
-    /// there: how long latency stays high after the target is back [s]; empty if it never
+    /// there: how long latency stays high after the target is back \[s\]; empty if it never
     /// recovered or latency never came back.
     #[serde(default)]
     pub time_to_normal_after_recovery_s: Option<f64>,
@@ -414,10 +457,15 @@ pub struct FaultRow {
 pub struct RunResult {
     /// Index of the strategy in the scenario.
     pub strategy_index: usize,
+    /// Its row of `summary.csv`.
     pub summary: SummaryRow,
+    /// Its rows of `backends.csv`, one per backend in server-list order.
     pub backends: Vec<BackendRow>,
+    /// Its rows of `timeseries.csv`, one per time bucket and backend.
     pub timeseries: Vec<TimeseriesRow>,
+    /// Its rows of `faults.csv`, one per fault in time order.
     pub faults: Vec<FaultRow>,
+    /// Its rows of `stores.csv`, one per store server (empty without store servers).
     pub stores: Vec<StoreRow>,
     /// Events the engine processed (for benchmarks).
     pub events: u64,
@@ -425,6 +473,6 @@ pub struct RunResult {
 
 /// Rounds to 6 decimals so that CSV files stay readable and identical across platforms' float
 /// formatting of the last bits.
-pub fn round6(x: f64) -> f64 {
+pub(crate) fn round6(x: f64) -> f64 {
     if x.is_finite() { (x * 1e6).round() / 1e6 } else { x }
 }

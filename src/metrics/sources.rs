@@ -8,14 +8,14 @@
 use crate::engine::SimTime;
 
 /// A backend's busy-worker and queue integrals (implemented by [`crate::backend::Backend`]).
-pub trait WorkerAreas {
+pub(crate) trait WorkerAreas {
     /// Integrals up to `now` without changing state: (busy worker-ns, queued request-ns).
     fn areas_at(&self, now: SimTime) -> (u128, u128);
 }
 
 /// What the collector needs of a backend's configuration (implemented by
 /// [`crate::scenario::BackendConfig`]).
-pub trait BackendShape {
+pub(crate) trait BackendShape {
     /// The backend's name (a `backends.csv` and `timeseries.csv` column).
     fn name(&self) -> &str;
     /// Its workers: utilisation is busy worker-time over `workers` x measured time.
@@ -28,30 +28,30 @@ pub trait BackendShape {
 /// Counters a store keeps for `summary.csv` (requests measured after the warm-up only).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct StoreTotals {
-    pub replication_msgs: u64,
-    pub replication_bytes: u64,
+    pub(crate) replication_msgs: u64,
+    pub(crate) replication_bytes: u64,
     /// CPU time spent on replication, senders and receivers [ns].
-    pub replication_cpu_ns: u64,
-    pub lock_waits: u64,
+    pub(crate) replication_cpu_ns: u64,
+    pub(crate) lock_waits: u64,
     /// Total time requests waited for a session lock [ns].
-    pub lock_wait_ns: u128,
+    pub(crate) lock_wait_ns: u128,
     /// Writes that overwrote a state written after their read (last writer wins).
-    pub lost_updates: u64,
-    pub evictions: u64,
+    pub(crate) lost_updates: u64,
+    pub(crate) evictions: u64,
     /// Requests that carried the session (or its fallback) in a cookie, and the bytes.
-    pub cookie_requests: u64,
-    pub cookie_bytes: u64,
+    pub(crate) cookie_requests: u64,
+    pub(crate) cookie_bytes: u64,
     /// Bytes of store operations on the network (see `store::cluster::OP_WIRE_BYTES`).
-    pub store_bytes: u64,
+    pub(crate) store_bytes: u64,
     /// Reads that found a copy lacking changes still on their way (replicated strategies).
-    pub stale_reads: u64,
+    pub(crate) stale_reads: u64,
     /// Reads that found a copy lacking a change it dropped (DeltaManager: a delta that arrived
     /// before its session's creation).
-    pub partial_reads: u64,
+    pub(crate) partial_reads: u64,
 }
 
 impl StoreTotals {
-    pub fn lock_wait(&mut self, measured: bool, waited: SimTime) {
+    pub(crate) fn lock_wait(&mut self, measured: bool, waited: SimTime) {
         if measured {
             self.lock_waits += 1;
             self.lock_wait_ns += waited.as_nanos() as u128;
@@ -62,23 +62,23 @@ impl StoreTotals {
 /// One store server's figures at the end of a run (a row of `stores.csv`).
 #[derive(Clone, Debug)]
 pub struct ServerReport {
-    pub name: String,
-    pub ops: u64,
-    pub utilization: f64,
-    pub wait_mean_ms: f64,
-    pub latency_mean_ms: f64,
-    pub latency_p99_ms: f64,
-    pub rejected: u64,
-    pub timeouts: u64,
-    pub evictions: u64,
-    pub items: u64,
-    pub memory_bytes: u64,
-    pub connections: u64,
-    pub refused_connections: u64,
+    pub(crate) name: String,
+    pub(crate) ops: u64,
+    pub(crate) utilization: f64,
+    pub(crate) wait_mean_ms: f64,
+    pub(crate) latency_mean_ms: f64,
+    pub(crate) latency_p99_ms: f64,
+    pub(crate) rejected: u64,
+    pub(crate) timeouts: u64,
+    pub(crate) evictions: u64,
+    pub(crate) items: u64,
+    pub(crate) memory_bytes: u64,
+    pub(crate) connections: u64,
+    pub(crate) refused_connections: u64,
     /// Busy fraction per time bucket (for `timeseries.csv`).
-    pub bucket_utilization: Vec<f64>,
+    pub(crate) bucket_utilization: Vec<f64>,
     /// Client-side operation latencies [ns] (merged over servers for the summary).
-    pub hist: hdrhistogram::Histogram<u64>,
+    pub(crate) hist: hdrhistogram::Histogram<u64>,
     /// Total queue wait [ns].
-    pub wait_ns: u128,
+    pub(crate) wait_ns: u128,
 }

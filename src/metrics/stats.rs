@@ -6,21 +6,26 @@ use statrs::distribution::{ContinuousCDF, StudentsT};
 /// Mean, sample standard deviation and 95% confidence half-width of a set of values.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Estimate {
+    /// How many values (replications) it is over.
     pub n: usize,
+    /// Their mean; NaN without values.
     pub mean: f64,
+    /// Their sample standard deviation (divisor n - 1); NaN with fewer than two values.
     pub sd: f64,
     /// Half-width of the 95% confidence interval; NaN with fewer than two values.
     pub ci95: f64,
 }
 
 /// The 0.975 quantile of Student's t with `df` degrees of freedom.
-pub fn t975(df: usize) -> f64 {
+pub(crate) fn t975(df: usize) -> f64 {
     match StudentsT::new(0.0, 1.0, df as f64) {
         Ok(t) => t.inverse_cdf(0.975),
         Err(_) => f64::NAN,
     }
 }
 
+/// Mean, sample standard deviation and 95% Student-t confidence half-width of `values`, as the
+/// comparison table, the sweep and the report state a metric over replications.
 pub fn estimate(values: &[f64]) -> Estimate {
     let n = values.len();
     if n == 0 {
@@ -51,7 +56,7 @@ pub fn estimate(values: &[f64]) -> Estimate {
 }
 
 /// Population coefficient of variation and max over mean of a set of loads.
-pub fn imbalance(loads: &[f64]) -> (f64, f64) {
+pub(crate) fn imbalance(loads: &[f64]) -> (f64, f64) {
     if loads.is_empty() {
         return (0.0, 0.0);
     }

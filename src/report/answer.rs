@@ -13,14 +13,14 @@ use crate::metrics::stats::{Estimate, estimate};
 use crate::metrics::{Column, FaultRow, SummaryRow, col};
 
 /// Below this mean percentage of users logged out a strategy counts as keeping sessions.
-pub const KEEPS_SESSIONS_PCT: f64 = 0.1;
+pub(crate) const KEEPS_SESSIONS_PCT: f64 = 0.1;
 
 fn est(v: impl IntoIterator<Item = f64>) -> Estimate {
     estimate(&v.into_iter().collect::<Vec<f64>>())
 }
 
 /// Seconds as "45 s" or "3 min 20 s".
-pub fn fmt_secs(s: f64) -> String {
+pub(crate) fn fmt_secs(s: f64) -> String {
     if s < 120.0 {
         format!("{} s", fmt_num((s * 10.0).round() / 10.0))
     } else {
@@ -109,25 +109,25 @@ fn fault_event(f: &FaultRow) -> String {
 }
 
 /// One fault of one strategy over its replications.
-pub struct FaultGroup {
-    pub strategy: String,
+pub(crate) struct FaultGroup {
+    pub(crate) strategy: String,
     /// "web3 crashed at 10 min and was serving again at 13 min".
-    pub event: String,
-    pub replications: usize,
-    pub detected_s: Estimate,
-    pub users_logged_out: Estimate,
-    pub requests_failed: Estimate,
-    pub sessions_lost: Estimate,
-    pub normal_latency_ms: Estimate,
-    pub time_to_normal_s: Estimate,
-    pub time_to_normal_after_recovery_s: Estimate,
+    pub(crate) event: String,
+    pub(crate) replications: usize,
+    pub(crate) detected_s: Estimate,
+    pub(crate) users_logged_out: Estimate,
+    pub(crate) requests_failed: Estimate,
+    pub(crate) sessions_lost: Estimate,
+    pub(crate) normal_latency_ms: Estimate,
+    pub(crate) time_to_normal_s: Estimate,
+    pub(crate) time_to_normal_after_recovery_s: Estimate,
     /// Replications in which latency was not back to normal by the end of the run.
-    pub never_normal: usize,
+    pub(crate) never_normal: usize,
 }
 
 /// The faults of a run folder, per strategy and fault number, over replications (only faults
 /// that happened are in `faults.csv`, so only those are here).
-pub fn fault_groups(t: &RunTables) -> Vec<FaultGroup> {
+pub(crate) fn fault_groups(t: &RunTables) -> Vec<FaultGroup> {
     let mut out = Vec::new();
     for s in strategies(&t.summary) {
         let rows: Vec<&FaultRow> = t.faults.iter().filter(|f| f.strategy == s).collect();
@@ -366,7 +366,7 @@ fn round1(v: f64) -> f64 {
 }
 
 /// The answer lines of a run folder.
-pub fn run_answers(t: &RunTables) -> Vec<String> {
+pub(crate) fn run_answers(t: &RunTables) -> Vec<String> {
     let names = strategies(&t.summary);
     let mut out: Vec<String> = names.iter().map(|s| strategy_line(t, s)).collect();
     out.extend(fixes_line(t, &names));
@@ -457,7 +457,7 @@ fn bottleneck_line(what: &str, key: &str, s: &str, pts: &[LoadPoint], extrapolat
 
 /// The answer lines of a sweep folder: where the store and the backends saturate, at which
 /// offered load and request rate at the balancer.
-pub fn sweep_answers(t: &SweepTables) -> Vec<String> {
+pub(crate) fn sweep_answers(t: &SweepTables) -> Vec<String> {
     let Some(slices) = series::slices(t) else {
         return Vec::new();
     };

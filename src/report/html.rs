@@ -12,14 +12,14 @@ use crate::metrics::stats::estimate;
 use crate::metrics::{Column, col};
 
 /// A drawn chart, for the page.
-pub struct Figure<'a> {
-    pub stem: &'a str,
-    pub caption: &'a str,
-    pub svg: &'a str,
+pub(crate) struct Figure<'a> {
+    pub(crate) stem: &'a str,
+    pub(crate) caption: &'a str,
+    pub(crate) svg: &'a str,
 }
 
 /// Escapes text for HTML element content and attribute values.
-pub fn esc(s: &str) -> String {
+pub(crate) fn esc(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -56,7 +56,7 @@ pre { background: #f6f6f6; padding: 1em; overflow-x: auto; font-size: 0.85em; }
 
 /// The SVG as it goes inline: without a leading XML declaration and without the namespace
 /// attribute (HTML puts `<svg>` in the SVG namespace by itself), so the page names no URL.
-pub fn inline_svg(svg: &str) -> String {
+pub(crate) fn inline_svg(svg: &str) -> String {
     let start = svg.find("<svg").unwrap_or(0);
     svg[start..]
         .replacen(" xmlns=\"http://www.w3.org/2000/svg\"", "", 1)
@@ -232,7 +232,7 @@ fn cell(summary: &[crate::metrics::SummaryRow], strategy: &str, c: Column, decim
 }
 
 /// The page of a run folder.
-pub fn run_page(
+pub(crate) fn run_page(
     t: &RunTables,
     a: &[String],
     v: &[Verdict],
@@ -291,7 +291,7 @@ pub fn run_page(
 }
 
 /// The page of a sweep folder: one table per strategy, a row per point.
-pub fn sweep_page(
+pub(crate) fn sweep_page(
     t: &SweepTables,
     a: &[String],
     v: &[Verdict],

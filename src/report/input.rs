@@ -15,20 +15,24 @@ use std::path::{Path, PathBuf};
 /// The files of a `sessim run` folder.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct RunTables {
+    /// The rows of `summary.csv`.
     pub summary: Vec<SummaryRow>,
-    pub backends: Vec<BackendRow>,
-    pub timeseries: Vec<TimeseriesRow>,
+    pub(crate) backends: Vec<BackendRow>,
+    pub(crate) timeseries: Vec<TimeseriesRow>,
+    /// The rows of `faults.csv`.
     pub faults: Vec<FaultRow>,
-    pub stores: Vec<StoreRow>,
+    pub(crate) stores: Vec<StoreRow>,
     /// `scenario.toml` as written by the run (empty if the file is absent).
-    pub scenario_toml: String,
+    pub(crate) scenario_toml: String,
 }
 
 /// One row of `sweep.csv`: the point, its axis values as written, and the summary row.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct SweepRow {
-    pub point: usize,
+    pub(crate) point: usize,
+    /// The point's value of each swept axis, as written in `sweep.csv`.
     pub axes: Vec<String>,
+    /// The row's summary columns: one strategy and replication at this point.
     pub summary: SummaryRow,
 }
 
@@ -36,21 +40,22 @@ pub struct SweepRow {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct SweepTables {
     /// The axis keys, in column order.
-    pub axes: Vec<String>,
+    pub(crate) axes: Vec<String>,
+    /// The rows of `sweep.csv`, in file order.
     pub rows: Vec<SweepRow>,
     /// The scenario section of `sweep.toml` as TOML (empty if the file is absent).
-    pub scenario_toml: String,
+    pub(crate) scenario_toml: String,
 }
 
 /// What kind of folder `dir` is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FolderKind {
+pub(crate) enum FolderKind {
     Run,
     Sweep,
 }
 
 /// A run folder has `summary.csv`, a sweep folder `sweep.csv`.
-pub fn folder_kind(dir: &Path) -> Result<FolderKind> {
+pub(crate) fn folder_kind(dir: &Path) -> Result<FolderKind> {
     if dir.join("summary.csv").is_file() {
         Ok(FolderKind::Run)
     } else if dir.join("sweep.csv").is_file() {
@@ -92,13 +97,13 @@ fn csv_error(path: &Path, header: Option<&csv::StringRecord>, e: &csv::Error) ->
 }
 
 /// Reads every row of a CSV file with a header into `T`.
-pub fn read_rows<T: DeserializeOwned>(path: &Path) -> Result<Vec<T>> {
+pub(crate) fn read_rows<T: DeserializeOwned>(path: &Path) -> Result<Vec<T>> {
     let bytes = read_bytes(path)?;
     parse_rows(path, &bytes)
 }
 
 /// Parses CSV bytes (named `path` in messages) into rows of `T`.
-pub fn parse_rows<T: DeserializeOwned>(path: &Path, bytes: &[u8]) -> Result<Vec<T>> {
+pub(crate) fn parse_rows<T: DeserializeOwned>(path: &Path, bytes: &[u8]) -> Result<Vec<T>> {
     // A run without faults writes an empty faults.csv: no header, no rows.
     if bytes.is_empty() {
         return Ok(Vec::new());
@@ -115,7 +120,7 @@ pub fn parse_rows<T: DeserializeOwned>(path: &Path, bytes: &[u8]) -> Result<Vec<
 /// Parses the bytes of a `summary.csv` (named `path` in messages). A metric column the header
 /// lacks (the file is older than the column) is not an error: every row names it in
 /// [`SummaryRow::absent`].
-pub fn parse_summary(path: &Path, bytes: &[u8]) -> Result<Vec<SummaryRow>> {
+pub(crate) fn parse_summary(path: &Path, bytes: &[u8]) -> Result<Vec<SummaryRow>> {
     let mut rows: Vec<SummaryRow> = parse_rows(path, bytes)?;
     if !bytes.is_empty() {
         let mut r = csv::Reader::from_reader(bytes);
@@ -131,7 +136,7 @@ pub fn parse_summary(path: &Path, bytes: &[u8]) -> Result<Vec<SummaryRow>> {
 }
 
 /// The metric columns absent from the file `rows` were read from, in column order.
-pub fn absent_columns(rows: &[SummaryRow]) -> Vec<&'static str> {
+pub(crate) fn absent_columns(rows: &[SummaryRow]) -> Vec<&'static str> {
     SummaryRow::METRICS
         .iter()
         .copied()
@@ -198,7 +203,7 @@ pub fn read_sweep(dir: &Path) -> Result<SweepTables> {
 }
 
 /// Parses the bytes of a `sweep.csv` (named `path` in messages).
-pub fn parse_sweep(path: &Path, bytes: &[u8]) -> Result<SweepTables> {
+pub(crate) fn parse_sweep(path: &Path, bytes: &[u8]) -> Result<SweepTables> {
     let mut r = csv::Reader::from_reader(bytes);
     let header = r.headers().map_err(|e| csv_error(path, None, &e))?.clone();
     if header.get(0) != Some("point") {

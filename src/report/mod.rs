@@ -1,20 +1,20 @@
 //! Output: CSV files written atomically ([`csv_out`]), the comparison table printed after a
-//! run ([`table`]), and the charts and HTML report of a result folder: the folder's CSV files
-//! are read back ([`input`]), turned into chart data ([`series`]) and verdicts ([`verdict`]),
-//! drawn ([`charts`]) and laid out as `report.html` ([`html`]). This module sees only result
+//! run (`table`), and the charts and HTML report of a result folder: the folder's CSV files
+//! are read back ([`input`]), turned into chart data (`series`) and verdicts (`verdict`),
+//! drawn ([`charts`]) and laid out as `report.html` (`html`). This module sees only result
 //! types ([`crate::metrics`]), never the simulator.
 
-pub mod answer;
+pub(crate) mod answer;
 pub mod charts;
-pub mod html;
+pub(crate) mod html;
 pub mod input;
-pub mod series;
-pub mod table;
-pub mod verdict;
+pub(crate) mod series;
+pub(crate) mod table;
+pub(crate) mod verdict;
 
 /// The result folder's writer, now [`crate::output`] (shared with sweeps); this name stays for
 /// existing callers.
-pub use crate::output as csv_out;
+pub(crate) use crate::output as csv_out;
 
 use crate::error::{Error, Result};
 use crate::output::OutputDir;
@@ -24,30 +24,30 @@ use series::{ChartSpec, ColourKey};
 use std::path::{Path, PathBuf};
 
 /// The folder of the chart files inside a result folder.
-pub const CHARTS_DIR: &str = "charts";
+pub(crate) const CHARTS_DIR: &str = "charts";
 /// The report's file name.
-pub const REPORT: &str = "report.html";
+pub(crate) const REPORT: &str = "report.html";
 
 /// What [`report_dir`] drew.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Outcome {
-    pub kind: FolderKind,
+pub(crate) struct Outcome {
+    pub(crate) kind: FolderKind,
     /// Stems of the charts drawn (each as `.png` and `.svg`).
-    pub charts: Vec<String>,
+    pub(crate) charts: Vec<String>,
     /// Charts not drawn, and why.
-    pub not_drawn: Vec<String>,
+    pub(crate) not_drawn: Vec<String>,
     /// The path of `report.html`.
-    pub report: PathBuf,
+    pub(crate) report: PathBuf,
     /// The summary columns the folder's files lack (written by an older sessim), shown as
     /// absent in the report; empty for a folder this version wrote.
-    pub absent: Vec<&'static str>,
+    pub(crate) absent: Vec<&'static str>,
     /// The answer sentences at the top of a run's `report.html` (empty for a sweep), so that
     /// `sessim run` prints the same ones without reading the folder again.
-    pub answers: Vec<String>,
+    pub(crate) answers: Vec<String>,
 }
 
 /// The note that says which summary columns a folder lacks, or `None` if it lacks none.
-pub fn absent_note(absent: &[&str], file: &str) -> Option<String> {
+pub(crate) fn absent_note(absent: &[&str], file: &str) -> Option<String> {
     (!absent.is_empty()).then(|| {
         format!(
             "{file} has no column {} (written by an older sessim): shown as absent, not as 0.",
@@ -58,18 +58,18 @@ pub fn absent_note(absent: &[&str], file: &str) -> Option<String> {
 
 /// The three palettes of a folder: strategies (Okabe-Ito, in scenario order), loss causes and
 /// backends (viridis), so that a cause or a backend never wears a strategy's colour.
-pub struct Palettes {
-    pub strategies: Palette,
-    pub causes: Palette,
-    pub backends: Palette,
+pub(crate) struct Palettes {
+    pub(crate) strategies: Palette,
+    pub(crate) causes: Palette,
+    pub(crate) backends: Palette,
     /// The parts of the backends' work ([`series::WORK_LAYERS`]), viridis like the causes.
-    pub work: Palette,
+    pub(crate) work: Palette,
 }
 
 impl Palettes {
     /// `causes` are the loss causes drawn (at most six keep distinct colours, so only the
     /// causes present are given one, in [`crate::metrics::loss::LostCause::ALL`] order).
-    pub fn new(strategies: &[String], causes: &[String], backends: &[String]) -> Palettes {
+    pub(crate) fn new(strategies: &[String], causes: &[String], backends: &[String]) -> Palettes {
         Palettes {
             strategies: Palette::from_names(strategies),
             causes: Palette::sequential().with_names(causes),
@@ -89,15 +89,15 @@ impl Palettes {
 }
 
 /// A chart rendered in memory.
-pub struct Rendered {
-    pub spec: ChartSpec,
-    pub png: Vec<u8>,
-    pub svg: String,
+pub(crate) struct Rendered {
+    pub(crate) spec: ChartSpec,
+    pub(crate) png: Vec<u8>,
+    pub(crate) svg: String,
 }
 
 /// The canvas: 1000 x 600 px, wider for charts with many categories (about 110 px each, e.g.
 /// the eleven strategies of seeds-compare) so that their names stay readable.
-pub fn size_for(chart: &charts::Chart) -> ChartSize {
+pub(crate) fn size_for(chart: &charts::Chart) -> ChartSize {
     let n = match chart {
         charts::Chart::Stacked(c) => c.categories.len(),
         charts::Chart::Bars(c) => c.categories.len(),
@@ -113,7 +113,7 @@ pub fn size_for(chart: &charts::Chart) -> ChartSize {
 }
 
 /// Draws every spec as PNG and SVG, in memory.
-pub fn render_all(specs: Vec<ChartSpec>, palettes: &mut Palettes) -> Result<Vec<Rendered>> {
+pub(crate) fn render_all(specs: Vec<ChartSpec>, palettes: &mut Palettes) -> Result<Vec<Rendered>> {
     specs
         .into_iter()
         .map(|spec| {
@@ -130,7 +130,7 @@ pub fn render_all(specs: Vec<ChartSpec>, palettes: &mut Palettes) -> Result<Vec<
 /// (PNG and SVG) and writes `dir/report.html`. Everything is read and drawn before anything is
 /// written; files are published by rename, and chart files of an earlier drawing that this one
 /// no longer produces are removed.
-pub fn report_dir(dir: &Path) -> Result<Outcome> {
+pub(crate) fn report_dir(dir: &Path) -> Result<Outcome> {
     let kind = input::folder_kind(dir)?;
     let mut answers = Vec::new();
     let (rendered, html, not_drawn, absent) = match kind {
@@ -165,18 +165,18 @@ fn figures(rendered: &[Rendered]) -> Vec<html::Figure<'_>> {
 }
 
 /// What [`run_report`] makes of a run folder.
-pub struct RunPage {
-    pub rendered: Vec<Rendered>,
+pub(crate) struct RunPage {
+    pub(crate) rendered: Vec<Rendered>,
     /// `report.html`.
-    pub html: String,
+    pub(crate) html: String,
     /// Charts not drawn, and why.
-    pub notes: Vec<String>,
+    pub(crate) notes: Vec<String>,
     /// The page's answer sentences.
-    pub answers: Vec<String>,
+    pub(crate) answers: Vec<String>,
 }
 
 /// The charts, page, notes and answer sentences of a run folder.
-pub fn run_report(t: &RunTables) -> Result<RunPage> {
+pub(crate) fn run_report(t: &RunTables) -> Result<RunPage> {
     let names = series::strategies(&t.summary);
     let mut backends: Vec<(u32, String)> = Vec::new();
     for b in &t.backends {
@@ -243,7 +243,7 @@ pub fn run_report(t: &RunTables) -> Result<RunPage> {
 }
 
 /// The charts, page and notes of a sweep folder.
-pub fn sweep_report(t: &SweepTables) -> Result<(Vec<Rendered>, String, Vec<String>)> {
+pub(crate) fn sweep_report(t: &SweepTables) -> Result<(Vec<Rendered>, String, Vec<String>)> {
     let names = series::sweep_strategies(t);
     let mut palettes = Palettes::new(&names, &[], &[]);
     let specs = series::sweep_charts(t);

@@ -37,7 +37,7 @@ const STORE_COLUMNS: &[(&str, Column, usize)] = &[
 /// The columns of the table of `runs`: (header, summary column, decimals). The store's are
 /// there when a strategy has store servers. `--export-json` and `--export-markdown` export
 /// these columns.
-pub fn columns(runs: &[RunResult]) -> Vec<(&'static str, Column, usize)> {
+pub(crate) fn columns(runs: &[RunResult]) -> Vec<(&'static str, Column, usize)> {
     let mut columns: Vec<(&str, Column, usize)> = COLUMNS.to_vec();
     if runs.iter().any(|r| r.summary.store_ops > 0) {
         columns.extend_from_slice(STORE_COLUMNS);
@@ -46,13 +46,13 @@ pub fn columns(runs: &[RunResult]) -> Vec<(&'static str, Column, usize)> {
 }
 
 /// Whether `col` is one of the store's columns, shown as `-` for a strategy without a store.
-pub fn is_store_column(col: Column) -> bool {
+pub(crate) fn is_store_column(col: Column) -> bool {
     STORE_COLUMNS.iter().any(|c| c.1 == col)
 }
 
 /// The table (box-drawn when displayed; the command line prints it as plain text when stdout
 /// is not a terminal); `labels` are the strategies in scenario order.
-pub fn render(labels: &[String], runs: &[RunResult]) -> Table {
+pub(crate) fn render(labels: &[String], runs: &[RunResult]) -> Table {
     let mut t = Table::new();
     t.load_style(UTF8_FULL_CONDENSED);
     let columns = columns(runs);
@@ -98,7 +98,7 @@ const SWEEP_COLUMNS: &[(&str, Column, usize)] = &[
 /// The table printed after a sweep, from the bytes of `sweep_summary.csv`: one line per point
 /// and strategy; past `max_rows` lines (or for a file it cannot read), `Err` with the line to
 /// print instead.
-pub fn sweep_table(summary_csv: &[u8], axes: usize, max_rows: usize) -> Result<Table, String> {
+pub(crate) fn sweep_table(summary_csv: &[u8], axes: usize, max_rows: usize) -> Result<Table, String> {
     let mut r = csv::Reader::from_reader(summary_csv);
     let header: Vec<String> = match r.headers() {
         Ok(h) => h.iter().map(str::to_string).collect(),

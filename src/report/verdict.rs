@@ -11,18 +11,18 @@ use crate::metrics::stats::Estimate;
 use crate::metrics::{Column, FaultRow, SummaryRow, col};
 
 /// The service targets the sweep verdict (and the notebook) judge capacity by.
-pub const TARGET_P99_MS: f64 = 300.0;
-pub const TARGET_LOST_PCT: f64 = 0.1;
+pub(crate) const TARGET_P99_MS: f64 = 300.0;
+pub(crate) const TARGET_LOST_PCT: f64 = 0.1;
 
 /// One verdict: the metric it is about and a sentence or two.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Verdict {
-    pub metric: String,
-    pub text: String,
+pub(crate) struct Verdict {
+    pub(crate) metric: String,
+    pub(crate) text: String,
 }
 
 /// `x ± h` with `decimals`, or just `x` without an interval.
-pub fn fmt_est(e: &Estimate, decimals: usize) -> String {
+pub(crate) fn fmt_est(e: &Estimate, decimals: usize) -> String {
     if e.n == 0 || !e.mean.is_finite() {
         "n/a".into()
     } else if e.ci95.is_finite() {
@@ -37,7 +37,7 @@ fn overlap(a: &Estimate, b: &Estimate) -> bool {
 }
 
 /// Best, worst and ties of `items` for one metric (lower is better unless `higher_better`).
-pub fn compare(items: &[(String, Estimate)], higher_better: bool, decimals: usize, unit: &str) -> String {
+pub(crate) fn compare(items: &[(String, Estimate)], higher_better: bool, decimals: usize, unit: &str) -> String {
     let items: Vec<&(String, Estimate)> = items.iter().filter(|(_, e)| e.n > 0 && e.mean.is_finite()).collect();
     if items.is_empty() {
         return "no data.".into();
@@ -176,7 +176,7 @@ fn metric_items(summary: &[SummaryRow], names: &[String], metric: Column) -> Vec
 }
 
 /// The verdicts of a run folder.
-pub fn run_verdicts(t: &RunTables) -> Vec<Verdict> {
+pub(crate) fn run_verdicts(t: &RunTables) -> Vec<Verdict> {
     let names = strategies(&t.summary);
     let s = &t.summary;
     let mut out = Vec::new();
@@ -250,7 +250,7 @@ pub fn run_verdicts(t: &RunTables) -> Vec<Verdict> {
 /// Cost per hour, when the scenario has prices: the strategies that meet the targets (p99 <
 /// [`TARGET_P99_MS`] and lost sessions < [`TARGET_LOST_PCT`]%, each judged by the upper end of
 /// its 95% interval) ranked by mean cost, cheapest first, then those that miss them.
-pub fn cost_verdict(s: &[SummaryRow], names: &[String]) -> Option<Verdict> {
+pub(crate) fn cost_verdict(s: &[SummaryRow], names: &[String]) -> Option<Verdict> {
     if !s.iter().any(|r| r.cost_total_per_h > 0.0) {
         return None;
     }
@@ -293,7 +293,7 @@ pub fn cost_verdict(s: &[SummaryRow], names: &[String]) -> Option<Verdict> {
 /// The verdicts of a sweep folder: saturation knees, the load at which each strategy breaks
 /// the targets (p99 < [`TARGET_P99_MS`] and lost sessions < [`TARGET_LOST_PCT`]%, judged by the
 /// upper end of the 95% interval), and the comparison at the highest swept value.
-pub fn sweep_verdicts(t: &SweepTables) -> Vec<Verdict> {
+pub(crate) fn sweep_verdicts(t: &SweepTables) -> Vec<Verdict> {
     let Some(slices) = series::slices(t) else {
         return vec![Verdict {
             metric: "Sweep".into(),

@@ -96,7 +96,7 @@ impl Scenario {
     /// or after the end of the run never happens (and no output will show it), and the
     /// configurations that must fail ([`must_fail`]). One message per distinct problem, naming
     /// the strategies it applies to unless it applies to all.
-    pub fn warnings(&self) -> Vec<String> {
+    pub(crate) fn warnings(&self) -> Vec<String> {
         let mut found: Vec<(String, Vec<&str>)> = Vec::new();
         for st in &self.strategies {
             let stores = crate::store::server_names(&st.system.sessions);

@@ -3,7 +3,6 @@
 //!
 //! Every message starts with the file name and the key path (`backends.servers[2].workers`)
 //! and says what to change. Unknown keys are rejected with the nearest valid key suggested.
-#![warn(missing_docs)]
 
 mod apache;
 mod balancer;
@@ -12,7 +11,7 @@ mod caddy;
 mod envoy_kube;
 mod faults;
 pub(crate) mod locate;
-pub mod replay;
+pub(crate) mod replay;
 mod sessions;
 #[cfg(test)]
 mod tests;

@@ -1,4 +1,4 @@
-//! Scenario files: the raw format ([`raw`]), loading, merging strategies and `--set` overrides
+//! Scenario files: the raw format (`raw`), loading, merging strategies and `--set` overrides
 //! ([`load`]), and the validated [`Scenario`] that the rest of the crate trusts.
 //!
 //! A scenario is a base system plus a list of strategies, each a label and a partial system
@@ -7,9 +7,9 @@
 
 mod check;
 mod display;
-pub mod load;
-pub mod raw;
-pub mod resolved;
+pub(crate) mod load;
+pub(crate) mod raw;
+pub(crate) mod resolved;
 
 use crate::balancer::registry::PolicyInfo;
 use crate::balancer::{BalancerConf, CheckedConf, FailurePolicy, HashKey, Method};
@@ -19,7 +19,7 @@ use std::fmt;
 
 // The storage strategies' configuration lives with them in `crate::store::config`; re-exported
 // here so that `scenario::SessionsConfig` and the other old paths keep working.
-pub use crate::store::config::{
+pub(crate) use crate::store::config::{
     Eviction, LockFail, Persistence, ReplicationConfig, SessionsConfig, Spread, StorageKind, StoreConfig, StoreKind,
     WriteMode,
 };
@@ -113,91 +113,97 @@ impl Scenario {
 /// One labelled system of the comparison.
 #[derive(Clone, Debug)]
 pub struct Strategy {
+    /// The strategy's label (`[[strategy]] label`, or `<policy> + <storage>` without one), as the
+    /// `strategy` column of every CSV writes it.
     pub label: String,
+    /// The cluster this strategy simulates: the shared sections with the strategy's own keys applied.
     pub system: System,
 }
 
 /// Everything that describes one simulated cluster and its users.
 #[derive(Clone, Debug)]
 pub struct System {
+    /// `[workload]`: the users, their arrivals, requests and think times (or the replayed log).
     pub workload: Workload,
-    pub balancer: BalancerConfig,
+    pub(crate) balancer: BalancerConfig,
     /// In balancer order (as in the config file). Never empty.
-    pub backends: Vec<BackendConfig>,
-    pub sessions: SessionsConfig,
+    pub(crate) backends: Vec<BackendConfig>,
+    pub(crate) sessions: SessionsConfig,
     /// What fails, when (see [`crate::faults`]).
-    pub faults: crate::faults::FaultPlan,
+    pub(crate) faults: crate::faults::FaultPlan,
     /// Prices (`[costs]`), for the `cost_*` columns.
-    pub costs: CostsConfig,
+    pub(crate) costs: CostsConfig,
 }
 
 /// `[costs]`: what the cluster and its failures cost. Every price defaults to 0, so a scenario
 /// without `[costs]` has `cost_*` columns of 0.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct CostsConfig {
+pub(crate) struct CostsConfig {
     /// A label for the reports only (`USD`, `EUR`); no conversion.
-    pub currency: String,
-    pub backend_per_hour: f64,
-    pub worker_per_hour: f64,
+    pub(crate) currency: String,
+    pub(crate) backend_per_hour: f64,
+    pub(crate) worker_per_hour: f64,
     /// Per store server and hour, by kind (in `StoreKind::ALL` order: redis, memcached, sql).
-    pub server_per_hour: [f64; 3],
+    pub(crate) server_per_hour: [f64; 3],
     /// Per GB (10^9 bytes) of configured store memory and hour (servers with `memory = 0`,
     /// unlimited, cost nothing here).
-    pub store_memory_per_gb_hour: f64,
+    pub(crate) store_memory_per_gb_hour: f64,
     /// Per GB (10^9 bytes) of replication, store and cookie traffic.
-    pub network_per_gb: f64,
+    pub(crate) network_per_gb: f64,
     /// Per request that lost its session.
-    pub lost_session: f64,
+    pub(crate) lost_session: f64,
     /// Per re-login (a user sent back to the login page).
-    pub logout: f64,
+    pub(crate) logout: f64,
 }
 
+/// `[workload]` validated: who the users are, how fast they arrive and what they request
+/// (docs/scenario-format.md, "Workload").
 #[derive(Clone, Debug)]
 pub struct Workload {
     /// Mean user arrival rate [users/s] before the profile's factor.
-    pub users_per_second: f64,
+    pub(crate) users_per_second: f64,
     /// Piecewise-constant rate factors: from `at` on, the rate is `users_per_second * factor`.
     /// Starts at time zero; empty means a constant factor 1.
-    pub profile: Vec<ProfileStep>,
+    pub(crate) profile: Vec<ProfileStep>,
     /// When set, the profile repeats with this period (e.g. 24 h for a daily cycle).
-    pub profile_repeat: Option<SimTime>,
+    pub(crate) profile_repeat: Option<SimTime>,
     /// Distinct URLs the users request (`$request_uri` hashing).
-    pub pages: u32,
+    pub(crate) pages: u32,
     /// User classes; shares sum to 1. Never empty.
-    pub classes: Vec<UserClass>,
-    pub addresses: AddressModel,
+    pub(crate) classes: Vec<UserClass>,
+    pub(crate) addresses: AddressModel,
     /// When set, the requests come from an access log instead of the synthetic users; the
     /// first class still gives the session size and the share of requests that modify it.
-    pub replay: Option<ReplayConfig>,
+    pub(crate) replay: Option<ReplayConfig>,
 }
 
 /// `[workload.replay]`: an access log as the workload.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ReplayConfig {
     /// The log file, resolved against the scenario's folder.
-    pub file: std::path::PathBuf,
-    pub format: LogFormat,
+    pub(crate) file: std::path::PathBuf,
+    pub(crate) format: LogFormat,
     /// nginx: the cookie whose `$cookie_NAME` value identifies a client.
-    pub id_cookie: Option<String>,
+    pub(crate) id_cookie: Option<String>,
     /// A user session ends after this long without a request.
-    pub session_gap: SimTime,
+    pub(crate) session_gap: SimTime,
     /// Simulated time = log time since the start x `time_scale` (0.5 replays twice as fast).
-    pub time_scale: f64,
+    pub(crate) time_scale: f64,
     /// Each user is replayed this many times, with distinct addresses and ids.
-    pub clone: u32,
+    pub(crate) clone: u32,
     /// Replay only requests logged in [from, to) after the log's first second.
-    pub from: SimTime,
-    pub to: Option<SimTime>,
-    pub service: ServiceSource,
+    pub(crate) from: SimTime,
+    pub(crate) to: Option<SimTime>,
+    pub(crate) service: ServiceSource,
     /// With login, an inferred session's first request logs in and later ones need the session.
-    pub login: bool,
+    pub(crate) login: bool,
     /// A malformed line is an error rather than counted and skipped.
-    pub strict: bool,
+    pub(crate) strict: bool,
 }
 
 /// How a log's lines are read.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum LogFormat {
+pub(crate) enum LogFormat {
     /// An nginx `log_format` string (`combined` and `main` are resolved by the reader).
     Nginx(String),
     /// HAProxy `option httplog`.
@@ -208,7 +214,7 @@ pub enum LogFormat {
 
 /// Where a replayed request's service time comes from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ServiceSource {
+pub(crate) enum ServiceSource {
     /// The log's time when the line has one, else the backend's distribution.
     Auto,
     /// Always the log's: a line without one is malformed.
@@ -218,7 +224,7 @@ pub enum ServiceSource {
 }
 
 impl ServiceSource {
-    pub const ALL: &'static [(&'static str, ServiceSource)] = &[
+    pub(crate) const ALL: &'static [(&'static str, ServiceSource)] = &[
         ("auto", ServiceSource::Auto),
         ("log", ServiceSource::Log),
         ("model", ServiceSource::Model),
@@ -226,30 +232,30 @@ impl ServiceSource {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct ProfileStep {
-    pub at: SimTime,
-    pub factor: f64,
+pub(crate) struct ProfileStep {
+    pub(crate) at: SimTime,
+    pub(crate) factor: f64,
 }
 
 #[derive(Clone, Debug)]
-pub struct UserClass {
-    pub name: String,
+pub(crate) struct UserClass {
+    pub(crate) name: String,
     /// Fraction of arriving users in this class (0..=1).
-    pub share: f64,
+    pub(crate) share: f64,
     /// Whether the user logs in first (and so has a session that can be lost).
-    pub login: bool,
+    pub(crate) login: bool,
     /// Requests besides the login request [count].
-    pub requests: Dist,
+    pub(crate) requests: Dist,
     /// Pause before each request after the first [s].
-    pub think_time: Dist,
+    pub(crate) think_time: Dist,
     /// Fraction of users who refuse cookies (0..=1).
-    pub refuse_cookies: f64,
+    pub(crate) refuse_cookies: f64,
     /// Size of a user's session data [bytes], drawn once per user.
-    pub session_size: Dist,
+    pub(crate) session_size: Dist,
     /// Fraction of requests that change the session (0..=1).
-    pub session_modify: f64,
+    pub(crate) session_modify: f64,
     /// Requests a page sends at once (the page and its AJAX calls) [count, >= 1].
-    pub parallel: u32,
+    pub(crate) parallel: u32,
 }
 
 /// Where user addresses come from: many /24 networks, and a share of users behind a few
@@ -257,54 +263,54 @@ pub struct UserClass {
 #[derive(Clone, Debug, PartialEq)]
 pub struct AddressModel {
     /// Distinct /24 networks that ordinary users come from.
-    pub networks: u32,
+    pub(crate) networks: u32,
     /// Fraction of users behind a shared NAT/proxy address (0..=1).
-    pub nat_share: f64,
+    pub(crate) nat_share: f64,
     /// How many shared NAT/proxy addresses there are.
-    pub nat_addresses: u32,
+    pub(crate) nat_addresses: u32,
     /// Zipf exponent of network popularity; 0 is uniform.
-    pub network_skew: f64,
+    pub(crate) network_skew: f64,
 }
 
 /// The balancer of a system: a policy with its failure detection and retry rules, over the
 /// backends in order (server i of the balancer is backend i).
 #[derive(Clone, Debug, PartialEq)]
-pub struct BalancerConfig {
+pub(crate) struct BalancerConfig {
     /// The policy (for an imported config, the one its method amounts to).
-    pub policy: &'static PolicyInfo,
+    pub(crate) policy: &'static PolicyInfo,
     /// The full description the simulator builds its policy from, already checked.
-    pub conf: CheckedConf,
+    pub(crate) conf: CheckedConf,
     /// Set when the balancer was imported from an nginx or HAProxy config file.
-    pub import: Option<ImportInfo>,
+    pub(crate) import: Option<ImportInfo>,
 }
 
 /// Where an imported balancer came from, and what the import left out.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ImportInfo {
+pub(crate) struct ImportInfo {
     /// The config file as written in the scenario.
-    pub path: String,
+    pub(crate) path: String,
     /// `nginx` or `haproxy`.
-    pub format: &'static str,
+    pub(crate) format: &'static str,
     /// The `upstream` block or `backend`/`listen` section used.
-    pub block: String,
+    pub(crate) block: String,
     /// Directives read but ignored because they do not change routing, as `file:line: text`.
-    pub notes: Vec<String>,
+    pub(crate) notes: Vec<String>,
 }
 
 #[derive(Clone, Debug)]
-pub struct BackendConfig {
-    pub name: String,
-    pub weight: u32,
+pub(crate) struct BackendConfig {
+    pub(crate) name: String,
+    pub(crate) weight: u32,
     /// Requests served at once (PHP-FPM children, Tomcat threads).
-    pub workers: u32,
+    pub(crate) workers: u32,
     /// Requests that may wait for a worker; one more is rejected with an error.
-    pub queue: u32,
+    pub(crate) queue: u32,
     /// Time a worker spends on one request [s].
-    pub service_time: Dist,
+    pub(crate) service_time: Dist,
     /// Used only when every non-backup server is unavailable.
-    pub backup: bool,
+    pub(crate) backup: bool,
     /// Marked `down` in the balancer's configuration: never chosen.
-    pub down: bool,
+    pub(crate) down: bool,
 }
 
 impl crate::metrics::sources::BackendShape for BackendConfig {

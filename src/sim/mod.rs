@@ -9,7 +9,7 @@
 //! -> completion -> when all requests of the page are done, the user thinks and sends the next
 //! page, logs in again after a lost session, or leaves. The request keeps its worker through
 //! both session phases, as PHP does; a store phase that waits (a lock, a remote operation)
-//! resumes through [`Ev::Store`].
+//! resumes through `Ev::Store`.
 //!
 //! With `[workload.replay]` the requests come from a log instead (`Ev::Replay`): one request
 //! is read ahead and arrives at its time; a user (an inferred log session) is created at its
@@ -30,10 +30,9 @@
 //! in `proxy_next_upstream`; when tries run out the client gets 502. HAProxy: a refused
 //! connection is retried on the same server after `min(timeout connect, 1s)`, redispatched to
 //! another as `option redispatch` says, and answered 503 after `retries`; health checks
-//! ([`Ev::Check`]) see each backend's real liveness and mark it down after `fall` failures.
+//! (`Ev::Check`) see each backend's real liveness and mark it down after `fall` failures.
 //! Simplifications: a refused connection takes no time; health checks are TCP checks (a live
 //! web server passes them even when its application is down) and stop when arrivals stop.
-#![warn(missing_docs)]
 
 //!
 //! The files: this one holds the model's types and the event loop; `request.rs` the life of a
@@ -53,7 +52,7 @@ use crate::scenario::{Scenario, System};
 use crate::store::{self, Progress, SessionId, SessionStore};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// Simulated time [ns] that the runs of this process have covered so far, summed over runs: a
+/// Simulated time \[ns\] that the runs of this process have covered so far, summed over runs: a
 /// progress counter for the command line (`sessim run`'s progress line reads it). Each run adds
 /// its clock's advance every few thousand events and exactly its `duration` in total; nothing
 /// in a result depends on it.

@@ -66,13 +66,13 @@ pub struct TraceRow<'a> {
     pub attempts: u32,
     /// How it ended ([`Outcome::name`]).
     pub outcome: &'static str,
-    /// From arrival at the balancer to the end of the response [ms].
+    /// From arrival at the balancer to the end of the response \[ms\].
     pub latency_ms: f64,
     /// Whether the request found its session; empty when it did not look one up.
     pub session_found: Option<bool>,
     /// Why it did not (the `lost_*` column of summary.csv without the prefix).
     pub lost_cause: Option<&'static str>,
-    /// Time it waited in its backend's queue for a worker [ms]; empty unless it was served.
+    /// Time it waited in its backend's queue for a worker \[ms\]; empty unless it was served.
     pub wait_ms: Option<f64>,
 }
 

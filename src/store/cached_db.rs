@@ -28,7 +28,7 @@ pub(crate) const INFO: super::Info = super::Info {
     uses_connections: true,
 };
 
-pub struct CachedDb {
+pub(crate) struct CachedDb {
     cache: Cluster,
     db: Cluster,
     write: WriteMode,
@@ -36,7 +36,7 @@ pub struct CachedDb {
 }
 
 impl CachedDb {
-    pub fn new(cfg: &SessionsConfig, env: Env) -> Self {
+    pub(crate) fn new(cfg: &SessionsConfig, env: Env) -> Self {
         CachedDb {
             cache: Cluster::new(&cfg.cache, "cache", cfg.lifetime, env, 0x0cac_4e00),
             db: Cluster::new(&cfg.store, "db", cfg.lifetime, env, 0x0db0_0000),

@@ -33,10 +33,10 @@ const MEMCACHED_CAS: u32 = 8;
 /// reply framing and the key, both ways (a RESP `GET PHPREDIS_SESSION:<26-char id>` is about
 /// 60 bytes, its reply header a dozen; memcached's text protocol is alike). TCP/IP headers are
 /// not counted. Only for the network cost (`store_mb`).
-pub const OP_WIRE_BYTES: u64 = 100;
+pub(crate) const OP_WIRE_BYTES: u64 = 100;
 
-pub struct Cluster {
-    pub cfg: StoreConfig,
+pub(crate) struct Cluster {
+    pub(crate) cfg: StoreConfig,
     label: &'static str,
     stations: Vec<Station>,
     /// Servers that are down: their clients' connections are refused.
@@ -62,7 +62,7 @@ pub struct Cluster {
 }
 
 impl Cluster {
-    pub fn new(cfg: &StoreConfig, label: &'static str, lifetime: SimTime, env: Env, draw_salt: u64) -> Self {
+    pub(crate) fn new(cfg: &StoreConfig, label: &'static str, lifetime: SimTime, env: Env, draw_salt: u64) -> Self {
         let n = cfg.servers as usize;
         let slabs: Vec<Slabs> = if cfg.kind == StoreKind::Memcached {
             let memory = if cfg.memory == 0 { u64::MAX / 2 } else { cfg.memory };
@@ -118,7 +118,7 @@ impl Cluster {
 
     /// The server that holds session `sid`.
     #[inline]
-    pub fn server_of(&self, sid: SessionId) -> u32 {
+    pub(crate) fn server_of(&self, sid: SessionId) -> u32 {
         let n = self.cfg.servers;
         if n == 1 {
             return 0;
@@ -135,18 +135,18 @@ impl Cluster {
 
     /// Starts loading what a read of `sid` will look up first.
     #[inline]
-    pub fn prefetch(&self, sid: SessionId) {
+    pub(crate) fn prefetch(&self, sid: SessionId) {
         self.t.prefetch(sid);
     }
 
     /// Starts loading `sid`'s item (its index entry should be in the cache by now).
     #[inline]
-    pub fn prefetch_item(&self, sid: SessionId) {
+    pub(crate) fn prefetch_item(&self, sid: SessionId) {
         self.t.prefetch_item(sid);
     }
 
     /// Issues one operation of request `a` on the server of its session.
-    pub fn op(&mut self, a: &Access, p: &mut Progress, now: SimTime) -> OpResult {
+    pub(crate) fn op(&mut self, a: &Access, p: &mut Progress, now: SimTime) -> OpResult {
         let s = self.server_of(a.sid) as usize;
         if self.down.get(s).copied().unwrap_or(false) {
             // Neither phpredis nor php-memcached moves a session off a dead server: the
@@ -165,7 +165,7 @@ impl Cluster {
 
     /// An operation that carries the session data (a read's reply, a write's request): its
     /// bytes count on the network too.
-    pub fn op_value(&mut self, a: &Access, p: &mut Progress, now: SimTime) -> OpResult {
+    pub(crate) fn op_value(&mut self, a: &Access, p: &mut Progress, now: SimTime) -> OpResult {
         let r = self.op(a, p, now);
         if a.measured && !matches!(r, OpResult::Refused(_)) {
             self.wire_bytes += a.bytes as u64;
@@ -174,7 +174,7 @@ impl Cluster {
     }
 
     /// Bytes the measured operations put on the network.
-    pub fn wire_bytes(&self) -> u64 {
+    pub(crate) fn wire_bytes(&self) -> u64 {
         self.wire_bytes
     }
 
@@ -229,7 +229,7 @@ impl Cluster {
     }
 
     /// Remembers that session `sid` is gone (e.g. its creating write was refused).
-    pub fn tombstone(&mut self, sid: SessionId, cause: LostCause, now: SimTime) {
+    pub(crate) fn tombstone(&mut self, sid: SessionId, cause: LostCause, now: SimTime) {
         if let Some(slot) = self.t.get(sid) {
             if self.t.item(slot).gone.is_none() {
                 self.bury(slot, cause, now);
@@ -244,7 +244,7 @@ impl Cluster {
 
     /// A read of `sid` reaching its server at `now`: the item's slot, or why it is missing.
     /// memcached bumps an item in its LRU when it is read.
-    pub fn lookup(&mut self, sid: SessionId, now: SimTime) -> Result<u32, LostCause> {
+    pub(crate) fn lookup(&mut self, sid: SessionId, now: SimTime) -> Result<u32, LostCause> {
         let Some(slot) = self.t.get(sid) else {
             return Err(LostCause::Expired);
         };
@@ -267,11 +267,11 @@ impl Cluster {
         Ok(slot)
     }
 
-    pub fn version(&self, slot: u32) -> u32 {
+    pub(crate) fn version(&self, slot: u32) -> u32 {
         self.t.item(slot).version
     }
 
-    pub fn version_of(&self, sid: SessionId) -> Option<u32> {
+    pub(crate) fn version_of(&self, sid: SessionId) -> Option<u32> {
         self.t
             .get(sid)
             .filter(|&s| self.t.item(s).gone.is_none())
@@ -321,7 +321,13 @@ impl Cluster {
     /// A write (SET/SETEX/UPDATE) of session `a.sid` at `now`. `read_version`: the version the
     /// request read (None for a creation). Returns false when the server refused it for lack
     /// of memory or because the item is too large.
-    pub fn store(&mut self, a: &Access, read_version: Option<u32>, now: SimTime, totals: &mut StoreTotals) -> bool {
+    pub(crate) fn store(
+        &mut self,
+        a: &Access,
+        read_version: Option<u32>,
+        now: SimTime,
+        totals: &mut StoreTotals,
+    ) -> bool {
         let server = self.server_of(a.sid);
         let bytes = self.cfg.item_overhead + self.cfg.key_bytes + a.bytes;
         let class = match self.slabs.get(server as usize) {
@@ -379,7 +385,7 @@ impl Cluster {
     }
 
     /// A timestamp refresh (Redis `EXPIRE`, memcached `touch`): the item lives on.
-    pub fn refresh(&mut self, sid: SessionId, now: SimTime) {
+    pub(crate) fn refresh(&mut self, sid: SessionId, now: SimTime) {
         if let Some(slot) = self.t.get(sid)
             && self.t.item(slot).gone.is_none()
             && self.t.item(slot).stamp > now
@@ -396,7 +402,7 @@ impl Cluster {
     /// 48 + (key + 5 + 1) + (1 + 2) + 8, 105 bytes with the default 40-byte key, a 120-byte
     /// chunk of the second class. Redis and SQL: `item_overhead` + the key with its `_LOCK`
     /// suffix + the lock's value.
-    pub fn lock_bytes(&self) -> u32 {
+    pub(crate) fn lock_bytes(&self) -> u32 {
         match self.cfg.kind {
             StoreKind::Memcached => MEMCACHED_ITEM + (self.cfg.key_bytes + 5 + 1) + (1 + 2) + MEMCACHED_CAS,
             StoreKind::Redis | StoreKind::Sql => self.cfg.item_overhead + self.cfg.key_bytes + 5 + LOCK_VALUE,
@@ -404,7 +410,7 @@ impl Cluster {
     }
 
     /// `SET key NX` / memcached `add` on the lock key: true if the request now holds the lock.
-    pub fn try_lock(&mut self, sid: SessionId, req: u32, now: SimTime) -> bool {
+    pub(crate) fn try_lock(&mut self, sid: SessionId, req: u32, now: SimTime) -> bool {
         if self.locks.contains_key(&sid) {
             return false;
         }
@@ -422,7 +428,7 @@ impl Cluster {
     }
 
     /// Deletes the lock if `req` holds it.
-    pub fn unlock(&mut self, sid: SessionId, req: u32) {
+    pub(crate) fn unlock(&mut self, sid: SessionId, req: u32) {
         if let Some(&(holder, class)) = self.locks.get(&sid)
             && holder == req + 1
         {
@@ -434,7 +440,7 @@ impl Cluster {
     }
 
     /// Locks held now.
-    pub fn locks_held(&self) -> u64 {
+    pub(crate) fn locks_held(&self) -> u64 {
         self.locks.len() as u64
     }
 
@@ -442,13 +448,13 @@ impl Cluster {
     /// had not saved are lost (created since: the session is gone; updated since: the update is
     /// lost). Returns (sessions lost, updates lost).
     /// Server `server` goes down (refusing connections) or comes back.
-    pub fn set_down(&mut self, server: usize, down: bool) {
+    pub(crate) fn set_down(&mut self, server: usize, down: bool) {
         if let Some(d) = self.down.get_mut(server) {
             *d = down;
         }
     }
 
-    pub fn crash(&mut self, server: usize, now: SimTime, totals: &mut StoreTotals) -> (u64, u64) {
+    pub(crate) fn crash(&mut self, server: usize, now: SimTime, totals: &mut StoreTotals) -> (u64, u64) {
         let saved_until = match self.cfg.persistence {
             Persistence::None => SimTime::MAX,
             Persistence::Snapshot { every } => {
@@ -495,7 +501,7 @@ impl Cluster {
         lost
     }
 
-    pub fn reports(&self, window: (SimTime, SimTime)) -> Vec<ServerReport> {
+    pub(crate) fn reports(&self, window: (SimTime, SimTime)) -> Vec<ServerReport> {
         self.stations
             .iter()
             .enumerate()
@@ -526,17 +532,14 @@ impl Cluster {
             .collect()
     }
 
-    pub fn evictions(&self) -> u64 {
+    pub(crate) fn evictions(&self) -> u64 {
         self.evictions.iter().sum()
     }
 
     /// Sessions stored (live items).
+    #[cfg(test)]
     pub fn items(&self) -> u64 {
         self.items.iter().sum()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.t.is_empty()
     }
 }
 

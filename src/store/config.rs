@@ -1,7 +1,6 @@
 //! The configuration of the session storage strategies (`[sessions]`), as the scenario loader
 //! validates it: what every strategy in this folder is built from. The loader
 //! (`scenario::load`) fills these in; nothing downstream re-checks them.
-#![warn(missing_docs)]
 
 use crate::dist::{Dist, Kind};
 use crate::engine::SimTime;
@@ -11,27 +10,27 @@ use std::fmt;
 #[derive(Clone, Debug)]
 pub struct SessionsConfig {
     /// The strategy (`storage`).
-    pub storage: StorageKind,
+    pub(crate) storage: StorageKind,
     /// Idle time after which a session is deleted: PHP `session.gc_maxlifetime`, the TTL that
     /// phpredis and php-memcached set, Tomcat's `maxInactiveInterval`.
-    pub lifetime: SimTime,
+    pub(crate) lifetime: SimTime,
     /// PHP's garbage collection runs at a session start with probability
     /// `gc_probability / gc_divisor` (local files only).
-    pub gc_probability: u32,
+    pub(crate) gc_probability: u32,
     /// See `gc_probability`.
-    pub gc_divisor: u32,
+    pub(crate) gc_divisor: u32,
     /// When a request writes its session back.
-    pub write: WriteMode,
+    pub(crate) write: WriteMode,
     /// Largest cookie a browser keeps [bytes] (`cookie`).
-    pub cookie_limit: u32,
+    pub(crate) cookie_limit: u32,
     /// Bytes of the essential-fields cookie of `cookie_fallback`.
-    pub fallback_cookie_bytes: u32,
+    pub(crate) fallback_cookie_bytes: u32,
     /// Tomcat replication (`replicated_all`, `replicated_backup`).
-    pub replication: ReplicationConfig,
+    pub(crate) replication: ReplicationConfig,
     /// The shared store (`shared`) or the database of `cached_db`.
-    pub store: StoreConfig,
+    pub(crate) store: StoreConfig,
     /// The cache in front of the database (`cached_db`).
-    pub cache: StoreConfig,
+    pub(crate) cache: StoreConfig,
 }
 
 /// When the session is written back at the end of a request.
@@ -50,7 +49,7 @@ pub enum WriteMode {
 
 impl WriteMode {
     /// Every mode by its scenario name.
-    pub const ALL: &'static [(&'static str, WriteMode)] = &[
+    pub(crate) const ALL: &'static [(&'static str, WriteMode)] = &[
         ("lazy", WriteMode::Lazy),
         ("modified", WriteMode::Modified),
         ("always", WriteMode::Always),
@@ -61,33 +60,33 @@ impl WriteMode {
 #[derive(Clone, Debug, PartialEq)]
 pub struct ReplicationConfig {
     /// CPU time the sending node spends per message [s].
-    pub send_cpu: SimTime,
+    pub(crate) send_cpu: SimTime,
     /// CPU time a receiving node spends per message [s].
-    pub receive_cpu: SimTime,
+    pub(crate) receive_cpu: SimTime,
     /// Bytes of a message besides the session data.
-    pub message_overhead: u32,
+    pub(crate) message_overhead: u32,
     /// Network round trip between nodes.
-    pub rtt: SimTime,
+    pub(crate) rtt: SimTime,
     /// DeltaManager's asynchronous send: a delta is on the wire this long after its request.
     /// (No longer read by the strategies: the channel model in `store/tomcat/` times messages.)
-    pub send_window: SimTime,
+    pub(crate) send_window: SimTime,
     /// Tomcat's `channelSendOptions` (DeltaManager) / `mapSendOptions` (BackupManager); `None`:
     /// Tomcat's default for the strategy (async for `replicated_all`, sync for
     /// `replicated_backup`).
-    pub send_mode: Option<crate::store::tomcat::channel::SendMode>,
+    pub(crate) send_mode: Option<crate::store::tomcat::channel::SendMode>,
     /// Upper bound of a message's extra one-way delay (uniform): lets asynchronous messages
     /// overtake each other (`store/tomcat/channel.rs`).
-    pub jitter: SimTime,
+    pub(crate) jitter: SimTime,
     /// Receiver threads per node (`ReceiverBase.maxThreads`, default 15).
-    pub receiver_threads: u32,
+    pub(crate) receiver_threads: u32,
     /// A synchronous send to a dead member gives up after this (`AbstractSender.timeout`).
-    pub sender_timeout: SimTime,
+    pub(crate) sender_timeout: SimTime,
     /// Membership heartbeat period and drop timeout (McastService `frequency`/`dropTime` or
     /// StaticMembership `pingInterval`/`expirationTime`).
-    pub membership: crate::store::tomcat::membership::Membership,
+    pub(crate) membership: crate::store::tomcat::membership::Membership,
     /// `JvmRouteBinderValve` is configured: a failed-over session is renamed to the serving
     /// node's `jvmRoute`, so the balancer sticks to that node.
-    pub jvm_route_binder: bool,
+    pub(crate) jvm_route_binder: bool,
 }
 
 /// The kind of a shared store: sets the defaults of every other figure.
@@ -103,14 +102,14 @@ pub enum StoreKind {
 
 impl StoreKind {
     /// Every kind by its scenario name.
-    pub const ALL: &'static [(&'static str, StoreKind)] = &[
+    pub(crate) const ALL: &'static [(&'static str, StoreKind)] = &[
         ("redis", StoreKind::Redis),
         ("memcached", StoreKind::Memcached),
         ("sql", StoreKind::Sql),
     ];
 
     /// The scenario name.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         name_in(Self::ALL, self)
     }
 }
@@ -126,7 +125,7 @@ pub enum Spread {
 
 impl Spread {
     /// Every spread by its scenario name.
-    pub const ALL: &'static [(&'static str, Spread)] =
+    pub(crate) const ALL: &'static [(&'static str, Spread)] =
         &[("modulo", Spread::Modulo), ("consistent", Spread::Consistent)];
 }
 
@@ -141,7 +140,7 @@ pub enum Eviction {
 
 impl Eviction {
     /// Every policy by its scenario name.
-    pub const ALL: &'static [(&'static str, Eviction)] =
+    pub(crate) const ALL: &'static [(&'static str, Eviction)] =
         &[("lru", Eviction::Lru), ("noeviction", Eviction::NoEviction)];
 }
 
@@ -173,7 +172,7 @@ pub enum LockFail {
 
 impl LockFail {
     /// Every choice by its scenario name.
-    pub const ALL: &'static [(&'static str, LockFail)] = &[
+    pub(crate) const ALL: &'static [(&'static str, LockFail)] = &[
         ("drop_write", LockFail::DropWrite),
         ("lose_session", LockFail::LoseSession),
     ];
@@ -184,48 +183,48 @@ impl LockFail {
 #[derive(Clone, Debug)]
 pub struct StoreConfig {
     /// Its kind, which sets every default.
-    pub kind: StoreKind,
+    pub(crate) kind: StoreKind,
     /// Servers in the cluster.
-    pub servers: u32,
+    pub(crate) servers: u32,
     /// How sessions are spread over the servers.
-    pub spread: Spread,
+    pub(crate) spread: Spread,
     /// Server time per operation [s].
-    pub service_time: Dist,
+    pub(crate) service_time: Dist,
     /// Operations a server works on at once (Redis 1 thread; memcached worker threads; SQL cores).
-    pub concurrency: u32,
+    pub(crate) concurrency: u32,
     /// Network round trip between a backend and a store server.
-    pub rtt: SimTime,
+    pub(crate) rtt: SimTime,
     /// The client gives up on an operation after this long (phpredis `timeout`/`read_timeout`).
-    pub timeout: SimTime,
+    pub(crate) timeout: SimTime,
     /// Connections a server accepts (memcached `-c`, Redis `maxclients`, MySQL
     /// `max_connections`); 0 = unlimited.
-    pub max_connections: u32,
+    pub(crate) max_connections: u32,
     /// Memory per server for items [bytes]; 0 = unlimited.
-    pub memory: u64,
+    pub(crate) memory: u64,
     /// What a full server does with a new item.
-    pub eviction: Eviction,
+    pub(crate) eviction: Eviction,
     /// memcached slab chunk growth factor (`-f`).
-    pub growth_factor: f64,
+    pub(crate) growth_factor: f64,
     /// memcached slab page size (`-I`) [bytes]; also the largest item.
-    pub page_size: u32,
+    pub(crate) page_size: u32,
     /// Bytes an item takes besides its value: the item header.
-    pub item_overhead: u32,
+    pub(crate) item_overhead: u32,
     /// Bytes of an item's key (`PHPREDIS_SESSION:` + a 26-character id).
-    pub key_bytes: u32,
+    pub(crate) key_bytes: u32,
     /// What a crash loses.
-    pub persistence: Persistence,
+    pub(crate) persistence: Persistence,
     /// Whether the handler locks the session for the length of a request.
-    pub locking: bool,
+    pub(crate) locking: bool,
     /// Pause between two lock attempts.
-    pub lock_wait: SimTime,
+    pub(crate) lock_wait: SimTime,
     /// Lock attempts after the first before giving up.
-    pub lock_retries: u32,
+    pub(crate) lock_retries: u32,
     /// What giving up on the lock does.
-    pub lock_fail: LockFail,
+    pub(crate) lock_fail: LockFail,
 }
 
 /// The session storage strategies. Adding one means a file under `src/store/`, an arm here, its
-/// line in [`StorageKind::ALL`] and its arm in [`StorageKind::info`] (see the README, "How to add
+/// line in `StorageKind::ALL` and its arm in `StorageKind::info` (see the README, "How to add
 /// a storage strategy").
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StorageKind {
@@ -247,7 +246,7 @@ pub enum StorageKind {
 
 impl StorageKind {
     /// Every strategy by its scenario name (the registration list).
-    pub const ALL: &'static [(&'static str, StorageKind)] = &[
+    pub(crate) const ALL: &'static [(&'static str, StorageKind)] = &[
         ("local", StorageKind::Local),
         ("replicated_all", StorageKind::ReplicatedAll),
         ("replicated_backup", StorageKind::ReplicatedBackup),
@@ -258,7 +257,7 @@ impl StorageKind {
     ];
 
     /// The scenario name.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         name_in(Self::ALL, self)
     }
 }

@@ -16,10 +16,10 @@ use crate::engine::SimTime;
 use rustc_hash::FxHashMap;
 
 /// Bytes of a session cookie besides the encoded data.
-pub const COOKIE_OVERHEAD: u32 = 80;
+pub(crate) const COOKIE_OVERHEAD: u32 = 80;
 
 /// The bytes of the cookie carrying `data` bytes of session.
-pub fn cookie_bytes(data: u32) -> u32 {
+pub(crate) fn cookie_bytes(data: u32) -> u32 {
     data.div_ceil(3).saturating_mul(4).saturating_add(COOKIE_OVERHEAD)
 }
 
@@ -32,7 +32,7 @@ pub(crate) const INFO: super::Info = super::Info {
     uses_connections: false,
 };
 
-pub struct Cookie {
+pub(crate) struct Cookie {
     limit: u32,
     write: WriteMode,
     /// The version the client's cookie jar holds, per session (dropped when the user leaves).
@@ -41,7 +41,7 @@ pub struct Cookie {
 }
 
 impl Cookie {
-    pub fn new(cfg: &SessionsConfig) -> Self {
+    pub(crate) fn new(cfg: &SessionsConfig) -> Self {
         Cookie {
             limit: cfg.cookie_limit,
             write: cfg.write,

@@ -22,10 +22,10 @@ pub(crate) const INFO: super::Info = super::Info {
     uses_connections: false,
 };
 
-pub struct CookieFallback(Local);
+pub(crate) struct CookieFallback(Local);
 
 impl CookieFallback {
-    pub fn new(cfg: &SessionsConfig, env: Env) -> Self {
+    pub(crate) fn new(cfg: &SessionsConfig, env: Env) -> Self {
         CookieFallback(Local::with_fallback(cfg, env, cfg.fallback_cookie_bytes))
     }
 }

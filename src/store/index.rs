@@ -22,7 +22,7 @@ struct Entry {
 
 const VACANT: Entry = Entry { sid: 0, slot: EMPTY };
 
-pub struct SidIndex {
+pub(crate) struct SidIndex {
     entries: Vec<Entry>,
     /// `entries.len() - 1` (a power of two minus one).
     mask: usize,
@@ -36,7 +36,7 @@ impl Default for SidIndex {
 }
 
 impl SidIndex {
-    pub fn with_capacity(n: usize) -> Self {
+    pub(crate) fn with_capacity(n: usize) -> Self {
         let size = (n.max(16) * 4 / 3).next_power_of_two();
         SidIndex {
             entries: vec![VACANT; size],
@@ -57,7 +57,7 @@ impl SidIndex {
     }
 
     #[inline]
-    pub fn get(&self, sid: SessionId) -> Option<u32> {
+    pub(crate) fn get(&self, sid: SessionId) -> Option<u32> {
         let mut i = self.home(sid);
         loop {
             let e = self.entries[i];
@@ -73,12 +73,12 @@ impl SidIndex {
 
     /// Asks the processor to start loading `sid`'s entry, for a [`SidIndex::get`] soon after.
     #[inline]
-    pub fn prefetch(&self, sid: SessionId) {
+    pub(crate) fn prefetch(&self, sid: SessionId) {
         crate::engine::prefetch(self.entries.as_ptr().wrapping_add(self.home(sid)));
     }
 
     /// Maps `sid` to `slot`, replacing what it mapped to.
-    pub fn insert(&mut self, sid: SessionId, slot: u32) {
+    pub(crate) fn insert(&mut self, sid: SessionId, slot: u32) {
         if (self.len + 1) * 4 > self.entries.len() * 3 {
             self.grow();
         }
@@ -99,7 +99,7 @@ impl SidIndex {
     }
 
     /// Unmaps `sid`; returns the slot it mapped to.
-    pub fn remove(&mut self, sid: SessionId) -> Option<u32> {
+    pub(crate) fn remove(&mut self, sid: SessionId) -> Option<u32> {
         let mut i = self.home(sid);
         loop {
             let e = self.entries[i];
@@ -147,12 +147,9 @@ impl SidIndex {
         }
     }
 
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.len
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
     }
 }
 

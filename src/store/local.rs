@@ -29,7 +29,7 @@ pub(crate) const INFO: super::Info = super::Info {
     uses_connections: false,
 };
 
-pub struct Local {
+pub(crate) struct Local {
     t: Table,
     tomb: u32,
     lifetime: SimTime,
@@ -48,7 +48,7 @@ pub struct Local {
 const WAITING: u8 = 1;
 
 impl Local {
-    pub fn new(cfg: &SessionsConfig, env: Env) -> Self {
+    pub(crate) fn new(cfg: &SessionsConfig, env: Env) -> Self {
         Local {
             t: Table::new(env.backends + 1),
             tomb: env.backends as u32,
@@ -63,7 +63,7 @@ impl Local {
         }
     }
 
-    pub fn with_fallback(cfg: &SessionsConfig, env: Env, cookie_bytes: u32) -> Self {
+    pub(crate) fn with_fallback(cfg: &SessionsConfig, env: Env, cookie_bytes: u32) -> Self {
         let mut l = Self::new(cfg, env);
         l.fallback = Some(cookie_bytes);
         l

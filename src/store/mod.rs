@@ -2,34 +2,34 @@
 //! events lose it.
 //!
 //! One small trait, one file per strategy. A request of a logged-in user goes through two store
-//! phases while it holds its backend worker (as PHP does): [`SessionStore::read`] when a worker
-//! takes it (the session lock, then the read) and [`SessionStore::write`] after the application
+//! phases while it holds its backend worker (as PHP does): `SessionStore::read` when a worker
+//! takes it (the session lock, then the read) and `SessionStore::write` after the application
 //! has run (the write, then the unlock); a login only writes (it creates the session). A phase
-//! may finish at once (files on the local disk), after a remote operation ([`Step::Wait`]: the
+//! may finish at once (files on the local disk), after a remote operation (`Step::Wait`: the
 //! simulator calls the phase again at that time), or block on a lock until another request
-//! releases it ([`Step::Blocked`]: the releasing call names it in `woken`). The request's
-//! progress lives in the simulator's request record ([`Progress`]), so the stores keep no
+//! releases it (`Step::Blocked`: the releasing call names it in `woken`). The request's
+//! progress lives in the simulator's request record (`Progress`), so the stores keep no
 //! per-request state.
 //!
-//! Remote operations are served by [`station::Station`]s: FIFO servers with `concurrency`
+//! Remote operations are served by `station::Station`s: FIFO servers with `concurrency`
 //! slots whose every operation's start and end are known when it is issued, so an operation
 //! costs no event of its own and a client timeout is exact. A store knows backends only by
 //! index; it knows nothing of the balancer or of the backends' queues.
 
-pub mod cached_db;
-pub mod cluster;
-pub mod config;
-pub mod cookie;
-pub mod cookie_fallback;
-pub mod index;
-pub mod local;
-pub mod replicated_all;
-pub mod replicated_backup;
-pub mod shared;
-pub mod slabs;
-pub mod station;
-pub mod table;
-pub mod tomcat;
+pub(crate) mod cached_db;
+pub(crate) mod cluster;
+pub(crate) mod config;
+pub(crate) mod cookie;
+pub(crate) mod cookie_fallback;
+pub(crate) mod index;
+pub(crate) mod local;
+pub(crate) mod replicated_all;
+pub(crate) mod replicated_backup;
+pub(crate) mod shared;
+pub(crate) mod slabs;
+pub(crate) mod station;
+pub(crate) mod table;
+pub(crate) mod tomcat;
 
 use crate::engine::SimTime;
 pub use config::{
@@ -38,57 +38,57 @@ pub use config::{
 };
 
 /// A session identifier (random, derived from the user and its login count).
-pub type SessionId = u64;
+pub(crate) type SessionId = u64;
 
 /// Why a request did not find its session: declared in [`crate::metrics::loss`], the one
 /// place that knows its column, legend and meaning.
-pub use crate::metrics::loss::LostCause;
+pub(crate) use crate::metrics::loss::LostCause;
 
 /// What the simulator tells a store about the request in a phase.
 #[derive(Clone, Copy, Debug)]
-pub struct Access {
+pub(crate) struct Access {
     /// The request's id in the simulator (what [`Step::Blocked`] requests are woken by).
-    pub req: u32,
-    pub sid: SessionId,
-    pub backend: u32,
+    pub(crate) req: u32,
+    pub(crate) sid: SessionId,
+    pub(crate) backend: u32,
     /// The worker's connection: an index over every worker of every backend (each PHP-FPM
     /// child holds its own persistent connection to each store server).
-    pub conn: u32,
+    pub(crate) conn: u32,
     /// The user's key and the request's index: per-request draws are keyed by them, so that
     /// compared strategies see the same draws.
-    pub user_key: u64,
-    pub index: u64,
+    pub(crate) user_key: u64,
+    pub(crate) index: u64,
     /// The user's session data [bytes].
-    pub bytes: u32,
+    pub(crate) bytes: u32,
     /// Whether the client sends cookies.
-    pub cookies: bool,
+    pub(crate) cookies: bool,
     /// Whether the request changes the session.
-    pub modified: bool,
+    pub(crate) modified: bool,
     /// Whether the request counts in the statistics (arrived after the warm-up).
-    pub measured: bool,
+    pub(crate) measured: bool,
 }
 
 /// A request's progress through the store. The simulator keeps it in the request, resets it at
 /// the start of each phase, and hands it to every call of the phase.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct Progress {
+pub(crate) struct Progress {
     /// Store-private position in the phase.
-    pub step: u8,
+    pub(crate) step: u8,
     /// Store operations this request issued (indexes its service-time draws).
-    pub ops: u16,
+    pub(crate) ops: u16,
     /// Lock attempts so far.
-    pub tries: u32,
+    pub(crate) tries: u32,
     /// Set by a read that did not find the session; the simulator reads it when the read is
     /// [`Step::Ready`].
-    pub lost: Option<LostCause>,
+    pub(crate) lost: Option<LostCause>,
     /// The request holds the session's lock.
-    pub locked: bool,
+    pub(crate) locked: bool,
     /// The handler gave up on the lock and will not write (phpredis).
-    pub drop_write: bool,
+    pub(crate) drop_write: bool,
     /// The version of the session the request read (for last-writer-wins accounting).
-    pub read_version: u32,
+    pub(crate) read_version: u32,
     /// When the current wait began (lock waits).
-    pub since: SimTime,
+    pub(crate) since: SimTime,
 }
 
 impl Progress {
@@ -142,7 +142,7 @@ pub(crate) fn tracks_workers(cfg: &SessionsConfig) -> bool {
 
 /// How a phase goes on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Step {
+pub(crate) enum Step {
     /// The phase is over: carry on now.
     Ready,
     /// Call the phase again at this time.
@@ -153,10 +153,10 @@ pub enum Step {
 }
 
 /// What the stores count and report: metrics-owned types ([`crate::metrics::sources`]).
-pub use crate::metrics::sources::{ServerReport, StoreTotals};
+pub(crate) use crate::metrics::sources::{ServerReport, StoreTotals};
 
 /// A session storage strategy. One implementation per file in this folder.
-pub trait SessionStore: Send {
+pub(crate) trait SessionStore: Send {
     /// A worker starts request `a` of an existing session: lock (if the handler locks) and read.
     /// When it returns [`Step::Ready`], `p.lost` says whether the session was found.
     fn read(&mut self, a: &Access, p: &mut Progress, now: SimTime) -> Step;
@@ -231,14 +231,14 @@ pub trait SessionStore: Send {
 /// loader, the warnings and the simulator must know before (or without) building it.
 pub(crate) struct Info {
     /// The strategy's store, for one run.
-    pub build: fn(&SessionsConfig, Env) -> Box<dyn SessionStore>,
+    pub(crate) build: fn(&SessionsConfig, Env) -> Box<dyn SessionStore>,
     /// Its store servers, in `crash_server` order, named as `stores.csv` names them.
-    pub server_names: fn(&SessionsConfig) -> Vec<String>,
+    pub(crate) server_names: fn(&SessionsConfig) -> Vec<String>,
     /// The store clusters it runs (their servers cost money), in `server_names` order.
-    pub clusters: fn(&SessionsConfig) -> Vec<&StoreConfig>,
+    pub(crate) clusters: fn(&SessionsConfig) -> Vec<&StoreConfig>,
     /// Whether every backend worker holds a connection to each of its store servers (so the
     /// simulator tracks which worker serves a request, and `max_connections` applies).
-    pub uses_connections: bool,
+    pub(crate) uses_connections: bool,
 }
 
 impl StorageKind {
@@ -259,24 +259,24 @@ impl StorageKind {
 impl SessionsConfig {
     /// The store servers of this configuration, in `crash_server` order, named as `stores.csv`
     /// names them (none for strategies without store servers).
-    pub fn server_names(&self) -> Vec<String> {
+    pub(crate) fn server_names(&self) -> Vec<String> {
         (self.storage.info().server_names)(self)
     }
 
     /// The store clusters the strategy runs, in [`SessionsConfig::server_names`] order (none
     /// for strategies without store servers).
-    pub fn store_clusters(&self) -> Vec<&StoreConfig> {
+    pub(crate) fn store_clusters(&self) -> Vec<&StoreConfig> {
         (self.storage.info().clusters)(self)
     }
 
     /// Whether every backend worker holds a connection to each store server.
-    pub fn uses_connections(&self) -> bool {
+    pub(crate) fn uses_connections(&self) -> bool {
         self.storage.info().uses_connections
     }
 }
 
 /// The store servers of a configuration (see [`SessionsConfig::server_names`]).
-pub fn server_names(cfg: &SessionsConfig) -> Vec<String> {
+pub(crate) fn server_names(cfg: &SessionsConfig) -> Vec<String> {
     cfg.server_names()
 }
 
@@ -298,7 +298,7 @@ pub(crate) fn cluster_names(c: &StoreConfig, label: &str) -> Vec<String> {
 /// Whether a write of this request carries session data (and so can overwrite a concurrent
 /// update), and whether it costs a store operation at all.
 #[inline]
-pub fn write_kind(mode: WriteMode, modified: bool) -> (bool, bool) {
+pub(crate) fn write_kind(mode: WriteMode, modified: bool) -> (bool, bool) {
     match mode {
         WriteMode::Lazy => (modified, true),
         WriteMode::Modified => (modified, modified),
@@ -309,7 +309,7 @@ pub fn write_kind(mode: WriteMode, modified: bool) -> (bool, bool) {
 /// Last writer wins: a data write replaces the session with what the request read plus its
 /// own change. If another write landed after this request's read, that write's update is lost.
 #[inline]
-pub fn apply_write(version: &mut u32, read_version: u32, measured: bool, totals: &mut StoreTotals) {
+pub(crate) fn apply_write(version: &mut u32, read_version: u32, measured: bool, totals: &mut StoreTotals) {
     if *version != read_version && measured {
         totals.lost_updates += 1;
     }
@@ -318,19 +318,19 @@ pub fn apply_write(version: &mut u32, read_version: u32, measured: bool, totals:
 
 /// Context every strategy is built with.
 #[derive(Clone, Copy, Debug)]
-pub struct Env {
-    pub backends: usize,
+pub(crate) struct Env {
+    pub(crate) backends: usize,
     /// Workers of all backends: the number of client connections per store server.
-    pub connections: u32,
-    pub seed: u64,
-    pub rep: u32,
-    pub warmup: SimTime,
-    pub duration: SimTime,
-    pub bucket: SimTime,
+    pub(crate) connections: u32,
+    pub(crate) seed: u64,
+    pub(crate) rep: u32,
+    pub(crate) warmup: SimTime,
+    pub(crate) duration: SimTime,
+    pub(crate) bucket: SimTime,
 }
 
 /// The store of `cfg`'s strategy, for one run.
-pub fn build(cfg: &SessionsConfig, env: Env) -> Box<dyn SessionStore> {
+pub(crate) fn build(cfg: &SessionsConfig, env: Env) -> Box<dyn SessionStore> {
     (cfg.storage.info().build)(cfg, env)
 }
 

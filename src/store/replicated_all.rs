@@ -37,7 +37,7 @@ pub(crate) const INFO: super::Info = super::Info {
     uses_connections: false,
 };
 
-pub struct ReplicatedAll {
+pub(crate) struct ReplicatedAll {
     t: Table,
     nodes: usize,
     down: Vec<bool>,
@@ -66,7 +66,7 @@ pub(crate) fn channel_config(r: &ReplicationConfig, default: SendMode) -> Channe
 }
 
 impl ReplicatedAll {
-    pub fn new(cfg: &SessionsConfig, env: Env) -> Self {
+    pub(crate) fn new(cfg: &SessionsConfig, env: Env) -> Self {
         let r = &cfg.replication;
         ReplicatedAll {
             t: Table::new(2),

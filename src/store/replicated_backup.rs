@@ -33,7 +33,7 @@ pub(crate) const INFO: super::Info = super::Info {
     uses_connections: false,
 };
 
-pub struct ReplicatedBackup {
+pub(crate) struct ReplicatedBackup {
     t: Table,
     b: BackupCluster,
     cfg: ReplicationConfig,
@@ -43,7 +43,7 @@ pub struct ReplicatedBackup {
 }
 
 impl ReplicatedBackup {
-    pub fn new(cfg: &SessionsConfig, env: Env) -> Self {
+    pub(crate) fn new(cfg: &SessionsConfig, env: Env) -> Self {
         let r = &cfg.replication;
         ReplicatedBackup {
             t: Table::new(2),

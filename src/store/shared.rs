@@ -28,14 +28,14 @@ pub(crate) const INFO: super::Info = super::Info {
     uses_connections: true,
 };
 
-pub struct Shared {
+pub(crate) struct Shared {
     c: Cluster,
     write: WriteMode,
     totals: StoreTotals,
 }
 
 impl Shared {
-    pub fn new(cfg: &SessionsConfig, env: Env) -> Self {
+    pub(crate) fn new(cfg: &SessionsConfig, env: Env) -> Self {
         Shared {
             c: Cluster::new(&cfg.store, cfg.store.kind.name(), cfg.lifetime, env, 0),
             write: cfg.write,
@@ -57,7 +57,13 @@ const NEW_GET: u8 = 8;
 const DONE: u8 = 9;
 
 /// The lock-then-read phase on one cluster (shared with `cached_db`'s cache-less paths).
-pub fn read_phase(c: &mut Cluster, totals: &mut StoreTotals, a: &Access, p: &mut Progress, now: SimTime) -> Step {
+pub(crate) fn read_phase(
+    c: &mut Cluster,
+    totals: &mut StoreTotals,
+    a: &Access,
+    p: &mut Progress,
+    now: SimTime,
+) -> Step {
     if p.step == 0 {
         p.since = now;
         p.step = if c.cfg.locking { LOCK } else { GET };

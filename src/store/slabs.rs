@@ -13,7 +13,7 @@ const MIN_CHUNK: u32 = 96;
 const ALIGN: u32 = 8;
 
 #[derive(Clone, Debug)]
-pub struct Slabs {
+pub(crate) struct Slabs {
     page_size: u32,
     chunk: Vec<u32>,
     per_page: Vec<u32>,
@@ -24,7 +24,7 @@ pub struct Slabs {
 }
 
 impl Slabs {
-    pub fn new(memory: u64, page_size: u32, factor: f64) -> Self {
+    pub(crate) fn new(memory: u64, page_size: u32, factor: f64) -> Self {
         let chunk_max = page_size / 2;
         let mut chunk = Vec::new();
         let mut size = MIN_CHUNK;
@@ -50,17 +50,18 @@ impl Slabs {
         }
     }
 
-    pub fn classes(&self) -> usize {
+    pub(crate) fn classes(&self) -> usize {
         self.chunk.len()
     }
 
+    #[cfg(test)]
     pub fn chunk_size(&self, class: usize) -> u32 {
         self.chunk[class]
     }
 
     /// The class of an item of `bytes` (header, key and value), and how many chunks it takes;
     /// `None` if it is larger than a page (memcached's item size limit `-I`).
-    pub fn class_of(&self, bytes: u32) -> Option<(u16, u32)> {
+    pub(crate) fn class_of(&self, bytes: u32) -> Option<(u16, u32)> {
         if bytes > self.page_size {
             return None;
         }
@@ -74,7 +75,7 @@ impl Slabs {
     /// Takes `n` chunks of `class` from its free chunks or from new pages; false if the class
     /// is full and no page is left (the caller evicts from the class's LRU, or fails). A class
     /// without any page gets one even past the limit, as in memcached.
-    pub fn alloc(&mut self, class: u16, n: u32) -> bool {
+    pub(crate) fn alloc(&mut self, class: u16, n: u32) -> bool {
         let c = class as usize;
         let n = n as u64;
         loop {
@@ -94,23 +95,24 @@ impl Slabs {
         }
     }
 
-    pub fn free(&mut self, class: u16, n: u32) {
+    pub(crate) fn free(&mut self, class: u16, n: u32) {
         let c = class as usize;
         self.used[c] = self.used[c].saturating_sub(n as u64);
     }
 
     /// Bytes of pages handed to classes (past the limit by the first pages of late classes).
-    pub fn memory_used(&self) -> u64 {
+    pub(crate) fn memory_used(&self) -> u64 {
         self.pages.iter().sum::<u64>() * self.page_size as u64
     }
 
+    #[cfg(test)]
     /// Chunks of `class` that its pages hold.
     pub fn capacity(&self, class: u16) -> u64 {
         self.pages[class as usize] * self.per_page[class as usize] as u64
     }
 
     /// Forgets every item and page (a restart).
-    pub fn reset(&mut self) {
+    pub(crate) fn reset(&mut self) {
         let total: u64 = self.pages.iter().sum();
         self.free_pages += total;
         self.pages.iter_mut().for_each(|p| *p = 0);

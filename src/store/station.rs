@@ -21,7 +21,7 @@ use std::collections::BinaryHeap;
 
 /// What the client of an operation sees.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum OpResult {
+pub(crate) enum OpResult {
     /// The reply arrives at this time.
     Ok(SimTime),
     /// The client gives up at this time; the server had started the operation, so it runs
@@ -36,7 +36,7 @@ pub enum OpResult {
 }
 
 impl OpResult {
-    pub fn at(self) -> SimTime {
+    pub(crate) fn at(self) -> SimTime {
         match self {
             OpResult::Ok(t) | OpResult::Timeout(t) | OpResult::Dropped(t) | OpResult::Refused(t) => t,
         }
@@ -47,31 +47,31 @@ const CONN_UNKNOWN: u8 = 0;
 const CONN_OPEN: u8 = 1;
 const CONN_REFUSED: u8 = 2;
 
-pub struct Station {
-    pub concurrency: u32,
+pub(crate) struct Station {
+    pub(crate) concurrency: u32,
     /// When each busy slot becomes free (at most `concurrency` entries).
     free_at: BinaryHeap<Reverse<u64>>,
     window: (u64, u64),
     busy_ns: u128,
     bucket_ns: u64,
     buckets: Vec<u64>,
-    pub ops: u64,
+    pub(crate) ops: u64,
     wait_ns: u128,
     latency_ns: u128,
     hist: Histogram<u64>,
-    pub rejected: u64,
-    pub timeouts: u64,
+    pub(crate) rejected: u64,
+    pub(crate) timeouts: u64,
     conns: Vec<u8>,
     max_conns: u32,
-    pub open_conns: u64,
-    pub refused_conns: u64,
+    pub(crate) open_conns: u64,
+    pub(crate) refused_conns: u64,
 }
 
 impl Station {
     /// `connections`: client connections there can be (workers of all backends);
     /// `max_conns`: how many the server accepts (0 = all). Busy time is measured over
     /// `window` and per `bucket` from time zero.
-    pub fn new(
+    pub(crate) fn new(
         concurrency: u32,
         connections: u32,
         max_conns: u32,
@@ -126,7 +126,7 @@ impl Station {
     }
 
     /// Queues an operation of `service` issued at `now`: returns its (start, end).
-    pub fn serve(&mut self, now: SimTime, service: SimTime) -> (SimTime, SimTime) {
+    pub(crate) fn serve(&mut self, now: SimTime, service: SimTime) -> (SimTime, SimTime) {
         let now = now.as_nanos();
         let start = if (self.free_at.len() as u32) < self.concurrency {
             now
@@ -158,7 +158,7 @@ impl Station {
     }
 
     /// One operation of a client on connection `conn`, issued at `now`.
-    pub fn op(
+    pub(crate) fn op(
         &mut self,
         conn: u32,
         now: SimTime,
@@ -206,7 +206,7 @@ impl Station {
     }
 
     /// (utilisation, mean queue wait [ms], mean latency [ms], p99 latency [ms]) over the window.
-    pub fn summary(&self) -> (f64, f64, f64, f64) {
+    pub(crate) fn summary(&self) -> (f64, f64, f64, f64) {
         let (w0, w1) = self.window;
         let avail = (w1.saturating_sub(w0)) as f64 * self.concurrency as f64;
         let util = if avail > 0.0 { self.busy_ns as f64 / avail } else { 0.0 };
@@ -225,7 +225,7 @@ impl Station {
     }
 
     /// Busy fraction of each bucket up to `end` (the last bucket may be shorter).
-    pub fn bucket_utilization(&self, end: SimTime) -> Vec<f64> {
+    pub(crate) fn bucket_utilization(&self, end: SimTime) -> Vec<f64> {
         let end = end.as_nanos();
         let n = end.div_ceil(self.bucket_ns) as usize;
         (0..n.min(self.buckets.len()))
@@ -238,11 +238,11 @@ impl Station {
     }
 
     /// Latency histogram (merged across servers for the summary's p99).
-    pub fn hist(&self) -> &Histogram<u64> {
+    pub(crate) fn hist(&self) -> &Histogram<u64> {
         &self.hist
     }
 
-    pub fn wait_ns(&self) -> u128 {
+    pub(crate) fn wait_ns(&self) -> u128 {
         self.wait_ns
     }
 }

@@ -20,25 +20,25 @@ const NIL: u32 = u32::MAX;
 /// primary and the backup node).
 #[derive(Clone, Debug)]
 #[repr(C, align(64))]
-pub struct Item {
-    pub sid: SessionId,
+pub(crate) struct Item {
+    pub(crate) sid: SessionId,
     /// Last touch (the list order).
-    pub touched: SimTime,
-    pub stamp: SimTime,
+    pub(crate) touched: SimTime,
+    pub(crate) stamp: SimTime,
     /// When the item was created.
-    pub created: SimTime,
-    pub list: u32,
+    pub(crate) created: SimTime,
+    pub(crate) list: u32,
     prev: u32,
     next: u32,
     /// Bytes (or slab class) the item takes, as its strategy accounts them.
-    pub bytes: u32,
+    pub(crate) bytes: u32,
     /// Data writes so far (last-writer-wins accounting).
-    pub version: u32,
-    pub aux: u32,
-    pub aux2: u32,
-    pub class: u16,
+    pub(crate) version: u32,
+    pub(crate) aux: u32,
+    pub(crate) aux2: u32,
+    pub(crate) class: u16,
     /// A tombstone: the session is gone, for this reason.
-    pub gone: Option<LostCause>,
+    pub(crate) gone: Option<LostCause>,
 }
 
 const _: () = assert!(std::mem::size_of::<Item>() == 64);
@@ -46,7 +46,7 @@ const _: () = assert!(std::mem::size_of::<Item>() == 64);
 /// `list` of a free slot; its `next` links the free slots.
 const FREE: u32 = u32::MAX;
 
-pub struct Table {
+pub(crate) struct Table {
     map: SidIndex,
     /// Items by slot; free slots are reused last-freed first (as the `slab` crate does, so
     /// slot numbers, and with them the order of [`Table::slots`], are what they were).
@@ -58,7 +58,7 @@ pub struct Table {
 }
 
 impl Table {
-    pub fn new(lists: usize) -> Self {
+    pub(crate) fn new(lists: usize) -> Self {
         Table {
             map: SidIndex::default(),
             items: Vec::with_capacity(1024),
@@ -69,30 +69,30 @@ impl Table {
     }
 
     #[inline]
-    pub fn get(&self, sid: SessionId) -> Option<u32> {
+    pub(crate) fn get(&self, sid: SessionId) -> Option<u32> {
         self.map.get(sid)
     }
 
     #[inline]
-    pub fn item(&self, slot: u32) -> &Item {
+    pub(crate) fn item(&self, slot: u32) -> &Item {
         &self.items[slot as usize]
     }
 
     #[inline]
-    pub fn item_mut(&mut self, slot: u32) -> &mut Item {
+    pub(crate) fn item_mut(&mut self, slot: u32) -> &mut Item {
         &mut self.items[slot as usize]
     }
 
     /// Starts loading `sid`'s index entry (see [`crate::engine::prefetch`]).
     #[inline]
-    pub fn prefetch(&self, sid: SessionId) {
+    pub(crate) fn prefetch(&self, sid: SessionId) {
         self.map.prefetch(sid);
     }
 
     /// Starts loading `sid`'s item: reads its index entry (which [`Table::prefetch`] should
     /// have loaded by now) and asks for the item's cache line.
     #[inline]
-    pub fn prefetch_item(&self, sid: SessionId) {
+    pub(crate) fn prefetch_item(&self, sid: SessionId) {
         if let Some(slot) = self.map.get(sid) {
             crate::engine::prefetch(self.items.as_ptr().wrapping_add(slot as usize));
         }
@@ -101,7 +101,7 @@ impl Table {
     /// Starts loading the list neighbours of the item in `slot`, which a [`Table::touch`] or
     /// [`Table::move_to`] of it will relink.
     #[inline]
-    pub fn prefetch_neighbours(&self, slot: u32) {
+    pub(crate) fn prefetch_neighbours(&self, slot: u32) {
         let it = &self.items[slot as usize];
         for n in [it.prev, it.next] {
             if n != NIL {
@@ -111,7 +111,7 @@ impl Table {
     }
 
     /// Inserts `sid` at the tail of `list` (replacing any item of that id).
-    pub fn insert(&mut self, sid: SessionId, list: u32, now: SimTime) -> u32 {
+    pub(crate) fn insert(&mut self, sid: SessionId, list: u32, now: SimTime) -> u32 {
         if let Some(old) = self.get(sid) {
             self.remove(old);
         }
@@ -182,14 +182,14 @@ impl Table {
 
     /// Marks the item used at `now`: it moves to the tail of its list.
     #[inline]
-    pub fn touch(&mut self, slot: u32, now: SimTime) {
+    pub(crate) fn touch(&mut self, slot: u32, now: SimTime) {
         self.unlink(slot);
         self.items[slot as usize].touched = now;
         self.link_tail(slot);
     }
 
     /// Moves the item to the tail of another list.
-    pub fn move_to(&mut self, slot: u32, list: u32, now: SimTime) {
+    pub(crate) fn move_to(&mut self, slot: u32, list: u32, now: SimTime) {
         self.unlink(slot);
         let it = &mut self.items[slot as usize];
         it.list = list;
@@ -197,7 +197,7 @@ impl Table {
         self.link_tail(slot);
     }
 
-    pub fn remove(&mut self, slot: u32) -> Item {
+    pub(crate) fn remove(&mut self, slot: u32) -> Item {
         self.unlink(slot);
         let it = self.items[slot as usize].clone();
         self.map.remove(it.sid);
@@ -211,24 +211,20 @@ impl Table {
 
     /// The least recently touched item of `list`.
     #[inline]
-    pub fn head(&self, list: u32) -> Option<u32> {
+    pub(crate) fn head(&self, list: u32) -> Option<u32> {
         match self.lists[list as usize].0 {
             NIL => None,
             s => Some(s),
         }
     }
 
-    pub fn len(&self, list: u32) -> u64 {
+    pub(crate) fn len(&self, list: u32) -> u64 {
         self.lists[list as usize].2
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.live == 0
     }
 
     /// Every item, in slot order (for rare whole-table events such as a crash; slot order is
     /// deterministic, unlike hash-map order).
-    pub fn slots(&self) -> Vec<u32> {
+    pub(crate) fn slots(&self) -> Vec<u32> {
         (0..self.items.len() as u32)
             .filter(|&k| self.items[k as usize].list != FREE)
             .collect()

@@ -15,7 +15,7 @@ use serde::Deserialize;
 use toml::{Table, Value};
 
 /// At most this many points: every point is validated (and kept) before the sweep starts.
-pub const MAX_POINTS: usize = 100_000;
+pub(crate) const MAX_POINTS: usize = 100_000;
 
 /// Keys that cannot be swept, with the reason.
 const FIXED_KEYS: &[(&str, &str)] = &[
@@ -55,7 +55,7 @@ struct RawAxis {
 
 /// How axes combine.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Mode {
+pub(crate) enum Mode {
     /// Every combination; the first axis varies slowest.
     Grid,
     /// The axes vary together: point k takes the k-th value of every axis.
@@ -63,7 +63,7 @@ pub enum Mode {
 }
 
 impl Mode {
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Mode::Grid => "grid",
             Mode::Zip => "zip",
@@ -73,44 +73,49 @@ impl Mode {
 
 /// One axis: a dotted key path and its values, in order.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Axis {
-    pub key: String,
-    pub values: Vec<Value>,
+pub(crate) struct Axis {
+    pub(crate) key: String,
+    pub(crate) values: Vec<Value>,
     /// Where it was defined, for messages: `sweep.axes[1]` or `--vary`.
-    pub origin: String,
+    pub(crate) origin: String,
 }
 
 /// One point of the grid.
 #[derive(Clone, Debug)]
 pub struct Point {
     /// The value of each axis at this point, in axis order.
-    pub values: Vec<Value>,
+    pub(crate) values: Vec<Value>,
+    /// The scenario at this point: the file with the axes' values set.
     pub scenario: Scenario,
 }
 
 /// A validated sweep: its axes, its points in grid order, and what every point runs.
 #[derive(Clone, Debug)]
 pub struct Sweep {
-    pub name: String,
-    pub axes: Vec<Axis>,
-    pub mode: Mode,
+    pub(crate) name: String,
+    pub(crate) axes: Vec<Axis>,
+    pub(crate) mode: Mode,
+    /// The grid's points, in grid order (in a full grid the last axis varies fastest).
     pub points: Vec<Point>,
     /// Strategy labels, the same at every point, in scenario order.
     pub strategies: Vec<String>,
+    /// Replications at every point (`replications`, or `--replications`).
     pub replications: u32,
     /// Index of the strategy that paired differences are taken against.
-    pub baseline: usize,
+    pub(crate) baseline: usize,
     /// Whether to add MSER-5 and batch-means columns for single long runs.
-    pub steady_state: bool,
+    pub(crate) steady_state: bool,
     /// The scenario table the points were made from (`[sweep]` section and `--set` included).
-    pub source: Table,
+    pub(crate) source: Table,
 }
 
 /// Which axes a sweep uses: the file's `[sweep]` axes with `--vary` ones merged in (a `--vary`
 /// of a key the file sweeps replaces its values), or only the `--vary` ones (`sessim plan`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AxesFrom {
+    /// The file's `[sweep]` axes, with `--vary` ones merged in (`sessim sweep`).
     FileAndVary,
+    /// Only the `--vary` axes (`sessim plan`).
     VaryOnly,
 }
 
@@ -279,7 +284,7 @@ impl Sweep {
     }
 
     /// A few lines for `sessim check`.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         let mut s = format!(
             "sweep        {} of {} points x {} strategies x {} replications = {} runs (baseline: {})\n",
             self.mode.name(),
@@ -301,7 +306,7 @@ impl Sweep {
 }
 
 /// The axis values of point `p`: in a grid the last axis varies fastest.
-pub fn point_values(axes: &[Axis], mode: Mode, p: usize) -> Vec<Value> {
+pub(crate) fn point_values(axes: &[Axis], mode: Mode, p: usize) -> Vec<Value> {
     match mode {
         Mode::Zip => axes.iter().map(|a| a.values[p].clone()).collect(),
         Mode::Grid => {
@@ -356,7 +361,7 @@ fn check_key(key: &str) -> std::result::Result<(), String> {
 }
 
 /// Parses `--vary KEY=SPEC`.
-pub fn parse_vary(s: &str) -> Result<(String, Vec<Value>)> {
+pub(crate) fn parse_vary(s: &str) -> Result<(String, Vec<Value>)> {
     let (key, sp) = s.split_once('=').ok_or_else(|| {
         Error::bad_input(format!(
             "--vary {s}: expected KEY=SPEC, e.g. --vary backends.count=2..16 or --vary balancer.policy=round_robin,random"

@@ -1,8 +1,8 @@
-//! Parameter sweeps and capacity planning: grids of scenarios ([`grid`], axes written as
-//! [`spec`]s), their parallel execution with replications ([`run`]), the files a sweep writes
-//! and reads back for `--resume` ([`output`]), statistics over replications with paired
-//! differences ([`summary`]) and for single long runs ([`steady`]), sharding across machines
-//! and merging ([`shard`]), and the search for the cheapest sufficient configuration and the largest
+//! Parameter sweeps and capacity planning: grids of scenarios (`grid`, axes written as
+//! `spec`s), their parallel execution with replications ([`run`]), the files a sweep writes
+//! and reads back for `--resume` (`output`), statistics over replications with paired
+//! differences (`summary`) and for single long runs (`steady`), sharding across machines
+//! and merging (`shard`), and the search for the cheapest sufficient configuration and the largest
 //! load a configuration carries ([`plan`]).
 //!
 //! This module owns everything about many runs; one run is [`crate::sim::run`], which knows
@@ -15,15 +15,15 @@
 //! so neighbouring points see the same users too (common random numbers along the axes as
 //! well as across strategies).
 
-pub mod grid;
-pub mod output;
+pub(crate) mod grid;
+pub(crate) mod output;
 pub mod plan;
 pub mod run;
-pub mod shard;
-pub mod spec;
-pub mod steady;
-pub mod summary;
-pub mod table;
+pub(crate) mod shard;
+pub(crate) mod spec;
+pub(crate) mod steady;
+pub(crate) mod summary;
+pub(crate) mod table;
 
 pub use grid::{AxesFrom, Sweep};
 pub use shard::Shard;

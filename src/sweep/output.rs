@@ -24,48 +24,48 @@ use serde::{Deserialize, Serialize};
 use std::path::Path;
 use toml::{Table, Value};
 
-pub const MANIFEST: &str = "sweep.toml";
-pub const ROWS: &str = "sweep.csv";
-pub const SUMMARY: &str = "sweep_summary.csv";
+pub(crate) const MANIFEST: &str = "sweep.toml";
+pub(crate) const ROWS: &str = "sweep.csv";
+pub(crate) const SUMMARY: &str = "sweep_summary.csv";
 
 /// Version of the folder's format; a change makes old folders refuse to resume or merge.
 const FORMAT: u32 = 1;
 
 /// The columns added by the `steady_state` option.
-pub const STEADY_COLUMNS: &[&str] = &["mser5_truncation_s", "in_system_mean", "in_system_ci95"];
+pub(crate) const STEADY_COLUMNS: &[&str] = &["mser5_truncation_s", "in_system_mean", "in_system_ci95"];
 
 /// `sweep.toml`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Manifest {
-    pub format: u32,
-    pub sessim_version: String,
+pub(crate) struct Manifest {
+    pub(crate) format: u32,
+    pub(crate) sessim_version: String,
     /// FNV-1a 64 of this manifest written with an empty fingerprint and shard "0/1": equal for
     /// every shard of one sweep, different for any other scenario, grid or version.
-    pub fingerprint: String,
+    pub(crate) fingerprint: String,
     /// `I/N`, 0-based: the folder holds the points p with p % N == I.
-    pub shard: String,
-    pub points: usize,
-    pub replications: u32,
-    pub mode: String,
-    pub baseline: String,
-    pub steady_state: bool,
-    pub strategies: Vec<String>,
+    pub(crate) shard: String,
+    pub(crate) points: usize,
+    pub(crate) replications: u32,
+    pub(crate) mode: String,
+    pub(crate) baseline: String,
+    pub(crate) steady_state: bool,
+    pub(crate) strategies: Vec<String>,
     /// The header of `sweep.csv`.
-    pub columns: Vec<String>,
-    pub axes: Vec<ManifestAxis>,
+    pub(crate) columns: Vec<String>,
+    pub(crate) axes: Vec<ManifestAxis>,
     /// The scenario exactly as run (after `--set`, `--seed`, `--replications`), `[sweep]`
     /// section included.
-    pub scenario: Table,
+    pub(crate) scenario: Table,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct ManifestAxis {
-    pub key: String,
-    pub values: Vec<Value>,
+pub(crate) struct ManifestAxis {
+    pub(crate) key: String,
+    pub(crate) values: Vec<Value>,
 }
 
 impl Manifest {
-    pub fn new(sweep: &Sweep, shard: Shard) -> Result<Manifest> {
+    pub(crate) fn new(sweep: &Sweep, shard: Shard) -> Result<Manifest> {
         let mut m = Manifest {
             format: FORMAT,
             sessim_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -94,7 +94,7 @@ impl Manifest {
     }
 
     /// The manifest as written to `sweep.toml`.
-    pub fn text(&self) -> Result<String> {
+    pub(crate) fn text(&self) -> Result<String> {
         let body = toml::to_string(self)
             .map_err(|e| Error::bad_input(format!("cannot write the sweep manifest as TOML: {e}")))?;
         Ok(format!(
@@ -103,7 +103,7 @@ impl Manifest {
         ))
     }
 
-    pub fn read(dir: &Path) -> Result<Manifest> {
+    pub(crate) fn read(dir: &Path) -> Result<Manifest> {
         let path = dir.join(MANIFEST);
         let text = std::fs::read_to_string(&path).map_err(|e| {
             Error::bad_input(format!(
@@ -135,14 +135,14 @@ impl Manifest {
         Ok(m)
     }
 
-    pub fn shard(&self) -> Result<Shard> {
+    pub(crate) fn shard(&self) -> Result<Shard> {
         Shard::parse(&self.shard).map_err(|m| Error::bad_input(format!("{MANIFEST}: shard: {m}")))
     }
 }
 
 /// 64-bit FNV-1a: a fixed, documented hash (unlike std's, whose output may change between
 /// releases). It identifies a sweep; it is not a defence against tampering.
-pub fn fnv1a(bytes: &[u8]) -> u64 {
+pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for b in bytes {
         h ^= *b as u64;
@@ -153,7 +153,7 @@ pub fn fnv1a(bytes: &[u8]) -> u64 {
 
 /// The header of `sweep.csv`: `point`, the axis keys, every `summary.csv` column, and the
 /// steady-state columns when they are on.
-pub fn header(sweep: &Sweep) -> Vec<String> {
+pub(crate) fn header(sweep: &Sweep) -> Vec<String> {
     let mut h = vec!["point".to_string()];
     h.extend(sweep.axes.iter().map(|a| a.key.clone()));
     if let Ok((summary, _)) = summary_fields(&SummaryRow::default()) {
@@ -166,7 +166,7 @@ pub fn header(sweep: &Sweep) -> Vec<String> {
 }
 
 /// Formats one CSV record (with its terminator).
-pub fn record_bytes<I, T>(fields: I) -> Result<Vec<u8>>
+pub(crate) fn record_bytes<I, T>(fields: I) -> Result<Vec<u8>>
 where
     I: IntoIterator<Item = T>,
     T: AsRef<[u8]>,
@@ -179,7 +179,7 @@ where
 }
 
 /// One row of `sweep.csv`.
-pub fn row_bytes(
+pub(crate) fn row_bytes(
     point: usize,
     values: &[Value],
     summary: &SummaryRow,
@@ -201,13 +201,13 @@ pub fn row_bytes(
 /// The complete rows at the start of a `sweep.csv`, and how many bytes they take (header
 /// included). Reading stops at the first row that is cut short (no line end, or too few
 /// fields): what a killed run leaves behind.
-pub struct Existing {
-    pub header_ok: bool,
-    pub rows: Vec<csv::StringRecord>,
-    pub valid_len: u64,
+pub(crate) struct Existing {
+    pub(crate) header_ok: bool,
+    pub(crate) rows: Vec<csv::StringRecord>,
+    pub(crate) valid_len: u64,
 }
 
-pub fn read_existing(bytes: &[u8], columns: &[String]) -> Existing {
+pub(crate) fn read_existing(bytes: &[u8], columns: &[String]) -> Existing {
     let mut r = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)

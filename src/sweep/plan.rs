@@ -13,7 +13,7 @@
 //! least as generous on every axis as one that meets the targets meets them too, and one at most
 //! as generous as a failing one fails.
 //!
-//! The search ([`search`]), per strategy: every configuration of the grid has a lower bound of
+//! The search (`search`), per strategy: every configuration of the grid has a lower bound of
 //! its objective known before any simulation, the fixed cost of its backends and store servers
 //! ([`crate::metrics::cost::fixed_per_hour`]; network and lost-session costs are never
 //! negative). Configurations are visited in increasing lower bound (ties: fewer axis steps
@@ -75,18 +75,19 @@ fn lower_bound(sc: &Scenario, s: usize, objective: &str) -> f64 {
 /// One configuration evaluated for one strategy.
 #[derive(Clone, Debug)]
 pub struct Evaluated {
+    /// The configuration: an index into the sweep's points.
     pub point: usize,
     /// One estimate per target, in target order.
     pub estimates: Vec<Estimate>,
     /// The `--minimize` column over replications.
-    pub objective: Estimate,
-    pub met: bool,
+    pub(crate) objective: Estimate,
+    pub(crate) met: bool,
 }
 
 /// The answer for one strategy.
 #[derive(Clone, Debug)]
 pub struct StrategyPlan {
-    pub label: String,
+    pub(crate) label: String,
     /// The cheapest configuration (point) meeting every target; None if none does.
     pub answer: Option<usize>,
     /// Every configuration the search looked at, in the order it asked for them.
@@ -94,29 +95,32 @@ pub struct StrategyPlan {
 }
 
 impl StrategyPlan {
-    pub fn answer_eval(&self) -> Option<&Evaluated> {
+    pub(crate) fn answer_eval(&self) -> Option<&Evaluated> {
         self.answer.and_then(|p| self.evaluated.iter().find(|e| e.point == p))
     }
 }
 
+/// What `sessim plan` found: per strategy, the cheapest configuration meeting every target, and
+/// what the search cost.
 #[derive(Clone, Debug)]
 pub struct Plan {
+    /// One answer per strategy searched, in scenario order.
     pub strategies: Vec<StrategyPlan>,
-    pub objective: String,
+    pub(crate) objective: String,
     /// Simulations the search used (configurations x replications, over strategies), of which
     /// `resumed` came from `plan_runs.csv`.
     pub runs: usize,
-    pub resumed: usize,
+    pub(crate) resumed: usize,
     /// Simulations the full grid would have needed.
     pub grid_runs: usize,
     /// Configurations simulated (over strategies) and in the grid (per strategy x strategies).
-    pub configurations: usize,
-    pub grid_configurations: usize,
+    pub(crate) configurations: usize,
+    pub(crate) grid_configurations: usize,
 }
 
 impl Plan {
     /// The strategy with the cheapest answer (ties: the first in scenario order).
-    pub fn winner(&self) -> Option<usize> {
+    pub(crate) fn winner(&self) -> Option<usize> {
         let mut best: Option<(f64, usize)> = None;
         for (s, sp) in self.strategies.iter().enumerate() {
             if let Some(e) = sp.answer_eval()
@@ -130,16 +134,16 @@ impl Plan {
 }
 
 /// What the search knows of one simulated configuration: met, and the objective's mean.
-pub type Known = BTreeMap<usize, (bool, f64)>;
+pub(crate) type Known = BTreeMap<usize, (bool, f64)>;
 
 /// The shape of the configuration space and the order of the search.
-pub struct Space {
+pub(crate) struct Space {
     /// Values per axis (one axis of points in a zip sweep); the last axis varies fastest.
-    pub dims: Vec<usize>,
+    pub(crate) dims: Vec<usize>,
     /// The objective's lower bound per point.
-    pub lower: Vec<f64>,
+    pub(crate) lower: Vec<f64>,
     /// Whether a point at least as generous as a passing one may be skipped.
-    pub skip_dominating: bool,
+    pub(crate) skip_dominating: bool,
 }
 
 impl Space {
@@ -157,7 +161,7 @@ impl Space {
     }
 
     /// Points in search order: lower bound, then axis steps, then grid order.
-    pub fn order(&self) -> Vec<usize> {
+    pub(crate) fn order(&self) -> Vec<usize> {
         let mut v: Vec<usize> = (0..self.lower.len()).collect();
         v.sort_by(|&a, &b| {
             let sa: usize = self.coords(a).iter().sum();
@@ -178,7 +182,7 @@ fn leq(a: &[usize], b: &[usize]) -> bool {
 /// The cost-ordered search, replayed from the start against what is known: the cheapest
 /// passing point (None if none passes) once every point it needs is known, or the next point
 /// it needs.
-pub fn search(space: &Space, order: &[usize], known: &Known) -> std::result::Result<Option<usize>, usize> {
+pub(crate) fn search(space: &Space, order: &[usize], known: &Known) -> std::result::Result<Option<usize>, usize> {
     let sims: Vec<(Vec<usize>, bool, f64, usize)> =
         known.iter().map(|(&p, &(m, o))| (space.coords(p), m, o, p)).collect();
     let fails = |c: &[usize]| sims.iter().any(|(f, m, _, _)| !m && leq(c, f));
@@ -241,7 +245,10 @@ pub fn search(space: &Space, order: &[usize], known: &Known) -> std::result::Res
 /// The largest passing index of a load axis whose feasibility falls with the load (a prefix of
 /// the axis passes): the smallest load first (if it fails, nothing passes), then bisection
 /// between the largest load known to pass and the smallest known to fail (or the end).
-pub fn largest_passing(n: usize, known: impl Fn(usize) -> Option<bool>) -> std::result::Result<Option<usize>, usize> {
+pub(crate) fn largest_passing(
+    n: usize,
+    known: impl Fn(usize) -> Option<bool>,
+) -> std::result::Result<Option<usize>, usize> {
     if n == 0 {
         return Ok(None);
     }
@@ -262,9 +269,11 @@ pub fn largest_passing(n: usize, known: impl Fn(usize) -> Option<bool>) -> std::
 
 /// How to search.
 pub struct Options<'a> {
+    /// The `--target` conditions every answer must meet.
     pub targets: &'a [Target],
     /// The `--minimize` column.
     pub objective: String,
+    /// Worker threads (`--jobs`).
     pub jobs: usize,
     /// Draw a progress line on stderr (only if it is a terminal).
     pub progress: bool,
@@ -409,18 +418,18 @@ pub fn plan(sweep: &Sweep, opts: &Options, cache: &mut Cache) -> Result<Plan> {
 
 /// The answer of `--max-load` for one strategy.
 #[derive(Clone, Debug)]
-pub struct LoadAnswer {
-    pub label: String,
+pub(crate) struct LoadAnswer {
+    pub(crate) label: String,
     /// The largest load value (an index of the load axis) meeting every target; None if even
     /// the smallest fails.
-    pub largest: Option<usize>,
+    pub(crate) largest: Option<usize>,
     /// Every load simulated, in search order.
-    pub evaluated: Vec<Evaluated>,
+    pub(crate) evaluated: Vec<Evaluated>,
 }
 
 /// `--max-load`: per strategy, the largest value of the one (load) axis of `sweep` that meets
 /// every target, by bisection on that axis.
-pub fn max_load(sweep: &Sweep, opts: &Options, cache: &mut Cache) -> Result<Vec<LoadAnswer>> {
+pub(crate) fn max_load(sweep: &Sweep, opts: &Options, cache: &mut Cache) -> Result<Vec<LoadAnswer>> {
     check(sweep, opts)?;
     let n = sweep.points.len();
     let s_count = sweep.strategies.len();
@@ -476,10 +485,10 @@ pub fn max_load(sweep: &Sweep, opts: &Options, cache: &mut Cache) -> Result<Vec<
 }
 
 /// The key `--max-load` and `--growth` vary.
-pub const LOAD_KEY: &str = "workload.users_per_second";
+pub(crate) const LOAD_KEY: &str = "workload.users_per_second";
 
 /// The scenario's load: its base `workload.users_per_second`.
-pub fn base_load(sc: &Scenario) -> Result<f64> {
+pub(crate) fn base_load(sc: &Scenario) -> Result<f64> {
     sc.source
         .get("workload")
         .and_then(|w| w.get("users_per_second"))
@@ -493,7 +502,7 @@ pub fn base_load(sc: &Scenario) -> Result<f64> {
 }
 
 /// The scenario with `key = value` set (a configuration the planner chose, or another load).
-pub fn with_values(sc: &Scenario, origin: &str, values: &[(String, toml::Value)]) -> Result<Scenario> {
+pub(crate) fn with_values(sc: &Scenario, origin: &str, values: &[(String, toml::Value)]) -> Result<Scenario> {
     let mut t = sc.source.clone();
     for (k, v) in values {
         crate::scenario::load::set_path(&mut t, k, v.clone())
@@ -503,7 +512,7 @@ pub fn with_values(sc: &Scenario, origin: &str, values: &[(String, toml::Value)]
 }
 
 /// A sweep of the scenario's load over `values` (users per second), nothing else varied.
-pub fn load_sweep(sc: &Scenario, origin: &str, values: &[f64]) -> Result<Sweep> {
+pub(crate) fn load_sweep(sc: &Scenario, origin: &str, values: &[f64]) -> Result<Sweep> {
     let spec: Vec<String> = values
         .iter()
         .map(|v| toml::Value::Float(round6(*v)).to_string())
@@ -514,7 +523,7 @@ pub fn load_sweep(sc: &Scenario, origin: &str, values: &[f64]) -> Result<Sweep> 
 }
 
 /// `plan.csv`: one row per strategy and configuration looked at, in search order.
-pub fn plan_csv(sweep: &Sweep, targets: &[Target], plan: &Plan) -> Result<Vec<u8>> {
+pub(crate) fn plan_csv(sweep: &Sweep, targets: &[Target], plan: &Plan) -> Result<Vec<u8>> {
     let mut header: Vec<String> = vec!["strategy".into(), "step".into(), "point".into()];
     header.extend(sweep.axes.iter().map(|a| a.key.clone()));
     header.push("meets_targets".into());
@@ -545,7 +554,7 @@ pub fn plan_csv(sweep: &Sweep, targets: &[Target], plan: &Plan) -> Result<Vec<u8
 }
 
 /// `max_load.csv`: one row per strategy and load looked at, in search order.
-pub fn max_load_csv(sweep: &Sweep, targets: &[Target], answers: &[LoadAnswer]) -> Result<Vec<u8>> {
+pub(crate) fn max_load_csv(sweep: &Sweep, targets: &[Target], answers: &[LoadAnswer]) -> Result<Vec<u8>> {
     let mut header: Vec<String> = vec!["strategy".into(), "step".into(), LOAD_KEY.into()];
     header.push("meets_targets".into());
     header.push("answer".into());
@@ -590,7 +599,7 @@ pub fn describe(sweep: &Sweep, p: usize) -> String {
 }
 
 /// The axis values of a point, as `--set` pairs.
-pub fn values_of(sweep: &Sweep, p: usize) -> Vec<(String, toml::Value)> {
+pub(crate) fn values_of(sweep: &Sweep, p: usize) -> Vec<(String, toml::Value)> {
     sweep
         .axes
         .iter()

@@ -25,9 +25,11 @@ use std::time::{Duration, Instant};
 /// How to run a sweep.
 #[derive(Clone, Debug)]
 pub struct Options {
+    /// The folder the sweep writes (`sweep.csv`, `sweep_summary.csv`, charts), `--out`.
     pub out: PathBuf,
     /// Worker threads.
     pub jobs: usize,
+    /// Which share of the grid's runs this process makes (`--shard I/N`; `Shard::WHOLE` for all).
     pub shard: Shard,
     /// Continue the sweep already in `out` instead of starting afresh.
     pub resume: bool,
@@ -39,13 +41,14 @@ pub struct Options {
 #[derive(Clone, Debug)]
 pub struct Outcome {
     /// Runs of this shard.
-    pub runs: usize,
+    pub(crate) runs: usize,
     /// Runs found complete in `sweep.csv` and skipped (`--resume`).
-    pub resumed: usize,
-    pub elapsed: Duration,
+    pub(crate) resumed: usize,
+    pub(crate) elapsed: Duration,
+    /// Requests simulated over this shard's runs (the closing line of `sessim sweep` prints them).
     pub requests: u64,
     /// The bytes of `sweep_summary.csv`.
-    pub summary: Vec<u8>,
+    pub(crate) summary: Vec<u8>,
 }
 
 /// One simulation of the sweep.

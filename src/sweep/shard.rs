@@ -17,8 +17,8 @@ use std::path::{Path, PathBuf};
 /// One slice of a sweep: `index` of `count`, 0-based.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Shard {
-    pub index: usize,
-    pub count: usize,
+    pub(crate) index: usize,
+    pub(crate) count: usize,
 }
 
 impl Shard {
@@ -26,7 +26,7 @@ impl Shard {
     pub const WHOLE: Shard = Shard { index: 0, count: 1 };
 
     /// Parses `I/N`; the message names the fix (I counts from 0).
-    pub fn parse(s: &str) -> std::result::Result<Shard, String> {
+    pub(crate) fn parse(s: &str) -> std::result::Result<Shard, String> {
         let usage = "expected I/N with 0 <= I < N, e.g. --shard 0/4 (I counts from 0, like \
                      $SLURM_ARRAY_TASK_ID with --array=0-3)";
         let (i, n) = s.split_once('/').ok_or_else(|| format!("`{s}`: {usage}"))?;
@@ -46,12 +46,12 @@ impl Shard {
     }
 
     /// Whether point `p` belongs to this shard.
-    pub fn holds(&self, p: usize) -> bool {
+    pub(crate) fn holds(&self, p: usize) -> bool {
         p % self.count == self.index
     }
 
     /// How many of `points` this shard holds.
-    pub fn points_of(&self, points: usize) -> usize {
+    pub(crate) fn points_of(&self, points: usize) -> usize {
         (0..points).filter(|p| self.holds(*p)).count()
     }
 }
@@ -114,7 +114,7 @@ fn read_part(dir: &Path) -> Result<Part> {
 /// Joins the folders of every shard of one sweep into `out`, byte for byte what an unsharded
 /// run writes. Refuses shards of different sweeps, a shard given twice, a missing shard, and
 /// an incomplete shard.
-pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<MergeReport> {
+pub(crate) fn merge(dirs: &[PathBuf], out: &Path) -> Result<MergeReport> {
     if dirs.is_empty() {
         return Err(Error::bad_input("merge: give the shard folders to join"));
     }
@@ -206,10 +206,10 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<MergeReport> {
     })
 }
 
-pub struct MergeReport {
-    pub shards: usize,
-    pub points: usize,
-    pub rows: usize,
+pub(crate) struct MergeReport {
+    pub(crate) shards: usize,
+    pub(crate) points: usize,
+    pub(crate) rows: usize,
 }
 
 #[cfg(test)]

@@ -14,11 +14,11 @@
 use toml::Value;
 
 /// At most this many values per axis: a typo such as `1..1e9` must not allocate a billion.
-pub const MAX_VALUES: usize = 100_000;
+pub(crate) const MAX_VALUES: usize = 100_000;
 
 /// Parses a spec string into its values, in order. The message (without a prefix) says what
 /// is wrong and shows the valid forms.
-pub fn parse(spec: &str) -> Result<Vec<Value>, String> {
+pub(crate) fn parse(spec: &str) -> Result<Vec<Value>, String> {
     let s = spec.trim();
     if s.is_empty() {
         return Err(format!("no values; {FORMS}"));
@@ -162,7 +162,7 @@ fn round12(x: f64) -> f64 {
 }
 
 /// How a value is written in `sweep.csv` and in messages: strings bare, anything else as TOML.
-pub fn display(v: &Value) -> String {
+pub(crate) fn display(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
         other => other.to_string(),

@@ -24,18 +24,18 @@ use crate::metrics::stats::estimate;
 const BATCHES: usize = 20;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct SteadyState {
+pub(crate) struct SteadyState {
     /// MSER-5's truncation point [s of simulated time]; None if the series is too short.
-    pub truncation_s: Option<f64>,
+    pub(crate) truncation_s: Option<f64>,
     /// Batch-means mean of the requests in the system after the truncation.
-    pub mean: Option<f64>,
+    pub(crate) mean: Option<f64>,
     /// Its 95% batch-means confidence half-width.
-    pub ci95: Option<f64>,
+    pub(crate) ci95: Option<f64>,
 }
 
 /// MSER-5's truncation, in observations of the original series (a multiple of 5), or None
 /// with fewer than 4 batches of 5.
-pub fn mser5(series: &[f64]) -> Option<usize> {
+pub(crate) fn mser5(series: &[f64]) -> Option<usize> {
     let z: Vec<f64> = series.chunks_exact(5).map(|c| c.iter().sum::<f64>() / 5.0).collect();
     let k = z.len();
     if k < 4 {
@@ -57,7 +57,7 @@ pub fn mser5(series: &[f64]) -> Option<usize> {
 /// Mean and 95% batch-means half-width of a series, with [`BATCHES`] batches (the oldest
 /// observations that do not fill a batch are left out); None with fewer than 2 observations
 /// per batch.
-pub fn batch_means(series: &[f64]) -> Option<(f64, f64)> {
+pub(crate) fn batch_means(series: &[f64]) -> Option<(f64, f64)> {
     let size = series.len() / BATCHES;
     if size < 2 {
         return None;
@@ -73,7 +73,7 @@ pub fn batch_means(series: &[f64]) -> Option<(f64, f64)> {
 
 /// The steady-state statistics of one run from its time series (rows ordered by bucket, then
 /// backend, as the collector produces them).
-pub fn from_timeseries(rows: &[TimeseriesRow], warmup_s: f64) -> SteadyState {
+pub(crate) fn from_timeseries(rows: &[TimeseriesRow], warmup_s: f64) -> SteadyState {
     let mut times: Vec<f64> = Vec::new();
     let mut series: Vec<f64> = Vec::new();
     for r in rows {

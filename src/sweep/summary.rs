@@ -14,17 +14,17 @@ use crate::metrics::stats::{Estimate, estimate};
 use crate::metrics::{SummaryRow, round6};
 
 /// What the summary needs to know besides the rows.
-pub struct Layout<'a> {
+pub(crate) struct Layout<'a> {
     /// The header of `sweep.csv`.
-    pub columns: &'a [String],
+    pub(crate) columns: &'a [String],
     /// How many axis columns follow `point`.
-    pub axes: usize,
-    pub strategies: &'a [String],
-    pub baseline: usize,
+    pub(crate) axes: usize,
+    pub(crate) strategies: &'a [String],
+    pub(crate) baseline: usize,
 }
 
 /// The bytes of `sweep_summary.csv` for the rows of `sweep.csv` (in grid order).
-pub fn summary_csv(layout: &Layout, rows: &[csv::StringRecord]) -> Result<Vec<u8>> {
+pub(crate) fn summary_csv(layout: &Layout, rows: &[csv::StringRecord]) -> Result<Vec<u8>> {
     // Summary columns come after `point` and the axis columns.
     let first = layout.axes + 1;
     let col = |name: &str| {

@@ -20,7 +20,7 @@ fn pm(e: &crate::metrics::stats::Estimate, decimals: usize) -> String {
 /// target, its cost, each target's mean and 95% half-width, the smallest margin (how far the
 /// interval's end is from the target, % of the target) and how many configurations the search
 /// simulated.
-pub fn plan_table(sweep: &Sweep, targets: &[Target], plan: &Plan) -> Table {
+pub(crate) fn plan_table(sweep: &Sweep, targets: &[Target], plan: &Plan) -> Table {
     let mut t = Table::new();
     t.load_style(UTF8_FULL_CONDENSED);
     let mut head = vec![
@@ -65,7 +65,7 @@ pub fn plan_table(sweep: &Sweep, targets: &[Target], plan: &Plan) -> Table {
 
 /// The table printed by `sessim plan --max-load` (and `--growth`): per strategy, the largest
 /// load meeting every target, and the targets there.
-pub fn max_load_table(sweep: &Sweep, targets: &[Target], answers: &[LoadAnswer]) -> Table {
+pub(crate) fn max_load_table(sweep: &Sweep, targets: &[Target], answers: &[LoadAnswer]) -> Table {
     let mut t = Table::new();
     t.load_style(UTF8_FULL_CONDENSED);
     let mut head = vec!["strategy".to_string(), "largest users/s meeting targets".to_string()];

@@ -4,7 +4,6 @@
 //! Everything about user k is drawn from generators keyed by `(seed, replication, k)` (see
 //! [`crate::engine::rng`]), so every strategy of a scenario sees exactly the same users. This
 //! module knows nothing about balancers, backends or stores.
-#![warn(missing_docs)]
 
 pub mod addresses;
 pub mod arrivals;
@@ -37,7 +36,7 @@ pub struct UserProfile {
     pub login: bool,
     /// Requests besides the login request.
     pub requests: u32,
-    /// Size of the user's session data [bytes].
+    /// Size of the user's session data \[bytes\].
     pub session_bytes: u32,
 }
 

@@ -11,7 +11,7 @@
 //! - **Rungs**: arrays of buckets of equal width in time, each rung spanning one bucket of the
 //!   rung above it. When the ladder is empty the whole Top is spread into a new rung 0 of
 //!   about as many buckets as events; a bucket about to be taken that holds more than
-//!   [`THRES`] events is spread into a finer rung below instead of being sorted.
+//!   `THRES` events is spread into a finer rung below instead of being sorted.
 //! - **Bottom**: the next events, sorted (here descending, the earliest last, so a pop is a
 //!   `Vec::pop`); it is refilled from the first non-empty bucket of the lowest rung.
 //!
@@ -23,8 +23,8 @@
 //! order).
 //!
 //! Departures from the paper, none of which changes the order: a rung has at most
-//! [`MAX_BUCKETS`] buckets (the paper sizes rung 0 by the Top count alone), a bucket whose
-//! events all share one time (or whose width is one nanosecond, or at the [`MAX_RUNGS`]
+//! `MAX_BUCKETS` buckets (the paper sizes rung 0 by the Top count alone), a bucket whose
+//! events all share one time (or whose width is one nanosecond, or at the `MAX_RUNGS`
 //! limit) is sorted into Bottom whatever its size, and Bottom is not turned back into a rung
 //! when pushes make it long (pushes land in Bottom only when their time is inside the one
 //! bucket being drained). Rungs and their buckets are kept for reuse, so after the first

@@ -11,7 +11,7 @@ use hdrhistogram::Histogram;
 impl Collector {
     /// Turns the counts into result rows.
     #[allow(clippy::too_many_arguments)]
-    pub fn finish(
+    pub(crate) fn finish(
         mut self,
         ids: (&str, &str, u32, u64),
         strategy_index: usize,

@@ -10,8 +10,6 @@ use hdrhistogram::Histogram;
 mod finish;
 mod recovery;
 
-pub use recovery::{LatencyBucket, NORMAL_BUCKETS, NORMAL_RUN, back_to_normal, normal_latency};
-
 #[derive(Clone, Default)]
 struct PerBackend {
     requests: u64,
@@ -63,23 +61,23 @@ struct FaultAcc {
     users_logged_out: u64,
 }
 
-pub struct Collector {
+pub(crate) struct Collector {
     warmup: SimTime,
     faults: Vec<FaultAcc>,
-    pub killed_in_flight: u64,
-    pub requests: u64,
-    pub completed: u64,
-    pub rejected: u64,
-    pub no_server: u64,
-    pub users: u64,
-    pub relogins: u64,
-    pub session_requests: u64,
-    pub failed_attempts: u64,
-    pub retries: u64,
-    pub errors_502: u64,
-    pub errors_503: u64,
+    pub(crate) killed_in_flight: u64,
+    pub(crate) requests: u64,
+    pub(crate) completed: u64,
+    pub(crate) rejected: u64,
+    pub(crate) no_server: u64,
+    pub(crate) users: u64,
+    pub(crate) relogins: u64,
+    pub(crate) session_requests: u64,
+    pub(crate) failed_attempts: u64,
+    pub(crate) retries: u64,
+    pub(crate) errors_502: u64,
+    pub(crate) errors_503: u64,
     /// Distinct users (arrived after the warm-up) logged out at least once.
-    pub users_logged_out: u64,
+    pub(crate) users_logged_out: u64,
     lost: [u64; LostCause::COUNT],
     latency_sum_ns: u128,
     hist: Histogram<u64>,
@@ -109,7 +107,7 @@ pub struct Collector {
 }
 
 impl Collector {
-    pub fn new(backends: usize, warmup: SimTime, bucket_width: SimTime) -> Self {
+    pub(crate) fn new(backends: usize, warmup: SimTime, bucket_width: SimTime) -> Self {
         Collector {
             warmup,
             faults: Vec::new(),
@@ -153,12 +151,12 @@ impl Collector {
 
     /// Whether a request that arrived at `arrival` counts in the statistics.
     #[inline]
-    pub fn measured(&self, arrival: SimTime) -> bool {
+    pub(crate) fn measured(&self, arrival: SimTime) -> bool {
         arrival >= self.warmup
     }
 
     #[inline]
-    pub fn user_arrived(&mut self, now: SimTime) {
+    pub(crate) fn user_arrived(&mut self, now: SimTime) {
         if self.measured(now) {
             self.users += 1;
         }
@@ -166,7 +164,7 @@ impl Collector {
 
     /// A request arrived at the balancer; `relogin` if it is a login after a lost session.
     #[inline]
-    pub fn request_arrived(&mut self, now: SimTime, relogin: bool) {
+    pub(crate) fn request_arrived(&mut self, now: SimTime, relogin: bool) {
         if relogin && let Some(f) = self.faults.last_mut() {
             f.relogins += 1;
         }
@@ -177,7 +175,7 @@ impl Collector {
     }
 
     #[inline]
-    pub fn routed(&mut self, b: usize, arrival: SimTime) {
+    pub(crate) fn routed(&mut self, b: usize, arrival: SimTime) {
         self.bucket[b].requests += 1;
         if self.measured(arrival) {
             self.backends[b].requests += 1;
@@ -185,7 +183,7 @@ impl Collector {
     }
 
     #[inline]
-    pub fn no_server(&mut self, arrival: SimTime) {
+    pub(crate) fn no_server(&mut self, arrival: SimTime) {
         self.fault_failed();
         if self.measured(arrival) {
             self.no_server += 1;
@@ -194,7 +192,7 @@ impl Collector {
 
     /// An attempt on backend `b` failed: connection refused, or a 502 from its web server.
     #[inline]
-    pub fn failed_attempt(&mut self, b: usize, arrival: SimTime) {
+    pub(crate) fn failed_attempt(&mut self, b: usize, arrival: SimTime) {
         if self.measured(arrival) {
             self.failed_attempts += 1;
             self.backends[b].failed_attempts += 1;
@@ -203,7 +201,7 @@ impl Collector {
 
     /// The balancer tries a request again (nginx next upstream, HAProxy retry or redispatch).
     #[inline]
-    pub fn retried(&mut self, arrival: SimTime) {
+    pub(crate) fn retried(&mut self, arrival: SimTime) {
         if self.measured(arrival) {
             self.retries += 1;
         }
@@ -211,7 +209,7 @@ impl Collector {
 
     /// The client got a 502 (nginx ran out of tries, or a backend's 502 was passed on).
     #[inline]
-    pub fn error_502(&mut self, b: usize, arrival: SimTime) {
+    pub(crate) fn error_502(&mut self, b: usize, arrival: SimTime) {
         self.bucket[b].errors += 1;
         self.fault_failed();
         if self.measured(arrival) {
@@ -221,7 +219,7 @@ impl Collector {
 
     /// The client got a 503 from HAProxy after its retries.
     #[inline]
-    pub fn error_503(&mut self, b: usize, arrival: SimTime) {
+    pub(crate) fn error_503(&mut self, b: usize, arrival: SimTime) {
         self.bucket[b].errors += 1;
         self.fault_failed();
         if self.measured(arrival) {
@@ -230,7 +228,7 @@ impl Collector {
     }
 
     #[inline]
-    pub fn rejected(&mut self, b: usize, arrival: SimTime) {
+    pub(crate) fn rejected(&mut self, b: usize, arrival: SimTime) {
         self.bucket[b].errors += 1;
         self.fault_failed();
         if self.measured(arrival) {
@@ -241,7 +239,7 @@ impl Collector {
 
     /// A request that needed its session looked it up on backend `b`.
     #[inline]
-    pub fn session_lookup(&mut self, b: usize, arrival: SimTime, lost: Option<LostCause>) {
+    pub(crate) fn session_lookup(&mut self, b: usize, arrival: SimTime, lost: Option<LostCause>) {
         if let Some(cause) = lost {
             self.bucket[b].lost += 1;
             if let Some(f) = self.faults.last_mut() {
@@ -258,7 +256,7 @@ impl Collector {
     }
 
     #[inline]
-    pub fn completed(&mut self, b: usize, arrival: SimTime, now: SimTime) {
+    pub(crate) fn completed(&mut self, b: usize, arrival: SimTime, now: SimTime) {
         // Counted in the bucket where it completes (the request may have arrived earlier).
         self.bucket[b].completed += 1;
         self.bucket[b].latency_ns += (now - arrival).as_nanos() as u128;
@@ -276,7 +274,7 @@ impl Collector {
     /// A completed request that arrived at `arrival` waited `wait` in its backend's queue for
     /// a worker, which then held it for `service` (session phases and application). Counted
     /// for measured requests, beside [`Collector::completed`].
-    pub fn served(&mut self, arrival: SimTime, wait: SimTime, service: SimTime) {
+    pub(crate) fn served(&mut self, arrival: SimTime, wait: SimTime, service: SimTime) {
         if self.measured(arrival) {
             self.served += 1;
             self.waited += (wait > SimTime::ZERO) as u64;
@@ -290,7 +288,7 @@ impl Collector {
     }
 
     /// A request in flight on backend `b` died with it: the client gets a 502.
-    pub fn killed(&mut self, b: usize, arrival: SimTime) {
+    pub(crate) fn killed(&mut self, b: usize, arrival: SimTime) {
         self.error_502(b, arrival);
         if self.measured(arrival) {
             self.killed_in_flight += 1;
@@ -305,7 +303,7 @@ impl Collector {
     }
 
     /// A fault starts; returns its number (its row in `faults.csv`).
-    pub fn fault_started(&mut self, kind: &'static str, target: String, at: SimTime) -> u32 {
+    pub(crate) fn fault_started(&mut self, kind: &'static str, target: String, at: SimTime) -> u32 {
         self.faults.push(FaultAcc {
             kind,
             target,
@@ -322,14 +320,14 @@ impl Collector {
 
     /// How many faults have started so far.
     #[inline]
-    pub fn faults_started(&self) -> u32 {
+    pub(crate) fn faults_started(&self) -> u32 {
         self.faults.len() as u32
     }
 
     /// A user lost their session: `first` if it is the first time for a user who arrived after
     /// the warm-up, `in_fault` if it is the first time since the latest fault started.
     #[inline]
-    pub fn user_logged_out(&mut self, first: bool, in_fault: bool) {
+    pub(crate) fn user_logged_out(&mut self, first: bool, in_fault: bool) {
         self.users_logged_out += first as u64;
         if in_fault && let Some(f) = self.faults.last_mut() {
             f.users_logged_out += 1;
@@ -337,28 +335,28 @@ impl Collector {
     }
 
     /// The balancer noticed fault `f` (first time only).
-    pub fn fault_detected(&mut self, f: u32, now: SimTime) {
+    pub(crate) fn fault_detected(&mut self, f: u32, now: SimTime) {
         if let Some(a) = self.faults.get_mut(f as usize) {
             a.detected.get_or_insert(now);
         }
     }
 
     /// The target of fault `f` is serving again.
-    pub fn fault_recovered(&mut self, f: u32, now: SimTime) {
+    pub(crate) fn fault_recovered(&mut self, f: u32, now: SimTime) {
         if let Some(a) = self.faults.get_mut(f as usize) {
             a.recovered.get_or_insert(now);
         }
     }
 
     /// Snapshot of busy-worker integrals at the end of the warm-up.
-    pub fn warmup_ended(&mut self, backends: &[impl WorkerAreas], now: SimTime) {
+    pub(crate) fn warmup_ended(&mut self, backends: &[impl WorkerAreas], now: SimTime) {
         for (i, b) in backends.iter().enumerate() {
             self.busy_at_warmup[i] = b.areas_at(now).0;
         }
     }
 
     /// Closes the current time bucket at `now` and opens the next.
-    pub fn close_bucket(&mut self, backends: &[impl WorkerAreas], up: &[bool], now: SimTime) {
+    pub(crate) fn close_bucket(&mut self, backends: &[impl WorkerAreas], up: &[bool], now: SimTime) {
         let width = (now - self.bucket_start).as_nanos().max(1) as f64;
         let q = |h: &Histogram<u64>, q: f64| {
             if h.is_empty() {
@@ -396,14 +394,10 @@ impl Collector {
     }
 
     /// Snapshot at the end of the measured window (the scenario's duration).
-    pub fn run_ended(&mut self, backends: &[impl WorkerAreas], now: SimTime) {
+    pub(crate) fn run_ended(&mut self, backends: &[impl WorkerAreas], now: SimTime) {
         self.busy_end_time = Some(now);
         for (i, b) in backends.iter().enumerate() {
             self.busy_at_end[i] = b.areas_at(now).0;
         }
-    }
-
-    pub fn bucket_width(&self) -> SimTime {
-        self.bucket_width
     }
 }

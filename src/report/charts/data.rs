@@ -85,7 +85,7 @@ pub struct StackedBars {
     pub categories: Vec<String>,
     /// The stacked parts, bottom first; each has one value per category. Colours
     /// come from the palette by layer name: pass a palette of causes (e.g.
-    /// [`crate::report::charts::Palette::sequential`]), not the strategies' one. A layer's own `ci` is not drawn
+    /// `crate::report::charts::Palette::sequential`), not the strategies' one. A layer's own `ci` is not drawn
     /// (whiskers on stacked segments mislead): give the total's in `total_ci`.
     pub layers: Vec<Series>,
     /// Optional confidence-interval half-width of each category's total.
@@ -157,7 +157,7 @@ pub struct LineChart {
 pub struct TimeSeries {
     /// What the chart shows.
     pub title: String,
-    /// X axis label, with unit (e.g. "simulated time [s]").
+    /// X axis label, with unit (e.g. "simulated time \[s\]").
     pub x_label: String,
     /// Y axis label, with unit.
     pub y_label: String,

@@ -23,17 +23,17 @@ pub enum ChartError {
     BadSize {
         /// Title of the chart.
         chart: String,
-        /// Requested width [px].
+        /// Requested width \[px\].
         width: u32,
-        /// Requested height [px].
+        /// Requested height \[px\].
         height: u32,
-        /// Smallest accepted width [px].
+        /// Smallest accepted width \[px\].
         min_width: u32,
-        /// Smallest accepted height [px].
+        /// Smallest accepted height \[px\].
         min_height: u32,
-        /// Largest accepted width [px].
+        /// Largest accepted width \[px\].
         max_width: u32,
-        /// Largest accepted height [px].
+        /// Largest accepted height \[px\].
         max_height: u32,
     },
     /// The embedded font could not be parsed (a corrupt build, not a user error).

@@ -9,11 +9,11 @@
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Colour {
     /// Red channel.
-    pub r: u8,
+    pub(crate) r: u8,
     /// Green channel.
-    pub g: u8,
+    pub(crate) g: u8,
     /// Blue channel.
-    pub b: u8,
+    pub(crate) b: u8,
 }
 
 impl Colour {
@@ -25,7 +25,7 @@ impl Colour {
     /// Approximate relative luminance in `[0, 1]` (Rec. 709 weights on the
     /// gamma-encoded channels: enough to tell the light colours that need an
     /// outline on white).
-    pub fn luminance(&self) -> f64 {
+    pub(crate) fn luminance(&self) -> f64 {
         (0.2126 * f64::from(self.r) + 0.7152 * f64::from(self.g) + 0.0722 * f64::from(self.b)) / 255.0
     }
 
@@ -38,7 +38,7 @@ const fn c(r: u8, g: u8, b: u8) -> Colour {
     Colour { r, g, b }
 }
 
-/// Okabe & Ito (2008), "Color Universal Design", https://jfly.uni-koeln.de/color/ :
+/// Okabe & Ito (2008), "Color Universal Design", <https://jfly.uni-koeln.de/color/>:
 /// distinguishable with every common colour-vision deficiency. Reordered so that the
 /// first colours have the most contrast on white (yellow, the faintest, comes late);
 /// black is last because whiskers and text are black.
@@ -104,7 +104,7 @@ impl Palette {
     }
 
     /// An empty sequential (viridis) palette, for causes or backends.
-    pub fn sequential() -> Self {
+    pub(crate) fn sequential() -> Self {
         Self {
             scheme: Scheme::Sequential,
             names: Vec::new(),
@@ -124,7 +124,7 @@ impl Palette {
     /// This palette with `names` assigned in order, e.g. every loss cause in a
     /// fixed order, so that a cause keeps its colour in a chart where earlier
     /// causes are absent.
-    pub fn with_names<I, S>(mut self, names: I) -> Self
+    pub(crate) fn with_names<I, S>(mut self, names: I) -> Self
     where
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
@@ -136,7 +136,7 @@ impl Palette {
     }
 
     /// The colour of `name`, giving it the next free colour if it is new.
-    pub fn assign(&mut self, name: &str) -> Colour {
+    pub(crate) fn assign(&mut self, name: &str) -> Colour {
         let index = match self.names.iter().position(|n| n == name) {
             Some(i) => i,
             None => {

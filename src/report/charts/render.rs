@@ -13,12 +13,12 @@ use crate::report::charts::glyphs::GlyphBackend;
 use crate::report::charts::kinds::DrawChart;
 use crate::report::charts::{Chart, ChartError, Palette, font};
 
-/// Canvas size [px].
+/// Canvas size \[px\].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ChartSize {
-    /// Width [px].
+    /// Width \[px\].
     pub width: u32,
-    /// Height [px].
+    /// Height \[px\].
     pub height: u32,
 }
 

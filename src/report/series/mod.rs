@@ -25,13 +25,16 @@ use crate::metrics::stats::{Estimate, estimate};
 use crate::metrics::{Column, SummaryRow, TimeseriesRow, col};
 
 /// Utilisation at which a sweep point counts as saturated (see the module doc).
-pub const KNEE_UTILISATION: f64 = 0.9;
+pub(crate) const KNEE_UTILISATION: f64 = 0.9;
 
 /// Which palette colours a chart's names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ColourKey {
     Strategies,
     Causes,
+    // No chart colours its names by backend at the moment; it was hidden from dead-code
+    // analysis while `ColourKey` was public.
+    #[allow(dead_code)]
     Backends,
     /// The parts of the backends' work ([`WORK_LAYERS`]).
     Work,
@@ -39,15 +42,15 @@ pub enum ColourKey {
 
 /// A chart to draw: its file stem, its data, its palette, and a sentence for the report.
 #[derive(Clone, Debug, PartialEq)]
-pub struct ChartSpec {
-    pub stem: String,
-    pub chart: Chart,
-    pub colours: ColourKey,
-    pub caption: String,
+pub(crate) struct ChartSpec {
+    pub(crate) stem: String,
+    pub(crate) chart: Chart,
+    pub(crate) colours: ColourKey,
+    pub(crate) caption: String,
 }
 
 /// Strategies in order of first appearance.
-pub fn strategies(summary: &[SummaryRow]) -> Vec<String> {
+pub(crate) fn strategies(summary: &[SummaryRow]) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for r in summary {
         if !out.contains(&r.strategy) {
@@ -58,7 +61,7 @@ pub fn strategies(summary: &[SummaryRow]) -> Vec<String> {
 }
 
 /// The estimate of one summary metric over the replications of `strategy`.
-pub fn metric_estimate(summary: &[SummaryRow], strategy: &str, metric: Column) -> Estimate {
+pub(crate) fn metric_estimate(summary: &[SummaryRow], strategy: &str, metric: Column) -> Estimate {
     let v: Vec<f64> = summary
         .iter()
         .filter(|r| r.strategy == strategy)
@@ -89,7 +92,7 @@ mod sweep;
 #[cfg(test)]
 mod tests;
 
-pub use over_time::*;
-pub use plan::*;
-pub use run::*;
-pub use sweep::*;
+pub(crate) use over_time::*;
+pub(crate) use plan::*;
+pub(crate) use run::*;
+pub(crate) use sweep::*;

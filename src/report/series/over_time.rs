@@ -39,7 +39,7 @@ pub(super) fn bucket_label(rows: &[TimeseriesRow]) -> String {
 }
 
 /// A number without needless decimals: 10 not 10.0, 2.5 as is.
-pub fn fmt_num(x: f64) -> String {
+pub(crate) fn fmt_num(x: f64) -> String {
     if x.fract() == 0.0 && x.abs() < 1e15 {
         format!("{}", x as i64)
     } else {
@@ -49,7 +49,7 @@ pub fn fmt_num(x: f64) -> String {
 }
 
 /// At most this many fault bands are drawn on one chart (random failures can make many).
-pub const MAX_BANDS: usize = 12;
+pub(crate) const MAX_BANDS: usize = 12;
 
 /// Bands shared by strategies (from the fault to recovery), for charts that show every
 /// strategy: the first replication's faults of every strategy, without duplicates.
@@ -85,7 +85,7 @@ pub(super) fn common_bands(t: &RunTables, names: &[String], end_s: f64) -> Vec<E
 /// replication) at the bucket's middle, with the faults until recovery. One line per strategy
 /// rather than one per backend: a crash shows as the survivors' share rising, and strategies
 /// compare on one chart. Empty buckets (no request anywhere) are missing, not 1.
-pub fn imbalance_over_time(t: &RunTables) -> Vec<ChartSpec> {
+pub(crate) fn imbalance_over_time(t: &RunTables) -> Vec<ChartSpec> {
     if t.timeseries.is_empty() {
         return Vec::new();
     }
@@ -201,7 +201,7 @@ pub(super) type BucketValue = fn(&TimeseriesRow) -> f64;
 
 /// Errors and lost sessions per time bucket, every strategy on one chart each, with the faults
 /// from their start to recovery. A chart whose every value is zero is not produced.
-pub fn errors_and_losses_over_time(t: &RunTables) -> Vec<ChartSpec> {
+pub(crate) fn errors_and_losses_over_time(t: &RunTables) -> Vec<ChartSpec> {
     if t.timeseries.is_empty() {
         return Vec::new();
     }
@@ -285,7 +285,7 @@ pub(super) fn warmup_s(t: &RunTables) -> Option<f64> {
 /// `cluster_latency_p99_ms`), one line per strategy (first replication), at each bucket's
 /// middle; the warm-up and the faults (until recovery) shaded. Not drawn for files without
 /// those columns (all zero).
-pub fn latency_over_time(t: &RunTables) -> Vec<ChartSpec> {
+pub(crate) fn latency_over_time(t: &RunTables) -> Vec<ChartSpec> {
     if t.timeseries.is_empty() {
         return Vec::new();
     }

@@ -44,7 +44,7 @@ fn words(metric: &str) -> (String, String, String) {
 }
 
 /// "target p99 < 300 ms", "target lost sessions < 0.1%".
-pub fn target_label(t: &Target) -> String {
+pub(crate) fn target_label(t: &Target) -> String {
     let (_, short, unit) = words(&t.metric);
     let op = match t.cmp {
         Cmp::Lt => "<",
@@ -94,7 +94,7 @@ fn simulated(t: &SweepTables, slice: &Slice, strategy: &str, metric: &str) -> Op
 /// first numeric axis of the plan's simulations (`plan_runs.csv` read as a sweep); none when
 /// no axis is numeric. A plan over `workload.users_per_second` (`--max-load`) is drawn against
 /// the offered load, as a sweep is.
-pub fn plan_charts(t: &SweepTables, targets: &[Target]) -> Vec<ChartSpec> {
+pub(crate) fn plan_charts(t: &SweepTables, targets: &[Target]) -> Vec<ChartSpec> {
     let Some(all) = slices(t) else {
         return Vec::new();
     };

@@ -7,7 +7,7 @@ use super::*;
 /// session; whiskers are the interval of the total (`lost_session_pct`). Causes no strategy
 /// lost anything to are left out (the first is kept when nothing was lost at all, so the chart
 /// shows zeros). `None` when no request needed a session.
-pub fn lost_sessions(summary: &[SummaryRow]) -> Option<ChartSpec> {
+pub(crate) fn lost_sessions(summary: &[SummaryRow]) -> Option<ChartSpec> {
     if summary.iter().all(|r| r.session_requests == 0) {
         return None;
     }
@@ -59,7 +59,7 @@ pub fn lost_sessions(summary: &[SummaryRow]) -> Option<ChartSpec> {
 }
 
 /// The layers of [`backend_work`], bottom first.
-pub const WORK_LAYERS: [&str; 3] = [
+pub(crate) const WORK_LAYERS: [&str; 3] = [
     "the users' own requests",
     "re-logins after a lost session",
     "retries (further attempts)",
@@ -70,7 +70,7 @@ pub const WORK_LAYERS: [&str; 3] = [
 /// (`retries`), means over replications; whiskers: the interval of the total. The extra on top
 /// of the first layer is `extra_backend_pct` of it. `None` for a folder without
 /// `user_requests` (an older sessim) or without requests.
-pub fn backend_work(summary: &[SummaryRow]) -> Option<ChartSpec> {
+pub(crate) fn backend_work(summary: &[SummaryRow]) -> Option<ChartSpec> {
     if col::user_requests.absent_in(summary) || summary.iter().all(|r| r.requests == 0) {
         return None;
     }
@@ -125,7 +125,7 @@ pub(super) fn backends(rows: &[crate::metrics::BackendRow]) -> Vec<String> {
 
 /// The name of the `k`-th busiest backend (from 0) of `n`: "busiest (max/mean)", "2nd", ...,
 /// "least busy".
-pub fn rank_name(k: usize, n: usize) -> String {
+pub(crate) fn rank_name(k: usize, n: usize) -> String {
     match k + 1 {
         1 => "busiest (max/mean)".into(),
         r if r == n => "least busy".into(),
@@ -150,7 +150,7 @@ pub fn rank_name(k: usize, n: usize) -> String {
 /// `backup` server left idle or a backend down for the whole run does not make the others look
 /// busy (an idle one ranks last with share 0). Counts are not shown: re-logins inflate them for a
 /// strategy that loses sessions. `None` without `backends.csv` rows.
-pub fn requests_per_backend(t: &RunTables) -> Option<ChartSpec> {
+pub(crate) fn requests_per_backend(t: &RunTables) -> Option<ChartSpec> {
     if t.backends.is_empty() {
         return None;
     }
@@ -215,7 +215,7 @@ pub fn requests_per_backend(t: &RunTables) -> Option<ChartSpec> {
 }
 
 /// The coefficient of variation of requests per backend, by strategy.
-pub fn imbalance(summary: &[SummaryRow]) -> ChartSpec {
+pub(crate) fn imbalance(summary: &[SummaryRow]) -> ChartSpec {
     let names = strategies(summary);
     let e: Vec<Estimate> = names
         .iter()
@@ -240,7 +240,7 @@ pub fn imbalance(summary: &[SummaryRow]) -> ChartSpec {
 }
 
 /// p50, p95 and p99 response time by strategy (means over replications, with intervals).
-pub fn latency_percentiles(summary: &[SummaryRow]) -> ChartSpec {
+pub(crate) fn latency_percentiles(summary: &[SummaryRow]) -> ChartSpec {
     let names = strategies(summary);
     let percentiles = [
         ("p50", col::latency_p50_ms),
@@ -273,7 +273,7 @@ pub fn latency_percentiles(summary: &[SummaryRow]) -> ChartSpec {
 }
 
 /// Every chart of a run folder, in the order the report shows them.
-pub fn run_charts(t: &RunTables) -> Vec<ChartSpec> {
+pub(crate) fn run_charts(t: &RunTables) -> Vec<ChartSpec> {
     let mut out = Vec::new();
     out.extend(lost_sessions(&t.summary));
     out.extend(backend_work(&t.summary));

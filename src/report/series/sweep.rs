@@ -5,30 +5,23 @@ use crate::report::verdict::{TARGET_LOST_PCT, TARGET_P99_MS};
 
 use super::*;
 
-/// One point of a sweep: its number and axis values.
-#[derive(Clone, Debug, PartialEq)]
-pub struct SweepPoint {
-    pub point: usize,
-    pub axes: Vec<String>,
-}
-
 /// A slice of a sweep along one numeric axis: the other axes held at fixed values.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Slice {
+pub(crate) struct Slice {
     /// The axis drawn along x.
-    pub axis: usize,
+    pub(crate) axis: usize,
     /// `key=value` of the other axes, empty with one axis.
-    pub fixed: Vec<String>,
+    pub(crate) fixed: Vec<String>,
     /// (x, point) in increasing x.
-    pub points: Vec<(f64, usize)>,
+    pub(crate) points: Vec<(f64, usize)>,
 }
 
 /// At most this many slices are drawn (each is a set of charts).
-pub const MAX_SLICES: usize = 6;
+pub(crate) const MAX_SLICES: usize = 6;
 
 /// The first axis whose every value is a number, and the slices along it (at most
 /// [`MAX_SLICES`]); `None` when no axis is numeric.
-pub fn slices(t: &SweepTables) -> Option<Vec<Slice>> {
+pub(crate) fn slices(t: &SweepTables) -> Option<Vec<Slice>> {
     let axis = (0..t.axes.len()).find(|a| {
         t.rows.iter().all(|r| {
             r.axes
@@ -71,7 +64,12 @@ pub fn slices(t: &SweepTables) -> Option<Vec<Slice>> {
 }
 
 /// Mean and interval of `value` at each point of a slice for one strategy.
-pub fn along(t: &SweepTables, slice: &Slice, strategy: &str, value: impl Fn(&SummaryRow) -> f64) -> Vec<Estimate> {
+pub(crate) fn along(
+    t: &SweepTables,
+    slice: &Slice,
+    strategy: &str,
+    value: impl Fn(&SummaryRow) -> f64,
+) -> Vec<Estimate> {
     slice
         .points
         .iter()
@@ -89,7 +87,12 @@ pub fn along(t: &SweepTables, slice: &Slice, strategy: &str, value: impl Fn(&Sum
 }
 
 /// The first x of the slice at which the mean of `utilisation` reaches [`KNEE_UTILISATION`].
-pub fn knee(t: &SweepTables, slice: &Slice, strategy: &str, utilisation: impl Fn(&SummaryRow) -> f64) -> Option<f64> {
+pub(crate) fn knee(
+    t: &SweepTables,
+    slice: &Slice,
+    strategy: &str,
+    utilisation: impl Fn(&SummaryRow) -> f64,
+) -> Option<f64> {
     along(t, slice, strategy, utilisation)
         .iter()
         .zip(&slice.points)
@@ -114,7 +117,7 @@ pub(super) fn xy(slice: &Slice, name: &str, e: &[Estimate]) -> XySeries {
 /// What a swept key is, in words: the known keys by name, any other by its last part with
 /// spaces for underscores (`backends.servers[0].weight` is "weight"), so that no chart shows a
 /// raw key as an axis title.
-pub fn axis_name(key: &str) -> String {
+pub(crate) fn axis_name(key: &str) -> String {
     match key {
         "workload.users_per_second" => "arriving users per second".into(),
         "backends.count" => "number of backends".into(),
@@ -134,7 +137,7 @@ pub fn axis_name(key: &str) -> String {
 }
 
 /// A label for the x axis: what the key is in words, with its unit when it is a known one.
-pub fn axis_label(key: &str) -> String {
+pub(crate) fn axis_label(key: &str) -> String {
     let unit = match key {
         "workload.users_per_second" => " [users/s]",
         "backends.count" => " [backends]",
@@ -151,23 +154,23 @@ pub fn axis_label(key: &str) -> String {
 /// measured at each point (`offered_rps x user_requests / requests`: the request rate with
 /// re-logins left out, nearly the same for every strategy since they see the same users; the
 /// mean over strategies and replications). The slice's points keep their order.
-pub struct XAxis {
+pub(crate) struct XAxis {
     /// The slice, its x values replaced when the axis is the offered load.
-    pub slice: Slice,
+    pub(crate) slice: Slice,
     /// The axis title, with its unit.
-    pub label: String,
+    pub(crate) label: String,
     /// What x is, for chart titles ("offered load").
-    pub name: String,
+    pub(crate) name: String,
 }
 
 /// The label of the offered-load axis.
-pub const OFFERED_LOAD: &str = "offered load [requests/s]";
+pub(crate) const OFFERED_LOAD: &str = "offered load [requests/s]";
 
 /// The offered load at sweep point `point`: the users' own requests per second,
 /// `offered_rps x user_requests / requests` of each row (the request rate at the balancer
 /// without the re-logins a strategy causes), the mean over the point's strategies and
 /// replications; NaN without rows: the charts' x axis.
-pub fn offered_load(t: &SweepTables, point: usize) -> f64 {
+pub(crate) fn offered_load(t: &SweepTables, point: usize) -> f64 {
     let v: Vec<f64> = t
         .rows
         .iter()
@@ -180,7 +183,7 @@ pub fn offered_load(t: &SweepTables, point: usize) -> f64 {
 /// One run's offered load: its users' own requests per second, `offered_rps x user_requests /
 /// requests` (NaN without requests). Users wait for each answer before they think and ask
 /// again, so a strategy that makes them wait longer is offered slightly less.
-pub fn users_own_rps(r: &SummaryRow) -> f64 {
+pub(crate) fn users_own_rps(r: &SummaryRow) -> f64 {
     if r.requests == 0 {
         f64::NAN
     } else {
@@ -190,7 +193,7 @@ pub fn users_own_rps(r: &SummaryRow) -> f64 {
 
 /// See [`XAxis`]: the offered load needs the `offered_rps` and `user_requests` columns, and a
 /// finite, positive value at every point; otherwise the axis stays the swept key.
-pub fn x_axis(t: &SweepTables, slice: &Slice) -> XAxis {
+pub(crate) fn x_axis(t: &SweepTables, slice: &Slice) -> XAxis {
     let key = &t.axes[slice.axis];
     let keep = || XAxis {
         slice: slice.clone(),
@@ -257,7 +260,7 @@ pub(super) fn y_scale(series: &[XySeries]) -> Scale {
 }
 
 /// The sweep strategies in order of first appearance.
-pub fn sweep_strategies(t: &SweepTables) -> Vec<String> {
+pub(crate) fn sweep_strategies(t: &SweepTables) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for r in &t.rows {
         if !out.contains(&r.summary.strategy) {
@@ -342,7 +345,7 @@ pub(super) fn replication_per_request(r: &SummaryRow) -> f64 {
 }
 
 /// Every chart of a sweep folder: along the first numeric axis, per slice of the others.
-pub fn sweep_charts(t: &SweepTables) -> Vec<ChartSpec> {
+pub(crate) fn sweep_charts(t: &SweepTables) -> Vec<ChartSpec> {
     let Some(slices) = slices(t) else {
         return Vec::new();
     };

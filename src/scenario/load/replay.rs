@@ -9,26 +9,26 @@ use std::path::{Path, PathBuf};
 
 /// What `sessim replay` changes in its scenario.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ReplayOverride {
+pub(crate) struct ReplayOverride {
     /// The access log.
-    pub log: PathBuf,
+    pub(crate) log: PathBuf,
     /// The nginx, HAProxy or Apache httpd config whose balancer routes the requests.
-    pub balancer: PathBuf,
+    pub(crate) balancer: PathBuf,
     /// The scenario giving the rest; none for routing only (no sessions).
-    pub scenario: Option<PathBuf>,
+    pub(crate) scenario: Option<PathBuf>,
     /// The log format, when not the scenario's (or combined).
-    pub format: Option<String>,
+    pub(crate) format: Option<String>,
     /// The nginx upstream block (or Apache `balancer://NAME`) to use.
-    pub upstream: Option<String>,
+    pub(crate) upstream: Option<String>,
     /// The HAProxy backend or listen section to use.
-    pub backend: Option<String>,
+    pub(crate) backend: Option<String>,
     /// A malformed line is an error.
-    pub strict: bool,
+    pub(crate) strict: bool,
 }
 
 /// The scenario `sessim replay` runs, validated once: `span` reads the first strategy's log and
 /// says when its last request arrives (arrivals stop one second after, in whole seconds).
-pub fn load_replay(o: &ReplayOverride, span: LogSpan) -> Result<Scenario> {
+pub(crate) fn load_replay(o: &ReplayOverride, span: LogSpan) -> Result<Scenario> {
     let (table, origin) = replay_table(o)?;
     // The table is the file's with the log and the config put in: keys the command line set
     // have no place in the file's text, so messages name the key path only.

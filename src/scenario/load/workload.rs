@@ -124,7 +124,7 @@ pub(super) fn validate_replay(r: &RawReplay, w: &RawWorkload, base_dir: &Path) -
 }
 
 /// Most copies `clone` may ask for (a replayed request's index keeps the copy in 10 bits).
-pub const MAX_CLONES: u32 = 1000;
+pub(crate) const MAX_CLONES: u32 = 1000;
 
 pub(super) fn validate_workload(w: &RawWorkload, base_dir: &Path) -> PathResult<Workload> {
     let replay = match &w.replay {

@@ -105,7 +105,7 @@ fn from_toml(t: &toml::Table) -> Tbl {
 }
 
 /// The resolved scenario as a scenario file (see the module's comment).
-pub fn to_toml(sc: &Scenario) -> String {
+pub(crate) fn to_toml(sc: &Scenario) -> String {
     let mut top: Tbl = Vec::new();
     put(&mut top, "name", sc.name.as_str());
     if let Some(d) = &sc.description {

@@ -50,19 +50,19 @@ use std::collections::BTreeMap;
 
 /// Who holds one session.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Entry {
+pub(crate) struct Entry {
     /// The primary node (None: it crashed and no survivor has taken over yet).
-    pub primary: Option<u32>,
-    pub backup: Option<u32>,
+    pub(crate) primary: Option<u32>,
+    pub(crate) backup: Option<u32>,
     /// When the backup has processed the data (it holds nothing before).
-    pub backup_from: SimTime,
+    pub(crate) backup_from: SimTime,
     /// When the backup has processed the latest change.
-    pub synced_at: SimTime,
+    pub(crate) synced_at: SimTime,
     /// The backup that the proxy entries on the other nodes name until `proxies_from`, when
     /// the `MSG_PROXY` of the latest publish has reached them (None: before the first publish
     /// reaches them they hold no entry at all).
-    pub proxy_backup: Option<u32>,
-    pub proxies_from: SimTime,
+    pub(crate) proxy_backup: Option<u32>,
+    pub(crate) proxies_from: SimTime,
 }
 
 impl Entry {
@@ -83,7 +83,7 @@ impl Entry {
 
 /// What an access found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Found {
+pub(crate) enum Found {
     /// The node is primary: read locally.
     Local,
     /// The node was backup and took the session over.
@@ -100,16 +100,16 @@ pub enum Found {
 /// One survivor's re-backup after a member disappeared: from the membership event to the end
 /// of the walk.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Rebackup {
-    pub node: u32,
-    pub start: SimTime,
-    pub end: SimTime,
+pub(crate) struct Rebackup {
+    pub(crate) node: u32,
+    pub(crate) start: SimTime,
+    pub(crate) end: SimTime,
     /// Entries it re-published.
-    pub entries: u32,
+    pub(crate) entries: u32,
 }
 
-pub struct BackupCluster {
-    pub ch: Channel,
+pub(crate) struct BackupCluster {
+    pub(crate) ch: Channel,
     nodes: usize,
     alive: Vec<bool>,
     dropped_at: Vec<Option<SimTime>>,
@@ -118,15 +118,15 @@ pub struct BackupCluster {
     membership: Membership,
     /// `AbstractReplicatedMap.currentNode` of each node's map.
     counter: Vec<usize>,
-    pub entries: BTreeMap<SessionId, Entry>,
-    pub rebackups: Vec<Rebackup>,
+    pub(crate) entries: BTreeMap<SessionId, Entry>,
+    pub(crate) rebackups: Vec<Rebackup>,
     /// Sessions lost to crashes, in the order lost.
-    pub lost: Vec<SessionId>,
-    pub msgs: u64,
+    pub(crate) lost: Vec<SessionId>,
+    pub(crate) msgs: u64,
 }
 
 impl BackupCluster {
-    pub fn new(cfg: ChannelConfig, membership: Membership, nodes: usize, seed: u64) -> Self {
+    pub(crate) fn new(cfg: ChannelConfig, membership: Membership, nodes: usize, seed: u64) -> Self {
         BackupCluster {
             ch: Channel::new(cfg, nodes, seed),
             nodes,
@@ -203,7 +203,7 @@ impl BackupCluster {
     }
 
     /// Processes the membership drops due by `now`.
-    pub fn advance(&mut self, now: SimTime) {
+    pub(crate) fn advance(&mut self, now: SimTime) {
         while let Some(&(at, dead)) = self.detections.first() {
             if at > now {
                 break;
@@ -264,7 +264,7 @@ impl BackupCluster {
 
     /// A login on `node` puts the session (publish) and, at the end of the request, replicates
     /// it to its backup: when the request may go on.
-    pub fn create(&mut self, sid: SessionId, node: u32, now: SimTime) -> SimTime {
+    pub(crate) fn create(&mut self, sid: SessionId, node: u32, now: SimTime) -> SimTime {
         self.advance(now);
         let (backup, from, t) = self.publish(node, now);
         self.entries.insert(
@@ -296,7 +296,7 @@ impl BackupCluster {
     }
 
     /// A request of `sid` starts on `node`: what it finds and when it may go on.
-    pub fn access(&mut self, sid: SessionId, node: u32, now: SimTime) -> (Found, SimTime) {
+    pub(crate) fn access(&mut self, sid: SessionId, node: u32, now: SimTime) -> (Found, SimTime) {
         self.advance(now);
         let Some(e) = self.entries.get(&sid).copied() else {
             return (Found::Missing, now);
@@ -365,7 +365,7 @@ impl BackupCluster {
     }
 
     /// A request on the primary changed the session: replicate it.
-    pub fn changed(&mut self, sid: SessionId, node: u32, now: SimTime) -> SimTime {
+    pub(crate) fn changed(&mut self, sid: SessionId, node: u32, now: SimTime) -> SimTime {
         self.advance(now);
         match self.entries.get(&sid) {
             Some(e) if e.primary == Some(node) => self.replicate(sid, now),
@@ -373,6 +373,7 @@ impl BackupCluster {
         }
     }
 
+    #[cfg(test)]
     /// Node `node` crashed at `now`: what it held is gone.
     pub fn crash(&mut self, node: usize, now: SimTime) {
         self.leave(node, Departure::Crash, now);
@@ -380,7 +381,7 @@ impl BackupCluster {
 
     /// Node `node` crashed or stopped (`how`) at `now`: what it held is gone, and the
     /// survivors run `memberDisappeared` when membership drops it (at once for a clean stop).
-    pub fn leave(&mut self, node: usize, how: Departure, now: SimTime) {
+    pub(crate) fn leave(&mut self, node: usize, how: Departure, now: SimTime) {
         self.advance(now);
         self.alive[node] = false;
         let n = node as u32;
@@ -407,7 +408,7 @@ impl BackupCluster {
     }
 
     /// Node `node` starts at `now`, empty, and joins the view.
-    pub fn restart(&mut self, node: usize, now: SimTime) {
+    pub(crate) fn restart(&mut self, node: usize, now: SimTime) {
         self.advance(now);
         self.alive[node] = true;
         self.dropped_at[node] = None;
@@ -416,7 +417,7 @@ impl BackupCluster {
     }
 
     /// Sessions whose data `node` holds (primary or backup).
-    pub fn held_by(&self, node: usize) -> u64 {
+    pub(crate) fn held_by(&self, node: usize) -> u64 {
         let n = Some(node as u32);
         if !self.alive[node] {
             return 0;
@@ -427,7 +428,7 @@ impl BackupCluster {
             .count() as u64
     }
 
-    pub fn forget(&mut self, sid: SessionId) {
+    pub(crate) fn forget(&mut self, sid: SessionId) {
         self.entries.remove(&sid);
     }
 }

@@ -38,7 +38,7 @@ use crate::engine::rng::{key, mix64};
 
 /// `channelSendOptions` as the model uses it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SendMode {
+pub(crate) enum SendMode {
     /// `SEND_OPTIONS_SYNCHRONIZED_ACK | SEND_OPTIONS_USE_ACK` (6).
     Sync,
     /// `SEND_OPTIONS_ASYNCHRONOUS` (8).
@@ -46,40 +46,25 @@ pub enum SendMode {
 }
 
 impl SendMode {
-    pub const ALL: &'static [(&'static str, SendMode)] = &[("sync", SendMode::Sync), ("async", SendMode::Async)];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            SendMode::Sync => "sync",
-            SendMode::Async => "async",
-        }
-    }
-
-    /// The Tribes option bits (`Channel.SEND_OPTIONS_*`).
-    pub fn options(self) -> u32 {
-        match self {
-            SendMode::Sync => 4 | 2,
-            SendMode::Async => 8,
-        }
-    }
+    pub(crate) const ALL: &'static [(&'static str, SendMode)] = &[("sync", SendMode::Sync), ("async", SendMode::Async)];
 }
 
 /// A channel's timing.
 #[derive(Clone, Copy, Debug)]
-pub struct ChannelConfig {
-    pub mode: SendMode,
+pub(crate) struct ChannelConfig {
+    pub(crate) mode: SendMode,
     /// Serialising a message, on the sending request's thread.
-    pub send_cpu: SimTime,
+    pub(crate) send_cpu: SimTime,
     /// Processing a message on a receiver thread.
-    pub receive_cpu: SimTime,
+    pub(crate) receive_cpu: SimTime,
     /// Round trip between two nodes.
-    pub rtt: SimTime,
+    pub(crate) rtt: SimTime,
     /// Upper bound of a message's extra one-way delay (see the module comment).
-    pub jitter: SimTime,
+    pub(crate) jitter: SimTime,
     /// Receiver threads per node (`ReceiverBase.maxThreads`).
-    pub receiver_threads: u32,
+    pub(crate) receiver_threads: u32,
     /// A synchronous send to a dead member gives up after this (`AbstractSender.timeout`).
-    pub sender_timeout: SimTime,
+    pub(crate) sender_timeout: SimTime,
 }
 
 /// Identical servers (threads) with a calendar: a job takes the thread on which it can end
@@ -88,14 +73,14 @@ pub struct ChannelConfig {
 /// a synchronous exchange, computed when the exchange starts) does not hold up jobs that arrive
 /// before it.
 #[derive(Clone, Debug)]
-pub struct Pool {
+pub(crate) struct Pool {
     /// Each thread's reserved intervals, sorted, disjoint.
     threads: Vec<Vec<(SimTime, SimTime)>>,
     busy: SimTime,
 }
 
 impl Pool {
-    pub fn new(threads: u32) -> Self {
+    pub(crate) fn new(threads: u32) -> Self {
         Pool {
             threads: vec![Vec::new(); threads.max(1) as usize],
             busy: SimTime::ZERO,
@@ -103,7 +88,7 @@ impl Pool {
     }
 
     /// Forgets intervals over by `now` (no later job arrives before `now`).
-    pub fn prune(&mut self, now: SimTime) {
+    pub(crate) fn prune(&mut self, now: SimTime) {
         for t in &mut self.threads {
             let k = t.partition_point(|&(_, e)| e <= now);
             t.drain(..k);
@@ -126,7 +111,7 @@ impl Pool {
     }
 
     /// A job that arrives at `arrive` and needs `work`: when it ends.
-    pub fn serve(&mut self, arrive: SimTime, work: SimTime) -> SimTime {
+    pub(crate) fn serve(&mut self, arrive: SimTime, work: SimTime) -> SimTime {
         let mut best = (SimTime::MAX, 0);
         for (i, t) in self.threads.iter().enumerate() {
             let start = Self::start_on(t, arrive, work);
@@ -154,13 +139,14 @@ impl Pool {
         end
     }
 
+    #[cfg(test)]
     /// Total work served.
     pub fn busy(&self) -> SimTime {
         self.busy
     }
 
     /// The node restarted at `now`: its threads are idle.
-    pub fn reset(&mut self, _now: SimTime) {
+    pub(crate) fn reset(&mut self, _now: SimTime) {
         for t in &mut self.threads {
             t.clear();
         }
@@ -169,24 +155,24 @@ impl Pool {
 
 /// What one send did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Sent {
+pub(crate) struct Sent {
     /// When the sending thread may go on.
-    pub resume: SimTime,
+    pub(crate) resume: SimTime,
     /// For each live receiver: when it has processed the message.
-    pub applied: Vec<(u32, SimTime)>,
+    pub(crate) applied: Vec<(u32, SimTime)>,
 }
 
 /// The channel between the nodes of one cluster: the receiver threads of every node.
 #[derive(Clone, Debug)]
-pub struct Channel {
-    pub cfg: ChannelConfig,
+pub(crate) struct Channel {
+    pub(crate) cfg: ChannelConfig,
     rx: Vec<Pool>,
     seq: u64,
     key: u64,
 }
 
 impl Channel {
-    pub fn new(cfg: ChannelConfig, nodes: usize, seed: u64) -> Self {
+    pub(crate) fn new(cfg: ChannelConfig, nodes: usize, seed: u64) -> Self {
         Channel {
             cfg,
             rx: (0..nodes).map(|_| Pool::new(cfg.receiver_threads)).collect(),
@@ -206,7 +192,7 @@ impl Channel {
 
     /// Sends one message at `now` to each of `to`; `alive[n]` says whether member `n` is
     /// running (a dead one that is still in the sender's view gets nothing).
-    pub fn send(&mut self, to: &[u32], alive: &[bool], now: SimTime) -> Sent {
+    pub(crate) fn send(&mut self, to: &[u32], alive: &[bool], now: SimTime) -> Sent {
         let seq = self.seq;
         self.seq += 1;
         let c = self.cfg;
@@ -232,22 +218,17 @@ impl Channel {
 
     /// Forgets receiver work over by `now`: call with the simulation's clock (no later send
     /// starts before it).
-    pub fn prune(&mut self, now: SimTime) {
+    pub(crate) fn prune(&mut self, now: SimTime) {
         for p in &mut self.rx {
             p.prune(now);
         }
     }
 
     /// Node `node` restarted at `now` with idle receiver threads.
-    pub fn restart(&mut self, node: usize, now: SimTime) {
+    pub(crate) fn restart(&mut self, node: usize, now: SimTime) {
         if let Some(p) = self.rx.get_mut(node) {
             p.reset(now);
         }
-    }
-
-    /// Receiver-thread work of node `node` so far.
-    pub fn receiver_busy(&self, node: usize) -> SimTime {
-        self.rx.get(node).map(Pool::busy).unwrap_or(SimTime::ZERO)
     }
 }
 

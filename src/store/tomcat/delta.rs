@@ -26,9 +26,9 @@ use crate::engine::SimTime;
 use crate::store::SessionId;
 use std::collections::HashMap;
 
-pub struct DeltaCluster {
-    pub ch: Channel,
-    pub copies: Copies,
+pub(crate) struct DeltaCluster {
+    pub(crate) ch: Channel,
+    pub(crate) copies: Copies,
     nodes: usize,
     alive: Vec<bool>,
     /// When the others drop a crashed member from their view (None: in the view).
@@ -37,14 +37,14 @@ pub struct DeltaCluster {
     /// The node whose copy is primary (served the last request).
     primary: HashMap<SessionId, u32>,
     /// Messages sent, and those sent to a dead member still in the view.
-    pub msgs: u64,
-    pub dead_sends: u64,
+    pub(crate) msgs: u64,
+    pub(crate) dead_sends: u64,
     /// Sends (one serialisation each, to all destinations).
-    pub sends: u64,
+    pub(crate) sends: u64,
 }
 
 impl DeltaCluster {
-    pub fn new(cfg: ChannelConfig, membership: Membership, nodes: usize, seed: u64) -> Self {
+    pub(crate) fn new(cfg: ChannelConfig, membership: Membership, nodes: usize, seed: u64) -> Self {
         DeltaCluster {
             ch: Channel::new(cfg, nodes, seed),
             copies: Copies::new(nodes),
@@ -60,7 +60,7 @@ impl DeltaCluster {
     }
 
     /// Applies what has been processed by `now`.
-    pub fn advance(&mut self, now: SimTime) {
+    pub(crate) fn advance(&mut self, now: SimTime) {
         self.copies.advance(now);
         self.ch.prune(now);
     }
@@ -85,6 +85,7 @@ impl DeltaCluster {
         sent.resume
     }
 
+    #[cfg(test)]
     /// A login on `node` creates `sid` and writes it: when the request may go on.
     pub fn create(&mut self, sid: SessionId, node: u32, now: SimTime) -> SimTime {
         let t = self.create_session(sid, node, now);
@@ -92,7 +93,7 @@ impl DeltaCluster {
     }
 
     /// The creation: `EVT_SESSION_CREATED` to every member. When the sender may go on.
-    pub fn create_session(&mut self, sid: SessionId, node: u32, now: SimTime) -> SimTime {
+    pub(crate) fn create_session(&mut self, sid: SessionId, node: u32, now: SimTime) -> SimTime {
         self.advance(now);
         self.copies.create_local(node, sid);
         self.primary.insert(sid, node);
@@ -100,7 +101,7 @@ impl DeltaCluster {
     }
 
     /// The end of the login request: its delta (what the login wrote) to every member.
-    pub fn login_delta(&mut self, sid: SessionId, node: u32, now: SimTime) -> SimTime {
+    pub(crate) fn login_delta(&mut self, sid: SessionId, node: u32, now: SimTime) -> SimTime {
         self.advance(now);
         if !self.copies.has(node, sid) {
             return now;
@@ -110,7 +111,7 @@ impl DeltaCluster {
     }
 
     /// A request on `node` changed `sid` (`modified`) or only accessed it.
-    pub fn complete(&mut self, sid: SessionId, node: u32, modified: bool, now: SimTime) -> SimTime {
+    pub(crate) fn complete(&mut self, sid: SessionId, node: u32, modified: bool, now: SimTime) -> SimTime {
         self.advance(now);
         if !self.copies.has(node, sid) {
             return now;
@@ -135,20 +136,21 @@ impl DeltaCluster {
     }
 
     /// What a read of `sid` on `node` sees at `now`.
-    pub fn read(&mut self, sid: SessionId, node: u32, now: SimTime) -> ReadSeen {
+    pub(crate) fn read(&mut self, sid: SessionId, node: u32, now: SimTime) -> ReadSeen {
         self.advance(now);
         self.copies.read(node, sid)
     }
 
     /// Node `node` crashed (or stopped, `how`) at `now`: its copies are gone, and the others
     /// drop it from their view when membership tells them.
-    pub fn leave(&mut self, node: usize, how: Departure, now: SimTime) {
+    pub(crate) fn leave(&mut self, node: usize, how: Departure, now: SimTime) {
         self.advance(now);
         self.alive[node] = false;
         self.copies.drop_node(node);
         self.dropped_at[node] = Some(self.membership.dropped_at(how, now));
     }
 
+    #[cfg(test)]
     /// Node `node` crashed at `now`.
     pub fn crash(&mut self, node: usize, now: SimTime) {
         self.leave(node, Departure::Crash, now);
@@ -156,7 +158,7 @@ impl DeltaCluster {
 
     /// Node `node` starts at `now`: it joins the view and copies a running member's sessions.
     /// Returns the number of sessions transferred.
-    pub fn restart(&mut self, node: usize, now: SimTime) -> u64 {
+    pub(crate) fn restart(&mut self, node: usize, now: SimTime) -> u64 {
         self.advance(now);
         self.alive[node] = true;
         self.dropped_at[node] = None;
@@ -170,7 +172,7 @@ impl DeltaCluster {
         }
     }
 
-    pub fn forget(&mut self, sid: SessionId) {
+    pub(crate) fn forget(&mut self, sid: SessionId) {
         self.copies.forget(sid);
         self.primary.remove(&sid);
     }

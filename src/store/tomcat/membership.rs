@@ -29,7 +29,7 @@ use crate::engine::SimTime;
 
 /// How a member leaves the cluster.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Departure {
+pub(crate) enum Departure {
     /// It crashed: the others notice after the membership timeout.
     Crash,
     /// It was stopped cleanly and said so: the others drop it at once.
@@ -38,32 +38,32 @@ pub enum Departure {
 
 /// A membership service and its timing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Membership {
+pub(crate) struct Membership {
     /// Heartbeat / ping period: `frequency` (multicast) or `pingInterval` (static).
-    pub period: SimTime,
+    pub(crate) period: SimTime,
     /// Silence after which a member is dropped: `dropTime` or `expirationTime`.
-    pub timeout: SimTime,
+    pub(crate) timeout: SimTime,
 }
 
 impl Membership {
     /// `McastService` defaults: frequency 500 ms, dropTime 3000 ms (cluster-howto's example
     /// uses the same values).
-    pub const MULTICAST: Membership = Membership {
+    pub(crate) const MULTICAST: Membership = Membership {
         period: SimTime::from_millis(500),
         timeout: SimTime::from_millis(3000),
     };
     /// `StaticMembershipProvider` defaults: pingInterval 1000 ms, expirationTime 5000 ms.
-    pub const STATIC: Membership = Membership {
+    pub(crate) const STATIC: Membership = Membership {
         period: SimTime::from_millis(1000),
         timeout: SimTime::from_millis(5000),
     };
 
     /// The `membership` key's values.
-    pub const ALL: &'static [(&'static str, Membership)] =
+    pub(crate) const ALL: &'static [(&'static str, Membership)] =
         &[("multicast", Membership::MULTICAST), ("static", Membership::STATIC)];
 
     /// When the survivors drop a member that left at `at`, by crash or by a clean stop.
-    pub fn dropped_at(&self, how: Departure, at: SimTime) -> SimTime {
+    pub(crate) fn dropped_at(&self, how: Departure, at: SimTime) -> SimTime {
         match how {
             Departure::Crash => self.detected_at(at),
             Departure::Stop => at,
@@ -73,7 +73,7 @@ impl Membership {
     /// When the survivors drop a member that crashed at `crash`: the first check (a multiple
     /// of the period) more than `timeout` after the member's last beat (the last multiple of
     /// the period at or before the crash).
-    pub fn detected_at(&self, crash: SimTime) -> SimTime {
+    pub(crate) fn detected_at(&self, crash: SimTime) -> SimTime {
         let p = self.period.as_nanos().max(1);
         let last = crash.as_nanos() / p * p;
         // The smallest k * p with k * p - last > timeout.

@@ -14,16 +14,17 @@
 //!   and the re-backup after a member disappears.
 //! * [`route`]: the `.jvmRoute` suffix of the session id and `JvmRouteBinderValve`.
 
-pub mod backup;
-pub mod channel;
-pub mod copies;
-pub mod delta;
-pub mod membership;
-pub mod route;
+pub(crate) mod backup;
+pub(crate) mod channel;
+pub(crate) mod copies;
+pub(crate) mod delta;
+pub(crate) mod membership;
+#[cfg(test)]
+pub(crate) mod route;
 
 /// How a read found the copy of the session on the node that served it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ReadSeen {
+pub(crate) enum ReadSeen {
     /// The copy holds every change made so far.
     Fresh,
     /// The copy lacks changes that are still on their way (they will arrive).

@@ -24,8 +24,8 @@
 /// A session id as the model sees it: a base and the route suffix (a node index).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct RoutedId {
-    pub base: u64,
-    pub route: Option<u32>,
+    pub(crate) base: u64,
+    pub(crate) route: Option<u32>,
 }
 
 /// What the lookup of a request's session id found on a node.

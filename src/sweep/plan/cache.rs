@@ -18,9 +18,11 @@ pub struct Cache {
     pub(super) rows: BTreeMap<(usize, usize, u32), SummaryRow>,
     file: Option<(PathBuf, std::fs::File)>,
     /// Rows read back by `--resume`.
-    pub resumed: usize,
+    pub(crate) resumed: usize,
 }
 
+/// The file in the plan's output folder that every simulation's summary row is appended to, so
+/// that `--resume` can skip it.
 pub const RUNS: &str = "plan_runs.csv";
 
 impl Cache {
@@ -35,7 +37,7 @@ impl Cache {
 
     /// Opens `dir/plan_runs.csv` for this sweep: afresh, or (`resume`) keeping its complete
     /// rows when `dir/sweep.toml` says they belong to the same sweep.
-    pub fn open(dir: &Path, sweep: &Sweep, resume: bool) -> Result<Cache> {
+    pub(crate) fn open(dir: &Path, sweep: &Sweep, resume: bool) -> Result<Cache> {
         let manifest = Manifest::new(sweep, crate::sweep::Shard::WHOLE)?;
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         let path = dir.join(RUNS);

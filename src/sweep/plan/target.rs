@@ -6,20 +6,26 @@ use crate::error::{Error, Result};
 use crate::metrics::SummaryRow;
 use crate::metrics::stats::Estimate;
 
+/// How a target compares its metric with its value; the confidence interval must lie on the
+/// right side of the value for the target to be met.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Cmp {
+    /// `<`: below the value.
     Lt,
+    /// `<=`: at most the value.
     Le,
+    /// `>`: above the value.
     Gt,
+    /// `>=`: at least the value.
     Ge,
 }
 
 /// A target such as `latency_p99_ms<300`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Target {
-    pub metric: String,
-    pub cmp: Cmp,
-    pub value: f64,
+    pub(crate) metric: String,
+    pub(crate) cmp: Cmp,
+    pub(crate) value: f64,
 }
 
 impl Target {
@@ -61,7 +67,7 @@ impl Target {
     }
 
     /// The end of the confidence interval that must clear the target.
-    pub fn bound(&self, e: &Estimate) -> f64 {
+    pub(crate) fn bound(&self, e: &Estimate) -> f64 {
         match self.cmp {
             Cmp::Lt | Cmp::Le => e.mean + e.ci95,
             Cmp::Gt | Cmp::Ge => e.mean - e.ci95,
@@ -95,7 +101,7 @@ impl std::fmt::Display for Target {
 impl Target {
     /// How far the interval's end is from the target, as a percentage of the target (positive:
     /// met with room to spare; negative: missed). Empty (NaN) for a target of 0.
-    pub fn margin_pct(&self, e: &Estimate) -> f64 {
+    pub(crate) fn margin_pct(&self, e: &Estimate) -> f64 {
         let b = self.bound(e);
         let slack = match self.cmp {
             Cmp::Lt | Cmp::Le => self.value - b,

@@ -8,7 +8,7 @@
 //! | `client_id` | no | identifies a client across addresses (a session cookie, an account) |
 //! | `path` | no | the request path |
 //! | `bytes` | no | response size |
-//! | `service_time` | no | backend time [s] |
+//! | `service_time` | no | backend time \[s\] |
 //! | `user_agent` | no | the client's User-Agent |
 
 use super::{LineFormat, LogRecord, parse_addr};

@@ -7,7 +7,7 @@
 //! ```
 //!
 //! Fields: client ip:port, accept date (milliseconds), frontend, backend/server,
-//! TR/Tw/Tc/Tr/Ta timers [ms], status, bytes, captured request and response cookies,
+//! TR/Tw/Tc/Tr/Ta timers \[ms\], status, bytes, captured request and response cookies,
 //! termination state, connection counts, queues, optional captured headers in braces, and the
 //! quoted request. Anything before the client address (a syslog header, `haproxy[pid]:`) is
 //! skipped. The service time is Tr (the server's response time); -1 means it did not answer.

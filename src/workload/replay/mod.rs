@@ -38,7 +38,7 @@ pub struct LogRecord {
     pub path: Option<String>,
     /// The response's body bytes, when logged.
     pub bytes: Option<u64>,
-    /// Time the backend took [s] (`$request_time`, HAProxy's Tr timer, a CSV column).
+    /// Time the backend took \[s\] (`$request_time`, HAProxy's Tr timer, a CSV column).
     pub service_time: Option<f64>,
     /// The backend that answered (`$upstream_addr`, HAProxy `backend/server`), if logged.
     pub upstream: Option<String>,

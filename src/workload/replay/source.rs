@@ -39,7 +39,7 @@ pub struct ReplayRequest {
     pub addr: IpAddr,
     /// The request's path, when logged.
     pub path: Option<String>,
-    /// Service time from the log [s], when it is to be used.
+    /// Service time from the log \[s\], when it is to be used.
     pub service_time: Option<f64>,
 }
 

@@ -12,7 +12,7 @@ use super::common::fmt_num;
 /// one tick, at its centre. (plotters' `WithKeyPoints` over an `f64` range has no
 /// value formatter to hang our labels on.)
 pub(crate) struct CategoryAxis {
-    pub n: usize,
+    pub(crate) n: usize,
 }
 
 impl Ranged for CategoryAxis {
@@ -45,8 +45,8 @@ impl ValueFormatter<f64> for CategoryAxis {
 /// axis labels only whole decades on short spans (2..32 gets just "10, 20, 30"),
 /// so this one picks 1-2-5 ticks.
 pub(crate) struct LogAxis {
-    pub lo: f64,
-    pub hi: f64,
+    pub(crate) lo: f64,
+    pub(crate) hi: f64,
 }
 
 impl Ranged for LogAxis {

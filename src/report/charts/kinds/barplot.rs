@@ -19,28 +19,28 @@ use crate::report::charts::{ChartError, Threshold};
 /// One filled rectangle, in data coordinates.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct BarRect {
-    pub x0: f64,
-    pub x1: f64,
-    pub y0: f64,
-    pub y1: f64,
-    pub fill: RGBAColor,
-    pub outline: Option<RGBColor>,
+    pub(crate) x0: f64,
+    pub(crate) x1: f64,
+    pub(crate) y0: f64,
+    pub(crate) y1: f64,
+    pub(crate) fill: RGBAColor,
+    pub(crate) outline: Option<RGBColor>,
 }
 
 /// A confidence-interval whisker at `x` from `lo` to `hi`, caps `cap` wide.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct Whisker {
-    pub x: f64,
-    pub cap: f64,
-    pub lo: f64,
-    pub hi: f64,
+    pub(crate) x: f64,
+    pub(crate) cap: f64,
+    pub(crate) lo: f64,
+    pub(crate) hi: f64,
 }
 
 impl Whisker {
     /// The whisker of `v ± ci`. A bar that is not negative measures something that cannot be
     /// (a count, a percentage, a coefficient of variation): its interval is cut at zero, as a
     /// Student-t interval of a small sample can reach below it (mean 0.017, half-width 0.023).
-    pub fn around(x: f64, cap: f64, v: f64, ci: f64) -> Whisker {
+    pub(crate) fn around(x: f64, cap: f64, v: f64, ci: f64) -> Whisker {
         let lo = v - ci;
         Whisker {
             x,
@@ -64,33 +64,33 @@ pub(crate) fn value_text(v: f64) -> String {
 /// A value written above `(x, y)`, only if it fits in `width` (x units).
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct ValueLabel {
-    pub x: f64,
-    pub y: f64,
-    pub width: f64,
-    pub text: String,
+    pub(crate) x: f64,
+    pub(crate) y: f64,
+    pub(crate) width: f64,
+    pub(crate) text: String,
 }
 
 /// Everything a bar chart draws inside its plot area.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct BarPlot<'a> {
-    pub chart: &'a str,
-    pub x_label: &'a str,
-    pub y_label: &'a str,
-    pub categories: &'a [String],
-    pub rects: Vec<BarRect>,
-    pub whiskers: Vec<Whisker>,
-    pub labels: Vec<ValueLabel>,
+    pub(crate) chart: &'a str,
+    pub(crate) x_label: &'a str,
+    pub(crate) y_label: &'a str,
+    pub(crate) categories: &'a [String],
+    pub(crate) rects: Vec<BarRect>,
+    pub(crate) whiskers: Vec<Whisker>,
+    pub(crate) labels: Vec<ValueLabel>,
     /// X centres of bars whose value is missing (NaN/infinite): marked "n/a".
-    pub missing: Vec<f64>,
+    pub(crate) missing: Vec<f64>,
     /// Horizontal reference lines across the plot (dashed; their labels go in the legend, so
     /// that they never sit on a bar).
-    pub references: Vec<Threshold>,
+    pub(crate) references: Vec<Threshold>,
 }
 
 impl BarPlot<'_> {
     /// The value label above a bar of value `v` at `x` (of width `width`), and its confidence
     /// whisker (half-width `ci`, capped `cap` wide) when there is a finite one.
-    pub fn annotate(&mut self, x: f64, width: f64, cap: f64, v: f64, ci: Option<f64>) {
+    pub(crate) fn annotate(&mut self, x: f64, width: f64, cap: f64, v: f64, ci: Option<f64>) {
         let mut top = v.max(0.0);
         if let Some(ci) = ci.map(f64::abs).filter(|c| c.is_finite()) {
             self.whiskers.push(Whisker::around(x, cap, v, ci));

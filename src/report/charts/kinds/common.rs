@@ -144,8 +144,8 @@ pub(crate) enum Swatch {
 
 #[derive(Clone, Debug)]
 pub(crate) struct LegendEntry {
-    pub label: String,
-    pub swatch: Swatch,
+    pub(crate) label: String,
+    pub(crate) swatch: Swatch,
 }
 
 impl LegendEntry {

@@ -22,14 +22,14 @@ use crate::report::charts::{ChartError, Marker, Scale, Threshold, XySeries};
 /// A series ready to draw: contiguous runs of drawable points in increasing x.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct PlotLine {
-    pub colour: RGBColor,
+    pub(crate) colour: RGBColor,
     /// Runs of `(x, y)`; a missing y splits the line.
-    pub runs: Vec<Vec<(f64, f64)>>,
+    pub(crate) runs: Vec<Vec<(f64, f64)>>,
     /// Runs of `(x, low, high)` of the confidence band.
-    pub bands: Vec<Vec<(f64, f64, f64)>>,
+    pub(crate) bands: Vec<Vec<(f64, f64, f64)>>,
     /// Points with a finite y that the y axis cannot show (zero or below on a log axis): the
     /// chart says how many it left out.
-    pub dropped: usize,
+    pub(crate) dropped: usize,
 }
 
 /// Whether `v` can be placed on an axis of this scale.
@@ -131,32 +131,32 @@ impl PlotLine {
 /// A shaded x interval with a label at its top.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct ShadedEvent {
-    pub label: String,
-    pub start: f64,
-    pub end: f64,
-    pub fill: RGBColor,
+    pub(crate) label: String,
+    pub(crate) start: f64,
+    pub(crate) end: f64,
+    pub(crate) fill: RGBColor,
 }
 
 #[derive(Clone, Debug, Default)]
 pub(crate) struct LinePlot<'a> {
-    pub chart: &'a str,
-    pub x_label: &'a str,
-    pub y_label: &'a str,
-    pub x_scale: Scale,
-    pub y_scale: Scale,
-    pub lines: Vec<PlotLine>,
-    pub markers: Vec<Marker>,
-    pub events: Vec<ShadedEvent>,
-    pub thresholds: Vec<Threshold>,
+    pub(crate) chart: &'a str,
+    pub(crate) x_label: &'a str,
+    pub(crate) y_label: &'a str,
+    pub(crate) x_scale: Scale,
+    pub(crate) y_scale: Scale,
+    pub(crate) lines: Vec<PlotLine>,
+    pub(crate) markers: Vec<Marker>,
+    pub(crate) events: Vec<ShadedEvent>,
+    pub(crate) thresholds: Vec<Threshold>,
 }
 
 /// Where a label of the top strip goes: its row, which side of its line, and the room it may
 /// take [px] (it is cut with an ellipsis to that).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Placed {
-    pub row: usize,
-    pub right: bool,
-    pub room: u32,
+    pub(crate) row: usize,
+    pub(crate) right: bool,
+    pub(crate) room: u32,
 }
 
 /// Gap kept between two labels of one row, and between a label and its line [px].
