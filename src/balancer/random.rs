@@ -8,7 +8,7 @@
 //! `ngx_http_upstream_get_random2_peer` (two distinct usable draws; the second wins
 //! unless it has strictly more `conns / weight` than the first).
 //!
-//! The draws come from the simulator's [`SimRng`](super::SimRng), not libc `random()`: the
+//! The draws come from the simulator's [`SimRng`], not libc `random()`: the
 //! structure of each decision is nginx's, the particular random numbers cannot be.
 //! `two` without `least_conn` is the same method (least_conn is its only criterion).
 

@@ -54,7 +54,7 @@ pub enum AttemptOutcome {
 /// What nginx does after one attempt ([`NextUpstream::verdict`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Verdict {
-    /// Pass `ok = !peer_failed` to [`Policy::report`].
+    /// Pass `ok = !peer_failed` to [`Policy::report`](super::Policy::report).
     pub peer_failed: bool,
     /// Try the next peer (if tries remain); otherwise the client gets the answer or an
     /// error (502 for errors, 504 for timeouts).

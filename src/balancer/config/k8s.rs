@@ -754,9 +754,9 @@ pub struct IngressNginx {
     pub balancing: IngressBalancing,
     /// `session-cookie-name` (default INGRESSCOOKIE).
     pub cookie_name: String,
-    /// `session-cookie-max-age` [s].
+    /// `session-cookie-max-age` \[s\].
     pub max_age: Option<u64>,
-    /// `session-cookie-expires` [s].
+    /// `session-cookie-expires` \[s\].
     pub expires: Option<u64>,
     /// `session-cookie-change-on-failure` (default false).
     pub change_on_failure: bool,
