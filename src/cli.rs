@@ -355,10 +355,11 @@ pub fn main_with(cli: Cli) -> Result<()> {
             }
             print!("{}", commented(&summary));
             print!("\n{}", scenario::resolved::to_toml(&sc));
+            let n = sc.strategies.len();
             println!(
-                "\n# ok: {} is valid ({} strategies)",
+                "\n# ok: {} is valid ({n} {})",
                 args.scenario.scenario.display(),
-                sc.strategies.len()
+                if n == 1 { "strategy" } else { "strategies" }
             );
             Ok(())
         }

@@ -237,6 +237,14 @@ fn check_prints_the_resolved_scenario() {
         out.ends_with("ok: scenarios/quick-start.toml is valid (3 strategies)\n"),
         "{out}"
     );
+    // A scenario without [[strategy]] is one strategy, and says so in the singular.
+    let o = sessim(&repo(), &["check", "scenarios/reference.toml"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.ends_with("ok: scenarios/reference.toml is valid (1 strategy)\n"),
+        "{out}"
+    );
 }
 
 #[test]
