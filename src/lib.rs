@@ -36,6 +36,7 @@ pub mod alloc;
 pub mod backend;
 pub mod balancer;
 pub mod cli;
+pub mod cost;
 pub mod dist;
 pub mod engine;
 pub mod error;

@@ -159,7 +159,16 @@ fn draw_charts(dir: &Path, targets: &[Target]) -> Result<Vec<String>> {
     let path = dir.join(planner::RUNS);
     let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
     let t = crate::report::input::parse_sweep(&path, &bytes)?;
-    let specs = crate::report::series::plan_charts(&t, targets);
+    // The report draws plain target lines: it does not import the planner.
+    let lines: Vec<_> = targets
+        .iter()
+        .map(|t| crate::report::series::TargetLine {
+            metric: t.metric.clone(),
+            op: t.cmp.symbol(),
+            value: t.value,
+        })
+        .collect();
+    let specs = crate::report::series::plan_charts(&t, &lines);
     let names = crate::report::series::sweep_strategies(&t);
     let mut palettes = crate::report::Palettes::new(&names, &[], &[]);
     let rendered = crate::report::render_all(specs, &mut palettes)?;

@@ -7,7 +7,6 @@
 //! never renamed. Every statistic counts only requests that arrived after the warm-up.
 
 pub(crate) mod collector;
-pub mod cost;
 pub(crate) mod loss;
 pub(crate) mod sources;
 pub mod stats;
@@ -249,7 +248,7 @@ summary_row! {
     /// Session cookie bytes the clients sent (`cookie`, `cookie_fallback`) \[MB\].
     cookie_mb: f64,
     /// Cost per hour of the backends: `backend_per_hour` x backends + `worker_per_hour` x
-    /// workers (see [`cost`]) [currency/h].
+    /// workers (see [`crate::cost`]) [currency/h].
     cost_backends_per_h: f64,
     /// Cost per hour of the store servers the strategy uses, by kind, and of their memory
     /// [currency/h].

@@ -440,7 +440,7 @@ pub fn run_traced<'a>(
         &totals,
         &servers,
     );
-    crate::metrics::cost::apply(&mut result.summary, system, (sc.duration - sc.warmup).as_secs_f64());
+    crate::cost::apply(&mut result.summary, system, (sc.duration - sc.warmup).as_secs_f64());
     Ok(Run { result, replay })
 }
 

@@ -15,7 +15,7 @@
 //!
 //! The search (`search`), per strategy: every configuration of the grid has a lower bound of
 //! its objective known before any simulation, the fixed cost of its backends and store servers
-//! ([`crate::metrics::cost::fixed_per_hour`]; network and lost-session costs are never
+//! ([`crate::cost::fixed_per_hour`]; network and lost-session costs are never
 //! negative). Configurations are visited in increasing lower bound (ties: fewer axis steps
 //! first, then grid order):
 //!
@@ -63,7 +63,7 @@ pub use target::{Cmp, OBJECTIVES, Target, parse_objective};
 
 /// A lower bound of `objective` for strategy `s` at a point, known before simulating it.
 fn lower_bound(sc: &Scenario, s: usize, objective: &str) -> f64 {
-    let (b, st) = crate::metrics::cost::fixed_per_hour(&sc.strategies[s].system);
+    let (b, st) = crate::cost::fixed_per_hour(&sc.strategies[s].system);
     match objective {
         "cost_total_per_h" => b + st,
         "cost_backends_per_h" => b,

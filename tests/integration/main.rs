@@ -10,6 +10,7 @@
 
 mod answers;
 mod apache;
+mod architecture;
 mod balancer;
 mod browser;
 mod caddy;

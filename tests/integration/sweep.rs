@@ -636,7 +636,7 @@ fn cheapest_fix_prices_its_strategies_as_documented() {
         .strategies()
         .iter()
         .map(|s| {
-            let (b, st) = sessim::metrics::cost::fixed_per_hour(&s.system);
+            let (b, st) = sessim::cost::fixed_per_hour(&s.system);
             (s.label.clone(), ((b + st) * 1e6).round() / 1e6)
         })
         .collect();

@@ -7,7 +7,6 @@ use super::{ChartSpec, ColourKey};
 use crate::metrics::stats::estimate;
 use crate::report::charts::{LineChart, Scale, Threshold, XySeries};
 use crate::report::input::SweepTables;
-use crate::sweep::plan::{Cmp, Target};
 
 /// A metric in words and its unit, for axis titles and target labels: (name, short name,
 /// unit). Columns without a phrase of their own are named by their key with spaces, and the
@@ -43,15 +42,23 @@ fn words(metric: &str) -> (String, String, String) {
     })
 }
 
+/// A `sessim plan` target as its chart draws it: the metric's column, the comparison as
+/// written (`<`, `<=`, `>`, `>=`) and the value. The CLI makes these from the planner's
+/// targets, so that the report never imports the sweep module.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct TargetLine {
+    /// The column of `summary.csv` the target bounds (`latency_p99_ms`).
+    pub(crate) metric: String,
+    /// The comparison, as written.
+    pub(crate) op: &'static str,
+    /// The bound, in the column's unit.
+    pub(crate) value: f64,
+}
+
 /// "target p99 < 300 ms", "target lost sessions < 0.1%".
-pub(crate) fn target_label(t: &Target) -> String {
+pub(crate) fn target_label(t: &TargetLine) -> String {
     let (_, short, unit) = words(&t.metric);
-    let op = match t.cmp {
-        Cmp::Lt => "<",
-        Cmp::Le => "<=",
-        Cmp::Gt => ">",
-        Cmp::Ge => ">=",
-    };
+    let op = t.op;
     let value = super::fmt_num(t.value);
     match unit.as_str() {
         "" => format!("target {short} {op} {value}"),
@@ -94,7 +101,7 @@ fn simulated(t: &SweepTables, slice: &Slice, strategy: &str, metric: &str) -> Op
 /// first numeric axis of the plan's simulations (`plan_runs.csv` read as a sweep); none when
 /// no axis is numeric. A plan over `workload.users_per_second` (`--max-load`) is drawn against
 /// the offered load, as a sweep is.
-pub(crate) fn plan_charts(t: &SweepTables, targets: &[Target]) -> Vec<ChartSpec> {
+pub(crate) fn plan_charts(t: &SweepTables, targets: &[TargetLine]) -> Vec<ChartSpec> {
     let Some(all) = slices(t) else {
         return Vec::new();
     };
@@ -192,6 +199,14 @@ mod tests {
     use crate::report::charts::Chart;
     use crate::report::input::SweepRow;
 
+    fn line(metric: &str, op: &'static str, value: f64) -> TargetLine {
+        TargetLine {
+            metric: metric.to_string(),
+            op,
+            value,
+        }
+    }
+
     fn row(point: usize, count: &str, strategy: &str, replication: u32, p99: f64) -> SweepRow {
         SweepRow {
             point,
@@ -221,10 +236,7 @@ mod tests {
             ],
             scenario_toml: String::new(),
         };
-        let targets = [
-            Target::parse("latency_p99_ms<300").unwrap(),
-            Target::parse("lost_session_pct<0.1").unwrap(),
-        ];
+        let targets = [line("latency_p99_ms", "<", 300.0), line("lost_session_pct", "<", 0.1)];
         let charts = plan_charts(&t, &targets);
         let stems: Vec<&str> = charts.iter().map(|c| c.stem.as_str()).collect();
         assert_eq!(
@@ -254,9 +266,9 @@ mod tests {
 
     #[test]
     fn labels_name_the_metric_and_its_unit() {
-        let l = |s: &str| target_label(&Target::parse(s).unwrap());
-        assert_eq!(l("latency_p99_ms<=250"), "target p99 <= 250 ms");
-        assert_eq!(l("throughput_rps>100"), "target throughput > 100 requests/s");
-        assert_eq!(l("imbalance_cov<0.05"), "target imbalance CoV < 0.05");
+        let l = |metric: &str, op: &'static str, value: f64| target_label(&line(metric, op, value));
+        assert_eq!(l("latency_p99_ms", "<=", 250.0), "target p99 <= 250 ms");
+        assert_eq!(l("throughput_rps", ">", 100.0), "target throughput > 100 requests/s");
+        assert_eq!(l("imbalance_cov", "<", 0.05), "target imbalance CoV < 0.05");
     }
 }

@@ -86,15 +86,21 @@ impl Target {
     }
 }
 
-impl std::fmt::Display for Target {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let op = match self.cmp {
+impl Cmp {
+    /// The comparison as `--target` writes it (`<`, `<=`, `>`, `>=`).
+    pub fn symbol(self) -> &'static str {
+        match self {
             Cmp::Lt => "<",
             Cmp::Le => "<=",
             Cmp::Gt => ">",
             Cmp::Ge => ">=",
-        };
-        write!(f, "{}{op}{}", self.metric, self.value)
+        }
+    }
+}
+
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}{}{}", self.metric, self.cmp.symbol(), self.value)
     }
 }
 

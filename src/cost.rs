@@ -16,7 +16,7 @@
 //! sweep. Every part is non-negative, so the fixed part is a lower bound of the total: the
 //! planner uses it to stop searching (`crate::sweep::plan`).
 
-use super::{SummaryRow, round6};
+use crate::metrics::{SummaryRow, round6};
 use crate::scenario::{CostsConfig, StoreConfig, StoreKind, System};
 
 /// The index of a store kind in [`CostsConfig::server_per_hour`].
